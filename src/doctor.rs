@@ -1,0 +1,579 @@
+//! `korthbox doctor`: checks over the host facts, each ending ok, warn, fail or skip, with the
+//! exact fix for this OS when it is not ok.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::env::Env;
+use crate::host::engines::{Engine, EngineKind, EngineState};
+use crate::host::linux::{self, InotifyLimits};
+use crate::host::os::{OsFamily, is_wsl2_kernel};
+use crate::host::tools::{Tool, ToolName};
+use crate::host::{self, HostFacts};
+use crate::spec::HostPorts;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// A VM given N GiB reports about 5% less as MemTotal (kernel reservations), so the limits
+/// allow 10%: an engine configured with 8 GB passes.
+const MEMORY_FAIL_BELOW: f64 = 4.0 * GIB * 0.9;
+const MEMORY_WARN_BELOW: f64 = 8.0 * GIB * 0.9;
+const CPUS_FAIL_BELOW: i64 = 2;
+const CPUS_WARN_BELOW: i64 = 4;
+/// Three node images, the stack's images pulled once per node, and the sandbox's volumes.
+const DISK_FAIL_BELOW: f64 = 5.0 * GIB;
+const DISK_WARN_BELOW: f64 = 20.0 * GIB;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Did not apply to this host (the reason is in the detail).
+    Skip,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Skip => "skip",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub id: &'static str,
+    pub status: Status,
+    pub detail: String,
+    /// What to do, for warn and fail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(id: &'static str, detail: impl Into<String>) -> Self {
+        Self { id, status: Status::Ok, detail: detail.into(), fix: None }
+    }
+    fn skip(id: &'static str, detail: impl Into<String>) -> Self {
+        Self { id, status: Status::Skip, detail: detail.into(), fix: None }
+    }
+    fn warn(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { id, status: Status::Warn, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    fn fail(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { id, status: Status::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+}
+
+/// What the checks read besides [`HostFacts`]: the state of ports, disks and kernel settings.
+#[derive(Debug, Clone)]
+pub struct LocalFacts {
+    pub ports: Vec<(&'static str, u16, bool)>,
+    /// Free bytes where the selected engine keeps its data, when that is on this host.
+    pub data_free: Option<(PathBuf, Option<u64>)>,
+    pub inotify: InotifyLimits,
+    pub uid: u32,
+    pub delegated: Option<Vec<String>>,
+}
+
+impl LocalFacts {
+    pub fn read(env: &Env, facts: &HostFacts, ports: HostPorts) -> Self {
+        let data_free = facts
+            .selected_engine()
+            .filter(|e| e.data_is_local(facts.host.family))
+            .and_then(|e| e.resources.as_ref()?.data_root.clone())
+            .map(|root| {
+                let path = env.host_path(&root);
+                let free = host::free_bytes(&path);
+                (PathBuf::from(root), free)
+            });
+        let uid = host::engines::current_uid();
+        Self {
+            ports: [
+                ("Orthanc HTTP", ports.http),
+                ("Orthanc DICOM", ports.dicom),
+                ("Kubernetes API server", ports.api_server),
+            ]
+            .into_iter()
+            .map(|(what, port)| (what, port, host::port_is_free(port)))
+            .collect(),
+            data_free,
+            inotify: linux::inotify_limits(env),
+            uid,
+            delegated: linux::delegated_controllers(env, uid),
+        }
+    }
+}
+
+/// Runs every check.
+pub fn checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
+    let os = facts.host.family;
+    let mut out = vec![host_os(facts)];
+    out.extend(engine_checks(facts, local));
+    out.extend(tool_checks(facts, os));
+    out.extend(port_checks(local, os));
+    out.extend(kube_checks(facts));
+    out
+}
+
+fn host_os(facts: &HostFacts) -> Check {
+    let host = &facts.host;
+    let kernel = host.kernel.as_deref().unwrap_or("");
+    if host.family == OsFamily::Linux && kernel.contains("Microsoft") && !is_wsl2_kernel(kernel) {
+        return Check::fail(
+            "host.os",
+            format!("{} on WSL1 (kernel {kernel}): WSL1 has no Linux kernel to run containers", host.summary()),
+            "convert the distribution to WSL2 from Windows: `wsl --set-version <distribution> 2`",
+        );
+    }
+    match host.arch {
+        crate::host::os::Arch::Other => Check::warn(
+            "host.os",
+            format!("{}: kind, k3d and minikube publish node images for x86_64 and arm64 only", host.summary()),
+            "use an x86_64 or arm64 machine",
+        ),
+        _ => Check::ok("host.os", host.summary()),
+    }
+}
+
+fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
+    let os = facts.host.family;
+    let mut out = Vec::new();
+    let Some(engine) = facts.selected_engine() else {
+        out.push(no_reachable_engine(facts));
+        return out;
+    };
+    let others = facts.engines.iter().filter(|e| e.is_reachable()).count() - 1;
+    let mut detail = format!("{} at {}", engine_title(engine), engine.endpoint);
+    if others > 0 {
+        detail.push_str(&format!(" ({others} more reachable)"));
+    }
+    out.push(Check::ok("engine.reachable", detail));
+    for other in facts.engines.iter().filter(|e| !e.is_reachable()) {
+        out.push(Check::warn(
+            "engine.unreachable",
+            unreachable_detail(other),
+            start_fix(other, os),
+        ));
+    }
+
+    let res = engine.resources.clone().unwrap_or_default();
+    out.push(match res.memory_bytes {
+        None => Check::warn("engine.memory", "the engine did not report its memory", resize_fix(engine, os)),
+        Some(bytes) => {
+            let detail = format!("{} has {} of memory", engine.kind.label(), gib(bytes as f64));
+            let b = bytes as f64;
+            if b < MEMORY_FAIL_BELOW {
+                Check::fail("engine.memory", format!("{detail}; a 3-node cluster with PostgreSQL and Orthanc needs at least 4 GiB (8 GiB recommended)"), resize_fix(engine, os))
+            } else if b < MEMORY_WARN_BELOW {
+                Check::warn("engine.memory", format!("{detail}; 8 GiB is recommended for a 3-node cluster with PostgreSQL and Orthanc"), resize_fix(engine, os))
+            } else {
+                Check::ok("engine.memory", detail)
+            }
+        }
+    });
+    out.push(match res.cpus {
+        None => Check::warn("engine.cpus", "the engine did not report its CPUs", resize_fix(engine, os)),
+        Some(n) if n < CPUS_FAIL_BELOW => Check::fail(
+            "engine.cpus",
+            format!("{} has {n} CPU; a multi-node cluster needs at least 2 (4 recommended)", engine.kind.label()),
+            resize_fix(engine, os),
+        ),
+        Some(n) if n < CPUS_WARN_BELOW => Check::warn(
+            "engine.cpus",
+            format!("{} has {n} CPUs; 4 are recommended", engine.kind.label()),
+            resize_fix(engine, os),
+        ),
+        Some(n) => Check::ok("engine.cpus", format!("{} has {n} CPUs", engine.kind.label())),
+    });
+    out.push(disk_check(engine, local, os));
+    out.push(cgroup_check(engine, os));
+    if res.rootless {
+        out.push(rootless_check(engine, local, os));
+    }
+    out.push(inotify_check(engine, local, os));
+    out
+}
+
+fn engine_title(engine: &Engine) -> String {
+    let version = engine.server_version.as_deref().unwrap_or("(version unknown)");
+    match &engine.platform {
+        Some(product) if engine.kind == EngineKind::DockerDesktop => format!("{product}, engine {version}"),
+        _ => format!("{} {version}", engine.kind.label()),
+    }
+}
+
+fn unreachable_detail(engine: &Engine) -> String {
+    let why = engine.error.as_deref().unwrap_or("no answer");
+    format!("{} at {} ({}): {why}", engine.kind.label(), engine.endpoint, engine.source.label())
+}
+
+fn no_reachable_engine(facts: &HostFacts) -> Check {
+    let os = facts.host.family;
+    if facts.engines.is_empty() {
+        return Check::fail(
+            "engine.reachable",
+            "no container engine found: no DOCKER_HOST, no Docker context and no engine socket",
+            install_engine_fix(os),
+        );
+    }
+    let details: Vec<String> = facts.engines.iter().map(unreachable_detail).collect();
+    let first = &facts.engines[0];
+    Check::fail(
+        "engine.reachable",
+        format!("no container engine answered: {}", details.join("; ")),
+        start_fix(first, os),
+    )
+}
+
+fn install_engine_fix(os: OsFamily) -> String {
+    match os {
+        OsFamily::Macos => "install and start an engine: Docker Desktop, OrbStack, Rancher Desktop, or colima (`brew install colima docker && colima start --cpu 4 --memory 8`)".into(),
+        OsFamily::Windows => "install Docker Desktop with the WSL2 backend and start it".into(),
+        OsFamily::Wsl2 => "enable WSL integration for this distribution in Docker Desktop (Settings → Resources → WSL integration), or install Docker Engine inside it: `sudo apt-get install docker.io && sudo service docker start`".into(),
+        OsFamily::Linux | OsFamily::Other => "install and start Docker Engine (`sudo apt-get install docker.io && sudo systemctl enable --now docker`) or Podman (`sudo apt-get install podman && sudo systemctl enable --now podman.socket`)".into(),
+    }
+}
+
+/// How to start (or reach) an engine that did not answer.
+fn start_fix(engine: &Engine, os: OsFamily) -> String {
+    let error = engine.error.as_deref().unwrap_or("");
+    if error.contains("ermission denied") {
+        return "let your user use the socket: `sudo usermod -aG docker $USER`, then log out and back in (or run `newgrp docker`)".into();
+    }
+    if engine.state == EngineState::Error && error.starts_with("korthbox cannot talk to") {
+        return "point DOCKER_HOST at a unix://, tcp:// or npipe:// endpoint (for ssh:// engines, forward the socket with `ssh -L`)".into();
+    }
+    let rootless = engine.endpoint.contains("/run/user/") || engine.endpoint.contains("XDG");
+    match engine.kind {
+        EngineKind::DockerEngine => match os {
+            OsFamily::Wsl2 => "start it: `sudo service docker start`".into(),
+            _ if rootless => "start rootless Docker: `systemctl --user start docker`".into(),
+            _ => "start it: `sudo systemctl start docker`".into(),
+        },
+        EngineKind::DockerDesktop => match os {
+            OsFamily::Linux => "start Docker Desktop: `systemctl --user start docker-desktop`".into(),
+            _ => "start Docker Desktop and wait until it says the engine is running".into(),
+        },
+        EngineKind::RancherDesktop => "start Rancher Desktop: `rdctl start`".into(),
+        EngineKind::Colima => match colima_profile(&engine.endpoint) {
+            Some(p) if p != "default" => format!("start it: `colima start --profile {p}`"),
+            _ => "start it: `colima start`".into(),
+        },
+        EngineKind::OrbStack => "start OrbStack: `orb start`".into(),
+        EngineKind::Podman => match os {
+            OsFamily::Macos | OsFamily::Windows => "start the Podman machine: `podman machine start`".into(),
+            _ if rootless => "start the rootless Podman socket: `systemctl --user enable --now podman.socket`".into(),
+            _ => "start the Podman socket: `sudo systemctl enable --now podman.socket`".into(),
+        },
+    }
+}
+
+fn colima_profile(endpoint: &str) -> Option<&str> {
+    let rest = &endpoint[endpoint.find("/.colima/")? + "/.colima/".len()..];
+    rest.split('/').next()
+}
+
+/// How to give an engine more memory and CPUs.
+fn resize_fix(engine: &Engine, os: OsFamily) -> String {
+    match engine.kind {
+        EngineKind::DockerDesktop if os == OsFamily::Windows || os == OsFamily::Wsl2 => "give WSL2 more: in %UserProfile%\\.wslconfig set `[wsl2]` `memory=8GB` and `processors=4`, then run `wsl --shutdown` and restart Docker Desktop".into(),
+        EngineKind::DockerDesktop => "Docker Desktop → Settings → Resources: Memory 8 GB or more, CPUs 4 or more; then Apply & restart".into(),
+        EngineKind::RancherDesktop => "`rdctl set --virtual-machine.memory-in-gb 8 --virtual-machine.number-cpus 4` (or Preferences → Virtual Machine)".into(),
+        EngineKind::Colima => match colima_profile(&engine.endpoint) {
+            Some(p) if p != "default" => format!("`colima stop --profile {p} && colima start --profile {p} --cpu 4 --memory 8`"),
+            _ => "`colima stop && colima start --cpu 4 --memory 8`".into(),
+        },
+        EngineKind::OrbStack => "`orb config set memory_mib 8192 && orb config set cpu 4`, then restart OrbStack".into(),
+        EngineKind::Podman if matches!(os, OsFamily::Macos | OsFamily::Windows) => "`podman machine stop && podman machine set --cpus 4 --memory 8192 && podman machine start`".into(),
+        EngineKind::Podman | EngineKind::DockerEngine => match os {
+            OsFamily::Wsl2 => "give WSL2 more: in %UserProfile%\\.wslconfig set `[wsl2]` `memory=8GB` and `processors=4`, then run `wsl --shutdown` from Windows".into(),
+            _ => "the engine uses this machine's own memory and CPUs: close other programs or use a larger machine".into(),
+        },
+    }
+}
+
+fn disk_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
+    if !engine.data_is_local(os) {
+        return Check::skip(
+            "engine.disk",
+            format!("{} keeps its data inside its own VM; korthbox cannot measure it from here", engine.kind.label()),
+        );
+    }
+    let Some((root, free)) = &local.data_free else {
+        return Check::skip("engine.disk", "the engine did not report where it keeps its data");
+    };
+    let Some(free) = free else {
+        return Check::skip(
+            "engine.disk",
+            format!("{} is not readable from this user (it belongs to the engine)", root.display()),
+        );
+    };
+    let detail = format!("{} free at {}", gib(*free as f64), root.display());
+    let fix = format!(
+        "free space on the filesystem of {}: `docker system prune` removes unused images and containers",
+        root.display()
+    );
+    let f = *free as f64;
+    if f < DISK_FAIL_BELOW {
+        Check::fail("engine.disk", format!("{detail}; a sandbox needs at least 5 GiB (20 GiB recommended)"), fix)
+    } else if f < DISK_WARN_BELOW {
+        Check::warn("engine.disk", format!("{detail}; 20 GiB is recommended"), fix)
+    } else {
+        Check::ok("engine.disk", detail)
+    }
+}
+
+fn cgroup_check(engine: &Engine, os: OsFamily) -> Check {
+    let version = engine.resources.as_ref().and_then(|r| r.cgroup_version.clone());
+    let driver = engine.resources.as_ref().and_then(|r| r.cgroup_driver.clone()).unwrap_or_else(|| "unknown driver".into());
+    match version.as_deref() {
+        Some("2") => Check::ok("engine.cgroup", format!("cgroup v2 ({driver})")),
+        Some("1") => Check::warn(
+            "engine.cgroup",
+            format!("cgroup v1 ({driver}): Kubernetes 1.35 removed cgroup v1 support, so newer node images will not start here"),
+            match (engine.kind, os) {
+                (EngineKind::DockerDesktop | EngineKind::RancherDesktop | EngineKind::Colima | EngineKind::OrbStack, _) => format!("update {} (current releases run cgroup v2)", engine.kind.label()),
+                (_, OsFamily::Wsl2) => "in %UserProfile%\\.wslconfig set `[wsl2]` `kernelCommandLine = cgroup_no_v1=all`, then `wsl --shutdown`".into(),
+                _ => "boot with cgroup v2: add `systemd.unified_cgroup_hierarchy=1` to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then `sudo update-grub` and reboot)".into(),
+            },
+        ),
+        _ => Check::skip("engine.cgroup", "the engine did not report its cgroup version"),
+    }
+}
+
+fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
+    let label = engine.kind.label();
+    if !os.is_linux_kernel() {
+        return Check::skip("engine.rootless", format!("rootless {label} runs in a VM; its cgroups are not visible here"));
+    }
+    let version = engine.resources.as_ref().and_then(|r| r.cgroup_version.as_deref());
+    if version != Some("2") {
+        return Check::fail(
+            "engine.rootless",
+            format!("rootless {label} on cgroup v1: Kubernetes nodes cannot limit resources without cgroup v2"),
+            "boot with cgroup v2: add `systemd.unified_cgroup_hierarchy=1` to the kernel command line, then reboot",
+        );
+    }
+    let delegate_fix = "delegate cgroup controllers to users: `sudo mkdir -p /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl daemon-reload`, then log out and back in";
+    match &local.delegated {
+        None => Check::fail(
+            "engine.rootless",
+            format!("rootless {label}, but no systemd user cgroup for uid {} was found", local.uid),
+            delegate_fix,
+        ),
+        Some(have) => {
+            let missing: Vec<&str> = linux::ROOTLESS_CONTROLLERS
+                .into_iter()
+                .filter(|c| !have.iter().any(|h| h == c))
+                .collect();
+            if missing.is_empty() {
+                Check::ok("engine.rootless", format!("rootless {label}: cgroup v2 with {} delegated", have.join(" ")))
+            } else {
+                Check::fail(
+                    "engine.rootless",
+                    format!("rootless {label}: systemd does not delegate {} to uid {}", missing.join(", "), local.uid),
+                    delegate_fix,
+                )
+            }
+        }
+    }
+}
+
+fn inotify_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
+    if !engine.data_is_local(os) {
+        return Check::skip(
+            "host.inotify",
+            format!("{}'s nodes run in its VM, under the VM's inotify limits", engine.kind.label()),
+        );
+    }
+    let InotifyLimits { max_user_watches: w, max_user_instances: i } = local.inotify;
+    let (Some(w), Some(i)) = (w, i) else {
+        return Check::skip("host.inotify", "fs.inotify limits are not readable");
+    };
+    let detail = format!("fs.inotify.max_user_watches={w}, max_user_instances={i}");
+    if w >= linux::MIN_INOTIFY_WATCHES && i >= linux::MIN_INOTIFY_INSTANCES {
+        Check::ok("host.inotify", detail)
+    } else {
+        Check::warn(
+            "host.inotify",
+            format!("{detail}: multi-node clusters fail with \"too many open files\" below {} and {}", linux::MIN_INOTIFY_WATCHES, linux::MIN_INOTIFY_INSTANCES),
+            format!(
+                "`sudo sysctl fs.inotify.max_user_watches={w2} fs.inotify.max_user_instances={i2}`; to keep it across reboots: `printf 'fs.inotify.max_user_watches = {w2}\\nfs.inotify.max_user_instances = {i2}\\n' | sudo tee /etc/sysctl.d/99-korthbox.conf`",
+                w2 = w.max(linux::MIN_INOTIFY_WATCHES),
+                i2 = i.max(linux::MIN_INOTIFY_INSTANCES),
+            ),
+        )
+    }
+}
+
+fn tool_checks(facts: &HostFacts, os: OsFamily) -> Vec<Check> {
+    let mut out = Vec::new();
+    let drivers: Vec<&Tool> = ToolName::DRIVERS.iter().filter_map(|n| facts.tool(*n)).collect();
+    let usable: Vec<String> = drivers
+        .iter()
+        .filter(|t| t.usable())
+        .map(|t| format!("{} {}", t.name.executable(), t.version.as_ref().map(|v| v.to_string()).unwrap_or_default()))
+        .collect();
+    for tool in drivers.iter().filter(|t| t.installed() && !t.usable()) {
+        out.push(old_tool(tool, os));
+    }
+    out.insert(
+        0,
+        if usable.is_empty() {
+            Check::fail(
+                "tools.driver",
+                "none of kind, k3d or minikube is installed at a usable version",
+                install_fix(ToolName::Kind, os),
+            )
+        } else {
+            Check::ok("tools.driver", usable.join(", "))
+        },
+    );
+    match facts.tool(ToolName::Kubectl) {
+        Some(t) if t.usable() => out.push(Check::ok("tools.kubectl", format!("kubectl {}", t.version.as_ref().map(|v| v.to_string()).unwrap_or_default()))),
+        Some(t) if t.installed() => out.push(old_tool(t, os)),
+        _ => out.push(Check::warn(
+            "tools.kubectl",
+            "kubectl is not installed; korthbox does not need it, but you will want it to look at the sandbox",
+            install_fix(ToolName::Kubectl, os),
+        )),
+    }
+    out
+}
+
+fn old_tool(tool: &Tool, os: OsFamily) -> Check {
+    let name = tool.name.executable();
+    let id = match tool.name {
+        ToolName::Kind => "tools.kind",
+        ToolName::K3d => "tools.k3d",
+        ToolName::Minikube => "tools.minikube",
+        ToolName::Kubectl => "tools.kubectl",
+    };
+    let detail = match (&tool.version, &tool.error) {
+        (Some(v), _) => format!("{name} {v} is older than {}, the oldest korthbox supports", tool.name.minimum()),
+        (None, Some(e)) => format!("{name} is installed but its version could not be read: {e}"),
+        (None, None) => format!("{name} is installed but its version could not be read"),
+    };
+    Check::warn(id, detail, install_fix(tool.name, os))
+}
+
+/// The usual install command for a tool on this OS.
+fn install_fix(name: ToolName, os: OsFamily) -> String {
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    match (name, os) {
+        (ToolName::Kubectl, OsFamily::Macos) => "`brew install kubectl`".into(),
+        (ToolName::Kubectl, OsFamily::Windows) => "`winget install -e --id Kubernetes.kubectl`".into(),
+        (ToolName::Kubectl, _) => format!("`curl -LO https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)/bin/linux/{arch}/kubectl && sudo install kubectl /usr/local/bin/`"),
+        (tool, OsFamily::Macos) => format!("`brew install {}`", tool.executable()),
+        (ToolName::Kind, OsFamily::Windows) => "`winget install -e --id Kubernetes.kind`".into(),
+        (ToolName::K3d, OsFamily::Windows) => "`choco install k3d`".into(),
+        (ToolName::Minikube, OsFamily::Windows) => "`winget install -e --id Kubernetes.minikube`".into(),
+        (ToolName::Kind, _) => format!("`curl -Lo kind https://kind.sigs.k8s.io/dl/latest/kind-linux-{arch} && sudo install kind /usr/local/bin/`"),
+        (ToolName::K3d, _) => "`curl -s https://raw.githubusercontent.com/k3d-io/k3d/main/install.sh | bash`".into(),
+        (ToolName::Minikube, _) => format!("`curl -LO https://github.com/kubernetes/minikube/releases/latest/download/minikube-linux-{arch} && sudo install minikube-linux-{arch} /usr/local/bin/minikube`"),
+    }
+}
+
+fn port_checks(local: &LocalFacts, os: OsFamily) -> Vec<Check> {
+    local
+        .ports
+        .iter()
+        .map(|(what, port, free)| {
+            if *free {
+                Check::ok("host.port", format!("127.0.0.1:{port} is free ({what})"))
+            } else {
+                let who = match os {
+                    OsFamily::Macos => format!("`lsof -nP -iTCP:{port} -sTCP:LISTEN`"),
+                    OsFamily::Windows => format!("`netstat -ano | findstr :{port}`"),
+                    _ => format!("`sudo ss -ltnp 'sport = :{port}'`"),
+                };
+                Check::fail(
+                    "host.port",
+                    format!("127.0.0.1:{port} ({what}) is already in use"),
+                    format!("find what listens there with {who} and stop it, or give korthbox another port"),
+                )
+            }
+        })
+        .collect()
+}
+
+fn kube_checks(facts: &HostFacts) -> Vec<Check> {
+    let kube = &facts.kubeconfig;
+    let mut out = Vec::new();
+    for error in &kube.errors {
+        out.push(Check::warn(
+            "kube.config",
+            format!("kubeconfig not readable: {error}"),
+            "fix or remove that file (kubectl reads it too), or leave it out of KUBECONFIG",
+        ));
+    }
+    if let Some(dd) = kube.docker_desktop() {
+        out.push(Check::ok(
+            "kube.docker-desktop",
+            format!(
+                "context `{}` found: Docker Desktop's built-in cluster (single node, Docker Engine as its runtime) is never used as a sandbox; korthbox creates a kind cluster on Docker Desktop's engine instead (`korthbox up --driver kind`)",
+                dd.name
+            ),
+        ));
+    }
+    out
+}
+
+fn gib(bytes: f64) -> String {
+    format!("{:.1} GiB", bytes / GIB)
+}
+
+/// The whole `doctor --json` document.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub schema_version: u32,
+    pub host: &'a crate::host::os::HostOs,
+    pub engines: &'a [Engine],
+    pub tools: &'a [Tool],
+    pub contexts: &'a crate::host::kubeconfig::KubeContexts,
+    pub checks: &'a [Check],
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub ok: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub skip: usize,
+}
+
+impl Summary {
+    pub fn of(checks: &[Check]) -> Self {
+        let mut s = Summary::default();
+        for c in checks {
+            match c.status {
+                Status::Ok => s.ok += 1,
+                Status::Warn => s.warn += 1,
+                Status::Fail => s.fail += 1,
+                Status::Skip => s.skip += 1,
+            }
+        }
+        s
+    }
+}
+
+impl<'a> Report<'a> {
+    pub fn new(facts: &'a HostFacts, checks: &'a [Check]) -> Self {
+        Report {
+            schema_version: 1,
+            host: &facts.host,
+            engines: &facts.engines,
+            tools: &facts.tools,
+            contexts: &facts.kubeconfig,
+            checks,
+            summary: Summary::of(checks),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The process environment korthbox reads, captured once so tests can drive every detection.
+//!
+//! Every environment variable the program reads is named here and nowhere else.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the Docker CLI and engines say the daemon is (`unix://…`, `tcp://…`, `npipe://…`).
+pub const DOCKER_HOST: &str = "DOCKER_HOST";
+/// Overrides the Docker CLI's `currentContext`.
+pub const DOCKER_CONTEXT: &str = "DOCKER_CONTEXT";
+/// The Docker CLI's configuration directory (default `~/.docker`).
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+/// One or more kubeconfig files, merged as kubectl merges them.
+pub const KUBECONFIG: &str = "KUBECONFIG";
+/// Where rootless Podman and rootless Docker put their sockets.
+pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
+/// The search path for kind, k3d, minikube and kubectl.
+pub const PATH: &str = "PATH";
+/// Disables colour when set to anything (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Prefix for every absolute host path korthbox reads (`/etc/os-release`, `/proc/sys/…`,
+/// `/var/run/docker.sock`, …). Tests point it at a temporary directory; default `/`.
+pub const KORTHBOX_HOST_ROOT: &str = "KORTHBOX_HOST_ROOT";
+/// How long one probe (an engine, a tool's version) may take, in seconds (default 2).
+pub const KORTHBOX_PROBE_TIMEOUT: &str = "KORTHBOX_PROBE_TIMEOUT";
+
+/// The default for [`KORTHBOX_PROBE_TIMEOUT`]: long enough for a cold `minikube version`,
+/// short enough that a hung engine socket cannot hold `doctor` past a few seconds.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A snapshot of the environment: variables, home directory and the host root.
+#[derive(Debug, Clone)]
+pub struct Env {
+    vars: BTreeMap<String, OsString>,
+    home: Option<PathBuf>,
+    root: PathBuf,
+}
+
+impl Env {
+    /// Captures the current process environment.
+    pub fn from_process() -> Self {
+        Self::from_vars(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))))
+    }
+
+    /// Builds an environment from explicit variables (the home directory comes from `HOME`,
+    /// or `USERPROFILE` on Windows, falling back to the platform's lookup).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, OsString)>) -> Self {
+        let vars: BTreeMap<String, OsString> = vars.into_iter().collect();
+        let home_var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+        let home = vars
+            .get(home_var)
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .or_else(dirs::home_dir);
+        let root = vars
+            .get(KORTHBOX_HOST_ROOT)
+            .filter(|r| !r.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        Self { vars, home, root }
+    }
+
+    /// A variable's value when it is set, valid UTF-8 and not empty.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).and_then(|v| v.to_str()).filter(|v| !v.is_empty())
+    }
+
+    /// A variable's raw value when it is set and not empty.
+    pub fn var_os(&self, name: &str) -> Option<&OsString> {
+        self.vars.get(name).filter(|v| !v.is_empty())
+    }
+
+    /// Every variable, for handing the same environment to a child process.
+    pub fn vars(&self) -> impl Iterator<Item = (&String, &OsString)> {
+        self.vars.iter()
+    }
+
+    pub fn home(&self) -> Option<&Path> {
+        self.home.as_deref()
+    }
+
+    /// A path below the home directory.
+    pub fn home_path(&self, rel: &str) -> Option<PathBuf> {
+        self.home.as_ref().map(|h| h.join(rel))
+    }
+
+    /// An absolute host path, re-rooted under [`KORTHBOX_HOST_ROOT`].
+    pub fn host_path(&self, abs: impl AsRef<Path>) -> PathBuf {
+        let abs = abs.as_ref();
+        match abs.strip_prefix("/") {
+            Ok(rel) => self.root.join(rel),
+            Err(_) => abs.to_path_buf(),
+        }
+    }
+
+    /// Reads a small host file (see [`Env::host_path`]) as trimmed text.
+    pub fn read_host_file(&self, abs: &str) -> Option<String> {
+        std::fs::read_to_string(self.host_path(abs))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    /// The probe timeout from [`KORTHBOX_PROBE_TIMEOUT`], or the default.
+    pub fn probe_timeout(&self) -> Result<Duration, String> {
+        match self.var(KORTHBOX_PROBE_TIMEOUT) {
+            None => Ok(DEFAULT_PROBE_TIMEOUT),
+            Some(text) => parse_seconds(text)
+                .ok_or_else(|| format!("{KORTHBOX_PROBE_TIMEOUT}={text:?} is not a number of seconds")),
+        }
+    }
+}
+
+/// Parses `2`, `0.5` or `2s` as a duration in seconds.
+pub fn parse_seconds(text: &str) -> Option<Duration> {
+    let secs: f64 = text.trim().trim_end_matches('s').parse().ok()?;
+    (secs.is_finite() && secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), OsString::from(v))))
+    }
+
+    #[test]
+    fn host_paths_are_rerooted() {
+        let e = env(&[(KORTHBOX_HOST_ROOT, "/tmp/root"), ("HOME", "/home/u")]);
+        assert_eq!(e.host_path("/etc/os-release"), PathBuf::from("/tmp/root/etc/os-release"));
+        assert_eq!(e.home_path(".rd/docker.sock"), Some(PathBuf::from("/home/u/.rd/docker.sock")));
+        let plain = env(&[]);
+        assert_eq!(plain.host_path("/etc/os-release"), PathBuf::from("/etc/os-release"));
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let e = env(&[(DOCKER_HOST, ""), (KUBECONFIG, "/a")]);
+        assert_eq!(e.var(DOCKER_HOST), None);
+        assert_eq!(e.var(KUBECONFIG), Some("/a"));
+    }
+
+    #[test]
+    fn probe_timeout_parses_and_rejects() {
+        assert_eq!(env(&[]).probe_timeout().unwrap(), DEFAULT_PROBE_TIMEOUT);
+        assert_eq!(
+            env(&[(KORTHBOX_PROBE_TIMEOUT, "0.5")]).probe_timeout().unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            env(&[(KORTHBOX_PROBE_TIMEOUT, "3s")]).probe_timeout().unwrap(),
+            Duration::from_secs(3)
+        );
+        assert!(env(&[(KORTHBOX_PROBE_TIMEOUT, "soon")]).probe_timeout().is_err());
+        assert!(env(&[(KORTHBOX_PROBE_TIMEOUT, "-1")]).probe_timeout().is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! korthbox: one command to a multi-node Kubernetes sandbox running PostgreSQL and Orthanc.
+
+pub mod cli;
+pub mod commands;
+pub mod doctor;
+pub mod env;
+pub mod error;
+pub mod host;
+pub mod spec;
+pub mod ui;
