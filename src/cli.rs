@@ -50,5 +50,6 @@ pub struct DoctorArgs {
 }
 
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    crate::env::parse_seconds(text).ok_or_else(|| format!("{text:?} is not a number of seconds between 0 and 3600"))
+    crate::env::parse_seconds(text)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds between 0 and 3600"))
 }

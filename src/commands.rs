@@ -4,9 +4,9 @@ use crate::cli::{Cli, Command, DoctorArgs};
 use crate::doctor::{self, LocalFacts, Status};
 use crate::env::Env;
 use crate::error::{ExitCode, Result};
+use crate::host;
 use crate::spec::HostPorts;
 use crate::ui::{self, Style};
-use crate::host;
 
 pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
     let style = Style::detect(&env, cli.verbose, cli.quiet);
@@ -17,7 +17,11 @@ pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
 
 async fn doctor(args: DoctorArgs, env: &Env, style: Style) -> Result<ExitCode> {
     let facts = host::gather(env, args.timeout).await;
-    let ports = HostPorts { http: args.http_port, dicom: args.dicom_port, api_server: args.api_server_port };
+    let ports = HostPorts {
+        http: args.http_port,
+        dicom: args.dicom_port,
+        api_server: args.api_server_port,
+    };
     let local = LocalFacts::read(env, &facts, ports);
     let checks = doctor::checks(&facts, &local);
     let mut out = std::io::stdout().lock();
@@ -26,5 +30,9 @@ async fn doctor(args: DoctorArgs, env: &Env, style: Style) -> Result<ExitCode> {
     } else {
         ui::doctor(&mut out, style, &facts, &checks)?;
     }
-    Ok(if checks.iter().any(|c| c.status == Status::Fail) { ExitCode::Failure } else { ExitCode::Success })
+    Ok(if checks.iter().any(|c| c.status == Status::Fail) {
+        ExitCode::Failure
+    } else {
+        ExitCode::Success
+    })
 }

@@ -57,16 +57,36 @@ pub struct Check {
 
 impl Check {
     fn ok(id: &'static str, detail: impl Into<String>) -> Self {
-        Self { id, status: Status::Ok, detail: detail.into(), fix: None }
+        Self {
+            id,
+            status: Status::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
     }
     fn skip(id: &'static str, detail: impl Into<String>) -> Self {
-        Self { id, status: Status::Skip, detail: detail.into(), fix: None }
+        Self {
+            id,
+            status: Status::Skip,
+            detail: detail.into(),
+            fix: None,
+        }
     }
     fn warn(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self { id, status: Status::Warn, detail: detail.into(), fix: Some(fix.into()) }
+        Self {
+            id,
+            status: Status::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
     }
     fn fail(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self { id, status: Status::Fail, detail: detail.into(), fix: Some(fix.into()) }
+        Self {
+            id,
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
     }
 }
 
@@ -127,14 +147,20 @@ fn host_os(facts: &HostFacts) -> Check {
     if host.family == OsFamily::Linux && kernel.contains("Microsoft") && !is_wsl2_kernel(kernel) {
         return Check::fail(
             "host.os",
-            format!("{} on WSL1 (kernel {kernel}): WSL1 has no Linux kernel to run containers", host.summary()),
+            format!(
+                "{} on WSL1 (kernel {kernel}): WSL1 has no Linux kernel to run containers",
+                host.summary()
+            ),
             "convert the distribution to WSL2 from Windows: `wsl --set-version <distribution> 2`",
         );
     }
     match host.arch {
         crate::host::os::Arch::Other => Check::warn(
             "host.os",
-            format!("{}: kind, k3d and minikube publish node images for x86_64 and arm64 only", host.summary()),
+            format!(
+                "{}: kind, k3d and minikube publish node images for x86_64 and arm64 only",
+                host.summary()
+            ),
             "use an x86_64 or arm64 machine",
         ),
         _ => Check::ok("host.os", host.summary()),
@@ -178,10 +204,17 @@ fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
         }
     });
     out.push(match res.cpus {
-        None => Check::warn("engine.cpus", "the engine did not report its CPUs", resize_fix(engine, os)),
+        None => Check::warn(
+            "engine.cpus",
+            "the engine did not report its CPUs",
+            resize_fix(engine, os),
+        ),
         Some(n) if n < CPUS_FAIL_BELOW => Check::fail(
             "engine.cpus",
-            format!("{} has {n} CPU; a multi-node cluster needs at least 2 (4 recommended)", engine.kind.label()),
+            format!(
+                "{} has {n} CPU; a multi-node cluster needs at least 2 (4 recommended)",
+                engine.kind.label()
+            ),
             resize_fix(engine, os),
         ),
         Some(n) if n < CPUS_WARN_BELOW => Check::warn(
@@ -189,7 +222,10 @@ fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
             format!("{} has {n} CPUs; 4 are recommended", engine.kind.label()),
             resize_fix(engine, os),
         ),
-        Some(n) => Check::ok("engine.cpus", format!("{} has {n} CPUs", engine.kind.label())),
+        Some(n) => Check::ok(
+            "engine.cpus",
+            format!("{} has {n} CPUs", engine.kind.label()),
+        ),
     });
     out.push(disk_check(engine, local, os));
     out.push(cgroup_check(engine, os));
@@ -201,16 +237,26 @@ fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
 }
 
 fn engine_title(engine: &Engine) -> String {
-    let version = engine.server_version.as_deref().unwrap_or("(version unknown)");
+    let version = engine
+        .server_version
+        .as_deref()
+        .unwrap_or("(version unknown)");
     match &engine.platform {
-        Some(product) if engine.kind == EngineKind::DockerDesktop => format!("{product}, engine {version}"),
+        Some(product) if engine.kind == EngineKind::DockerDesktop => {
+            format!("{product}, engine {version}")
+        }
         _ => format!("{} {version}", engine.kind.label()),
     }
 }
 
 fn unreachable_detail(engine: &Engine) -> String {
     let why = engine.error.as_deref().unwrap_or("no answer");
-    format!("{} at {} ({}): {why}", engine.kind.label(), engine.endpoint, engine.source.label())
+    format!(
+        "{} at {} ({}): {why}",
+        engine.kind.label(),
+        engine.endpoint,
+        engine.source.label()
+    )
 }
 
 fn no_reachable_engine(facts: &HostFacts) -> Check {
@@ -257,7 +303,9 @@ fn start_fix(engine: &Engine, os: OsFamily) -> String {
             _ => "start it: `sudo systemctl start docker`".into(),
         },
         EngineKind::DockerDesktop => match os {
-            OsFamily::Linux => "start Docker Desktop: `systemctl --user start docker-desktop`".into(),
+            OsFamily::Linux => {
+                "start Docker Desktop: `systemctl --user start docker-desktop`".into()
+            }
             _ => "start Docker Desktop and wait until it says the engine is running".into(),
         },
         EngineKind::RancherDesktop => "start Rancher Desktop: `rdctl start`".into(),
@@ -267,8 +315,13 @@ fn start_fix(engine: &Engine, os: OsFamily) -> String {
         },
         EngineKind::OrbStack => "start OrbStack: `orb start`".into(),
         EngineKind::Podman => match os {
-            OsFamily::Macos | OsFamily::Windows => "start the Podman machine: `podman machine start`".into(),
-            _ if rootless => "start the rootless Podman socket: `systemctl --user enable --now podman.socket`".into(),
+            OsFamily::Macos | OsFamily::Windows => {
+                "start the Podman machine: `podman machine start`".into()
+            }
+            _ if rootless => {
+                "start the rootless Podman socket: `systemctl --user enable --now podman.socket`"
+                    .into()
+            }
             _ => "start the Podman socket: `sudo systemctl enable --now podman.socket`".into(),
         },
     }
@@ -302,16 +355,25 @@ fn disk_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     if !engine.data_is_local(os) {
         return Check::skip(
             "engine.disk",
-            format!("{} keeps its data inside its own VM; korthbox cannot measure it from here", engine.kind.label()),
+            format!(
+                "{} keeps its data inside its own VM; korthbox cannot measure it from here",
+                engine.kind.label()
+            ),
         );
     }
     let Some((root, free)) = &local.data_free else {
-        return Check::skip("engine.disk", "the engine did not report where it keeps its data");
+        return Check::skip(
+            "engine.disk",
+            "the engine did not report where it keeps its data",
+        );
     };
     let Some(free) = free else {
         return Check::skip(
             "engine.disk",
-            format!("{} is not readable from this user (it belongs to the engine)", root.display()),
+            format!(
+                "{} is not readable from this user (it belongs to the engine)",
+                root.display()
+            ),
         );
     };
     let detail = format!("{} free at {}", gib(*free as f64), root.display());
@@ -321,17 +383,32 @@ fn disk_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     );
     let f = *free as f64;
     if f < DISK_FAIL_BELOW {
-        Check::fail("engine.disk", format!("{detail}; a sandbox needs at least 5 GiB (20 GiB recommended)"), fix)
+        Check::fail(
+            "engine.disk",
+            format!("{detail}; a sandbox needs at least 5 GiB (20 GiB recommended)"),
+            fix,
+        )
     } else if f < DISK_WARN_BELOW {
-        Check::warn("engine.disk", format!("{detail}; 20 GiB is recommended"), fix)
+        Check::warn(
+            "engine.disk",
+            format!("{detail}; 20 GiB is recommended"),
+            fix,
+        )
     } else {
         Check::ok("engine.disk", detail)
     }
 }
 
 fn cgroup_check(engine: &Engine, os: OsFamily) -> Check {
-    let version = engine.resources.as_ref().and_then(|r| r.cgroup_version.clone());
-    let driver = engine.resources.as_ref().and_then(|r| r.cgroup_driver.clone()).unwrap_or_else(|| "unknown driver".into());
+    let version = engine
+        .resources
+        .as_ref()
+        .and_then(|r| r.cgroup_version.clone());
+    let driver = engine
+        .resources
+        .as_ref()
+        .and_then(|r| r.cgroup_driver.clone())
+        .unwrap_or_else(|| "unknown driver".into());
     match version.as_deref() {
         Some("2") => Check::ok("engine.cgroup", format!("cgroup v2 ({driver})")),
         Some("1") => Check::warn(
@@ -350,13 +427,21 @@ fn cgroup_check(engine: &Engine, os: OsFamily) -> Check {
 fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     let label = engine.kind.label();
     if !os.is_linux_kernel() {
-        return Check::skip("engine.rootless", format!("rootless {label} runs in a VM; its cgroups are not visible here"));
+        return Check::skip(
+            "engine.rootless",
+            format!("rootless {label} runs in a VM; its cgroups are not visible here"),
+        );
     }
-    let version = engine.resources.as_ref().and_then(|r| r.cgroup_version.as_deref());
+    let version = engine
+        .resources
+        .as_ref()
+        .and_then(|r| r.cgroup_version.as_deref());
     if version != Some("2") {
         return Check::fail(
             "engine.rootless",
-            format!("rootless {label} on cgroup v1: Kubernetes nodes cannot limit resources without cgroup v2"),
+            format!(
+                "rootless {label} on cgroup v1: Kubernetes nodes cannot limit resources without cgroup v2"
+            ),
             "boot with cgroup v2: add `systemd.unified_cgroup_hierarchy=1` to the kernel command line, then reboot",
         );
     }
@@ -364,7 +449,10 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     match &local.delegated {
         None => Check::fail(
             "engine.rootless",
-            format!("rootless {label}, but no systemd user cgroup for uid {} was found", local.uid),
+            format!(
+                "rootless {label}, but no systemd user cgroup for uid {} was found",
+                local.uid
+            ),
             delegate_fix,
         ),
         Some(have) => {
@@ -373,11 +461,21 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
                 .filter(|c| !have.iter().any(|h| h == c))
                 .collect();
             if missing.is_empty() {
-                Check::ok("engine.rootless", format!("rootless {label}: cgroup v2 with {} delegated", have.join(" ")))
+                Check::ok(
+                    "engine.rootless",
+                    format!(
+                        "rootless {label}: cgroup v2 with {} delegated",
+                        have.join(" ")
+                    ),
+                )
             } else {
                 Check::fail(
                     "engine.rootless",
-                    format!("rootless {label}: systemd does not delegate {} to uid {}", missing.join(", "), local.uid),
+                    format!(
+                        "rootless {label}: systemd does not delegate {} to uid {}",
+                        missing.join(", "),
+                        local.uid
+                    ),
                     delegate_fix,
                 )
             }
@@ -389,10 +487,16 @@ fn inotify_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     if !engine.data_is_local(os) {
         return Check::skip(
             "host.inotify",
-            format!("{}'s nodes run in its VM, under the VM's inotify limits", engine.kind.label()),
+            format!(
+                "{}'s nodes run in its VM, under the VM's inotify limits",
+                engine.kind.label()
+            ),
         );
     }
-    let InotifyLimits { max_user_watches: w, max_user_instances: i } = local.inotify;
+    let InotifyLimits {
+        max_user_watches: w,
+        max_user_instances: i,
+    } = local.inotify;
     let (Some(w), Some(i)) = (w, i) else {
         return Check::skip("host.inotify", "fs.inotify limits are not readable");
     };
@@ -402,7 +506,11 @@ fn inotify_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     } else {
         Check::warn(
             "host.inotify",
-            format!("{detail}: multi-node clusters fail with \"too many open files\" below {} and {}", linux::MIN_INOTIFY_WATCHES, linux::MIN_INOTIFY_INSTANCES),
+            format!(
+                "{detail}: multi-node clusters fail with \"too many open files\" below {} and {}",
+                linux::MIN_INOTIFY_WATCHES,
+                linux::MIN_INOTIFY_INSTANCES
+            ),
             format!(
                 "`sudo sysctl fs.inotify.max_user_watches={w2} fs.inotify.max_user_instances={i2}`; to keep it across reboots: `printf 'fs.inotify.max_user_watches = {w2}\\nfs.inotify.max_user_instances = {i2}\\n' | sudo tee /etc/sysctl.d/99-korthbox.conf`",
                 w2 = w.max(linux::MIN_INOTIFY_WATCHES),
@@ -414,11 +522,23 @@ fn inotify_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
 
 fn tool_checks(facts: &HostFacts, os: OsFamily) -> Vec<Check> {
     let mut out = Vec::new();
-    let drivers: Vec<&Tool> = ToolName::DRIVERS.iter().filter_map(|n| facts.tool(*n)).collect();
+    let drivers: Vec<&Tool> = ToolName::DRIVERS
+        .iter()
+        .filter_map(|n| facts.tool(*n))
+        .collect();
     let usable: Vec<String> = drivers
         .iter()
         .filter(|t| t.usable())
-        .map(|t| format!("{} {}", t.name.executable(), t.version.as_ref().map(|v| v.to_string()).unwrap_or_default()))
+        .map(|t| {
+            format!(
+                "{} {}",
+                t.name.executable(),
+                t.version
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            )
+        })
         .collect();
     for tool in drivers.iter().filter(|t| t.installed() && !t.usable()) {
         out.push(old_tool(tool, os));
@@ -456,7 +576,10 @@ fn old_tool(tool: &Tool, os: OsFamily) -> Check {
         ToolName::Kubectl => "tools.kubectl",
     };
     let detail = match (&tool.version, &tool.error) {
-        (Some(v), _) => format!("{name} {v} is older than {}, the oldest korthbox supports", tool.name.minimum()),
+        (Some(v), _) => format!(
+            "{name} {v} is older than {}, the oldest korthbox supports",
+            tool.name.minimum()
+        ),
         (None, Some(e)) => format!("{name} is installed but its version could not be read: {e}"),
         (None, None) => format!("{name} is installed but its version could not be read"),
     };
@@ -465,18 +588,34 @@ fn old_tool(tool: &Tool, os: OsFamily) -> Check {
 
 /// The usual install command for a tool on this OS.
 fn install_fix(name: ToolName, os: OsFamily) -> String {
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let arch = if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "amd64"
+    };
     match (name, os) {
         (ToolName::Kubectl, OsFamily::Macos) => "`brew install kubectl`".into(),
-        (ToolName::Kubectl, OsFamily::Windows) => "`winget install -e --id Kubernetes.kubectl`".into(),
-        (ToolName::Kubectl, _) => format!("`curl -LO https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)/bin/linux/{arch}/kubectl && sudo install kubectl /usr/local/bin/`"),
+        (ToolName::Kubectl, OsFamily::Windows) => {
+            "`winget install -e --id Kubernetes.kubectl`".into()
+        }
+        (ToolName::Kubectl, _) => format!(
+            "`curl -LO https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)/bin/linux/{arch}/kubectl && sudo install kubectl /usr/local/bin/`"
+        ),
         (tool, OsFamily::Macos) => format!("`brew install {}`", tool.executable()),
         (ToolName::Kind, OsFamily::Windows) => "`winget install -e --id Kubernetes.kind`".into(),
         (ToolName::K3d, OsFamily::Windows) => "`choco install k3d`".into(),
-        (ToolName::Minikube, OsFamily::Windows) => "`winget install -e --id Kubernetes.minikube`".into(),
-        (ToolName::Kind, _) => format!("`curl -Lo kind https://kind.sigs.k8s.io/dl/latest/kind-linux-{arch} && sudo install kind /usr/local/bin/`"),
-        (ToolName::K3d, _) => "`curl -s https://raw.githubusercontent.com/k3d-io/k3d/main/install.sh | bash`".into(),
-        (ToolName::Minikube, _) => format!("`curl -LO https://github.com/kubernetes/minikube/releases/latest/download/minikube-linux-{arch} && sudo install minikube-linux-{arch} /usr/local/bin/minikube`"),
+        (ToolName::Minikube, OsFamily::Windows) => {
+            "`winget install -e --id Kubernetes.minikube`".into()
+        }
+        (ToolName::Kind, _) => format!(
+            "`curl -Lo kind https://kind.sigs.k8s.io/dl/latest/kind-linux-{arch} && sudo install kind /usr/local/bin/`"
+        ),
+        (ToolName::K3d, _) => {
+            "`curl -s https://raw.githubusercontent.com/k3d-io/k3d/main/install.sh | bash`".into()
+        }
+        (ToolName::Minikube, _) => format!(
+            "`curl -LO https://github.com/kubernetes/minikube/releases/latest/download/minikube-linux-{arch} && sudo install minikube-linux-{arch} /usr/local/bin/minikube`"
+        ),
     }
 }
 

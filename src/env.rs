@@ -24,6 +24,8 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Prefix for every absolute host path korthbox reads (`/etc/os-release`, `/proc/sys/…`,
 /// `/var/run/docker.sock`, …). Tests point it at a temporary directory; default `/`.
 pub const KORTHBOX_HOST_ROOT: &str = "KORTHBOX_HOST_ROOT";
+/// Where korthbox keeps its cache (default: the platform's cache directory + `korthbox`).
+pub const KORTHBOX_CACHE_DIR: &str = "KORTHBOX_CACHE_DIR";
 /// How long one probe (an engine, a tool's version) may take, in seconds (default 2).
 pub const KORTHBOX_PROBE_TIMEOUT: &str = "KORTHBOX_PROBE_TIMEOUT";
 
@@ -65,7 +67,10 @@ impl Env {
 
     /// A variable's value when it is set, valid UTF-8 and not empty.
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).and_then(|v| v.to_str()).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .and_then(|v| v.to_str())
+            .filter(|v| !v.is_empty())
     }
 
     /// A variable's raw value when it is set and not empty.
@@ -85,6 +90,14 @@ impl Env {
     /// A path below the home directory.
     pub fn home_path(&self, rel: &str) -> Option<PathBuf> {
         self.home.as_ref().map(|h| h.join(rel))
+    }
+
+    /// korthbox's cache directory, from [`KORTHBOX_CACHE_DIR`] or the platform's default.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        match self.var_os(KORTHBOX_CACHE_DIR) {
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => dirs::cache_dir().map(|d| d.join("korthbox")),
+        }
     }
 
     /// An absolute host path, re-rooted under [`KORTHBOX_HOST_ROOT`].
@@ -107,8 +120,9 @@ impl Env {
     pub fn probe_timeout(&self) -> Result<Duration, String> {
         match self.var(KORTHBOX_PROBE_TIMEOUT) {
             None => Ok(DEFAULT_PROBE_TIMEOUT),
-            Some(text) => parse_seconds(text)
-                .ok_or_else(|| format!("{KORTHBOX_PROBE_TIMEOUT}={text:?} is not a number of seconds")),
+            Some(text) => parse_seconds(text).ok_or_else(|| {
+                format!("{KORTHBOX_PROBE_TIMEOUT}={text:?} is not a number of seconds")
+            }),
         }
     }
 }
@@ -124,16 +138,29 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), OsString::from(v))))
+        Env::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), OsString::from(v))),
+        )
     }
 
     #[test]
     fn host_paths_are_rerooted() {
         let e = env(&[(KORTHBOX_HOST_ROOT, "/tmp/root"), ("HOME", "/home/u")]);
-        assert_eq!(e.host_path("/etc/os-release"), PathBuf::from("/tmp/root/etc/os-release"));
-        assert_eq!(e.home_path(".rd/docker.sock"), Some(PathBuf::from("/home/u/.rd/docker.sock")));
+        assert_eq!(
+            e.host_path("/etc/os-release"),
+            PathBuf::from("/tmp/root/etc/os-release")
+        );
+        assert_eq!(
+            e.home_path(".rd/docker.sock"),
+            Some(PathBuf::from("/home/u/.rd/docker.sock"))
+        );
         let plain = env(&[]);
-        assert_eq!(plain.host_path("/etc/os-release"), PathBuf::from("/etc/os-release"));
+        assert_eq!(
+            plain.host_path("/etc/os-release"),
+            PathBuf::from("/etc/os-release")
+        );
     }
 
     #[test]
@@ -147,14 +174,26 @@ mod tests {
     fn probe_timeout_parses_and_rejects() {
         assert_eq!(env(&[]).probe_timeout().unwrap(), DEFAULT_PROBE_TIMEOUT);
         assert_eq!(
-            env(&[(KORTHBOX_PROBE_TIMEOUT, "0.5")]).probe_timeout().unwrap(),
+            env(&[(KORTHBOX_PROBE_TIMEOUT, "0.5")])
+                .probe_timeout()
+                .unwrap(),
             Duration::from_millis(500)
         );
         assert_eq!(
-            env(&[(KORTHBOX_PROBE_TIMEOUT, "3s")]).probe_timeout().unwrap(),
+            env(&[(KORTHBOX_PROBE_TIMEOUT, "3s")])
+                .probe_timeout()
+                .unwrap(),
             Duration::from_secs(3)
         );
-        assert!(env(&[(KORTHBOX_PROBE_TIMEOUT, "soon")]).probe_timeout().is_err());
-        assert!(env(&[(KORTHBOX_PROBE_TIMEOUT, "-1")]).probe_timeout().is_err());
+        assert!(
+            env(&[(KORTHBOX_PROBE_TIMEOUT, "soon")])
+                .probe_timeout()
+                .is_err()
+        );
+        assert!(
+            env(&[(KORTHBOX_PROBE_TIMEOUT, "-1")])
+                .probe_timeout()
+                .is_err()
+        );
     }
 }

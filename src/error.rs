@@ -22,11 +22,21 @@ pub struct Error {
 
 impl Error {
     pub fn failure(message: impl Into<String>) -> Self {
-        Self { message: message.into(), causes: Vec::new(), hint: None, code: ExitCode::Failure }
+        Self {
+            message: message.into(),
+            causes: Vec::new(),
+            hint: None,
+            code: ExitCode::Failure,
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { message: message.into(), causes: Vec::new(), hint: None, code: ExitCode::Usage }
+        Self {
+            message: message.into(),
+            causes: Vec::new(),
+            hint: None,
+            code: ExitCode::Usage,
+        }
     }
 
     pub fn caused_by(mut self, cause: impl fmt::Display) -> Self {
@@ -59,7 +69,12 @@ impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             // The reader went away (`korthbox doctor | head`): nothing left to say.
-            return Error { message: String::new(), causes: Vec::new(), hint: None, code: ExitCode::Failure };
+            return Error {
+                message: String::new(),
+                causes: Vec::new(),
+                hint: None,
+                code: ExitCode::Failure,
+            };
         }
         Error::failure("could not write the output").caused_by(e)
     }

@@ -9,7 +9,10 @@ use korthbox::error::ExitCode;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let env = Env::from_process();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime\n  caused by: {e}");

@@ -18,6 +18,10 @@ pub struct HostPorts {
 
 impl Default for HostPorts {
     fn default() -> Self {
-        Self { http: DEFAULT_HTTP_PORT, dicom: DEFAULT_DICOM_PORT, api_server: DEFAULT_API_SERVER_PORT }
+        Self {
+            http: DEFAULT_HTTP_PORT,
+            dicom: DEFAULT_DICOM_PORT,
+            api_server: DEFAULT_API_SERVER_PORT,
+        }
     }
 }

@@ -22,11 +22,20 @@ pub struct Style {
 impl Style {
     pub fn detect(env: &Env, verbose: bool, quiet: bool) -> Self {
         let terminal = std::io::stdout().is_terminal();
-        Style { color: terminal && env.var_os(env::NO_COLOR).is_none(), terminal, verbose, quiet }
+        Style {
+            color: terminal && env.var_os(env::NO_COLOR).is_none(),
+            terminal,
+            verbose,
+            quiet,
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn status(&self, status: Status) -> String {
@@ -48,7 +57,11 @@ impl Style {
 /// "2s", "0.5s".
 pub fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s.fract() == 0.0 { format!("{}s", s as u64) } else { format!("{s:.1}s") }
+    if s.fract() == 0.0 {
+        format!("{}s", s as u64)
+    } else {
+        format!("{s:.1}s")
+    }
 }
 
 fn gib(bytes: i64) -> String {
@@ -69,7 +82,13 @@ fn engine_line(engine: &Engine) -> String {
                 res.push(gib(m));
             }
             if let Some(v) = &r.cgroup_version {
-                res.push(format!("cgroup v{v}{}", r.cgroup_driver.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()));
+                res.push(format!(
+                    "cgroup v{v}{}",
+                    r.cgroup_driver
+                        .as_ref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                ));
             }
             if let Some(a) = r.architecture {
                 res.push(a.label().to_string());
@@ -79,23 +98,37 @@ fn engine_line(engine: &Engine) -> String {
             }
             parts.push(res.join(", "));
         }
-        _ => parts.push(format!("not answering: {}", engine.error.as_deref().unwrap_or("unknown error"))),
+        _ => parts.push(format!(
+            "not answering: {}",
+            engine.error.as_deref().unwrap_or("unknown error")
+        )),
     }
     parts.join("  ")
 }
 
 /// The human form of `korthbox doctor`.
-pub fn doctor(out: &mut impl Write, style: Style, facts: &HostFacts, checks: &[Check]) -> std::io::Result<()> {
+pub fn doctor(
+    out: &mut impl Write,
+    style: Style,
+    facts: &HostFacts,
+    checks: &[Check],
+) -> std::io::Result<()> {
     if !style.quiet {
         let host = &facts.host;
-        let kernel = host.kernel.as_ref().map(|k| format!(" (kernel {k})")).unwrap_or_default();
+        let kernel = host
+            .kernel
+            .as_ref()
+            .map(|k| format!(" (kernel {k})"))
+            .unwrap_or_default();
         writeln!(out, "Host      {}{kernel}", host.summary())?;
         if facts.engines.is_empty() {
             writeln!(out, "Engines   none found")?;
         }
         for (i, engine) in facts.engines.iter().enumerate() {
             let label = if i == 0 { "Engines" } else { "" };
-            let chosen = facts.selected_engine().is_some_and(|s| std::ptr::eq(s, engine));
+            let chosen = facts
+                .selected_engine()
+                .is_some_and(|s| std::ptr::eq(s, engine));
             let mark = if chosen { "*" } else { " " };
             writeln!(out, "{label:<9} {mark} {}", engine_line(engine))?;
             if style.verbose {
@@ -116,9 +149,23 @@ pub fn doctor(out: &mut impl Write, style: Style, facts: &HostFacts, checks: &[C
         let contexts: Vec<String> = kube
             .contexts
             .iter()
-            .map(|c| if c.current { format!("{} (current)", c.name) } else { c.name.clone() })
+            .map(|c| {
+                if c.current {
+                    format!("{} (current)", c.name)
+                } else {
+                    c.name.clone()
+                }
+            })
             .collect();
-        writeln!(out, "Contexts  {}", if contexts.is_empty() { "none".to_string() } else { contexts.join(", ") })?;
+        writeln!(
+            out,
+            "Contexts  {}",
+            if contexts.is_empty() {
+                "none".to_string()
+            } else {
+                contexts.join(", ")
+            }
+        )?;
         writeln!(out)?;
     }
 
@@ -127,7 +174,13 @@ pub fn doctor(out: &mut impl Write, style: Style, facts: &HostFacts, checks: &[C
         if style.quiet && matches!(check.status, Status::Ok | Status::Skip) {
             continue;
         }
-        writeln!(out, "{}  {:<width$}  {}", style.status(check.status), check.id, check.detail)?;
+        writeln!(
+            out,
+            "{}  {:<width$}  {}",
+            style.status(check.status),
+            check.id,
+            check.detail
+        )?;
         if let Some(fix) = &check.fix {
             let indent = if style.terminal { 10 } else { 8 } + width;
             writeln!(out, "{:indent$}{} {fix}", "", style.paint("1", "fix:"))?;

@@ -70,7 +70,10 @@ pub struct Endpoint {
 
 impl Endpoint {
     fn unix(path: &Path, source: EndpointSource) -> Self {
-        Self { uri: format!("unix://{}", path.display()), source }
+        Self {
+            uri: format!("unix://{}", path.display()),
+            source,
+        }
     }
 
     /// The socket path of a `unix://` endpoint.
@@ -158,10 +161,22 @@ pub fn discover(env: &Env, os: OsFamily) -> Vec<Endpoint> {
     };
 
     if let Some(host) = env.var(env::DOCKER_HOST) {
-        push(Endpoint { uri: host.to_string(), source: EndpointSource::DockerHost }, &mut found);
+        push(
+            Endpoint {
+                uri: host.to_string(),
+                source: EndpointSource::DockerHost,
+            },
+            &mut found,
+        );
     }
     if let Some((name, uri)) = current_docker_context(env) {
-        push(Endpoint { uri, source: EndpointSource::DockerContext { name } }, &mut found);
+        push(
+            Endpoint {
+                uri,
+                source: EndpointSource::DockerContext { name },
+            },
+            &mut found,
+        );
     }
     for path in well_known_sockets(env, os) {
         if path.exists() {
@@ -172,7 +187,10 @@ pub fn discover(env: &Env, os: OsFamily) -> Vec<Endpoint> {
         for pipe in WINDOWS_PIPES {
             if Path::new(&pipe.replace('/', "\\")).exists() {
                 push(
-                    Endpoint { uri: format!("npipe://{pipe}"), source: EndpointSource::WellKnown },
+                    Endpoint {
+                        uri: format!("npipe://{pipe}"),
+                        source: EndpointSource::WellKnown,
+                    },
                     &mut found,
                 );
             }
@@ -197,7 +215,10 @@ fn well_known_sockets(env: &Env, os: OsFamily) -> Vec<PathBuf> {
     let runtime_dir = env
         .var(env::XDG_RUNTIME_DIR)
         .map(PathBuf::from)
-        .or_else(|| os.is_linux_kernel().then(|| env.host_path(format!("/run/user/{}", current_uid()))));
+        .or_else(|| {
+            os.is_linux_kernel()
+                .then(|| env.host_path(format!("/run/user/{}", current_uid())))
+        });
     if let Some(dir) = &runtime_dir {
         paths.push(dir.join("docker.sock"));
     }
@@ -207,13 +228,17 @@ fn well_known_sockets(env: &Env, os: OsFamily) -> Vec<PathBuf> {
     }
     // Podman machine on macOS.
     paths.extend(home(".local/share/containers/podman/machine/podman.sock"));
-    paths.extend(home(".local/share/containers/podman/machine/qemu/podman.sock"));
+    paths.extend(home(
+        ".local/share/containers/podman/machine/qemu/podman.sock",
+    ));
     paths
 }
 
 /// `~/.colima/<profile>/docker.sock` for every profile, `default` first.
 fn colima_sockets(env: &Env) -> Vec<PathBuf> {
-    let Some(dir) = env.home_path(".colima") else { return Vec::new() };
+    let Some(dir) = env.home_path(".colima") else {
+        return Vec::new();
+    };
     let mut profiles: Vec<String> = std::fs::read_dir(&dir)
         .map(|entries| {
             entries
@@ -224,7 +249,10 @@ fn colima_sockets(env: &Env) -> Vec<PathBuf> {
         })
         .unwrap_or_default();
     profiles.sort_by_key(|p| (p != "default", p.clone()));
-    profiles.into_iter().map(|p| dir.join(p).join("docker.sock")).collect()
+    profiles
+        .into_iter()
+        .map(|p| dir.join(p).join("docker.sock"))
+        .collect()
 }
 
 pub fn current_uid() -> u32 {
@@ -260,8 +288,12 @@ fn current_docker_context(env: &Env) -> Option<(String, String)> {
     // matching its Name avoids depending on the hashing scheme.
     let meta_dir = config_dir.join("contexts/meta");
     for entry in std::fs::read_dir(meta_dir).ok()?.filter_map(|e| e.ok()) {
-        let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) else { continue };
-        let Ok(meta) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) else {
+            continue;
+        };
+        let Ok(meta) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
         if meta.get("Name").and_then(|n| n.as_str()) == Some(name.as_str()) {
             let host = meta.pointer("/Endpoints/docker/Host")?.as_str()?;
             return Some((name, host.to_string()));
@@ -297,14 +329,18 @@ pub fn kind_from_path(uri: &str) -> Option<EngineKind> {
 /// product in `Platform.Name`, reports `OperatingSystem: Docker Desktop`, or labels its engine
 /// `com.docker.desktop.address`.
 pub fn classify(version: Option<&SystemVersion>, info: &SystemInfo, uri: &str) -> EngineKind {
-    let platform = version.and_then(|v| v.platform.as_ref()).map(|p| p.name.as_str()).unwrap_or("");
+    let platform = version
+        .and_then(|v| v.platform.as_ref())
+        .map(|p| p.name.as_str())
+        .unwrap_or("");
     let components = version.and_then(|v| v.components.as_ref());
     let os = info.operating_system.as_deref().unwrap_or("");
     let name = info.name.as_deref().unwrap_or("");
     let kernel = info.kernel_version.as_deref().unwrap_or("");
     let labels = info.labels.as_deref().unwrap_or(&[]);
 
-    let podman_component = components.is_some_and(|cs| cs.iter().any(|c| c.name.starts_with("Podman")));
+    let podman_component =
+        components.is_some_and(|cs| cs.iter().any(|c| c.name.starts_with("Podman")));
     if podman_component || info.product_license.as_deref() == Some("Apache-2.0") {
         return EngineKind::Podman;
     }
@@ -332,8 +368,14 @@ pub fn resources(info: &SystemInfo) -> Resources {
     Resources {
         cpus: info.ncpu,
         memory_bytes: info.mem_total,
-        cgroup_version: info.cgroup_version.as_ref().and_then(|v| non_empty(v.to_string())),
-        cgroup_driver: info.cgroup_driver.as_ref().and_then(|d| non_empty(d.to_string())),
+        cgroup_version: info
+            .cgroup_version
+            .as_ref()
+            .and_then(|v| non_empty(v.to_string())),
+        cgroup_driver: info
+            .cgroup_driver
+            .as_ref()
+            .and_then(|d| non_empty(d.to_string())),
         architecture: info.architecture.as_deref().map(Arch::parse),
         rootless: info
             .security_options
@@ -365,7 +407,10 @@ pub async fn probe(endpoint: Endpoint, timeout: Duration) -> Engine {
     match tokio::time::timeout(timeout, query(&endpoint.uri, timeout)).await {
         Err(_) => {
             engine.state = EngineState::NoAnswer;
-            engine.error = Some(format!("did not answer within {}", crate::ui::seconds(timeout)));
+            engine.error = Some(format!(
+                "did not answer within {}",
+                crate::ui::seconds(timeout)
+            ));
         }
         Ok(Err(message)) => engine.error = Some(message),
         Ok(Ok((version, info))) => {
@@ -388,28 +433,14 @@ pub async fn probe(endpoint: Endpoint, timeout: Duration) -> Engine {
 }
 
 async fn query(uri: &str, timeout: Duration) -> Result<(SystemVersion, SystemInfo), String> {
-    let secs = timeout.as_secs().max(1);
+    // bollard's own request timeout is set past ours, so a silent engine is reported by the
+    // caller's timeout as "did not answer", not as a transport error.
+    let docker = connect(uri, timeout.as_secs() + 5, API_DEFAULT_VERSION)?;
     // /version and /info go out together: Podman computes /version by running conmon and runc,
     // which takes as long as /info, so asking one after the other would double the wait.
-    let docker = connect(uri, secs, API_DEFAULT_VERSION)?;
+    // bollard sends both paths without a `/v1.NN` prefix, so every engine answers in its own
+    // API version and an old engine (Docker 20.10, API 1.41) does not refuse a newer client.
     let (version, info) = tokio::join!(docker.version(), docker.info());
-    // Engines older than the client's API version refuse every versioned request ("client
-    // version 1.53 is too new. Maximum supported API version is 1.41"), and bollard's
-    // negotiate_version trips on the same refusal: ask again, once, at the version offered.
-    let older = [&version.as_ref().err(), &info.as_ref().err()]
-        .into_iter()
-        .flatten()
-        .find_map(|e| match e {
-            bollard::errors::Error::DockerResponseServerError { message, .. } => max_api_version(message),
-            _ => None,
-        });
-    let (version, info) = match older {
-        Some(older) => {
-            let docker = connect(uri, secs, &older)?;
-            tokio::join!(docker.version(), docker.info())
-        }
-        None => (version, info),
-    };
     Ok((version.map_err(describe)?, info.map_err(describe)?))
 }
 
@@ -442,27 +473,15 @@ fn connect(uri: &str, secs: u64, version: &ClientVersion) -> Result<Docker, Stri
     result.map_err(describe)
 }
 
-/// Parses "… Maximum supported API version is 1.41".
-fn max_api_version(message: &str) -> Option<ClientVersion> {
-    let at = message.find("Maximum supported API version is ")?;
-    let rest = &message[at + "Maximum supported API version is ".len()..];
-    parse_api_version(rest.split_whitespace().next()?)
-}
-
-fn parse_api_version(text: &str) -> Option<ClientVersion> {
-    let (major, minor) = text.trim().split_once('.')?;
-    Some(ClientVersion {
-        major_version: major.parse().ok()?,
-        minor_version: minor.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?,
-    })
-}
-
 /// A one-line description of a bollard error, with its causes.
 fn describe(e: bollard::errors::Error) -> String {
     use std::error::Error as _;
     let mut text = match &e {
         bollard::errors::Error::SocketNotFoundError(path) => format!("no socket at {path}"),
-        bollard::errors::Error::DockerResponseServerError { status_code, message } => {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => {
             format!("the engine answered {status_code}: {message}")
         }
         other => other.to_string(),
@@ -488,19 +507,27 @@ mod tests {
     }
 
     #[test]
-    fn too_new_message_gives_the_server_version() {
-        let v = max_api_version("client version 1.53 is too new. Maximum supported API version is 1.41").unwrap();
-        assert_eq!((v.major_version, v.minor_version), (1, 41));
-        assert!(max_api_version("page not found").is_none());
-    }
-
-    #[test]
     fn paths_name_engines() {
-        assert_eq!(kind_from_path("unix:///Users/u/.colima/default/docker.sock"), Some(EngineKind::Colima));
-        assert_eq!(kind_from_path("unix:///Users/u/.orbstack/run/docker.sock"), Some(EngineKind::OrbStack));
-        assert_eq!(kind_from_path("unix:///Users/u/.rd/docker.sock"), Some(EngineKind::RancherDesktop));
-        assert_eq!(kind_from_path("unix:///home/u/.docker/desktop/docker.sock"), Some(EngineKind::DockerDesktop));
-        assert_eq!(kind_from_path("unix:///run/user/1000/podman/podman.sock"), Some(EngineKind::Podman));
+        assert_eq!(
+            kind_from_path("unix:///Users/u/.colima/default/docker.sock"),
+            Some(EngineKind::Colima)
+        );
+        assert_eq!(
+            kind_from_path("unix:///Users/u/.orbstack/run/docker.sock"),
+            Some(EngineKind::OrbStack)
+        );
+        assert_eq!(
+            kind_from_path("unix:///Users/u/.rd/docker.sock"),
+            Some(EngineKind::RancherDesktop)
+        );
+        assert_eq!(
+            kind_from_path("unix:///home/u/.docker/desktop/docker.sock"),
+            Some(EngineKind::DockerDesktop)
+        );
+        assert_eq!(
+            kind_from_path("unix:///run/user/1000/podman/podman.sock"),
+            Some(EngineKind::Podman)
+        );
         assert_eq!(kind_from_path("unix:///var/run/docker.sock"), None);
     }
 
@@ -508,16 +535,27 @@ mod tests {
     fn api_beats_path() {
         // Podman serving the Docker socket path (podman-docker): the API decides.
         let podman = info(r#"{"ProductLicense":"Apache-2.0","Name":"host"}"#);
-        assert_eq!(classify(None, &podman, "unix:///var/run/docker.sock"), EngineKind::Podman);
+        assert_eq!(
+            classify(None, &podman, "unix:///var/run/docker.sock"),
+            EngineKind::Podman
+        );
         let colima = info(r#"{"Name":"colima-work","OperatingSystem":"Ubuntu 24.04.4 LTS"}"#);
-        assert_eq!(classify(None, &colima, "unix:///var/run/docker.sock"), EngineKind::Colima);
+        assert_eq!(
+            classify(None, &colima, "unix:///var/run/docker.sock"),
+            EngineKind::Colima
+        );
         let plain = info(r#"{"Name":"vm","OperatingSystem":"Debian GNU/Linux 12 (bookworm)"}"#);
-        assert_eq!(classify(None, &plain, "unix:///var/run/docker.sock"), EngineKind::DockerEngine);
+        assert_eq!(
+            classify(None, &plain, "unix:///var/run/docker.sock"),
+            EngineKind::DockerEngine
+        );
     }
 
     #[test]
     fn rootless_from_security_options() {
-        let i = info(r#"{"SecurityOptions":["name=seccomp,profile=default","name=rootless","name=cgroupns"]}"#);
+        let i = info(
+            r#"{"SecurityOptions":["name=seccomp,profile=default","name=rootless","name=cgroupns"]}"#,
+        );
         assert!(resources(&i).rootless);
         let i = info(r#"{"SecurityOptions":["name=seccomp,profile=builtin"]}"#);
         assert!(!resources(&i).rootless);

@@ -41,7 +41,9 @@ impl KubeContexts {
 /// The kubeconfig files in the order kubectl merges them.
 pub fn files(env: &Env) -> Vec<PathBuf> {
     match env.var_os(env::KUBECONFIG) {
-        Some(list) => std::env::split_paths(list).filter(|p| !p.as_os_str().is_empty()).collect(),
+        Some(list) => std::env::split_paths(list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
         None => env.home_path(".kube/config").into_iter().collect(),
     }
 }
@@ -75,7 +77,11 @@ pub fn read(env: &Env) -> KubeContexts {
         .contexts
         .iter()
         .map(|named| {
-            let cluster = named.context.as_ref().map(|c| c.cluster.clone()).unwrap_or_default();
+            let cluster = named
+                .context
+                .as_ref()
+                .map(|c| c.cluster.clone())
+                .unwrap_or_default();
             let server = merged
                 .clusters
                 .iter()

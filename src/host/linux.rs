@@ -33,7 +33,8 @@ pub fn inotify_limits(env: &Env) -> InotifyLimits {
 /// The cgroup v2 controllers systemd delegates to `uid`'s user manager, or `None` when there
 /// is no such cgroup (no systemd, cgroup v1, or no session for that user).
 pub fn delegated_controllers(env: &Env, uid: u32) -> Option<Vec<String>> {
-    let path = format!("/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers");
+    let path =
+        format!("/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers");
     env.read_host_file(&path)
         .map(|text| text.split_whitespace().map(str::to_string).collect())
 }

@@ -47,18 +47,20 @@ pub async fn gather(env: &Env, timeout: Duration) -> HostFacts {
     for (i, endpoint) in endpoints.into_iter().enumerate() {
         engine_tasks.spawn(async move { (i, engines::probe(endpoint, timeout).await) });
     }
-    let mut tool_tasks = JoinSet::new();
-    for (i, name) in ToolName::ALL.into_iter().enumerate() {
-        let env = env.clone();
-        tool_tasks.spawn(async move { (i, tools::probe(&env, name, timeout).await) });
-    }
+    let tool_env = env.clone();
+    let tool_task = tokio::spawn(async move { tools::probe_all(&tool_env, timeout).await });
     let kube_env = env.clone();
     let kube = tokio::task::spawn_blocking(move || kubeconfig::read(&kube_env));
 
     let engines = collect_in_order(engine_tasks).await;
-    let tools = collect_in_order(tool_tasks).await;
+    let tools = tool_task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     let kubeconfig = kube.await.unwrap_or_default();
-    HostFacts { host, engines, tools, kubeconfig }
+    HostFacts {
+        host,
+        engines,
+        tools,
+        kubeconfig,
+    }
 }
 
 async fn collect_in_order<T: 'static>(mut set: JoinSet<(usize, T)>) -> Vec<T> {

@@ -160,8 +160,14 @@ pub struct OsRelease {
 pub fn parse_os_release(text: &str) -> OsRelease {
     let mut out = OsRelease::default();
     for line in text.lines() {
-        let Some((key, value)) = line.split_once('=') else { continue };
-        let value = value.trim().trim_matches('"').trim_matches('\'').to_string();
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value
+            .trim()
+            .trim_matches('"')
+            .trim_matches('\'')
+            .to_string();
         if value.is_empty() {
             continue;
         }
@@ -218,7 +224,10 @@ fn windows_version() -> Option<String> {
         return None;
     }
     // `ver` prints "Microsoft Windows [Version 10.0.22631.3447]".
-    let out = std::process::Command::new("cmd").args(["/C", "ver"]).output().ok()?;
+    let out = std::process::Command::new("cmd")
+        .args(["/C", "ver"])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let start = text.find("Version ")? + "Version ".len();
     let end = text[start..].find(']')? + start;
@@ -234,14 +243,23 @@ mod tests {
         let text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nID=debian\n";
         assert_eq!(
             parse_os_release(text),
-            OsRelease { name: Some("Debian GNU/Linux".into()), version: Some("12".into()) }
+            OsRelease {
+                name: Some("Debian GNU/Linux".into()),
+                version: Some("12".into())
+            }
         );
     }
 
     #[test]
     fn os_release_without_version() {
         let text = "NAME='Arch Linux'\nID=arch\nBUILD_ID=rolling\n";
-        assert_eq!(parse_os_release(text), OsRelease { name: Some("Arch Linux".into()), version: None });
+        assert_eq!(
+            parse_os_release(text),
+            OsRelease {
+                name: Some("Arch Linux".into()),
+                version: None
+            }
+        );
     }
 
     #[test]
@@ -266,7 +284,10 @@ mod tests {
     #[test]
     fn plist_product_version() {
         let plist = "<dict>\n\t<key>ProductName</key>\n\t<string>macOS</string>\n\t<key>ProductVersion</key>\n\t<string>14.4.1</string>\n</dict>";
-        assert_eq!(plist_string(plist, "ProductVersion").as_deref(), Some("14.4.1"));
+        assert_eq!(
+            plist_string(plist, "ProductVersion").as_deref(),
+            Some("14.4.1")
+        );
         assert_eq!(plist_string(plist, "Missing"), None);
     }
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+use tokio::task::JoinSet;
 
 use crate::env::{self, Env};
 
@@ -21,7 +22,12 @@ pub enum ToolName {
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 4] = [ToolName::Kind, ToolName::K3d, ToolName::Minikube, ToolName::Kubectl];
+    pub const ALL: [ToolName; 4] = [
+        ToolName::Kind,
+        ToolName::K3d,
+        ToolName::Minikube,
+        ToolName::Kubectl,
+    ];
     /// The tools that can create a cluster, in the order `--driver auto` tries them.
     pub const DRIVERS: [ToolName; 3] = [ToolName::Kind, ToolName::K3d, ToolName::Minikube];
 
@@ -66,19 +72,31 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u64, minor: u64, patch: u64) -> Self {
-        Self { major, minor, patch, text: String::new() }
+        Self {
+            major,
+            minor,
+            patch,
+            text: String::new(),
+        }
     }
 
     /// Parses `v0.11.1`, `1.39.0`, `v1.32.4-dispatcher`, `v1.21.2+k3s1`.
     pub fn parse(text: &str) -> Option<Version> {
         let text = text.trim();
         let core = text.strip_prefix('v').unwrap_or(text);
-        let end = core.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(core.len());
+        let end = core
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(core.len());
         let mut parts = core[..end].split('.');
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
         let patch = parts.next().map(|p| p.parse().ok()).unwrap_or(Some(0))?;
-        Some(Version { major, minor, patch, text: format!("v{core}") })
+        Some(Version {
+            major,
+            minor,
+            patch,
+            text: format!("v{core}"),
+        })
     }
 
     fn triple(&self) -> (u64, u64, u64) {
@@ -126,19 +144,110 @@ impl Tool {
 
     /// Installed, with a readable version at or above the minimum.
     pub fn usable(&self) -> bool {
-        self.version.as_ref().is_some_and(|v| *v >= self.name.minimum())
+        self.version
+            .as_ref()
+            .is_some_and(|v| *v >= self.name.minimum())
     }
 }
 
-/// Finds a tool on PATH and reads its version, within `timeout`.
-pub async fn probe(env: &Env, name: ToolName, timeout: Duration) -> Tool {
-    let mut tool = Tool { name, path: find(env, name), version: None, error: None };
-    let Some(path) = tool.path.clone() else { return tool };
-    match read_version(env, name, &path, timeout).await {
-        Ok(v) => tool.version = Some(v),
-        Err(e) => tool.error = Some(e),
+/// Finds every tool on PATH and reads their versions at once, each within `timeout`.
+///
+/// A tool's version is remembered in the cache directory against the executable's size,
+/// modification time and inode, so a later run reads it without starting the tool (a Go
+/// binary's start-up alone costs tens of milliseconds); replacing the executable invalidates it.
+pub async fn probe_all(env: &Env, timeout: Duration) -> Vec<Tool> {
+    let cache_file = env.cache_dir().map(|d| d.join(CACHE_FILE));
+    let mut cache = cache_file.as_deref().map(VersionCache::load).unwrap_or_default();
+    let mut tasks = JoinSet::new();
+    let mut tools: Vec<Tool> = Vec::new();
+    for (i, name) in ToolName::ALL.into_iter().enumerate() {
+        let path = find(env, name);
+        let mut tool = Tool { name, path: path.clone(), version: None, error: None };
+        if let Some(path) = path {
+            let print = fingerprint(&path);
+            match print.as_ref().and_then(|p| cache.get(&path, p)) {
+                Some(version) => tool.version = Some(version),
+                None => {
+                    let env = env.clone();
+                    tasks.spawn(async move { (i, path.clone(), print, read_version(&env, name, &path, timeout).await) });
+                }
+            }
+        }
+        tools.push(tool);
     }
-    tool
+    let mut changed = false;
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((i, path, print, result)) = joined else { continue };
+        match result {
+            Ok(version) => {
+                if let Some(print) = print {
+                    cache.put(path, print, &version);
+                    changed = true;
+                }
+                tools[i].version = Some(version);
+            }
+            Err(e) => tools[i].error = Some(e),
+        }
+    }
+    if changed && let Some(file) = &cache_file {
+        // Best effort: a read-only cache only costs the next run a few milliseconds.
+        let _ = cache.save(file);
+    }
+    tools
+}
+
+const CACHE_FILE: &str = "tool-versions.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct VersionCache {
+    entries: Vec<CacheEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CacheEntry {
+    path: PathBuf,
+    fingerprint: String,
+    version: String,
+}
+
+impl VersionCache {
+    fn load(file: &std::path::Path) -> Self {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    fn get(&self, path: &PathBuf, print: &str) -> Option<Version> {
+        let entry = self.entries.iter().find(|e| &e.path == path && e.fingerprint == print)?;
+        Version::parse(&entry.version)
+    }
+
+    fn put(&mut self, path: PathBuf, fingerprint: String, version: &Version) {
+        self.entries.retain(|e| e.path != path);
+        self.entries.push(CacheEntry { path, fingerprint, version: version.to_string() });
+    }
+
+    fn save(&self, file: &std::path::Path) -> std::io::Result<()> {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let partial = file.with_extension(format!("partial.{}", std::process::id()));
+        std::fs::write(&partial, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::rename(&partial, file)
+    }
+}
+
+/// Identifies one build of an executable: size, modification time and (on unix) inode of the
+/// file the path resolves to.
+fn fingerprint(path: &std::path::Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    Some(format!("{}:{modified}:{inode}", meta.len()))
 }
 
 /// The executable's path on the environment's PATH.
@@ -148,7 +257,12 @@ pub fn find(env: &Env, name: ToolName) -> Option<PathBuf> {
     which::which_in(name.executable(), Some(search), cwd).ok()
 }
 
-async fn read_version(env: &Env, name: ToolName, path: &PathBuf, timeout: Duration) -> Result<Version, String> {
+async fn read_version(
+    env: &Env,
+    name: ToolName,
+    path: &PathBuf,
+    timeout: Duration,
+) -> Result<Version, String> {
     let machine_args: &[&str] = match name {
         ToolName::Kind => &["version"],
         ToolName::K3d => &["version", "-o", "json"],
@@ -174,10 +288,18 @@ async fn read_version(env: &Env, name: ToolName, path: &PathBuf, timeout: Durati
 
 fn unreadable(name: ToolName, out: &str) -> String {
     let first_line = out.lines().next().unwrap_or("").trim();
-    format!("could not read a version from `{} version`: {first_line:?}", name.executable())
+    format!(
+        "could not read a version from `{} version`: {first_line:?}",
+        name.executable()
+    )
 }
 
-async fn run(env: &Env, path: &PathBuf, args: &[&str], timeout: Duration) -> Result<String, String> {
+async fn run(
+    env: &Env,
+    path: &PathBuf,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<String, String> {
     let mut cmd = tokio::process::Command::new(path);
     cmd.args(args)
         .env_clear()
@@ -188,13 +310,22 @@ async fn run(env: &Env, path: &PathBuf, args: &[&str], timeout: Duration) -> Res
         .kill_on_drop(true);
     let shown = format!("{} {}", path.display(), args.join(" "));
     let output = match tokio::time::timeout(timeout, cmd.output()).await {
-        Err(_) => return Err(format!("`{shown}` did not finish within {}", crate::ui::seconds(timeout))),
+        Err(_) => {
+            return Err(format!(
+                "`{shown}` did not finish within {}",
+                crate::ui::seconds(timeout)
+            ));
+        }
         Ok(Err(e)) => return Err(format!("could not run `{shown}`: {e}")),
         Ok(Ok(output)) => output,
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!("`{shown}` failed ({}): {}", output.status, stderr.trim()));
+        return Err(format!(
+            "`{shown}` failed ({}): {}",
+            output.status,
+            stderr.trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -216,15 +347,16 @@ pub fn parse_version(name: ToolName, output: &str) -> Option<Version> {
     match name {
         ToolName::Kind => output.split_whitespace().find_map(|word| {
             let word = word.strip_prefix("kind").unwrap_or(word);
-            word.starts_with(|c: char| c == 'v' || c.is_ascii_digit()).then(|| Version::parse(word)).flatten()
+            word.starts_with(|c: char| c == 'v' || c.is_ascii_digit())
+                .then(|| Version::parse(word))
+                .flatten()
         }),
         ToolName::K3d => from_json("/k3d").or_else(|| line_version(output, "k3d version")),
         ToolName::Minikube => {
             from_json("/minikubeVersion").or_else(|| line_version(output, "minikube version:"))
         }
-        ToolName::Kubectl => {
-            from_json("/clientVersion/gitVersion").or_else(|| line_version(output, "Client Version:"))
-        }
+        ToolName::Kubectl => from_json("/clientVersion/gitVersion")
+            .or_else(|| line_version(output, "Client Version:")),
     }
 }
 
@@ -247,13 +379,26 @@ mod tests {
         assert!(Version::parse("v0.19.0").unwrap() < ToolName::Kind.minimum());
         assert!(Version::parse("0.20.0").unwrap() >= ToolName::Kind.minimum());
         assert!(Version::parse("v1.21.2+k3s1").unwrap() > Version::new(1, 21, 1));
-        assert_eq!(Version::parse("1.30"), Some(Version { major: 1, minor: 30, patch: 0, text: "v1.30".into() }));
+        assert_eq!(
+            Version::parse("1.30"),
+            Some(Version {
+                major: 1,
+                minor: 30,
+                patch: 0,
+                text: "v1.30".into()
+            })
+        );
         assert_eq!(Version::parse("kind"), None);
     }
 
     #[test]
     fn kind_quiet_output() {
-        assert_eq!(parse_version(ToolName::Kind, "0.23.0\n").unwrap().to_string(), "v0.23.0");
+        assert_eq!(
+            parse_version(ToolName::Kind, "0.23.0\n")
+                .unwrap()
+                .to_string(),
+            "v0.23.0"
+        );
     }
 
     #[test]
@@ -264,13 +409,49 @@ mod tests {
 
     #[test]
     fn minikube_json() {
-        let v = parse_version(ToolName::Minikube, r#"{"commit":"7a9f6a8","minikubeVersion":"v1.39.0"}"#).unwrap();
-        assert_eq!(v, Version { major: 1, minor: 39, patch: 0, text: "v1.39.0".into() });
+        let v = parse_version(
+            ToolName::Minikube,
+            r#"{"commit":"7a9f6a8","minikubeVersion":"v1.39.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            Version {
+                major: 1,
+                minor: 39,
+                patch: 0,
+                text: "v1.39.0".into()
+            }
+        );
+    }
+
+    #[test]
+    fn captured_text_outputs() {
+        let kind = include_str!("../../tests/fixtures/kind-version.txt");
+        assert_eq!(
+            parse_version(ToolName::Kind, kind).unwrap().to_string(),
+            "v0.11.1"
+        );
+        let k3d = include_str!("../../tests/fixtures/k3d-version.txt");
+        assert_eq!(
+            parse_version(ToolName::K3d, k3d).unwrap().to_string(),
+            "v4.4.7"
+        );
+        let minikube = include_str!("../../tests/fixtures/minikube-version.txt");
+        assert_eq!(
+            parse_version(ToolName::Minikube, minikube)
+                .unwrap()
+                .to_string(),
+            "v1.39.0"
+        );
     }
 
     #[test]
     fn garbage_is_no_version() {
-        assert_eq!(parse_version(ToolName::Minikube, "error: unknown flag\n"), None);
+        assert_eq!(
+            parse_version(ToolName::Minikube, "error: unknown flag\n"),
+            None
+        );
         assert_eq!(parse_version(ToolName::Kubectl, "{}"), None);
     }
 }

@@ -1,0 +1,325 @@
+//! Test support: a hermetic sandbox for running the real korthbox binary, fake Docker API
+//! servers that answer with captured real engine output, and stand-in tool executables.
+#![allow(dead_code)]
+
+pub mod docker_text;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use serde_json::Value;
+
+/// Set by CI: a real part (Docker, Podman) that is missing fails the test instead of skipping it.
+pub const REQUIRE: &str = "KORTHBOX_TEST_REQUIRE";
+
+pub fn require_real_parts() -> bool {
+    std::env::var(REQUIRE).is_ok_and(|v| v == "1")
+}
+
+/// Skips (returns false) or fails, as KORTHBOX_TEST_REQUIRE says, when a real part is missing.
+pub fn real_part_available(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    if require_real_parts() {
+        panic!("{what} is required (KORTHBOX_TEST_REQUIRE=1) but is not available");
+    }
+    eprintln!("skipped: {what} is not available (set {REQUIRE}=1 to make this a failure)");
+    false
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixture_path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+pub fn fixture_json(name: &str) -> Value {
+    serde_json::from_str(&fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A temporary HOME and host root, and a PATH holding only stand-in tools, so that the binary
+/// sees no engine, tool or kubeconfig of the machine running the tests unless a test adds one.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub envs: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["home", "root", "bin"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        let mut sandbox = Sandbox {
+            dir,
+            envs: Vec::new(),
+        };
+        sandbox.set("HOME", sandbox.home().to_str().unwrap());
+        sandbox.set("KORTHBOX_HOST_ROOT", sandbox.root().to_str().unwrap());
+        sandbox.set("PATH", sandbox.bin().to_str().unwrap());
+        sandbox.set(
+            "XDG_RUNTIME_DIR",
+            sandbox.path("home/run").to_str().unwrap(),
+        );
+        sandbox
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+    pub fn root(&self) -> PathBuf {
+        self.path("root")
+    }
+    pub fn bin(&self) -> PathBuf {
+        self.path("bin")
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
+        self.envs.retain(|(k, _)| k != key);
+        self.envs.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Writes a file below the sandbox, creating its directories.
+    pub fn write(&self, rel: &str, contents: &str) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Puts an executable shell script named `name` on the sandbox's PATH.
+    pub fn stand_in(&self, name: &str, script: &str) {
+        let path = self.bin().join(name);
+        // The sandbox PATH holds only stand-ins; the script itself may use the system tools.
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\nPATH=\"$PATH:/usr/bin:/bin\"\n{script}\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_korthbox"));
+        cmd.env_clear();
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run korthbox")
+    }
+
+    /// Runs `korthbox doctor --json` and parses its document.
+    pub fn doctor_json(&self, extra: &[&str]) -> (Value, Output) {
+        let mut args = vec!["doctor", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "doctor --json printed no JSON ({e}); stdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (doc, out)
+    }
+}
+
+/// The checks in a doctor document with this id.
+pub fn checks<'a>(doc: &'a Value, id: &str) -> Vec<&'a Value> {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == id)
+        .collect()
+}
+
+pub fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    let found = checks(doc, id);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {id} check in {:#}",
+        doc["checks"]
+    );
+    found[0]
+}
+
+/// A Docker API server on a unix socket, answering `/version` and `/info` with given JSON.
+pub struct FakeEngine {
+    pub socket: PathBuf,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeEngine {
+    /// Serves `version` and `info` at `socket`. With `max_api` set, requests for a newer API
+    /// version are refused the way Docker Engine refuses them.
+    pub fn serve(socket: &Path, version: Value, info: Value, max_api: Option<&str>) -> FakeEngine {
+        std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+        let listener = UnixListener::bind(socket).expect("bind fake engine socket");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let max_api = max_api.map(str::to_string);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (version, info, log, max_api) =
+                    (version.clone(), info.clone(), log.clone(), max_api.clone());
+                thread::spawn(move || {
+                    serve_connection(stream, &version, &info, &log, max_api.as_deref())
+                });
+            }
+        });
+        FakeEngine {
+            socket: socket.to_path_buf(),
+            requests,
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn serve_connection(
+    stream: UnixStream,
+    version: &Value,
+    info: &Value,
+    log: &Mutex<Vec<String>>,
+    max_api: Option<&str>,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut content_length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; content_length];
+        let _ = reader.read_exact(&mut body);
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string();
+        log.lock().unwrap().push(path.clone());
+
+        let requested = path
+            .strip_prefix("/v")
+            .and_then(|p| p.split('/').next())
+            .map(str::to_string);
+        let (status, payload) = match (max_api, requested.as_deref()) {
+            (Some(max), Some(asked)) if api_newer(asked, max) => (
+                "400 Bad Request",
+                serde_json::json!({"message": format!("client version {asked} is too new. Maximum supported API version is {max}")}),
+            ),
+            _ if path.ends_with("/version") => ("200 OK", version.clone()),
+            _ if path.ends_with("/info") => ("200 OK", info.clone()),
+            _ if path.ends_with("/_ping") => ("200 OK", Value::String("OK".into())),
+            _ => (
+                "404 Not Found",
+                serde_json::json!({"message": "page not found"}),
+            ),
+        };
+        let body = payload.to_string();
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nApi-Version: {}\r\nContent-Length: {}\r\n\r\n{body}",
+            max_api.unwrap_or("1.53"),
+            body.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn api_newer(asked: &str, max: &str) -> bool {
+    let parse = |v: &str| -> (u32, u32) {
+        let (a, b) = v.split_once('.').unwrap_or((v, "0"));
+        (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
+    };
+    parse(asked) > parse(max)
+}
+
+/// A socket that accepts connections and never answers: an engine that hangs.
+pub struct HangingSocket {
+    pub socket: PathBuf,
+}
+
+impl HangingSocket {
+    pub fn listen(socket: &Path) -> HangingSocket {
+        std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+        let listener = UnixListener::bind(socket).expect("bind hanging socket");
+        thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        HangingSocket {
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+/// A `/version` answer made only from what a captured `/info` says (for engines whose
+/// captures have no `docker version`): no product name is invented.
+pub fn version_from_info(info: &Value) -> Value {
+    serde_json::json!({
+        "Version": info["ServerVersion"],
+        "ApiVersion": "1.41",
+        "MinAPIVersion": "1.12",
+        "Os": info.get("OSType").cloned().unwrap_or(Value::String("linux".into())),
+        "Arch": info["Architecture"],
+        "KernelVersion": info["KernelVersion"],
+        "Components": [{"Name": "Engine", "Version": info["ServerVersion"]}],
+    })
+}
+
+/// The engine in a doctor document whose endpoint is `uri`.
+pub fn engine<'a>(doc: &'a Value, uri: &str) -> &'a Value {
+    doc["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["endpoint"] == uri)
+        .unwrap_or_else(|| panic!("no engine at {uri} in {:#}", doc["engines"]))
+}
