@@ -127,7 +127,17 @@ impl Env {
     }
 }
 
-/// Parses `2`, `0.5` or `2s` as a duration in seconds.
+/// Parses `2`, `0.5` or `2s` as a duration in seconds (more than 0, at most an hour).
+///
+/// ```
+/// use std::time::Duration;
+/// use korthbox::env::parse_seconds;
+///
+/// assert_eq!(parse_seconds("2"), Some(Duration::from_secs(2)));
+/// assert_eq!(parse_seconds("0.5s"), Some(Duration::from_millis(500)));
+/// assert_eq!(parse_seconds("0"), None);
+/// assert_eq!(parse_seconds("soon"), None);
+/// ```
 pub fn parse_seconds(text: &str) -> Option<Duration> {
     let secs: f64 = text.trim().trim_end_matches('s').parse().ok()?;
     (secs.is_finite() && secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs))

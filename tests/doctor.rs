@@ -4,9 +4,7 @@
 
 mod support;
 
-use support::{
-    FakeEngine, Sandbox, check, checks, fixture, fixture_json, fixture_path, version_from_info,
-};
+use support::{FakeEngine, Sandbox, check, checks, fixture, fixture_json, fixture_path};
 
 fn tool<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["tools"]
@@ -200,14 +198,8 @@ fn linux_host(watches: u64, instances: u64) -> (Sandbox, FakeEngine) {
     );
     std::fs::create_dir_all(s.path("root/var/lib/docker")).unwrap();
     let info = fixture_json("docker-engine-linux-fedora-info.json");
-    let fake = FakeEngine::serve(
-        &s.path("sock/engine.sock"),
-        version_from_info(&info),
-        info,
-        None,
-    );
-    s.set("DOCKER_HOST", &fake.uri());
-    (s, fake)
+    let engine = s.serve_docker_host("sock/engine.sock", info);
+    (s, engine)
 }
 
 #[test]
@@ -248,13 +240,7 @@ fn host_os_and_kernel_settings_are_read_from_the_host() {
 fn engines_in_a_vm_skip_host_only_checks() {
     let mut s = Sandbox::new();
     let info = fixture_json("docker-desktop-mac-info.json");
-    let fake = FakeEngine::serve(
-        &s.path("sock/engine.sock"),
-        version_from_info(&info),
-        info,
-        None,
-    );
-    s.set("DOCKER_HOST", &fake.uri());
+    let _engine = s.serve_docker_host("sock/engine.sock", info);
     let (doc, _) = s.doctor_json(&[]);
     assert_eq!(check(&doc, "engine.disk")["status"], "skip");
     assert_eq!(check(&doc, "host.inotify")["status"], "skip");
@@ -265,13 +251,7 @@ fn engines_in_a_vm_skip_host_only_checks() {
 fn small_engines_fail_with_the_engine_specific_fix() {
     let mut s = Sandbox::new();
     let info = support::docker_text::info_json(&fixture("colima-info.txt"));
-    let fake = FakeEngine::serve(
-        &s.path("home/.colima/default/docker.sock"),
-        version_from_info(&info),
-        info,
-        None,
-    );
-    s.set("DOCKER_HOST", &fake.uri());
+    let _engine = s.serve_docker_host("home/.colima/default/docker.sock", info);
     let (doc, out) = s.doctor_json(&[]);
     let memory = check(&doc, "engine.memory");
     assert_eq!(memory["status"], "fail");
@@ -301,13 +281,7 @@ fn rootless_podman_needs_delegated_controllers() {
     let uid = rustix_uid();
     let mut s = Sandbox::new();
     let info = fixture_json("podman-docker-api-info.json");
-    let fake = FakeEngine::serve(
-        &s.path("sock/podman.sock"),
-        version_from_info(&info),
-        info,
-        None,
-    );
-    s.set("DOCKER_HOST", &fake.uri());
+    let _engine = s.serve_docker_host("sock/podman.sock", info);
     let controllers = format!(
         "root/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
     );
@@ -341,9 +315,23 @@ fn a_busy_port_fails_and_names_the_port() {
     let port = busy.local_addr().unwrap().port().to_string();
     // Free ports of its own for the other two, so that doctors run by tests in parallel (each
     // binding 4242 and 6443 for an instant) cannot make this one see them busy.
-    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string()
+    };
     let (dicom, api) = (free(), free());
-    let (doc, out) = s.doctor_json(&["--http-port", &port, "--dicom-port", &dicom, "--api-server-port", &api]);
+    let (doc, out) = s.doctor_json(&[
+        "--http-port",
+        &port,
+        "--dicom-port",
+        &dicom,
+        "--api-server-port",
+        &api,
+    ]);
     let ports = checks(&doc, "host.port");
     assert_eq!(ports.len(), 3);
     let failed: Vec<_> = ports.iter().filter(|c| c["status"] == "fail").collect();
@@ -406,8 +394,17 @@ fn usage_errors_exit_2() {
 fn tool_versions_are_cached_until_the_executable_changes() {
     let s = Sandbox::new();
     let count = s.path("kind-runs");
-    let script = |version: &str| format!("echo run >> '{}'\necho 'kind v{version} go1.22.1 linux/amd64'", count.display());
-    let runs = || std::fs::read_to_string(&count).map(|t| t.lines().count()).unwrap_or(0);
+    let script = |version: &str| {
+        format!(
+            "echo run >> '{}'\necho 'kind v{version} go1.22.1 linux/amd64'",
+            count.display()
+        )
+    };
+    let runs = || {
+        std::fs::read_to_string(&count)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
 
     s.stand_in("kind", &script("0.23.0"));
     let (doc, _) = s.doctor_json(&[]);

@@ -319,30 +319,15 @@ fn every_engine_is_found_in_preference_order() {
     let mut s = Sandbox::new();
     let host = {
         let info = fixture_json("docker-desktop-mac-info.json");
-        FakeEngine::serve(
-            &s.path("sock/dd.sock"),
-            version_from_info(&info),
-            info,
-            None,
-        )
+        s.serve_engine("sock/dd.sock", info)
     };
     let orb = {
         let info = docker_text::info_json(&fixture("orbstack-info.txt"));
-        FakeEngine::serve(
-            &s.path("home/.orbstack/run/docker.sock"),
-            version_from_info(&info),
-            info,
-            None,
-        )
+        s.serve_engine("home/.orbstack/run/docker.sock", info)
     };
     let colima = {
         let info = docker_text::info_json(&fixture("colima-info.txt"));
-        FakeEngine::serve(
-            &s.path("home/.colima/work/docker.sock"),
-            version_from_info(&info),
-            info,
-            None,
-        )
+        s.serve_engine("home/.colima/work/docker.sock", info)
     };
     s.set("DOCKER_HOST", &host.uri());
     let (doc, _) = s.doctor_json(&[]);
@@ -367,12 +352,7 @@ fn every_engine_is_found_in_preference_order() {
 fn docker_context_endpoint_is_probed() {
     let s = Sandbox::new();
     let info = docker_text::info_json(&fixture("colima-info.txt"));
-    let fake = FakeEngine::serve(
-        &s.path("elsewhere/colima.sock"),
-        version_from_info(&info),
-        info,
-        None,
-    );
+    let fake = s.serve_engine("elsewhere/colima.sock", info);
     s.write(
         "home/.docker/config.json",
         r#"{"auths":{},"currentContext":"colima"}"#,
@@ -422,12 +402,7 @@ fn a_hanging_engine_beside_a_working_one_is_a_warning() {
     let s = Sandbox::new();
     let hung = HangingSocket::listen(&s.path("home/.rd/docker.sock"));
     let info = docker_text::info_json(&fixture("orbstack-info.txt"));
-    let _orb = FakeEngine::serve(
-        &s.path("home/.orbstack/run/docker.sock"),
-        version_from_info(&info),
-        info,
-        None,
-    );
+    let _orb = s.serve_engine("home/.orbstack/run/docker.sock", info);
     let (doc, _) = s.doctor_json(&["--timeout", "0.5"]);
     assert_eq!(check(&doc, "engine.reachable")["status"], "ok");
     let warn = check(&doc, "engine.unreachable");

@@ -53,7 +53,9 @@ pub async fn gather(env: &Env, timeout: Duration) -> HostFacts {
     let kube = tokio::task::spawn_blocking(move || kubeconfig::read(&kube_env));
 
     let engines = collect_in_order(engine_tasks).await;
-    let tools = tool_task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let tools = tool_task
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     let kubeconfig = kube.await.unwrap_or_default();
     HostFacts {
         host,

@@ -81,6 +81,15 @@ impl Version {
     }
 
     /// Parses `v0.11.1`, `1.39.0`, `v1.32.4-dispatcher`, `v1.21.2+k3s1`.
+    ///
+    /// ```
+    /// use korthbox::host::tools::Version;
+    ///
+    /// let v = Version::parse("v1.21.2+k3s1").unwrap();
+    /// assert_eq!((v.major, v.minor, v.patch), (1, 21, 2));
+    /// assert!(v > Version::new(1, 21, 1));
+    /// assert_eq!(v.to_string(), "v1.21.2+k3s1");
+    /// ```
     pub fn parse(text: &str) -> Option<Version> {
         let text = text.trim();
         let core = text.strip_prefix('v').unwrap_or(text);
@@ -157,19 +166,34 @@ impl Tool {
 /// binary's start-up alone costs tens of milliseconds); replacing the executable invalidates it.
 pub async fn probe_all(env: &Env, timeout: Duration) -> Vec<Tool> {
     let cache_file = env.cache_dir().map(|d| d.join(CACHE_FILE));
-    let mut cache = cache_file.as_deref().map(VersionCache::load).unwrap_or_default();
+    let mut cache = cache_file
+        .as_deref()
+        .map(VersionCache::load)
+        .unwrap_or_default();
     let mut tasks = JoinSet::new();
     let mut tools: Vec<Tool> = Vec::new();
     for (i, name) in ToolName::ALL.into_iter().enumerate() {
         let path = find(env, name);
-        let mut tool = Tool { name, path: path.clone(), version: None, error: None };
+        let mut tool = Tool {
+            name,
+            path: path.clone(),
+            version: None,
+            error: None,
+        };
         if let Some(path) = path {
             let print = fingerprint(&path);
             match print.as_ref().and_then(|p| cache.get(&path, p)) {
                 Some(version) => tool.version = Some(version),
                 None => {
                     let env = env.clone();
-                    tasks.spawn(async move { (i, path.clone(), print, read_version(&env, name, &path, timeout).await) });
+                    tasks.spawn(async move {
+                        (
+                            i,
+                            path.clone(),
+                            print,
+                            read_version(&env, name, &path, timeout).await,
+                        )
+                    });
                 }
             }
         }
@@ -177,7 +201,9 @@ pub async fn probe_all(env: &Env, timeout: Duration) -> Vec<Tool> {
     }
     let mut changed = false;
     while let Some(joined) = tasks.join_next().await {
-        let Ok((i, path, print, result)) = joined else { continue };
+        let Ok((i, path, print, result)) = joined else {
+            continue;
+        };
         match result {
             Ok(version) => {
                 if let Some(print) = print {
@@ -219,13 +245,20 @@ impl VersionCache {
     }
 
     fn get(&self, path: &PathBuf, print: &str) -> Option<Version> {
-        let entry = self.entries.iter().find(|e| &e.path == path && e.fingerprint == print)?;
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| &e.path == path && e.fingerprint == print)?;
         Version::parse(&entry.version)
     }
 
     fn put(&mut self, path: PathBuf, fingerprint: String, version: &Version) {
         self.entries.retain(|e| e.path != path);
-        self.entries.push(CacheEntry { path, fingerprint, version: version.to_string() });
+        self.entries.push(CacheEntry {
+            path,
+            fingerprint,
+            version: version.to_string(),
+        });
     }
 
     fn save(&self, file: &std::path::Path) -> std::io::Result<()> {
@@ -233,7 +266,10 @@ impl VersionCache {
             std::fs::create_dir_all(dir)?;
         }
         let partial = file.with_extension(format!("partial.{}", std::process::id()));
-        std::fs::write(&partial, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &partial,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
         std::fs::rename(&partial, file)
     }
 }
@@ -242,7 +278,12 @@ impl VersionCache {
 /// file the path resolves to.
 fn fingerprint(path: &std::path::Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
-    let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
     #[cfg(unix)]
     let inode = std::os::unix::fs::MetadataExt::ino(&meta);
     #[cfg(not(unix))]

@@ -113,6 +113,18 @@ impl Sandbox {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
+    /// Serves a captured `/info` (with a `/version` made from it) at `rel` below the sandbox.
+    pub fn serve_engine(&self, rel: &str, info: Value) -> FakeEngine {
+        FakeEngine::serve(&self.path(rel), version_from_info(&info), info, None)
+    }
+
+    /// Serves a captured `/info` at `rel` and points DOCKER_HOST at it.
+    pub fn serve_docker_host(&mut self, rel: &str, info: Value) -> FakeEngine {
+        let fake = self.serve_engine(rel, info);
+        self.set("DOCKER_HOST", &fake.uri());
+        fake
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_korthbox"));
         cmd.env_clear();
