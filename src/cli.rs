@@ -32,8 +32,9 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// How long each probe (an engine, a tool) may take, in seconds.
-    #[arg(long, value_name = "SECONDS", env = "KORTHBOX_PROBE_TIMEOUT", default_value = "2", value_parser = parse_timeout)]
+    /// How long each probe (an engine, a tool) may take, in seconds. Two seconds is enough for
+    /// a cold `minikube version` and short enough that a hung engine cannot hold doctor up.
+    #[arg(long, value_name = "SECONDS", env = crate::env::KORTHBOX_PROBE_TIMEOUT, default_value = "2", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
     /// Host port the sandbox will use for Orthanc's HTTP API.
@@ -50,6 +51,10 @@ pub struct DoctorArgs {
 }
 
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    crate::env::parse_seconds(text)
-        .ok_or_else(|| format!("{text:?} is not a number of seconds between 0 and 3600"))
+    crate::env::parse_seconds(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not a number of seconds between 0 and 3600 (set by --timeout or {})",
+            crate::env::KORTHBOX_PROBE_TIMEOUT
+        )
+    })
 }

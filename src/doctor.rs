@@ -282,7 +282,7 @@ fn install_engine_fix(os: OsFamily) -> String {
         OsFamily::Macos => "install and start an engine: Docker Desktop, OrbStack, Rancher Desktop, or colima (`brew install colima docker && colima start --cpu 4 --memory 8`)".into(),
         OsFamily::Windows => "install Docker Desktop with the WSL2 backend and start it".into(),
         OsFamily::Wsl2 => "enable WSL integration for this distribution in Docker Desktop (Settings → Resources → WSL integration), or install Docker Engine inside it: `sudo apt-get install docker.io && sudo service docker start`".into(),
-        OsFamily::Linux | OsFamily::Other => "install and start Docker Engine (`sudo apt-get install docker.io && sudo systemctl enable --now docker`) or Podman (`sudo apt-get install podman && sudo systemctl enable --now podman.socket`)".into(),
+        OsFamily::Linux | OsFamily::Other => "start Docker Engine (`sudo systemctl enable --now docker`) or Podman (`sudo systemctl enable --now podman.socket`), installing it first if needed (`sudo apt-get install docker.io` or `sudo apt-get install podman`)".into(),
     }
 }
 
@@ -295,7 +295,8 @@ fn start_fix(engine: &Engine, os: OsFamily) -> String {
     if engine.state == EngineState::Error && error.starts_with("korthbox cannot talk to") {
         return "point DOCKER_HOST at a unix://, tcp:// or npipe:// endpoint (for ssh:// engines, forward the socket with `ssh -L`)".into();
     }
-    let rootless = engine.endpoint.contains("/run/user/") || engine.endpoint.contains("XDG");
+    // Rootless engines put their sockets under the user's runtime directory.
+    let rootless = engine.endpoint.contains("/run/user/");
     match engine.kind {
         EngineKind::DockerEngine => match os {
             OsFamily::Wsl2 => "start it: `sudo service docker start`".into(),
@@ -540,21 +541,18 @@ fn tool_checks(facts: &HostFacts, os: OsFamily) -> Vec<Check> {
             )
         })
         .collect();
+    out.push(if usable.is_empty() {
+        Check::fail(
+            "tools.driver",
+            "none of kind, k3d or minikube is installed at a usable version",
+            install_fix(ToolName::Kind, os),
+        )
+    } else {
+        Check::ok("tools.driver", usable.join(", "))
+    });
     for tool in drivers.iter().filter(|t| t.installed() && !t.usable()) {
         out.push(old_tool(tool, os));
     }
-    out.insert(
-        0,
-        if usable.is_empty() {
-            Check::fail(
-                "tools.driver",
-                "none of kind, k3d or minikube is installed at a usable version",
-                install_fix(ToolName::Kind, os),
-            )
-        } else {
-            Check::ok("tools.driver", usable.join(", "))
-        },
-    );
     match facts.tool(ToolName::Kubectl) {
         Some(t) if t.usable() => out.push(Check::ok("tools.kubectl", format!("kubectl {}", t.version.as_ref().map(|v| v.to_string()).unwrap_or_default()))),
         Some(t) if t.installed() => out.push(old_tool(t, os)),

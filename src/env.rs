@@ -29,10 +29,6 @@ pub const KORTHBOX_CACHE_DIR: &str = "KORTHBOX_CACHE_DIR";
 /// How long one probe (an engine, a tool's version) may take, in seconds (default 2).
 pub const KORTHBOX_PROBE_TIMEOUT: &str = "KORTHBOX_PROBE_TIMEOUT";
 
-/// The default for [`KORTHBOX_PROBE_TIMEOUT`]: long enough for a cold `minikube version`,
-/// short enough that a hung engine socket cannot hold `doctor` past a few seconds.
-pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// A snapshot of the environment: variables, home directory and the host root.
 #[derive(Debug, Clone)]
 pub struct Env {
@@ -115,16 +111,6 @@ impl Env {
             .ok()
             .map(|s| s.trim().to_string())
     }
-
-    /// The probe timeout from [`KORTHBOX_PROBE_TIMEOUT`], or the default.
-    pub fn probe_timeout(&self) -> Result<Duration, String> {
-        match self.var(KORTHBOX_PROBE_TIMEOUT) {
-            None => Ok(DEFAULT_PROBE_TIMEOUT),
-            Some(text) => parse_seconds(text).ok_or_else(|| {
-                format!("{KORTHBOX_PROBE_TIMEOUT}={text:?} is not a number of seconds")
-            }),
-        }
-    }
 }
 
 /// Parses `2`, `0.5` or `2s` as a duration in seconds (more than 0, at most an hour).
@@ -178,32 +164,5 @@ mod tests {
         let e = env(&[(DOCKER_HOST, ""), (KUBECONFIG, "/a")]);
         assert_eq!(e.var(DOCKER_HOST), None);
         assert_eq!(e.var(KUBECONFIG), Some("/a"));
-    }
-
-    #[test]
-    fn probe_timeout_parses_and_rejects() {
-        assert_eq!(env(&[]).probe_timeout().unwrap(), DEFAULT_PROBE_TIMEOUT);
-        assert_eq!(
-            env(&[(KORTHBOX_PROBE_TIMEOUT, "0.5")])
-                .probe_timeout()
-                .unwrap(),
-            Duration::from_millis(500)
-        );
-        assert_eq!(
-            env(&[(KORTHBOX_PROBE_TIMEOUT, "3s")])
-                .probe_timeout()
-                .unwrap(),
-            Duration::from_secs(3)
-        );
-        assert!(
-            env(&[(KORTHBOX_PROBE_TIMEOUT, "soon")])
-                .probe_timeout()
-                .is_err()
-        );
-        assert!(
-            env(&[(KORTHBOX_PROBE_TIMEOUT, "-1")])
-                .probe_timeout()
-                .is_err()
-        );
     }
 }

@@ -331,12 +331,7 @@ fn every_engine_is_found_in_preference_order() {
     };
     s.set("DOCKER_HOST", &host.uri());
     let (doc, _) = s.doctor_json(&[]);
-    let kinds: Vec<&str> = doc["engines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = support::engine_kinds(&doc);
     assert_eq!(kinds, ["docker-desktop", "colima", "orbstack"]);
     assert_eq!(doc["engines"][0]["source"]["type"], "docker-host");
     assert_eq!(doc["engines"][1]["endpoint"], colima.uri());

@@ -28,98 +28,77 @@ fn doctor_engine(socket: &str) -> serde_json::Value {
     engine(&doc, &format!("unix://{socket}")).clone()
 }
 
-#[test]
-fn real_docker_engine() {
-    let version = cli(
-        "docker",
-        &[
-            "-H",
-            &format!("unix://{DOCKER_SOCKET}"),
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ],
-    );
-    if !real_part_available(
-        "a running Docker Engine at /var/run/docker.sock",
-        Path::new(DOCKER_SOCKET).exists() && version.is_some(),
-    ) {
+/// Asks the engine's own CLI (`program` with `base` arguments) for its server version and its
+/// "CPUs memory" figures, then checks doctor reports the same for the engine at `socket`.
+fn assert_doctor_matches_cli(
+    what: &str,
+    socket: &str,
+    kind: &str,
+    program: &str,
+    base: &[&str],
+    version_format: &str,
+    figures_format: &str,
+) {
+    let ask = |command: &str, format: &str| {
+        let mut args = base.to_vec();
+        args.extend([command, "--format", format]);
+        cli(program, &args)
+    };
+    let version = ask("version", version_format);
+    if !real_part_available(what, Path::new(socket).exists() && version.is_some()) {
         return;
     }
-    let version = version.unwrap();
-    let figures = cli(
-        "docker",
-        &[
-            "-H",
-            &format!("unix://{DOCKER_SOCKET}"),
-            "info",
-            "--format",
-            "{{.NCPU}} {{.MemTotal}} {{.CgroupVersion}}",
-        ],
-    )
-    .unwrap();
-    let mut parts = figures.split_whitespace();
-    let (cpus, memory, cgroup): (i64, i64, &str) = (
-        parts.next().unwrap().parse().unwrap(),
-        parts.next().unwrap().parse().unwrap(),
-        parts.next().unwrap(),
-    );
+    let figures = ask("info", figures_format).expect("the engine's CLI answers info");
+    let figures: Vec<i64> = figures
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let (cpus, memory) = (figures[0], figures[1]);
+    assert!(cpus > 0 && memory > 0);
 
-    let e = doctor_engine(DOCKER_SOCKET);
+    let e = doctor_engine(socket);
     assert_eq!(e["state"], "reachable", "{e:#}");
-    assert_eq!(e["kind"], "docker-engine");
-    assert_eq!(e["server_version"], version.as_str());
+    assert_eq!(e["kind"], kind);
+    assert_eq!(e["server_version"], version.unwrap().as_str());
     assert_eq!(e["resources"]["cpus"], cpus);
     assert_eq!(e["resources"]["memory_bytes"], memory);
-    assert_eq!(e["resources"]["cgroup_version"], cgroup);
-    assert!(memory > 0 && cpus > 0);
+}
+
+#[test]
+fn real_docker_engine() {
+    let host = format!("unix://{DOCKER_SOCKET}");
+    assert_doctor_matches_cli(
+        "a running Docker Engine at /var/run/docker.sock",
+        DOCKER_SOCKET,
+        "docker-engine",
+        "docker",
+        &["-H", &host],
+        "{{.Server.Version}}",
+        "{{.NCPU}} {{.MemTotal}}",
+    );
+    if let Some(cgroup) = cli(
+        "docker",
+        &["-H", &host, "info", "--format", "{{.CgroupVersion}}"],
+    ) {
+        assert_eq!(
+            doctor_engine(DOCKER_SOCKET)["resources"]["cgroup_version"],
+            cgroup.as_str()
+        );
+    }
 }
 
 #[test]
 fn real_podman_service() {
     let url = format!("unix://{PODMAN_SOCKET}");
-    let version = cli(
-        "podman",
-        &[
-            "--remote",
-            "--url",
-            &url,
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ],
-    );
-    if !real_part_available(
+    assert_doctor_matches_cli(
         "a running Podman service at /run/podman/podman.sock",
-        Path::new(PODMAN_SOCKET).exists() && version.is_some(),
-    ) {
-        return;
-    }
-    let version = version.unwrap();
-    let figures = cli(
+        PODMAN_SOCKET,
         "podman",
-        &[
-            "--remote",
-            "--url",
-            &url,
-            "info",
-            "--format",
-            "{{.Host.CPUs}} {{.Host.MemTotal}}",
-        ],
-    )
-    .unwrap();
-    let mut parts = figures.split_whitespace();
-    let (cpus, memory): (i64, i64) = (
-        parts.next().unwrap().parse().unwrap(),
-        parts.next().unwrap().parse().unwrap(),
+        "podman",
+        &["--remote", "--url", &url],
+        "{{.Server.Version}}",
+        "{{.Host.CPUs}} {{.Host.MemTotal}}",
     );
-
-    let e = doctor_engine(PODMAN_SOCKET);
-    assert_eq!(e["state"], "reachable", "{e:#}");
-    assert_eq!(e["kind"], "podman");
-    assert_eq!(e["server_version"], version.as_str());
-    assert_eq!(e["resources"]["cpus"], cpus);
-    assert_eq!(e["resources"]["memory_bytes"], memory);
 }
 
 #[test]
@@ -131,12 +110,7 @@ fn real_engines_are_both_found_without_docker_host() {
     let mut s = Sandbox::new();
     s.set("KORTHBOX_HOST_ROOT", "/");
     let (doc, _) = s.doctor_json(&["--timeout", "10"]);
-    let kinds: Vec<&str> = doc["engines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = support::engine_kinds(&doc);
     assert!(
         kinds.contains(&"docker-engine") && kinds.contains(&"podman"),
         "{kinds:?}"

@@ -212,11 +212,8 @@ fn rosetta_translated() -> Option<bool> {
         .args(["-in", "sysctl.proc_translated"])
         .output()
         .ok()?;
-    match String::from_utf8_lossy(&out.stdout).trim() {
-        "1" => Some(true),
-        "0" => Some(false),
-        _ => Some(false),
-    }
+    // Absent (an Intel Mac) means not translated, like 0.
+    Some(String::from_utf8_lossy(&out.stdout).trim() == "1")
 }
 
 fn windows_version() -> Option<String> {

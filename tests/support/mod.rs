@@ -335,3 +335,13 @@ pub fn engine<'a>(doc: &'a Value, uri: &str) -> &'a Value {
         .find(|e| e["endpoint"] == uri)
         .unwrap_or_else(|| panic!("no engine at {uri} in {:#}", doc["engines"]))
 }
+
+/// The kinds of the engines in a doctor document, in its order.
+pub fn engine_kinds(doc: &Value) -> Vec<&str> {
+    doc["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect()
+}
