@@ -2,7 +2,12 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::spec::{DEFAULT_API_SERVER_PORT, DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT};
+use crate::driver::ProviderKind;
+use crate::spec::{
+    ControlPlanes, DEFAULT_API_SERVER_PORT, DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT, DEFAULT_NAME,
+    DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, DriverChoice, MAX_WORKERS,
+    SandboxName,
+};
 
 /// A multi-node Kubernetes sandbox with PostgreSQL and Orthanc, in one command.
 #[derive(Debug, Parser)]
@@ -24,6 +29,206 @@ pub struct Cli {
 pub enum Command {
     /// Check whether this machine can host a sandbox, and say what to fix if it cannot.
     Doctor(DoctorArgs),
+    /// Show what `up` would create, without creating anything.
+    Plan(PlanArgs),
+    /// Create, check, list, delete and load the sandbox's cluster on its own.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// What the sandbox is: the flags `plan`, `cluster create` (and later `up`) share.
+#[derive(Debug, Args, Clone)]
+pub struct SpecArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Worker nodes, besides the control plane.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WORKERS, value_parser = clap::value_parser!(u8).range(1..=MAX_WORKERS as i64))]
+    pub workers: u8,
+
+    /// Control-plane nodes: 1, or 3 for a highly available control plane.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_control_planes)]
+    pub control_planes: ControlPlanes,
+
+    /// Kubernetes version (v1.36.4, or 1.36 for kind); each driver pins a default (see README).
+    #[arg(long, value_name = "VERSION")]
+    pub kubernetes_version: Option<String>,
+
+    /// CPUs per node, for drivers that size nodes (minikube).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_NODE_CPUS, value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub node_cpus: u8,
+
+    /// Memory per node in MiB, for drivers that size nodes (minikube needs at least 1800).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_NODE_MEMORY_MIB, value_parser = clap::value_parser!(u32).range(1800..=262144))]
+    pub node_memory: u32,
+
+    #[command(flatten)]
+    pub ports: PortArgs,
+}
+
+/// The host ports a sandbox binds on 127.0.0.1.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct PortArgs {
+    /// Host port (on 127.0.0.1) for Orthanc's HTTP API.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    pub http_port: u16,
+
+    /// Host port (on 127.0.0.1) for Orthanc's DICOM listener.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DICOM_PORT)]
+    pub dicom_port: u16,
+
+    /// Host port (on 127.0.0.1) for the Kubernetes API server (kind, k3d).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_API_SERVER_PORT)]
+    pub api_server_port: u16,
+}
+
+/// Which sandbox, through which driver, on which engine.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// The cluster driver; `auto` takes the first installed of kind, k3d, minikube.
+    #[arg(long, value_enum, default_value_t = DriverChoice::Auto)]
+    pub driver: DriverChoice,
+
+    /// The sandbox's name: a lower-case RFC 1123 label of at most 32 characters.
+    #[arg(long, default_value = DEFAULT_NAME, value_parser = SandboxName::parse)]
+    pub name: SandboxName,
+
+    /// The kube context of an existing cluster (with --driver existing, or to check any cluster).
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+
+    /// The engine the nodes run on; by default the one `korthbox doctor` marks with `*`.
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderKind>,
+}
+
+/// The parts of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanPart {
+    /// The driver's cluster definition, exactly as it is handed to the tool.
+    Cluster,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    /// Print only this part of the plan.
+    #[arg(long, value_enum)]
+    pub only: Option<PlanPart>,
+
+    /// Write the plan's files into DIR instead of printing them.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Create the cluster (unless it exists), then check it.
+    Create(CreateArgs),
+    /// Check that a cluster can host a sandbox: reachable, 2+ nodes, all Ready, containerd.
+    Check(CheckArgs),
+    /// List the clusters of every installed driver.
+    List(ListArgs),
+    /// Delete the cluster; deleting one that does not exist is not an error.
+    Delete(DeleteArgs),
+    /// Load images from the engine into every node.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    /// Keep a cluster whose creation failed, for inspection, instead of deleting it.
+    #[arg(long)]
+    pub retain: bool,
+
+    /// How long the driver may take to create the cluster.
+    #[arg(long, value_name = "SECONDS", default_value = "900", value_parser = parse_long_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// How long to wait for every node to be Ready.
+    #[arg(long, value_name = "SECONDS", default_value = "180", value_parser = parse_long_timeout)]
+    pub wait: std::time::Duration,
+
+    /// Print the cluster report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// How long to wait for every node to be Ready.
+    #[arg(long, value_name = "SECONDS", default_value = "180", value_parser = parse_long_timeout)]
+    pub wait: std::time::Duration,
+
+    /// Print the cluster report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this driver's clusters.
+    #[arg(long, value_enum, default_value_t = DriverChoice::Auto)]
+    pub driver: DriverChoice,
+
+    /// The engine whose clusters to list; by default the one `korthbox doctor` marks with `*`.
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderKind>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// How long the driver may take.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_long_timeout)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// How long loading may take.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// Images already in the engine, e.g. `orthancteam/orthanc:25.1.1`.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+fn parse_control_planes(text: &str) -> Result<ControlPlanes, String> {
+    match text {
+        "1" => Ok(ControlPlanes::One),
+        "3" => Ok(ControlPlanes::Three),
+        _ => Err(format!(
+            "{text:?}: a sandbox has 1 control-plane node, or 3 for a highly available control plane"
+        )),
+    }
+}
+
+fn parse_long_timeout(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=86_400).contains(s))
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is not a whole number of seconds between 1 and 86400"))
 }
 
 #[derive(Debug, Args)]
@@ -37,17 +242,8 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "SECONDS", env = crate::env::KORTHBOX_PROBE_TIMEOUT, default_value = "2", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
-    /// Host port the sandbox will use for Orthanc's HTTP API.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
-    pub http_port: u16,
-
-    /// Host port the sandbox will use for Orthanc's DICOM listener.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DICOM_PORT)]
-    pub dicom_port: u16,
-
-    /// Host port the sandbox will use for the Kubernetes API server.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_API_SERVER_PORT)]
-    pub api_server_port: u16,
+    #[command(flatten)]
+    pub ports: PortArgs,
 }
 
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {

@@ -585,7 +585,7 @@ fn old_tool(tool: &Tool, os: OsFamily) -> Check {
 }
 
 /// The usual install command for a tool on this OS.
-fn install_fix(name: ToolName, os: OsFamily) -> String {
+pub(crate) fn install_fix(name: ToolName, os: OsFamily) -> String {
     let arch = if cfg!(target_arch = "aarch64") {
         "arm64"
     } else {

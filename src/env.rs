@@ -15,6 +15,8 @@ pub const DOCKER_CONTEXT: &str = "DOCKER_CONTEXT";
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 /// One or more kubeconfig files, merged as kubectl merges them.
 pub const KUBECONFIG: &str = "KUBECONFIG";
+/// Set (not read) by korthbox: kind's switch from Docker to Podman nodes.
+pub const KIND_EXPERIMENTAL_PROVIDER: &str = "KIND_EXPERIMENTAL_PROVIDER";
 /// Where rootless Podman and rootless Docker put their sockets.
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 /// The search path for kind, k3d, minikube and kubectl.

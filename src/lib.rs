@@ -1,10 +1,13 @@
 //! korthbox: one command to a multi-node Kubernetes sandbox running PostgreSQL and Orthanc.
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod doctor;
+pub mod driver;
 pub mod env;
 pub mod error;
 pub mod host;
 pub mod spec;
+pub mod template;
 pub mod ui;

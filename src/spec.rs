@@ -9,7 +9,7 @@ pub const DEFAULT_DICOM_PORT: u16 = 4242;
 pub const DEFAULT_API_SERVER_PORT: u16 = 6443;
 
 /// The host ports a sandbox binds on 127.0.0.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct HostPorts {
     pub http: u16,
     pub dicom: u16,
@@ -23,5 +23,175 @@ impl Default for HostPorts {
             dicom: DEFAULT_DICOM_PORT,
             api_server: DEFAULT_API_SERVER_PORT,
         }
+    }
+}
+
+/// NodePort of Orthanc's HTTP Service; kind and k3d map host port `http` to it.
+pub const HTTP_NODE_PORT: u16 = 30042;
+/// NodePort of Orthanc's DICOM Service; kind and k3d map host port `dicom` to it.
+pub const DICOM_NODE_PORT: u16 = 30242;
+
+/// The sandbox's name when none is given.
+pub const DEFAULT_NAME: &str = "korthbox";
+/// Worker nodes when none are asked for: two, so that scheduling across nodes is real.
+pub const DEFAULT_WORKERS: u8 = 2;
+/// The most worker nodes korthbox will ask a driver for on a workstation.
+pub const MAX_WORKERS: u8 = 9;
+/// CPUs and memory per node, where the driver sizes nodes (minikube). Three nodes of 2 GiB
+/// fit in the 8 GiB doctor asks the engine for, with room for the engine itself.
+pub const DEFAULT_NODE_CPUS: u8 = 2;
+pub const DEFAULT_NODE_MEMORY_MIB: u32 = 2048;
+
+/// A sandbox name: an RFC 1123 label of at most [`SandboxName::MAX_LEN`] characters.
+///
+/// The name becomes a kind cluster, a k3d cluster (whose containers are `k3d-NAME-server-0`,
+/// hostnames limited to 63), a minikube profile and part of a kube context, so it must be
+/// a label all of them accept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct SandboxName(String);
+
+impl SandboxName {
+    /// Short enough that k3d's longest container name (`k3d-NAME-serverlb`, `k3d-NAME-agent-9`)
+    /// and minikube's node names (`NAME-m09`) stay well inside a 63-character hostname.
+    pub const MAX_LEN: usize = 32;
+
+    /// Checks `text` and says what is wrong with it.
+    ///
+    /// ```
+    /// use korthbox::spec::SandboxName;
+    /// assert!(SandboxName::parse("korthbox").is_ok());
+    /// assert!(SandboxName::parse("dev-2").is_ok());
+    /// assert!(SandboxName::parse("Dev").is_err());
+    /// assert!(SandboxName::parse("-dev").is_err());
+    /// assert!(SandboxName::parse("dev_2").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let problem = if text.is_empty() {
+            Some("it is empty".to_string())
+        } else if text.len() > Self::MAX_LEN {
+            Some(format!(
+                "it is {} characters long; the limit is {}",
+                text.len(),
+                Self::MAX_LEN
+            ))
+        } else if let Some(c) = text
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            Some(format!(
+                "{c:?} is not allowed: use lower-case letters, digits and '-'"
+            ))
+        } else if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            Some("it must start with a letter or a digit".to_string())
+        } else if text.ends_with('-') {
+            Some("it must end with a letter or a digit".to_string())
+        } else {
+            None
+        };
+        match problem {
+            None => Ok(Self(text.to_string())),
+            Some(p) => Err(format!(
+                "{text:?} is not a valid sandbox name: {p} (an RFC 1123 label such as \"korthbox\" or \"dev-2\")"
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for SandboxName {
+    fn default() -> Self {
+        Self(DEFAULT_NAME.to_string())
+    }
+}
+
+impl std::fmt::Display for SandboxName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which driver makes the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriverChoice {
+    /// The first installed of kind, k3d, minikube.
+    Auto,
+    Kind,
+    K3d,
+    Minikube,
+    /// A cluster the user already has, named by `--context`.
+    Existing,
+}
+
+impl DriverChoice {
+    pub fn label(self) -> &'static str {
+        match self {
+            DriverChoice::Auto => "auto",
+            DriverChoice::Kind => "kind",
+            DriverChoice::K3d => "k3d",
+            DriverChoice::Minikube => "minikube",
+            DriverChoice::Existing => "existing",
+        }
+    }
+}
+
+/// Control-plane nodes: one, or three for a highly available control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(into = "u8")]
+pub enum ControlPlanes {
+    One,
+    Three,
+}
+
+impl ControlPlanes {
+    pub fn count(self) -> u8 {
+        match self {
+            ControlPlanes::One => 1,
+            ControlPlanes::Three => 3,
+        }
+    }
+}
+
+impl From<ControlPlanes> for u8 {
+    fn from(c: ControlPlanes) -> u8 {
+        c.count()
+    }
+}
+
+/// Everything a driver needs to make (or find) the cluster.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterSpec {
+    pub name: SandboxName,
+    pub control_planes: ControlPlanes,
+    pub workers: u8,
+    /// `None`: the driver's pinned default.
+    pub kubernetes_version: Option<String>,
+    pub ports: HostPorts,
+    /// CPUs and memory per node, for drivers that size their nodes (minikube).
+    pub node_cpus: u8,
+    pub node_memory_mib: u32,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        Self {
+            name: SandboxName::default(),
+            control_planes: ControlPlanes::One,
+            workers: DEFAULT_WORKERS,
+            kubernetes_version: None,
+            ports: HostPorts::default(),
+            node_cpus: DEFAULT_NODE_CPUS,
+            node_memory_mib: DEFAULT_NODE_MEMORY_MIB,
+        }
+    }
+}
+
+impl ClusterSpec {
+    pub fn nodes(&self) -> u8 {
+        self.control_planes.count() + self.workers
     }
 }

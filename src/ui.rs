@@ -1,9 +1,13 @@
 //! Everything that knows about terminals: colour, symbols, tables and JSON output.
 
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cluster::ClusterReport;
 use crate::doctor::{Check, Status, Summary};
+use crate::driver::ClusterEntry;
 use crate::env::{self, Env};
 use crate::host::HostFacts;
 use crate::host::engines::Engine;
@@ -17,6 +21,8 @@ pub struct Style {
     pub terminal: bool,
     pub verbose: bool,
     pub quiet: bool,
+    /// stderr is a terminal: progress gets spinners and ✓/✗; plain lines otherwise.
+    pub progress_terminal: bool,
 }
 
 impl Style {
@@ -27,6 +33,7 @@ impl Style {
             terminal,
             verbose,
             quiet,
+            progress_terminal: std::io::stderr().is_terminal(),
         }
     }
 
@@ -199,4 +206,173 @@ pub fn doctor(
 pub fn json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
+}
+
+/// One phase of work on stderr: a spinner showing the tool's latest line that ends in ✓ or ✗
+/// with the elapsed time on a terminal; a start line and an end line elsewhere (with every
+/// tool line in between under --verbose).
+pub struct Phase {
+    title: String,
+    style: Style,
+    started: Instant,
+    bar: Option<ProgressBar>,
+}
+
+impl Phase {
+    pub fn start(style: Style, title: impl Into<String>) -> Self {
+        let title = title.into();
+        let bar = if style.progress_terminal && !style.quiet {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {elapsed:.dim} {wide_msg:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(title.clone());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            Some(bar)
+        } else {
+            if !style.quiet {
+                eprintln!("{title} ...");
+            }
+            None
+        };
+        Phase {
+            title,
+            style,
+            started: Instant::now(),
+            bar,
+        }
+    }
+
+    /// A line of the tool's output.
+    pub fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(text.trim().to_string()),
+            None if self.style.verbose => eprintln!("  | {text}"),
+            None => {}
+        }
+    }
+
+    pub fn finish(self, ok: bool, detail: &str) {
+        let elapsed = self.started.elapsed();
+        let took = format!("{:.1}s", elapsed.as_secs_f64());
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {detail}")
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.finish_and_clear();
+                let mark = if ok {
+                    self.style.paint_err("32", "✓")
+                } else {
+                    self.style.paint_err("31", "✗")
+                };
+                eprintln!("{mark} {}{detail} ({took})", self.title);
+            }
+            None if self.style.quiet && ok => {}
+            None => {
+                let word = if ok { "done" } else { "failed" };
+                eprintln!("{word}: {}{detail} ({took})", self.title);
+            }
+        }
+    }
+}
+
+impl Style {
+    fn paint_err(&self, code: &str, text: &str) -> String {
+        if self.progress_terminal && self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// A note for people on stderr (never for scripts reading stdout); silent under --quiet.
+pub fn note(style: Style, text: &str) {
+    if !style.quiet {
+        eprintln!("{text}");
+    }
+}
+
+/// The nodes of a cluster that passed the checks.
+pub fn cluster_report(out: &mut impl Write, report: &ClusterReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Context   {}{}",
+        report.context,
+        report
+            .server
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default()
+    )?;
+    let rows: Vec<[String; 5]> = report
+        .nodes
+        .iter()
+        .map(|n| {
+            [
+                n.name.clone(),
+                if n.roles.is_empty() {
+                    "worker".to_string()
+                } else {
+                    n.roles.join(",")
+                },
+                if n.ready { "Ready" } else { "NotReady" }.to_string(),
+                n.kubelet_version.clone(),
+                n.container_runtime.clone(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        ["NODE", "ROLES", "STATUS", "VERSION", "RUNTIME"],
+        &rows,
+    )
+}
+
+/// The clusters the drivers have.
+pub fn cluster_list(out: &mut impl Write, entries: &[ClusterEntry]) -> std::io::Result<()> {
+    let rows: Vec<[String; 3]> = entries
+        .iter()
+        .map(|e| {
+            [
+                e.driver.label().to_string(),
+                e.name.clone(),
+                e.context.clone(),
+            ]
+        })
+        .collect();
+    table(out, ["DRIVER", "NAME", "CONTEXT"], &rows)
+}
+
+fn table<const N: usize>(
+    out: &mut impl Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> std::io::Result<()> {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        text
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
 }

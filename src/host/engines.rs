@@ -444,6 +444,11 @@ async fn query(uri: &str, timeout: Duration) -> Result<(SystemVersion, SystemInf
     Ok((version.map_err(describe)?, info.map_err(describe)?))
 }
 
+/// A Docker API client for an engine's endpoint; requests give up after `timeout`.
+pub fn client(uri: &str, timeout: Duration) -> Result<Docker, String> {
+    connect(uri, timeout.as_secs().max(1), API_DEFAULT_VERSION)
+}
+
 fn connect(uri: &str, secs: u64, version: &ClientVersion) -> Result<Docker, String> {
     let result = if uri.starts_with("unix://") {
         #[cfg(unix)]

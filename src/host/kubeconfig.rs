@@ -48,10 +48,20 @@ pub fn files(env: &Env) -> Vec<PathBuf> {
     }
 }
 
-/// Reads and merges every kubeconfig file.
-pub fn read(env: &Env) -> KubeContexts {
-    let mut out = KubeContexts::default();
-    let mut merged = Kubeconfig::default();
+/// Every kubeconfig file merged, with the files read and the ones that could not be.
+pub struct Merged {
+    pub config: Kubeconfig,
+    pub files: Vec<PathBuf>,
+    pub errors: Vec<String>,
+}
+
+/// Reads and merges every kubeconfig file the way kubectl does.
+pub fn load(env: &Env) -> Merged {
+    let mut out = Merged {
+        config: Kubeconfig::default(),
+        files: Vec::new(),
+        errors: Vec::new(),
+    };
     for path in files(env) {
         if !path.exists() {
             continue;
@@ -63,7 +73,7 @@ pub fn read(env: &Env) -> KubeContexts {
                 continue;
             }
         };
-        merged = match merged.clone().merge(next) {
+        out.config = match out.config.clone().merge(next) {
             Ok(m) => m,
             Err(e) => {
                 out.errors.push(format!("{}: {e}", path.display()));
@@ -72,6 +82,21 @@ pub fn read(env: &Env) -> KubeContexts {
         };
         out.files.push(path);
     }
+    out
+}
+
+/// The contexts of every kubeconfig file, merged.
+pub fn read(env: &Env) -> KubeContexts {
+    let Merged {
+        config: merged,
+        files,
+        errors,
+    } = load(env);
+    let mut out = KubeContexts {
+        files,
+        errors,
+        ..KubeContexts::default()
+    };
     out.current = merged.current_context.clone().filter(|c| !c.is_empty());
     out.contexts = merged
         .contexts

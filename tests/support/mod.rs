@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod docker_text;
+pub mod kube_api;
+pub mod stand_ins;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -223,26 +225,7 @@ fn serve_connection(
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut content_length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" {
-                break;
-            }
-            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                content_length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; content_length];
-        let _ = reader.read_exact(&mut body);
+    while let Some(request_line) = read_request(&mut reader) {
         let path = request_line
             .split_whitespace()
             .nth(1)
@@ -262,6 +245,18 @@ fn serve_connection(
             _ if path.ends_with("/version") => ("200 OK", version.clone()),
             _ if path.ends_with("/info") => ("200 OK", info.clone()),
             _ if path.ends_with("/_ping") => ("200 OK", Value::String("OK".into())),
+            // `docker save`: the archive korthbox exports for kind on Podman.
+            _ if path.contains("/images/get") => {
+                let body = format!("archive of {path}");
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if writer.write_all(response.as_bytes()).is_err() {
+                    return;
+                }
+                continue;
+            }
             _ => (
                 "404 Not Found",
                 serde_json::json!({"message": "page not found"}),
@@ -277,6 +272,31 @@ fn serve_connection(
             return;
         }
     }
+}
+
+/// Reads one HTTP/1.1 request (its body is read and dropped) and returns its request line;
+/// `None` when the client has gone.
+pub fn read_request(reader: &mut impl BufRead) -> Option<String> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut content_length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            return None;
+        }
+        if header == "\r\n" {
+            break;
+        }
+        if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+            content_length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; content_length];
+    let _ = reader.read_exact(&mut body);
+    Some(request_line)
 }
 
 fn api_newer(asked: &str, max: &str) -> bool {

@@ -1,0 +1,383 @@
+//! Is this cluster fit to be a sandbox? Reachable, at least two nodes, all Ready, every one on
+//! containerd, and not Docker Desktop's built-in single-node cluster. Read-only: every check is
+//! a GET, so a refused cluster has had nothing written to it.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::Serialize;
+
+use crate::env::Env;
+use crate::error::Error;
+use crate::host::kubeconfig::{self, DOCKER_DESKTOP_CONTEXT};
+
+/// The node name of Docker Desktop's kubeadm-mode cluster.
+pub const DOCKER_DESKTOP_NODE: &str = "docker-desktop";
+/// The runtime prefix every node must report.
+pub const CONTAINERD: &str = "containerd://";
+/// A sandbox spreads its pods over at least this many nodes.
+pub const MIN_NODES: usize = 2;
+
+/// How often readiness is asked again while waiting.
+const POLL_EVERY: Duration = Duration::from_secs(2);
+/// The most one request to the API server may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+const INSTEAD: &str = "`korthbox up --driver kind` makes a multi-node containerd cluster, and runs fine on Docker Desktop's engine; no flag makes korthbox accept this cluster";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeFacts {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub ready: bool,
+    /// The Ready condition's reason and message when the node is not Ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_ready_because: Option<String>,
+    pub container_runtime: String,
+    pub kubelet_version: String,
+    pub os_image: String,
+}
+
+impl NodeFacts {
+    pub fn from_node(node: &Node) -> Self {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let mut roles: Vec<String> = node
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
+            .filter(|r| !r.is_empty())
+            .map(String::from)
+            .collect();
+        roles.sort();
+        let status = node.status.as_ref();
+        let info = status.and_then(|s| s.node_info.as_ref());
+        let ready_condition = status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+        let ready = ready_condition.is_some_and(|c| c.status == "True");
+        let not_ready_because = (!ready).then(|| match ready_condition {
+            None => "no Ready condition yet".to_string(),
+            Some(c) => {
+                let reason = c
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("Ready={}", c.status));
+                match &c.message {
+                    Some(m) if !m.is_empty() => format!("{reason}: {m}"),
+                    _ => reason,
+                }
+            }
+        });
+        Self {
+            name,
+            roles,
+            ready,
+            not_ready_because,
+            container_runtime: info
+                .map(|i| i.container_runtime_version.clone())
+                .unwrap_or_default(),
+            kubelet_version: info.map(|i| i.kubelet_version.clone()).unwrap_or_default(),
+            os_image: info.map(|i| i.os_image.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Why a cluster cannot be a sandbox, whatever its context is called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Refusal {
+    /// A node named `docker-desktop`: Docker Desktop's kubeadm-mode cluster.
+    DockerDesktopNode { node: String },
+    /// Fewer nodes than a sandbox needs.
+    TooFewNodes { nodes: usize },
+    /// A node whose kubelet runs on Docker Engine (through cri-dockerd).
+    DockerRuntime { node: String, runtime: String },
+    /// A node on another runtime than containerd (CRI-O, …).
+    NotContainerd { node: String, runtime: String },
+}
+
+impl Refusal {
+    pub fn describe(&self) -> String {
+        match self {
+            Refusal::DockerDesktopNode { node } => format!(
+                "node {node} is Docker Desktop's built-in Kubernetes node (a single node, its kubelet on Docker Engine)"
+            ),
+            Refusal::TooFewNodes { nodes } => format!(
+                "it has {nodes} node{}; a sandbox needs at least {MIN_NODES}",
+                if *nodes == 1 { "" } else { "s" }
+            ),
+            Refusal::DockerRuntime { node, runtime } => format!(
+                "node {node} runs its containers on {runtime} (Docker Engine through cri-dockerd), not containerd"
+            ),
+            Refusal::NotContainerd { node, runtime } => {
+                format!("node {node} runs its containers on {runtime}, not containerd")
+            }
+        }
+    }
+}
+
+/// Every reason the nodes cannot make a sandbox; empty when they can (readiness aside).
+pub fn refusals(nodes: &[NodeFacts]) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    for node in nodes.iter().filter(|n| n.name == DOCKER_DESKTOP_NODE) {
+        out.push(Refusal::DockerDesktopNode {
+            node: node.name.clone(),
+        });
+    }
+    if nodes.len() < MIN_NODES {
+        out.push(Refusal::TooFewNodes { nodes: nodes.len() });
+    }
+    for node in nodes {
+        let runtime = &node.container_runtime;
+        if runtime.starts_with(CONTAINERD) {
+            continue;
+        }
+        let (node, runtime) = (node.name.clone(), runtime.clone());
+        out.push(if runtime.starts_with("docker://") {
+            Refusal::DockerRuntime { node, runtime }
+        } else {
+            Refusal::NotContainerd { node, runtime }
+        });
+    }
+    out
+}
+
+/// A cluster that passed every check.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterReport {
+    pub context: String,
+    pub server: Option<String>,
+    pub nodes: Vec<NodeFacts>,
+}
+
+/// Checks the cluster behind `context`, waiting up to `timeout` for its nodes to be Ready.
+/// Refusals do not wait: they end the check at once.
+pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<ClusterReport, Error> {
+    let merged = kubeconfig::load(env);
+    let server = server_of(&merged.config, context);
+    let api = connect(env, &merged, context).await?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let attempt = tokio::time::timeout(
+            remaining.clamp(Duration::from_millis(200), REQUEST_TIMEOUT),
+            api.list(&ListParams::default()),
+        )
+        .await;
+        let nodes = match attempt {
+            Ok(Ok(list)) => list
+                .items
+                .iter()
+                .map(NodeFacts::from_node)
+                .collect::<Vec<_>>(),
+            Ok(Err(e)) => {
+                if let Some(err) =
+                    unreachable(context, server.as_deref(), &e.to_string(), remaining)
+                {
+                    return Err(err);
+                }
+                tokio::time::sleep(POLL_EVERY.min(remaining)).await;
+                continue;
+            }
+            Err(_) => {
+                let why = format!("no answer within {}", crate::ui::seconds(REQUEST_TIMEOUT));
+                if let Some(err) = unreachable(context, server.as_deref(), &why, remaining) {
+                    return Err(err);
+                }
+                continue;
+            }
+        };
+        let refused = refusals(&nodes);
+        if !refused.is_empty() {
+            return Err(refusal_error(context, &refused));
+        }
+        if nodes.iter().all(|n| n.ready) {
+            return Ok(ClusterReport {
+                context: context.to_string(),
+                server,
+                nodes,
+            });
+        }
+        if remaining.is_zero() {
+            let mut err = Error::failure(format!(
+                "the nodes of context `{context}` were not all Ready within {}",
+                crate::ui::seconds(timeout)
+            ));
+            for node in nodes.iter().filter(|n| !n.ready) {
+                err = err.caused_by(format!(
+                    "node {} is not Ready: {}",
+                    node.name,
+                    node.not_ready_because.as_deref().unwrap_or("unknown")
+                ));
+            }
+            return Err(err.hint(format!(
+                "`kubectl --context {context} describe nodes` shows why; wait longer with --timeout"
+            )));
+        }
+        tokio::time::sleep(POLL_EVERY.min(remaining)).await;
+    }
+}
+
+/// The error for an API server that did not answer, once there is no time left to retry;
+/// Docker Desktop's context is refused at once, by its name.
+fn unreachable(
+    context: &str,
+    server: Option<&str>,
+    why: &str,
+    remaining: Duration,
+) -> Option<Error> {
+    if context == DOCKER_DESKTOP_CONTEXT {
+        return Some(
+            Error::failure(format!(
+                "refusing context `{context}`: it is Docker Desktop's built-in Kubernetes, a single node that does not run containerd"
+            ))
+            .caused_by(format!(
+                "its API server{} did not answer ({why}), so its nodes could not be looked at",
+                server.map(|s| format!(" at {s}")).unwrap_or_default()
+            ))
+            .hint(INSTEAD),
+        );
+    }
+    if !remaining.is_zero() {
+        return None;
+    }
+    Some(
+        Error::failure(format!(
+            "the API server of context `{context}`{} cannot be reached",
+            server.map(|s| format!(" ({s})")).unwrap_or_default()
+        ))
+        .caused_by(why)
+        .hint(format!(
+            "is the cluster running? `kubectl --context {context} get nodes` shows the same problem; `korthbox reset` recreates a broken sandbox"
+        )),
+    )
+}
+
+fn refusal_error(context: &str, refused: &[Refusal]) -> Error {
+    let docker_desktop = refused.iter().any(|r| {
+        matches!(r, Refusal::DockerDesktopNode { .. })
+            || (context == DOCKER_DESKTOP_CONTEXT && !matches!(r, Refusal::NotContainerd { .. }))
+    });
+    let what = if docker_desktop {
+        "it is Docker Desktop's built-in Kubernetes".to_string()
+    } else {
+        "it cannot host a sandbox".to_string()
+    };
+    let mut err = Error::failure(format!(
+        "refusing the cluster of context `{context}`: {what}"
+    ));
+    for r in refused {
+        err = err.caused_by(r.describe());
+    }
+    err.hint(INSTEAD)
+}
+
+fn server_of(config: &Kubeconfig, context: &str) -> Option<String> {
+    let cluster = config
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .cluster
+        .clone();
+    config
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster)?
+        .cluster
+        .as_ref()?
+        .server
+        .clone()
+}
+
+async fn connect(
+    env: &Env,
+    merged: &kubeconfig::Merged,
+    context: &str,
+) -> Result<Api<Node>, Error> {
+    if !merged.config.contexts.iter().any(|c| c.name == context) {
+        let files: Vec<String> = kubeconfig::files(env)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut err = Error::failure(format!("there is no kube context `{context}`"));
+        err = err.caused_by(if files.is_empty() {
+            "no kubeconfig file was found (KUBECONFIG is unset and there is no ~/.kube/config)"
+                .to_string()
+        } else {
+            format!("looked in {}", files.join(", "))
+        });
+        for e in &merged.errors {
+            err = err.caused_by(e);
+        }
+        return Err(err.hint("`kubectl config get-contexts` lists the contexts there are"));
+    }
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        cluster: None,
+        user: None,
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(merged.config.clone(), &options)
+        .await
+        .map_err(|e| {
+            Error::failure(format!(
+                "the kubeconfig entry for context `{context}` cannot be used"
+            ))
+            .caused_by(e)
+        })?;
+    config.connect_timeout = Some(REQUEST_TIMEOUT);
+    config.read_timeout = Some(REQUEST_TIMEOUT);
+    let client = kube::Client::try_from(config).map_err(|e| {
+        Error::failure(format!("could not set up a client for context `{context}`")).caused_by(e)
+    })?;
+    Ok(Api::all(client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, runtime: &str) -> NodeFacts {
+        NodeFacts {
+            name: name.into(),
+            roles: vec![],
+            ready: true,
+            not_ready_because: None,
+            container_runtime: runtime.into(),
+            kubelet_version: "v1.36.4".into(),
+            os_image: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_multi_node_containerd_cluster_passes() {
+        let nodes = [
+            node("kind-control-plane", "containerd://2.1.0"),
+            node("kind-worker", "containerd://2.1.0"),
+        ];
+        assert!(refusals(&nodes).is_empty());
+    }
+
+    #[test]
+    fn docker_desktop_is_refused_for_every_reason_at_once() {
+        let refused = refusals(&[node("docker-desktop", "docker://27.2.0")]);
+        assert_eq!(refused.len(), 3, "{refused:?}");
+    }
+
+    #[test]
+    fn cri_o_is_not_containerd() {
+        let refused = refusals(&[node("a", "cri-o://1.30"), node("b", "containerd://1.7")]);
+        assert_eq!(
+            refused,
+            [Refusal::NotContainerd {
+                node: "a".into(),
+                runtime: "cri-o://1.30".into()
+            }]
+        );
+    }
+}

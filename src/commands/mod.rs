@@ -1,0 +1,86 @@
+//! What each command does, from parsed arguments to an exit code.
+
+mod cluster;
+mod doctor;
+mod plan;
+
+use std::time::Duration;
+
+use crate::cli::{Cli, ClusterCommand, Command, PortArgs, SpecArgs, TargetArgs};
+use crate::driver::{Driver, DriverKind};
+use crate::env::{self, Env};
+use crate::error::{Error, ExitCode, Result};
+use crate::spec::{ClusterSpec, DriverChoice, HostPorts};
+use crate::ui::Style;
+
+pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
+    let style = Style::detect(&env, cli.verbose, cli.quiet);
+    match cli.command {
+        Command::Doctor(args) => doctor::run(args, &env, style).await,
+        Command::Plan(args) => plan::run(args, &env, style).await,
+        Command::Cluster(command) => match command {
+            ClusterCommand::Create(args) => cluster::create(args, &env, style).await,
+            ClusterCommand::Check(args) => cluster::check(args, &env, style).await,
+            ClusterCommand::List(args) => cluster::list(args, &env, style).await,
+            ClusterCommand::Delete(args) => cluster::delete(args, &env, style).await,
+            ClusterCommand::Load(args) => cluster::load(args, &env, style).await,
+        },
+    }
+}
+
+/// How long host probes may take when a command (not doctor) gathers host facts.
+fn probe_timeout(env: &Env) -> Duration {
+    env.var(env::KORTHBOX_PROBE_TIMEOUT)
+        .and_then(env::parse_seconds)
+        .unwrap_or(Duration::from_secs(2))
+}
+
+fn cluster_spec(args: &SpecArgs) -> ClusterSpec {
+    ClusterSpec {
+        name: args.target.name.clone(),
+        control_planes: args.control_planes,
+        workers: args.workers,
+        kubernetes_version: args.kubernetes_version.clone(),
+        ports: host_ports(&args.ports),
+        node_cpus: args.node_cpus,
+        node_memory_mib: args.node_memory,
+    }
+}
+
+fn host_ports(args: &PortArgs) -> HostPorts {
+    HostPorts {
+        http: args.http_port,
+        dicom: args.dicom_port,
+        api_server: args.api_server_port,
+    }
+}
+
+/// `--driver existing` needs `--context`, and `--context` means nothing to a driver that
+/// makes its own cluster.
+fn check_target(target: &TargetArgs) -> Result<()> {
+    match (target.driver, &target.context) {
+        (DriverChoice::Existing, None) => Err(Error::usage(
+            "--driver existing needs the kube context of the cluster to use",
+        )
+        .hint("add --context NAME (`kubectl config get-contexts` lists them)")),
+        (DriverChoice::Kind | DriverChoice::K3d | DriverChoice::Minikube, Some(_)) => {
+            Err(Error::usage(format!(
+                "--context names an existing cluster, but --driver {} makes its own",
+                target.driver.label()
+            ))
+            .hint("use --driver existing --context NAME, or leave --context out"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The kube context of the target: the one given, or the one the driver names its cluster.
+fn context_of(target: &TargetArgs, driver: &dyn Driver) -> String {
+    match (&target.context, driver.kind()) {
+        (Some(context), _) => context.clone(),
+        (
+            None,
+            DriverKind::Kind | DriverKind::K3d | DriverKind::Minikube | DriverKind::Existing,
+        ) => driver.context(&target.name),
+    }
+}

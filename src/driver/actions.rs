@@ -1,0 +1,382 @@
+//! What korthbox does with a driver: pick it, check its tool, and create (cleaning up a
+//! failed attempt), list, delete and feed clusters, each command under a timeout.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::common::{self, Outcome};
+use super::{AUTO_ORDER, Definition, Driver, DriverKind, ImageSource, NodeProvider, ProviderKind};
+use crate::env::Env;
+use crate::error::Error;
+use crate::host::HostFacts;
+use crate::host::engines;
+use crate::spec::{ClusterSpec, DriverChoice, SandboxName};
+
+/// Callback for each line a tool prints.
+pub type OnLine<'a> = &'a mut (dyn FnMut(&str) + Send);
+
+/// The driver for `choice`: an explicit one as asked, `auto` the first installed of
+/// [`AUTO_ORDER`]. `None` for `auto` when no driver is installed.
+pub fn pick(choice: DriverChoice, facts: &HostFacts) -> Option<DriverKind> {
+    match DriverKind::from_choice(choice) {
+        Some(kind) => Some(kind),
+        None => AUTO_ORDER.into_iter().find(|k| {
+            k.tool()
+                .and_then(|t| facts.tool(t))
+                .is_some_and(|t| t.installed())
+        }),
+    }
+}
+
+/// Like [`pick`], but a missing or too old tool is an error with the fix.
+pub fn require(choice: DriverChoice, facts: &HostFacts) -> Result<DriverKind, Error> {
+    let Some(kind) = pick(choice, facts) else {
+        return Err(Error::failure(
+            "no cluster driver is installed: korthbox needs kind, k3d or minikube",
+        )
+        .hint(format!(
+            "install kind (korthbox tries kind, then k3d, then minikube): {}",
+            crate::doctor::install_fix(crate::host::tools::ToolName::Kind, facts.host.family)
+        )));
+    };
+    let Some(tool_name) = kind.tool() else {
+        return Ok(kind);
+    };
+    let tool = facts.tool(tool_name);
+    match tool {
+        None | Some(crate::host::tools::Tool { path: None, .. }) => Err(Error::failure(format!(
+            "--driver {} needs {}, which is not installed",
+            kind.label(),
+            tool_name.executable()
+        ))
+        .hint(format!(
+            "install it: {}",
+            crate::doctor::install_fix(tool_name, facts.host.family)
+        ))),
+        Some(t) if !t.usable() => {
+            let have = t
+                .version
+                .as_ref()
+                .map(|v| format!("version {v}"))
+                .or_else(|| t.error.clone())
+                .unwrap_or_else(|| "an unknown version".into());
+            Err(Error::failure(format!(
+                "{} is too old or unreadable ({have}); korthbox needs {} or newer",
+                tool_name.executable(),
+                tool_name.minimum()
+            ))
+            .hint(format!(
+                "upgrade it: {}",
+                crate::doctor::install_fix(tool_name, facts.host.family)
+            )))
+        }
+        Some(_) => Ok(kind),
+    }
+}
+
+/// The engine the nodes go on: the one host detection selected, or the kind named with
+/// `--provider`. `None` when nothing is reachable and nothing was named.
+pub fn provider(facts: &HostFacts, wanted: Option<ProviderKind>) -> Option<NodeProvider> {
+    let reachable = facts.engines.iter().filter(|e| e.is_reachable());
+    match wanted {
+        None => facts.selected_engine().map(NodeProvider::from_engine),
+        Some(kind) => Some(
+            reachable
+                .map(NodeProvider::from_engine)
+                .find(|p| p.kind == kind)
+                .unwrap_or_else(|| NodeProvider::assumed(kind)),
+        ),
+    }
+}
+
+/// Like [`provider`], but with no engine at all it is an error with the fix.
+pub fn require_provider(
+    facts: &HostFacts,
+    wanted: Option<ProviderKind>,
+) -> Result<NodeProvider, Error> {
+    let found = provider(facts, wanted);
+    match found {
+        Some(p) if p.endpoint.is_some() => Ok(p),
+        _ => Err(Error::failure(match wanted {
+            Some(ProviderKind::Podman) => "no Podman service answered".to_string(),
+            Some(ProviderKind::Docker) => "no Docker engine answered".to_string(),
+            None => "no container engine answered".to_string(),
+        })
+        .hint("`korthbox doctor` shows which engines were looked for and how to start one")),
+    }
+}
+
+/// Names of the clusters the driver's tool has.
+pub async fn list(
+    env: &Env,
+    driver: &dyn Driver,
+    provider: &NodeProvider,
+    timeout: Duration,
+) -> Result<Vec<String>, Error> {
+    let Some(inv) = driver.list(provider) else {
+        return Ok(Vec::new());
+    };
+    let outcome = common::run(env, &inv, timeout, &mut |_| {}).await?;
+    driver
+        .parse_list(outcome.success, &outcome.stdout)
+        .map_err(|e| {
+            common::failed(
+                &format!("could not list the {} clusters", driver.kind().label()),
+                &inv,
+                &outcome,
+            )
+            .caused_by(e)
+        })
+}
+
+/// What [`create`] did.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// `false` when a cluster of that name was already there and was kept.
+    pub created: bool,
+    /// Where the definition handed to the tool was written.
+    pub definition: Option<PathBuf>,
+    pub context: String,
+}
+
+/// Creates the cluster unless it exists; a failed attempt is deleted unless `retain`.
+pub async fn create(
+    env: &Env,
+    spec: &ClusterSpec,
+    driver: &dyn Driver,
+    provider: &NodeProvider,
+    retain: bool,
+    timeout: Duration,
+    on_line: OnLine<'_>,
+) -> Result<Created, Error> {
+    let context = driver.context(&spec.name);
+    if driver.kind() == DriverKind::Existing {
+        return Ok(Created {
+            created: false,
+            definition: None,
+            context,
+        });
+    }
+    if list(env, driver, provider, LIST_TIMEOUT)
+        .await?
+        .iter()
+        .any(|n| n == spec.name.as_str())
+    {
+        return Ok(Created {
+            created: false,
+            definition: None,
+            context,
+        });
+    }
+    let definition = driver.render(spec, provider).map_err(Error::usage)?;
+    let path = match &definition {
+        Definition::File { file_name, yaml } => {
+            let dir = env.cache_dir().ok_or_else(|| {
+                Error::failure("korthbox has no cache directory to write the cluster definition in")
+                    .hint(format!("set {} or HOME", crate::env::KORTHBOX_CACHE_DIR))
+            })?;
+            let path = super::definition_path(&dir, &spec.name, file_name);
+            common::write_definition(&path, yaml)?;
+            Some(path)
+        }
+        Definition::Args(_) | Definition::Nothing => None,
+    };
+    let inv = driver
+        .create(spec, provider, path.as_deref(), retain)
+        .map_err(Error::failure)?;
+    let result = common::run(env, &inv, timeout, on_line).await;
+    let failure = match result {
+        Ok(outcome) if outcome.success => {
+            return Ok(Created {
+                created: true,
+                definition: path,
+                context,
+            });
+        }
+        Ok(outcome) => common::failed(
+            &format!(
+                "{} could not create cluster {}",
+                driver.kind().label(),
+                spec.name
+            ),
+            &inv,
+            &outcome,
+        ),
+        Err(e) => e,
+    };
+    Err(clean_up(env, &spec.name, driver, provider, retain, failure).await)
+}
+
+/// After a failed create: delete what was made, unless the user wants to look at it.
+async fn clean_up(
+    env: &Env,
+    name: &SandboxName,
+    driver: &dyn Driver,
+    provider: &NodeProvider,
+    retain: bool,
+    failure: Error,
+) -> Error {
+    if retain {
+        let hint = match driver.delete(name, provider) {
+            Some(inv) => format!(
+                "the half-made cluster was kept (--retain); delete it with `{}`",
+                inv.display()
+            ),
+            None => "the half-made cluster was kept (--retain)".to_string(),
+        };
+        return failure.hint(hint);
+    }
+    match delete(env, name, driver, provider, DELETE_TIMEOUT, &mut |_| {}).await {
+        Ok(_) => failure
+            .caused_by("the half-made cluster was deleted")
+            .hint("run again with --retain to keep a failed cluster for inspection"),
+        Err(e) => failure
+            .caused_by(format!(
+                "deleting the half-made cluster failed too: {}",
+                e.message
+            ))
+            .hint(
+                driver
+                    .delete(name, provider)
+                    .map(|inv| format!("delete it by hand: `{}`", inv.display()))
+                    .unwrap_or_default(),
+            ),
+    }
+}
+
+/// Whether [`delete`] removed a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    /// There was no such cluster; nothing to do.
+    Absent,
+    /// An existing cluster is the user's own; korthbox never deletes it.
+    NotOurs,
+}
+
+/// Deletes the cluster; a cluster that does not exist is not an error.
+pub async fn delete(
+    env: &Env,
+    name: &SandboxName,
+    driver: &dyn Driver,
+    provider: &NodeProvider,
+    timeout: Duration,
+    on_line: OnLine<'_>,
+) -> Result<Deleted, Error> {
+    let Some(inv) = driver.delete(name, provider) else {
+        return Ok(Deleted::NotOurs);
+    };
+    // Not every tool treats a missing cluster as success (k3d exits 1), so ask first.
+    if !list(env, driver, provider, LIST_TIMEOUT)
+        .await?
+        .iter()
+        .any(|n| n == name.as_str())
+    {
+        return Ok(Deleted::Absent);
+    }
+    let outcome = common::run(env, &inv, timeout, on_line).await?;
+    if outcome.success {
+        Ok(Deleted::Deleted)
+    } else {
+        Err(common::failed(
+            &format!("{} could not delete cluster {name}", driver.kind().label()),
+            &inv,
+            &outcome,
+        ))
+    }
+}
+
+/// Loads images from the engine into every node of the cluster.
+pub async fn load(
+    env: &Env,
+    name: &SandboxName,
+    driver: &dyn Driver,
+    provider: &NodeProvider,
+    images: &[String],
+    timeout: Duration,
+    on_line: OnLine<'_>,
+) -> Result<(), Error> {
+    let archive = match driver.image_source(provider) {
+        ImageSource::Engine => None,
+        ImageSource::Archive => Some(export(env, name, provider, images, timeout).await?),
+    };
+    let Some(inv) = driver.load(name, provider, images, archive.as_deref()) else {
+        return Err(Error::usage(format!(
+            "{} clusters are not loaded with images by korthbox",
+            driver.kind().label()
+        ))
+        .hint("push the images to a registry the cluster can pull from"));
+    };
+    let outcome = common::run(env, &inv, timeout, on_line).await;
+    if let Some(path) = &archive {
+        let _ = std::fs::remove_file(path);
+    }
+    let outcome: Outcome = outcome?;
+    if outcome.success {
+        Ok(())
+    } else {
+        Err(common::failed(
+            &format!(
+                "could not load the images into {} cluster {name}",
+                driver.kind().label()
+            ),
+            &inv,
+            &outcome,
+        )
+        .hint(
+            "the images must be in the engine first: `docker pull IMAGE` (or `podman pull IMAGE`)",
+        ))
+    }
+}
+
+/// Saves `images` from the engine into one archive through the engine's API.
+async fn export(
+    env: &Env,
+    name: &SandboxName,
+    provider: &NodeProvider,
+    images: &[String],
+    timeout: Duration,
+) -> Result<PathBuf, Error> {
+    let uri = provider.endpoint.as_deref().ok_or_else(|| {
+        Error::failure("no engine answered, so there is nothing to export images from")
+    })?;
+    let docker = engines::client(uri, timeout).map_err(Error::failure)?;
+    let dir = env
+        .cache_dir()
+        .ok_or_else(|| Error::failure("korthbox has no cache directory for the image archive"))?
+        .join("clusters")
+        .join(name.as_str());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).caused_by(e))?;
+    let path = dir.join("images.tar");
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let write = async {
+        let mut file = tokio::fs::File::create(&path).await?;
+        let mut stream = docker.export_images(&refs);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(path),
+        Ok(Err(e)) => Err(Error::failure(format!(
+            "could not export {} from the engine at {uri}",
+            images.join(", ")
+        ))
+        .caused_by(e)),
+        Err(_) => Err(Error::failure(format!(
+            "exporting {} from the engine did not finish within {}",
+            images.join(", "),
+            crate::ui::seconds(timeout)
+        ))),
+    }
+}
+
+/// How long listing clusters may take: a Go tool's start plus one engine round trip.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long deleting a cluster may take.
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(300);

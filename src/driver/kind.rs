@@ -1,0 +1,209 @@
+//! kind: Kubernetes in Docker (or Podman), one container per node, kubeadm inside.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::common::KubeVersion;
+use super::{Definition, Driver, DriverKind, ImageSource, Invocation, NodeProvider, ProviderKind};
+use crate::host::tools::ToolName;
+use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
+use crate::template::{self, Vars};
+
+const TEMPLATE: &str = include_str!("../../drivers/kind.yaml");
+pub const FILE_NAME: &str = "kind.yaml";
+
+/// Node images published with kind v0.33.0, pinned by digest as kind's release notes ask
+/// ("you must use the @sha256 digest to guarantee an image built for this release").
+/// The first is the default.
+pub const NODE_IMAGES: [(&str, &str); 4] = [
+    (
+        "v1.36.4",
+        "kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed",
+    ),
+    (
+        "v1.37.0",
+        "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
+    ),
+    (
+        "v1.35.8",
+        "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0",
+    ),
+    (
+        "v1.34.11",
+        "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d",
+    ),
+];
+
+pub struct Kind;
+
+/// The pinned node image for a version: `1.35` or `v1.35.8` picks the v1.35.8 image.
+pub fn node_image(version: Option<&str>) -> Result<&'static str, String> {
+    let Some(text) = version else {
+        return Ok(NODE_IMAGES[0].1);
+    };
+    let wanted = KubeVersion::parse(text)?;
+    NODE_IMAGES
+        .iter()
+        .find(|(v, _)| {
+            KubeVersion::parse(v).is_ok_and(|have| {
+                have.minor == wanted.minor && wanted.patch.is_none_or(|p| Some(p) == have.patch)
+            })
+        })
+        .map(|(_, image)| *image)
+        .ok_or_else(|| {
+            let known: Vec<&str> = NODE_IMAGES.iter().map(|(v, _)| *v).collect();
+            format!(
+                "korthbox has no pinned kind node image for Kubernetes {wanted}; it has {}",
+                known.join(", ")
+            )
+        })
+}
+
+impl Driver for Kind {
+    fn kind(&self) -> DriverKind {
+        DriverKind::Kind
+    }
+
+    fn default_kubernetes_version(&self) -> &'static str {
+        NODE_IMAGES[0].0
+    }
+
+    fn render(&self, spec: &ClusterSpec, _provider: &NodeProvider) -> Result<Definition, String> {
+        let vars = Vars::from([
+            ("name", json!(spec.name.as_str())),
+            ("api_server_port", json!(spec.ports.api_server)),
+            (
+                "node_image",
+                json!(node_image(spec.kubernetes_version.as_deref())?),
+            ),
+            ("http_port", json!(spec.ports.http)),
+            ("dicom_port", json!(spec.ports.dicom)),
+            ("http_node_port", json!(HTTP_NODE_PORT)),
+            ("dicom_node_port", json!(DICOM_NODE_PORT)),
+        ]);
+        let mut doc = template::render_yaml(TEMPLATE, &vars)?;
+        let nodes = doc
+            .get_mut("nodes")
+            .and_then(Value::as_array_mut)
+            .ok_or("drivers/kind.yaml has no nodes list")?;
+        let prototype = |role: &str| {
+            nodes
+                .iter()
+                .find(|n| n.get("role").and_then(Value::as_str) == Some(role))
+                .cloned()
+                .ok_or(format!("drivers/kind.yaml has no {role} node"))
+        };
+        let control_plane = prototype("control-plane")?;
+        let worker = prototype("worker")?;
+        let mut all = Vec::with_capacity(usize::from(spec.nodes()));
+        for i in 0..spec.control_planes.count() {
+            let mut node = control_plane.clone();
+            if i > 0
+                && let Some(map) = node.as_object_mut()
+            {
+                map.remove("extraPortMappings");
+            }
+            all.push(node);
+        }
+        all.extend(std::iter::repeat_n(worker, usize::from(spec.workers)));
+        *nodes = all;
+        Ok(Definition::File {
+            file_name: FILE_NAME,
+            yaml: template::to_yaml(&doc),
+        })
+    }
+
+    fn create(
+        &self,
+        spec: &ClusterSpec,
+        provider: &NodeProvider,
+        config: Option<&Path>,
+        retain: bool,
+    ) -> Result<Invocation, String> {
+        let config = config.ok_or("kind needs its config file")?;
+        let mut args = vec![
+            "create".to_string(),
+            "cluster".into(),
+            "--name".into(),
+            spec.name.to_string(),
+            "--config".into(),
+            config.display().to_string(),
+        ];
+        if retain {
+            args.push("--retain".into());
+        }
+        Ok(Invocation::new(ToolName::Kind, args).with_env(env(provider)))
+    }
+
+    fn list(&self, provider: &NodeProvider) -> Option<Invocation> {
+        Some(Invocation::new(ToolName::Kind, ["get", "clusters"]).with_env(env(provider)))
+    }
+
+    fn parse_list(&self, status_ok: bool, stdout: &str) -> Result<Vec<String>, String> {
+        if !status_ok {
+            return Err("`kind get clusters` failed".into());
+        }
+        // One name per line; "No kind clusters found." goes to stderr.
+        Ok(stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("No kind clusters"))
+            .map(String::from)
+            .collect())
+    }
+
+    fn delete(&self, name: &SandboxName, provider: &NodeProvider) -> Option<Invocation> {
+        Some(
+            Invocation::new(
+                ToolName::Kind,
+                ["delete", "cluster", "--name", name.as_str()],
+            )
+            .with_env(env(provider)),
+        )
+    }
+
+    fn context(&self, name: &SandboxName) -> String {
+        format!("kind-{name}")
+    }
+
+    fn image_source(&self, provider: &NodeProvider) -> ImageSource {
+        match provider.kind {
+            ProviderKind::Docker => ImageSource::Engine,
+            ProviderKind::Podman => ImageSource::Archive,
+        }
+    }
+
+    fn load(
+        &self,
+        name: &SandboxName,
+        provider: &NodeProvider,
+        images: &[String],
+        archive: Option<&Path>,
+    ) -> Option<Invocation> {
+        let mut args: Vec<String> = match archive {
+            Some(path) => vec![
+                "load".into(),
+                "image-archive".into(),
+                path.display().to_string(),
+            ],
+            None => {
+                let mut a = vec!["load".to_string(), "docker-image".into()];
+                a.extend(images.iter().cloned());
+                a
+            }
+        };
+        args.extend(["--name".to_string(), name.to_string()]);
+        Some(Invocation::new(ToolName::Kind, args).with_env(env(provider)))
+    }
+}
+
+fn env(provider: &NodeProvider) -> Vec<(String, String)> {
+    match provider.kind {
+        ProviderKind::Docker => provider.docker_host(),
+        ProviderKind::Podman => vec![(
+            crate::env::KIND_EXPERIMENTAL_PROVIDER.to_string(),
+            "podman".to_string(),
+        )],
+    }
+}

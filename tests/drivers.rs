@@ -1,0 +1,453 @@
+//! The drivers against stand-in kind, k3d and minikube executables: the exact command lines
+//! and provider environment for create, list, delete and load, on Docker and on Podman;
+//! delete-on-failure, --retain, idempotent delete, and driver selection.
+
+mod support;
+
+use serde_json::Value;
+use support::kube_api::{FakeApi, nodes_from_table};
+use support::stand_ins::{self, Call};
+use support::{FakeEngine, Sandbox, fixture, fixture_json};
+
+/// A sandbox with the stand-ins, a fake API server with three Ready containerd nodes, and an
+/// engine: Docker Engine through DOCKER_HOST, or rootless Podman at its well-known socket.
+struct World {
+    sandbox: Sandbox,
+    api: FakeApi,
+    engine: FakeEngine,
+}
+
+impl World {
+    fn docker() -> World {
+        let mut sandbox = Sandbox::new();
+        let engine = sandbox.serve_docker_host(
+            "engine/docker.sock",
+            fixture_json("docker-engine-linux-fedora-info.json"),
+        );
+        Self::finish(sandbox, engine)
+    }
+
+    fn podman() -> World {
+        let sandbox = Sandbox::new();
+        // $XDG_RUNTIME_DIR/podman/podman.sock: where rootless Podman's service listens.
+        let engine = sandbox.serve_engine(
+            "home/run/podman/podman.sock",
+            fixture_json("podman-docker-api-info.json"),
+        );
+        Self::finish(sandbox, engine)
+    }
+
+    fn finish(mut sandbox: Sandbox, engine: FakeEngine) -> World {
+        let api = FakeApi::serve(nodes_from_table(
+            &fixture("kind-multinode-get-nodes-wide.txt"),
+            None,
+        ));
+        stand_ins::install(&mut sandbox, Some(&api.url()));
+        World {
+            sandbox,
+            api,
+            engine,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.sandbox.run(args)
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        stand_ins::calls(&self.sandbox)
+    }
+}
+
+fn ok(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {stderr}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+fn failed(out: &std::process::Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+fn lines(calls: &[Call]) -> Vec<String> {
+    calls.iter().map(Call::line).collect()
+}
+
+fn config_path(world: &World, file: &str) -> String {
+    world
+        .sandbox
+        .path(&format!("home/.cache/korthbox/clusters/korthbox/{file}"))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn kind_on_docker_creates_lists_and_deletes_with_exact_command_lines() {
+    let world = World::docker();
+    ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
+    ok(&world.run(&["cluster", "delete", "--driver", "kind"]));
+    let calls = world.calls();
+    let config = config_path(&world, "kind.yaml");
+    assert_eq!(
+        lines(&calls),
+        [
+            "kind get clusters".to_string(),
+            format!("kind create cluster --name korthbox --config {config}"),
+            "kind get clusters".to_string(),
+            "kind delete cluster --name korthbox".to_string(),
+        ]
+    );
+    // Docker through DOCKER_HOST: the tool inherits it; no provider switch.
+    for call in &calls {
+        assert_eq!(call.env("KIND_EXPERIMENTAL_PROVIDER"), "<unset>");
+        assert_eq!(call.env("DOCKER_HOST"), world.engine.uri());
+    }
+    // The file handed to kind is the one `plan` prints.
+    let handed = calls[1].config.clone().expect("kind got its config file");
+    let planned = world.run(&["plan", "--driver", "kind", "--only", "cluster"]);
+    assert_eq!(handed, String::from_utf8_lossy(&planned.stdout));
+    assert!(
+        handed.contains("apiServerAddress: \"127.0.0.1\""),
+        "{handed}"
+    );
+    assert!(!stand_ins::has_cluster(&world.sandbox, "kind", "korthbox"));
+}
+
+#[test]
+fn kind_on_podman_sets_the_provider_and_loads_through_an_archive() {
+    let world = World::podman();
+    ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
+    ok(&world.run(&[
+        "cluster",
+        "load",
+        "--driver",
+        "kind",
+        "docker.io/library/postgres:17.6",
+        "orthancteam/orthanc:25.8.2",
+    ]));
+    let calls = world.calls();
+    for call in &calls {
+        assert_eq!(
+            call.env("KIND_EXPERIMENTAL_PROVIDER"),
+            "podman",
+            "{}",
+            call.line()
+        );
+    }
+    let archive = world
+        .sandbox
+        .path("home/.cache/korthbox/clusters/korthbox/images.tar")
+        .display()
+        .to_string();
+    assert_eq!(
+        calls.last().unwrap().line(),
+        format!("kind load image-archive {archive} --name korthbox")
+    );
+    // The archive came from the engine's API (`docker save` of both images), and is gone after.
+    let saved: Vec<String> = world
+        .engine
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/images/get"))
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert!(
+        saved[0].contains("postgres") && saved[0].contains("orthanc"),
+        "{saved:?}"
+    );
+    assert!(!std::path::Path::new(&archive).exists());
+}
+
+#[test]
+fn kind_on_docker_loads_from_the_engine() {
+    let world = World::docker();
+    ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
+    ok(&world.run(&["cluster", "load", "--driver", "kind", "postgres:17.6"]));
+    assert_eq!(
+        world.calls().last().unwrap().line(),
+        "kind load docker-image postgres:17.6 --name korthbox"
+    );
+}
+
+#[test]
+fn k3d_on_docker_and_on_podman() {
+    let world = World::docker();
+    ok(&world.run(&[
+        "cluster", "create", "--driver", "k3d", "--name", "dev", "--wait", "5",
+    ]));
+    ok(&world.run(&[
+        "cluster",
+        "load",
+        "--driver",
+        "k3d",
+        "--name",
+        "dev",
+        "postgres:17.6",
+    ]));
+    ok(&world.run(&["cluster", "delete", "--driver", "k3d", "--name", "dev"]));
+    let config = world
+        .sandbox
+        .path("home/.cache/korthbox/clusters/dev/k3d.yaml")
+        .display()
+        .to_string();
+    assert_eq!(
+        lines(&world.calls()),
+        [
+            "k3d cluster list -o json".to_string(),
+            format!("k3d cluster create dev --config {config}"),
+            "k3d image import postgres:17.6 --cluster dev".to_string(),
+            "k3d cluster list -o json".to_string(),
+            "k3d cluster delete dev".to_string(),
+        ]
+    );
+
+    // Podman found at its well-known socket: k3d is pointed at it with DOCKER_HOST.
+    let world = World::podman();
+    ok(&world.run(&["cluster", "create", "--driver", "k3d", "--wait", "5"]));
+    for call in world.calls() {
+        assert_eq!(
+            call.env("DOCKER_HOST"),
+            world.engine.uri(),
+            "{}",
+            call.line()
+        );
+        assert_eq!(call.env("KIND_EXPERIMENTAL_PROVIDER"), "<unset>");
+    }
+}
+
+#[test]
+fn minikube_on_docker_and_on_podman() {
+    let world = World::docker();
+    ok(&world.run(&[
+        "cluster",
+        "create",
+        "--driver",
+        "minikube",
+        "--workers",
+        "1",
+        "--wait",
+        "5",
+    ]));
+    ok(&world.run(&["cluster", "load", "--driver", "minikube", "postgres:17.6"]));
+    ok(&world.run(&["cluster", "delete", "--driver", "minikube"]));
+    assert_eq!(
+        lines(&world.calls()),
+        [
+            "minikube profile list -o json",
+            "minikube start --profile=korthbox --driver=docker --container-runtime=containerd --kubernetes-version=v1.36.4 --nodes=2 --cpus=2 --memory=2048m --listen-address=127.0.0.1",
+            "minikube image load postgres:17.6 --profile=korthbox",
+            "minikube profile list -o json",
+            "minikube delete --profile korthbox",
+        ]
+    );
+
+    let world = World::podman();
+    ok(&world.run(&[
+        "cluster",
+        "create",
+        "--driver",
+        "minikube",
+        "--control-planes",
+        "3",
+        "--wait",
+        "5",
+    ]));
+    let create = &world.calls()[1];
+    assert_eq!(
+        create.line(),
+        "minikube start --profile=korthbox --driver=podman --container-runtime=containerd --kubernetes-version=v1.36.4 --nodes=5 --ha --cpus=2 --memory=2048m --listen-address=127.0.0.1"
+    );
+    // minikube drives the podman CLI itself; it is not pointed at the socket.
+    assert_eq!(create.env("DOCKER_HOST"), "<unset>");
+}
+
+#[test]
+fn a_failed_create_is_deleted_unless_retained() {
+    for (driver, tool, delete) in [
+        ("kind", "kind", "kind delete cluster --name korthbox"),
+        ("k3d", "k3d", "k3d cluster delete korthbox"),
+        ("minikube", "minikube", "minikube delete --profile korthbox"),
+    ] {
+        let mut world = World::docker();
+        world.sandbox.set("STANDIN_FAIL", "1");
+        let stderr = failed(&world.run(&["cluster", "create", "--driver", driver]), 1);
+        assert!(
+            stderr.contains(&format!(
+                "error: {driver} could not create cluster korthbox"
+            )),
+            "{stderr}"
+        );
+        // The tool's own last words are in the error, and so is the clean-up.
+        assert!(stderr.contains("its output ended with:"), "{stderr}");
+        assert!(
+            stderr.contains("the half-made cluster was deleted"),
+            "{stderr}"
+        );
+        assert_eq!(world.calls().last().unwrap().line(), delete);
+        assert!(!stand_ins::has_cluster(&world.sandbox, tool, "korthbox"));
+
+        let mut world = World::docker();
+        world.sandbox.set("STANDIN_FAIL", "1");
+        let stderr = failed(
+            &world.run(&["cluster", "create", "--driver", driver, "--retain"]),
+            1,
+        );
+        assert!(stderr.contains("kept (--retain)"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("delete it with `{delete}`")),
+            "{stderr}"
+        );
+        assert!(stand_ins::has_cluster(&world.sandbox, tool, "korthbox"));
+        assert!(!lines(&world.calls()).contains(&delete.to_string()));
+    }
+    // kind and k3d are told to keep a failed cluster too (they clean up after themselves).
+    let mut world = World::docker();
+    world.sandbox.set("STANDIN_FAIL", "1");
+    world.run(&["cluster", "create", "--driver", "k3d", "--retain"]);
+    assert!(world.calls()[1].args.contains(&"--no-rollback".to_string()));
+}
+
+#[test]
+fn deleting_a_cluster_that_does_not_exist_is_not_an_error() {
+    let world = World::docker();
+    for driver in ["kind", "k3d", "minikube"] {
+        let stderr = ok(&world.run(&["cluster", "delete", "--driver", driver]));
+        assert!(stderr.contains("there was no such cluster"), "{stderr}");
+    }
+    // Only the listings ran: k3d would exit 1 on a missing cluster.
+    assert_eq!(
+        lines(&world.calls()),
+        [
+            "kind get clusters",
+            "k3d cluster list -o json",
+            "minikube profile list -o json"
+        ]
+    );
+}
+
+#[test]
+fn an_existing_cluster_is_kept_and_checked() {
+    let world = World::docker();
+    ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
+    let stderr = ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
+    assert!(
+        stderr.contains("it already exists; kept as it is"),
+        "{stderr}"
+    );
+    let creates = lines(&world.calls())
+        .iter()
+        .filter(|l| l.starts_with("kind create"))
+        .count();
+    assert_eq!(creates, 1);
+    assert!(world.api.requests().iter().all(|r| r.starts_with("GET ")));
+}
+
+#[test]
+fn cluster_list_reads_every_installed_driver() {
+    let world = World::docker();
+    ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
+    ok(&world.run(&[
+        "cluster", "create", "--driver", "k3d", "--name", "other", "--wait", "5",
+    ]));
+    let out = world.run(&["cluster", "list", "--json"]);
+    ok(&out);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([
+            {"driver": "kind", "name": "korthbox", "context": "kind-korthbox"},
+            {"driver": "k3d", "name": "other", "context": "k3d-other"},
+        ])
+    );
+    let table = String::from_utf8(world.run(&["cluster", "list"]).stdout).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["k3d", "other", "k3d-other"]),
+        "{table}"
+    );
+}
+
+#[test]
+fn auto_takes_the_first_installed_driver() {
+    let world = World::docker();
+    std::fs::remove_file(world.sandbox.bin().join("kind")).unwrap();
+    ok(&world.run(&["cluster", "create", "--wait", "5"]));
+    assert!(
+        world.calls()[1]
+            .line()
+            .starts_with("k3d cluster create korthbox")
+    );
+}
+
+#[test]
+fn no_driver_installed_is_an_error_with_the_install_command() {
+    let world = World::docker();
+    for tool in ["kind", "k3d", "minikube"] {
+        std::fs::remove_file(world.sandbox.bin().join(tool)).unwrap();
+    }
+    let stderr = failed(&world.run(&["cluster", "create"]), 1);
+    assert!(
+        stderr.contains("error: no cluster driver is installed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: install kind") && stderr.contains("kind.sigs.k8s.io/dl"),
+        "{stderr}"
+    );
+
+    let stderr = failed(
+        &world.run(&["cluster", "create", "--driver", "minikube"]),
+        1,
+    );
+    assert!(
+        stderr.contains("--driver minikube needs minikube, which is not installed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_engine_is_an_error_before_any_tool_runs() {
+    let mut sandbox = Sandbox::new();
+    stand_ins::install(&mut sandbox, None);
+    let stderr = failed(&sandbox.run(&["cluster", "create", "--driver", "kind"]), 1);
+    assert!(
+        stderr.contains("error: no container engine answered"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("korthbox doctor"), "{stderr}");
+    assert!(stand_ins::calls(&sandbox).is_empty());
+}
+
+#[test]
+fn a_bad_kubernetes_version_is_a_usage_error_before_any_tool_runs() {
+    let world = World::docker();
+    let stderr = failed(
+        &world.run(&[
+            "cluster",
+            "create",
+            "--driver",
+            "kind",
+            "--kubernetes-version",
+            "1.29",
+        ]),
+        2,
+    );
+    assert!(
+        stderr.contains("no pinned kind node image for Kubernetes v1.29"),
+        "{stderr}"
+    );
+    assert!(world.calls().is_empty());
+}

@@ -1,0 +1,325 @@
+//! `korthbox plan --only cluster`: every rendered kind and k3d definition, for every option
+//! korthbox supports, validates against the tools' schemas (kind decodes v1alpha4 strictly);
+//! everything the host sees is bound to 127.0.0.1; plan needs no driver and no cluster.
+
+mod support;
+
+use serde_json::Value;
+use support::{Sandbox, fixture_json};
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/schemas")
+        .join(name);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{what}: {errors:#?}\n{doc:#}");
+}
+
+fn plan(sandbox: &Sandbox, args: &[&str]) -> (String, String) {
+    let mut all = vec!["plan", "--only", "cluster"];
+    all.extend_from_slice(args);
+    let out = sandbox.run(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "plan {args:?}: {stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"))
+}
+
+const WORKERS: [&str; 4] = ["1", "2", "5", "9"];
+
+#[test]
+fn every_kind_definition_validates_and_binds_to_loopback() {
+    let validator = schema("kind-cluster-v1alpha4.schema.json");
+    let sandbox = Sandbox::new();
+    let versions = [
+        None,
+        Some("v1.37.0"),
+        Some("1.36"),
+        Some("v1.35.8"),
+        Some("1.34"),
+    ];
+    for workers in WORKERS {
+        for control_planes in ["1", "3"] {
+            for version in versions {
+                let mut args = vec![
+                    "--driver",
+                    "kind",
+                    "--workers",
+                    workers,
+                    "--control-planes",
+                    control_planes,
+                    "--name",
+                    "dev-2",
+                ];
+                if let Some(v) = version {
+                    args.extend(["--kubernetes-version", v]);
+                }
+                let what = format!("{args:?}");
+                let (text, _) = plan(&sandbox, &args);
+                let doc = yaml(&text);
+                assert_valid(&validator, &doc, &what);
+
+                assert_eq!(doc["name"], "dev-2");
+                assert_eq!(doc["networking"]["apiServerAddress"], "127.0.0.1", "{what}");
+                assert_eq!(doc["networking"]["apiServerPort"], 6443);
+                let nodes = doc["nodes"].as_array().unwrap();
+                let roles: Vec<&str> = nodes.iter().map(|n| n["role"].as_str().unwrap()).collect();
+                let cps: usize = control_planes.parse().unwrap();
+                let ws: usize = workers.parse().unwrap();
+                assert_eq!(roles.len(), cps + ws, "{what}");
+                assert!(
+                    roles[..cps].iter().all(|r| *r == "control-plane")
+                        && roles[cps..].iter().all(|r| *r == "worker")
+                );
+                for node in nodes {
+                    let image = node["image"].as_str().unwrap();
+                    assert!(
+                        image.starts_with("kindest/node:v1.") && image.contains("@sha256:"),
+                        "{image}"
+                    );
+                    if let Some(v) = version {
+                        assert!(
+                            image.contains(&format!(":v{}", v.trim_start_matches('v'))),
+                            "{what}: {image}"
+                        );
+                    }
+                }
+                // Host ports are mapped once, on the first node, and only on 127.0.0.1.
+                let mappings = nodes[0]["extraPortMappings"].as_array().unwrap();
+                let pairs: Vec<(u64, u64)> = mappings
+                    .iter()
+                    .map(|m| {
+                        assert_eq!(m["listenAddress"], "127.0.0.1", "{what}");
+                        (
+                            m["hostPort"].as_u64().unwrap(),
+                            m["containerPort"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(pairs, [(8042, 30042), (4242, 30242)]);
+                assert!(
+                    nodes[1..]
+                        .iter()
+                        .all(|n| n.get("extraPortMappings").is_none())
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_k3d_definition_validates_and_binds_to_loopback() {
+    let validator = schema("k3d-simple-v1alpha5.schema.json");
+    let sandbox = Sandbox::new();
+    for workers in WORKERS {
+        for control_planes in ["1", "3"] {
+            for (version, image) in [
+                (None, "rancher/k3s:v1.36.1-k3s1"),
+                (Some("v1.35.3"), "rancher/k3s:v1.35.3-k3s1"),
+                (Some("v1.34.6+k3s2"), "rancher/k3s:v1.34.6-k3s2"),
+            ] {
+                let mut args = vec![
+                    "--driver",
+                    "k3d",
+                    "--workers",
+                    workers,
+                    "--control-planes",
+                    control_planes,
+                    "--http-port",
+                    "18042",
+                    "--dicom-port",
+                    "14242",
+                    "--api-server-port",
+                    "16443",
+                ];
+                if let Some(v) = version {
+                    args.extend(["--kubernetes-version", v]);
+                }
+                let what = format!("{args:?}");
+                let (text, _) = plan(&sandbox, &args);
+                let doc = yaml(&text);
+                assert_valid(&validator, &doc, &what);
+                assert_eq!(doc["metadata"]["name"], "korthbox");
+                assert_eq!(
+                    doc["servers"].as_u64().unwrap(),
+                    control_planes.parse::<u64>().unwrap()
+                );
+                assert_eq!(
+                    doc["agents"].as_u64().unwrap(),
+                    workers.parse::<u64>().unwrap()
+                );
+                assert_eq!(doc["image"], image, "{what}");
+                assert_eq!(doc["kubeAPI"]["hostIP"], "127.0.0.1");
+                assert_eq!(doc["kubeAPI"]["hostPort"], "16443");
+                let ports: Vec<&str> = doc["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["port"].as_str().unwrap())
+                    .collect();
+                assert_eq!(ports, ["127.0.0.1:18042:30042", "127.0.0.1:14242:30242"]);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_schemas_catch_what_the_tools_would_reject() {
+    // The validators are not vacuous: a field kind does not know, a wrong type for k3d.
+    let sandbox = Sandbox::new();
+    let (text, _) = plan(&sandbox, &["--driver", "kind"]);
+    let mut doc = yaml(&text);
+    doc["nodes"][0]["extraPortMapping"] = serde_json::json!([]);
+    assert!(!schema("kind-cluster-v1alpha4.schema.json").is_valid(&doc));
+    let (text, _) = plan(&sandbox, &["--driver", "k3d"]);
+    let mut doc = yaml(&text);
+    doc["kubeAPI"]["hostIP"] = serde_json::json!("localhost:6443");
+    assert!(!schema("k3d-simple-v1alpha5.schema.json").is_valid(&doc));
+}
+
+#[test]
+fn minikube_plan_is_the_argv() {
+    let sandbox = Sandbox::new();
+    let (text, _) = plan(
+        &sandbox,
+        &[
+            "--driver",
+            "minikube",
+            "--provider",
+            "podman",
+            "--node-cpus",
+            "4",
+            "--node-memory",
+            "4096",
+            "--kubernetes-version",
+            "v1.35.2",
+        ],
+    );
+    assert_eq!(
+        text,
+        "minikube start --profile=korthbox --driver=podman --container-runtime=containerd --kubernetes-version=v1.35.2 --nodes=3 --cpus=4 --memory=4096m --listen-address=127.0.0.1\n"
+    );
+}
+
+#[test]
+fn output_dir_writes_the_same_as_stdout() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("out");
+    for (driver, file) in [("kind", "kind.yaml"), ("k3d", "k3d.yaml")] {
+        let (printed, _) = plan(&sandbox, &["--driver", driver]);
+        let (stdout, stderr) = plan(
+            &sandbox,
+            &["--driver", driver, "--output-dir", dir.to_str().unwrap()],
+        );
+        assert!(stdout.is_empty());
+        assert_eq!(std::fs::read_to_string(dir.join(file)).unwrap(), printed);
+        assert!(
+            stderr.contains(&format!("wrote {}", dir.join(file).display())),
+            "{stderr}"
+        );
+        assert!(stderr.contains("`korthbox up` would run:"), "{stderr}");
+    }
+    plan(
+        &sandbox,
+        &[
+            "--driver",
+            "minikube",
+            "--output-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let args = std::fs::read_to_string(dir.join("minikube.args")).unwrap();
+    assert_eq!(args.lines().next(), Some("start"));
+    assert!(args.lines().any(|l| l == "--container-runtime=containerd"));
+}
+
+#[test]
+fn plan_needs_no_driver_engine_or_cluster() {
+    // The sandbox's PATH holds nothing, no engine answers, and there is no kubeconfig.
+    let sandbox = Sandbox::new();
+    let (text, stderr) = plan(&sandbox, &[]);
+    assert!(
+        stderr.contains("no cluster driver is installed; planning as for kind"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("no container engine answered; planning for Docker"),
+        "{stderr}"
+    );
+    assert_eq!(yaml(&text)["kind"], "Cluster");
+}
+
+#[test]
+fn the_provider_follows_the_engine_found() {
+    let sandbox = Sandbox::new();
+    let _podman = sandbox.serve_engine(
+        "home/run/podman/podman.sock",
+        fixture_json("podman-docker-api-info.json"),
+    );
+    let (text, _) = plan(&sandbox, &["--driver", "minikube"]);
+    assert!(text.contains("--driver=podman"), "{text}");
+    let (_, stderr) = plan(&sandbox, &["--driver", "kind", "-v"]);
+    assert!(stderr.contains("would run: KIND_EXPERIMENTAL_PROVIDER=podman kind create cluster --name korthbox --config"), "{stderr}");
+    // --provider overrides what was found.
+    let (text, _) = plan(&sandbox, &["--driver", "minikube", "--provider", "docker"]);
+    assert!(text.contains("--driver=docker"), "{text}");
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    let sandbox = Sandbox::new();
+    for (args, says) in [
+        (vec!["--workers", "0"], "--workers"),
+        (vec!["--workers", "10"], "--workers"),
+        (vec!["--control-planes", "2"], "1 control-plane node, or 3"),
+        (
+            vec!["--name", "a-name-that-is-far-too-long-for-k3d-x"],
+            "the limit is 32",
+        ),
+        (vec!["--name", "dev-"], "must end with a letter or a digit"),
+        (
+            vec!["--driver", "k3d", "--kubernetes-version", "1.36"],
+            "write the full version, such as v1.36.1",
+        ),
+        (
+            vec!["--driver", "kind", "--kubernetes-version", "latest"],
+            "is not a Kubernetes version",
+        ),
+        (
+            vec!["--driver", "kind", "--context", "x"],
+            "--driver existing --context NAME",
+        ),
+    ] {
+        let mut all = vec!["plan"];
+        all.extend(args.iter().copied());
+        let out = sandbox.run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn existing_cluster_plans_nothing() {
+    let sandbox = Sandbox::new();
+    let (text, stderr) = plan(&sandbox, &["--driver", "existing", "--context", "gke-dev"]);
+    assert!(text.is_empty());
+    assert!(
+        stderr.contains("context `gke-dev` is used as it is"),
+        "{stderr}"
+    );
+}
