@@ -451,3 +451,16 @@ fn a_bad_kubernetes_version_is_a_usage_error_before_any_tool_runs() {
     );
     assert!(world.calls().is_empty());
 }
+
+#[test]
+fn an_older_kind_is_warned_about_the_pinned_images() {
+    let mut world = World::docker();
+    world.sandbox.set("STANDIN_KIND_VERSION", "v0.25.0");
+    let stderr = ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
+    assert!(
+        stderr.contains(
+            "warning: the pinned node images are kind v0.33.0's and kind v0.25.0 may not boot them"
+        ),
+        "{stderr}"
+    );
+}

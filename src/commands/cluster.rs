@@ -4,9 +4,11 @@ use super::{check_target, cluster_spec, context_of, probe_timeout};
 use crate::cli::{CheckArgs, CreateArgs, DeleteArgs, ListArgs, LoadArgs, TargetArgs};
 use crate::cluster;
 use crate::driver::actions::{self, Deleted};
+use crate::driver::kind::NODE_IMAGES_RELEASE;
 use crate::driver::{AUTO_ORDER, ClusterEntry, DriverKind, NodeProvider, ProviderKind};
 use crate::env::Env;
 use crate::error::{Error, ExitCode, Result};
+use crate::host::tools::ToolName;
 use crate::host::{self, HostFacts};
 use crate::spec::DriverChoice;
 use crate::ui::{self, Phase, Style};
@@ -28,10 +30,22 @@ async fn resolve(target: &TargetArgs, env: &Env) -> Result<(HostFacts, DriverKin
 pub async fn create(args: CreateArgs, env: &Env, style: Style) -> Result<ExitCode> {
     let target = &args.spec.target;
     let spec = cluster_spec(&args.spec);
-    let (_facts, kind, provider) = resolve(target, env).await?;
+    let (facts, kind, provider) = resolve(target, env).await?;
     let driver = kind.driver();
     // A bad version or size is a usage error, found before anything runs.
     driver.render(&spec, &provider).map_err(Error::usage)?;
+    if kind == DriverKind::Kind
+        && let Some(have) = facts.tool(ToolName::Kind).and_then(|t| t.version.as_ref())
+        && *have < NODE_IMAGES_RELEASE
+    {
+        ui::note(
+            style,
+            &format!(
+                "warning: the pinned node images are kind {}'s and kind {have} may not boot them; if creation fails, upgrade kind",
+                NODE_IMAGES_RELEASE
+            ),
+        );
+    }
 
     let context = if kind == DriverKind::Existing {
         context_of(target, driver)

@@ -195,15 +195,27 @@ pub async fn create(
                 context,
             });
         }
-        Ok(outcome) => common::failed(
-            &format!(
-                "{} could not create cluster {}",
-                driver.kind().label(),
-                spec.name
-            ),
-            &inv,
-            &outcome,
-        ),
+        Ok(outcome) => {
+            let err = common::failed(
+                &format!(
+                    "{} could not create cluster {}",
+                    driver.kind().label(),
+                    spec.name
+                ),
+                &inv,
+                &outcome,
+            );
+            // The error shows the end of the output; all of it is kept for reading later.
+            match env
+                .cache_dir()
+                .map(|d| super::definition_path(&d, &spec.name, CREATE_LOG))
+            {
+                Some(log) if common::write_definition(&log, &outcome.lines.join("\n")).is_ok() => {
+                    err.caused_by(format!("the whole output is in {}", log.display()))
+                }
+                _ => err,
+            }
+        }
         Err(e) => e,
     };
     Err(clean_up(env, &spec.name, driver, provider, retain, failure).await)
@@ -375,6 +387,9 @@ async fn export(
         ))),
     }
 }
+
+/// Where the output of a failed create is kept, beside the definition.
+pub const CREATE_LOG: &str = "create.log";
 
 /// How long listing clusters may take: a Go tool's start plus one engine round trip.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(60);

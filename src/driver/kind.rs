@@ -6,12 +6,15 @@ use serde_json::{Value, json};
 
 use super::common::KubeVersion;
 use super::{Definition, Driver, DriverKind, ImageSource, Invocation, NodeProvider, ProviderKind};
-use crate::host::tools::ToolName;
+use crate::host::tools::{ToolName, Version};
 use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/kind.yaml");
 pub const FILE_NAME: &str = "kind.yaml";
+
+/// The kind release whose node images are pinned below; older releases may not boot them.
+pub const NODE_IMAGES_RELEASE: Version = Version::new(0, 33, 0);
 
 /// Node images published with kind v0.33.0, pinned by digest as kind's release notes ask
 /// ("you must use the @sha256 digest to guarantee an image built for this release").

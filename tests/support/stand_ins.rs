@@ -81,7 +81,7 @@ for a in "$@"; do
   prev="$a"
 done
 case "$1 $2" in
-  "version "*) echo "kind v0.33.0 go1.25.4 linux/amd64" ;;
+  "version "*) echo "kind ${STANDIN_KIND_VERSION:-v0.33.0} go1.25.4 linux/amd64" ;;
   "get clusters")
     if [ -z "$(ls "$state")" ]; then echo "No kind clusters found." >&2; else ls "$state"; fi ;;
   "create cluster")
