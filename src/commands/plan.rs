@@ -15,25 +15,39 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
     let target = &args.spec.target;
     check_target(target)?;
     let spec = cluster_spec(&args.spec);
-    let facts = host::gather(env, probe_timeout(env)).await;
+    // The host is only asked what the flags leave open: which driver is installed, which
+    // engine answers. With both named, plan starts no probe at all.
+    let explicit_driver = DriverKind::from_choice(target.driver);
+    let needs_engine = target.provider.is_none() && explicit_driver != Some(DriverKind::Existing);
+    let facts = if explicit_driver.is_none() || needs_engine {
+        Some(host::gather(env, probe_timeout(env)).await)
+    } else {
+        None
+    };
 
-    let kind = actions::pick(target.driver, &facts).unwrap_or_else(|| {
-        ui::note(
-            style,
-            "note: no cluster driver is installed; planning as for kind, the first one `up` would use",
-        );
-        DriverKind::Kind
-    });
-    let driver = kind.driver();
-    let provider = actions::provider(&facts, target.provider).unwrap_or_else(|| {
-        if kind != DriverKind::Existing {
+    let kind = explicit_driver
+        .or_else(|| facts.as_ref().and_then(|f| actions::pick(target.driver, f)))
+        .unwrap_or_else(|| {
             ui::note(
                 style,
-                "note: no container engine answered; planning for Docker",
+                "note: no cluster driver is installed; planning as for kind, the first one `up` would use",
             );
-        }
-        NodeProvider::assumed(ProviderKind::Docker)
-    });
+            DriverKind::Kind
+        });
+    let driver = kind.driver();
+    let provider = facts
+        .as_ref()
+        .and_then(|f| actions::provider(f, target.provider))
+        .or_else(|| target.provider.map(NodeProvider::assumed))
+        .unwrap_or_else(|| {
+            if kind != DriverKind::Existing {
+                ui::note(
+                    style,
+                    "note: no container engine answered; planning for Docker",
+                );
+            }
+            NodeProvider::assumed(ProviderKind::Docker)
+        });
     let definition = driver.render(&spec, &provider).map_err(|e| {
         Error::usage(e).hint(format!(
             "{}'s default is {}",
