@@ -5,8 +5,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::driver::ProviderKind;
 use crate::spec::{
     ControlPlanes, DEFAULT_API_SERVER_PORT, DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT, DEFAULT_NAME,
-    DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, DriverChoice, MAX_WORKERS,
-    SandboxName,
+    DEFAULT_NAMESPACE, DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, DriverChoice,
+    MAX_WORKERS, OrthancStorage, SandboxName, StorageLayer,
 };
 
 /// A multi-node Kubernetes sandbox with PostgreSQL and Orthanc, in one command.
@@ -34,6 +34,62 @@ pub enum Command {
     /// Create, check, list, delete and load the sandbox's cluster on its own.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Apply the stack (storage, PostgreSQL, Orthanc) to a cluster and wait until it is ready.
+    #[command(subcommand)]
+    Stack(StackCommand),
+}
+
+/// What goes into the cluster: the flags `plan`, `stack apply` (and later `up`) share.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// The namespace of the stack.
+    #[arg(long, default_value = DEFAULT_NAMESPACE, value_parser = parse_namespace)]
+    pub namespace: String,
+
+    /// The storage layer: the cluster's default StorageClass or local-path-provisioner, plus
+    /// MinIO with `minio`.
+    #[arg(long, value_enum, default_value_t = StorageLayer::LocalPath)]
+    pub storage: StorageLayer,
+
+    /// Where Orthanc keeps DICOM files: a persistent volume, MinIO (needs --storage minio), or
+    /// inside PostgreSQL.
+    #[arg(long, value_enum, default_value_t = OrthancStorage::Pv)]
+    pub orthanc_storage: OrthancStorage,
+
+    /// The Orthanc image, instead of the pinned one.
+    #[arg(long, value_name = "IMAGE")]
+    pub orthanc_image: Option<String>,
+
+    /// The PostgreSQL image, instead of the pinned one.
+    #[arg(long, value_name = "IMAGE")]
+    pub postgres_image: Option<String>,
+
+    /// The MinIO image, instead of the pinned one (MinIO no longer publishes to Docker Hub).
+    #[arg(long, value_name = "IMAGE")]
+    pub minio_image: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StackCommand {
+    /// Check the cluster, then apply the stack in dependency order and wait for it.
+    Apply(StackApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StackApplyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// How long to wait for each component (and for the nodes) to be ready.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    pub wait: std::time::Duration,
+
+    /// Print what was applied as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What the sandbox is: the flags `plan`, `cluster create` (and later `up`) share.
@@ -107,6 +163,8 @@ pub struct TargetArgs {
 pub enum PlanPart {
     /// The driver's cluster definition, exactly as it is handed to the tool.
     Cluster,
+    /// The stack's objects, exactly as they are applied.
+    Manifests,
 }
 
 #[derive(Debug, Args)]
@@ -114,9 +172,17 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
 
+    #[command(flatten)]
+    pub stack: StackArgs,
+
     /// Print only this part of the plan.
     #[arg(long, value_enum)]
     pub only: Option<PlanPart>,
+
+    /// Print Secret values (freshly generated ones: `up` generates its own, once) instead of
+    /// a placeholder.
+    #[arg(long)]
+    pub show_secrets: bool,
 
     /// Write the plan's files into DIR instead of printing them.
     #[arg(long, value_name = "DIR")]
@@ -210,6 +276,12 @@ pub struct LoadArgs {
     /// Images already in the engine, e.g. `orthancteam/orthanc:25.1.1`.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+fn parse_namespace(text: &str) -> Result<String, String> {
+    crate::spec::SandboxName::parse(text)
+        .map(|n| n.to_string())
+        .map_err(|e| e.replace("sandbox name", "namespace"))
 }
 
 fn parse_control_planes(text: &str) -> Result<ControlPlanes, String> {

@@ -159,7 +159,7 @@ pub struct ClusterReport {
 pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<ClusterReport, Error> {
     let merged = kubeconfig::load(env);
     let server = server_of(&merged.config, context);
-    let api = connect(env, &merged, context).await?;
+    let api: Api<Node> = Api::all(connect(env, &merged, context).await?);
     let deadline = Instant::now() + timeout;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -295,11 +295,17 @@ fn server_of(config: &Kubeconfig, context: &str) -> Option<String> {
         .clone()
 }
 
+/// A client for the cluster behind `context`, with korthbox's request timeouts.
+pub async fn client(env: &Env, context: &str) -> Result<kube::Client, Error> {
+    let merged = kubeconfig::load(env);
+    connect(env, &merged, context).await
+}
+
 async fn connect(
     env: &Env,
     merged: &kubeconfig::Merged,
     context: &str,
-) -> Result<Api<Node>, Error> {
+) -> Result<kube::Client, Error> {
     if !merged.config.contexts.iter().any(|c| c.name == context) {
         let files: Vec<String> = kubeconfig::files(env)
             .iter()
@@ -332,10 +338,9 @@ async fn connect(
         })?;
     config.connect_timeout = Some(REQUEST_TIMEOUT);
     config.read_timeout = Some(REQUEST_TIMEOUT);
-    let client = kube::Client::try_from(config).map_err(|e| {
+    kube::Client::try_from(config).map_err(|e| {
         Error::failure(format!("could not set up a client for context `{context}`")).caused_by(e)
-    })?;
-    Ok(Api::all(client))
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! korthbox: one command to a multi-node Kubernetes sandbox running PostgreSQL and Orthanc.
 
+pub mod apply;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -9,5 +10,6 @@ pub mod env;
 pub mod error;
 pub mod host;
 pub mod spec;
+pub mod stack;
 pub mod template;
 pub mod ui;

@@ -195,3 +195,75 @@ impl ClusterSpec {
         self.control_planes.count() + self.workers
     }
 }
+
+/// The namespace the stack goes in when none is given.
+pub const DEFAULT_NAMESPACE: &str = "korthbox";
+/// The DICOM AE title Orthanc answers to.
+pub const ORTHANC_AET: &str = "KORTHBOX";
+/// The MinIO bucket Orthanc's S3 plugin writes to.
+pub const BUCKET: &str = "orthanc";
+
+/// Where persistent volumes come from, or object storage beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageLayer {
+    /// The cluster's default StorageClass, or rancher's local-path-provisioner.
+    LocalPath,
+    /// local-path as above, plus MinIO object storage.
+    Minio,
+}
+
+/// Where Orthanc keeps DICOM files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrthancStorage {
+    /// Files on a persistent volume (the default).
+    Pv,
+    /// Objects in MinIO through Orthanc's S3 plugin (needs --storage minio).
+    S3,
+    /// Inside PostgreSQL (EnableStorage), as the Korthweb demo does; not for production.
+    Postgres,
+}
+
+/// Where the stack's volumes come from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum VolumeSource {
+    /// The cluster's default StorageClass (kind's `standard`, k3s's `local-path`).
+    ClusterDefault,
+    /// Install local-path-provisioner; `default` marks its class as the cluster default (only
+    /// where there is none), otherwise volumes name it explicitly.
+    InstallLocalPath { default: bool },
+}
+
+/// The images the stack runs; each can be overridden.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StackImages {
+    pub orthanc: String,
+    pub postgres: String,
+    pub minio: String,
+    pub minio_client: String,
+    pub local_path: String,
+    pub busybox: String,
+}
+
+/// What is deployed into the cluster.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StackSpec {
+    pub instance: SandboxName,
+    pub namespace: String,
+    pub storage: StorageLayer,
+    pub orthanc_storage: OrthancStorage,
+    pub volumes: VolumeSource,
+    pub images: StackImages,
+}
+
+impl StackSpec {
+    /// Checks the combination of choices.
+    pub fn check(&self) -> Result<(), String> {
+        if self.orthanc_storage == OrthancStorage::S3 && self.storage != StorageLayer::Minio {
+            return Err("--orthanc-storage s3 keeps DICOM files in MinIO, which --storage local-path does not install; add --storage minio".into());
+        }
+        Ok(())
+    }
+}

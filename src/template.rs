@@ -12,12 +12,39 @@ use serde_json::Value;
 /// Placeholder values by name.
 pub type Vars = BTreeMap<&'static str, Value>;
 
-/// Parses a YAML template and fills its placeholders.
+/// Parses a YAML template and fills its placeholders. A key whose placeholder is null is
+/// left out (`storageClassName` when the cluster's default class is meant).
 pub fn render_yaml(template: &str, vars: &Vars) -> Result<Value, String> {
     let mut value: Value =
         serde_saphyr::from_str(template).map_err(|e| format!("template is not YAML: {e}"))?;
     fill(&mut value, vars)?;
+    drop_nulls(&mut value);
     Ok(value)
+}
+
+/// Renders every document of a multi-document YAML template.
+pub fn render_yaml_documents(template: &str, vars: &Vars) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(template)
+        .map_err(|e| format!("template is not YAML: {e}"))?;
+    docs.into_iter()
+        .filter(|d| !d.is_null())
+        .map(|mut d| {
+            fill(&mut d, vars)?;
+            drop_nulls(&mut d);
+            Ok(d)
+        })
+        .collect()
+}
+
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+    }
 }
 
 /// Serializes a rendered document as block-style YAML: long single-line strings (a digest-pinned

@@ -333,6 +333,21 @@ pub fn cluster_report(out: &mut impl Write, report: &ClusterReport) -> std::io::
     )
 }
 
+/// What an apply did, object by object.
+pub fn applied(out: &mut impl Write, applied: &[crate::apply::Applied]) -> std::io::Result<()> {
+    let rows: Vec<[String; 2]> = applied
+        .iter()
+        .map(|a| {
+            let change = serde_json::to_value(a.change)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            [a.object.clone(), change]
+        })
+        .collect();
+    table(out, ["OBJECT", "CHANGE"], &rows)
+}
+
 /// The clusters the drivers have.
 pub fn cluster_list(out: &mut impl Write, entries: &[ClusterEntry]) -> std::io::Result<()> {
     let rows: Vec<[String; 3]> = entries

@@ -3,14 +3,19 @@
 mod cluster;
 mod doctor;
 mod plan;
+mod stack;
 
 use std::time::Duration;
 
-use crate::cli::{Cli, ClusterCommand, Command, PortArgs, SpecArgs, TargetArgs};
+use crate::cli::{
+    Cli, ClusterCommand, Command, PortArgs, SpecArgs, StackArgs, StackCommand, TargetArgs,
+};
 use crate::driver::{Driver, DriverKind};
 use crate::env::{self, Env};
 use crate::error::{Error, ExitCode, Result};
-use crate::spec::{ClusterSpec, DriverChoice, HostPorts};
+use crate::spec::{
+    ClusterSpec, DriverChoice, HostPorts, SandboxName, StackImages, StackSpec, VolumeSource,
+};
 use crate::ui::Style;
 
 pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
@@ -25,6 +30,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
             ClusterCommand::Delete(args) => cluster::delete(args, &env, style).await,
             ClusterCommand::Load(args) => cluster::load(args, &env, style).await,
         },
+        Command::Stack(StackCommand::Apply(args)) => stack::apply(args, &env, style).await,
     }
 }
 
@@ -44,6 +50,27 @@ fn cluster_spec(args: &SpecArgs) -> ClusterSpec {
         ports: host_ports(&args.ports),
         node_cpus: args.node_cpus,
         node_memory_mib: args.node_memory,
+    }
+}
+
+fn stack_spec(args: &StackArgs, instance: &SandboxName, volumes: VolumeSource) -> StackSpec {
+    let mut images = StackImages::default();
+    for (image, wanted) in [
+        (&mut images.orthanc, &args.orthanc_image),
+        (&mut images.postgres, &args.postgres_image),
+        (&mut images.minio, &args.minio_image),
+    ] {
+        if let Some(wanted) = wanted {
+            *image = wanted.clone();
+        }
+    }
+    StackSpec {
+        instance: instance.clone(),
+        namespace: args.namespace.clone(),
+        storage: args.storage,
+        orthanc_storage: args.orthanc_storage,
+        volumes,
+        images,
     }
 }
 

@@ -2,6 +2,7 @@
 //! made from real `kubectl get nodes -o wide` captures) and records every request, so tests
 //! can assert that nothing but reads reached it.
 
+use std::collections::BTreeMap;
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -10,31 +11,49 @@ use std::thread;
 
 use serde_json::{Value, json};
 
+/// An in-memory API server: objects stored by path; GET (object or list, with an equality
+/// label selector), POST (409 when present), server-side-apply PATCH (the resourceVersion moves
+/// only when the object changes), and workloads that report themselves ready at once unless
+/// told not to.
 pub struct FakeApi {
     pub port: u16,
-    /// "METHOD /path" of every request.
+    /// "METHOD /path?query" of every request.
     pub requests: Arc<Mutex<Vec<String>>>,
-    nodes: Arc<Mutex<Vec<Value>>>,
+    store: Arc<Mutex<Store>>,
+}
+
+#[derive(Default)]
+struct Store {
+    objects: BTreeMap<String, Value>,
+    version: u64,
+    /// Workloads stay unready (no status) when false.
+    ready: bool,
 }
 
 impl FakeApi {
+    /// A server whose cluster has `nodes`.
     pub fn serve(nodes: Vec<Value>) -> FakeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake API server");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let nodes = Arc::new(Mutex::new(nodes));
-        let (log, served) = (requests.clone(), nodes.clone());
+        let store = Arc::new(Mutex::new(Store {
+            ready: true,
+            ..Store::default()
+        }));
+        let (log, shared) = (requests.clone(), store.clone());
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (log, served) = (log.clone(), served.clone());
-                thread::spawn(move || serve_connection(stream, &log, &served));
+                let (log, shared) = (log.clone(), shared.clone());
+                thread::spawn(move || serve_connection(stream, &log, &shared));
             }
         });
-        FakeApi {
+        let api = FakeApi {
             port,
             requests,
-            nodes,
-        }
+            store,
+        };
+        api.set_nodes(nodes);
+        api
     }
 
     pub fn url(&self) -> String {
@@ -45,8 +64,39 @@ impl FakeApi {
         self.requests.lock().unwrap().clone()
     }
 
+    /// Requests other than reads.
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.starts_with("GET "))
+            .collect()
+    }
+
     pub fn set_nodes(&self, nodes: Vec<Value>) {
-        *self.nodes.lock().unwrap() = nodes;
+        let mut store = self.store.lock().unwrap();
+        store.objects.retain(|k, _| !k.starts_with("/api/v1/nodes/"));
+        for node in nodes {
+            let name = node["metadata"]["name"].as_str().unwrap().to_string();
+            store.objects.insert(format!("/api/v1/nodes/{name}"), node);
+        }
+    }
+
+    /// Stores `object` at `path` as it is (a pod in some state, a StorageClass…).
+    pub fn put(&self, path: &str, object: Value) {
+        self.store.lock().unwrap().objects.insert(path.to_string(), object);
+    }
+
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.store.lock().unwrap().objects.get(path).cloned()
+    }
+
+    /// Every stored path.
+    pub fn paths(&self) -> Vec<String> {
+        self.store.lock().unwrap().objects.keys().cloned().collect()
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.store.lock().unwrap().ready = ready;
     }
 
     /// Writes a kubeconfig at `path` with `context` pointing at this server.
@@ -65,31 +115,16 @@ pub fn write_kubeconfig(path: &Path, context: &str, server: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, nodes: &Mutex<Vec<Value>>) {
+fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, store: &Mutex<Store>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    while let Some(request_line) = super::read_request(&mut reader) {
+    while let Some((request_line, body)) = super::read_request_with_body(&mut reader) {
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("/").to_string();
         log.lock().unwrap().push(format!("{method} {target}"));
-        let path = target.split('?').next().unwrap_or("");
-        let (status, payload) = match (method.as_str(), path) {
-            ("GET", "/api/v1/nodes") => (
-                "200 OK",
-                json!({
-                    "kind": "NodeList",
-                    "apiVersion": "v1",
-                    "metadata": {"resourceVersion": "1"},
-                    "items": nodes.lock().unwrap().clone(),
-                }),
-            ),
-            _ => (
-                "404 Not Found",
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                       "message": format!("{method} {path} is not served by the fake"), "reason": "NotFound", "code": 404}),
-            ),
-        };
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let (status, payload) = handle(&mut store.lock().unwrap(), &method, path, query, &body);
         let body = payload.to_string();
         let response = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -98,6 +133,135 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, nodes: &Mutex<V
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
+    }
+}
+
+/// Whether `path` names a collection (`/api/v1/pods`, `/apis/apps/v1/namespaces/x/deployments`)
+/// rather than one object.
+fn is_collection(path: &str) -> bool {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest = match segs.first() {
+        Some(&"api") => &segs[2.min(segs.len())..],
+        Some(&"apis") => &segs[3.min(segs.len())..],
+        _ => return false,
+    };
+    match rest.len() {
+        1 => true,
+        3 => rest[0] == "namespaces",
+        _ => false,
+    }
+}
+
+fn status(code: u16, reason: &str, message: String) -> (String, Value) {
+    let line = match code {
+        404 => "404 Not Found",
+        409 => "409 Conflict",
+        405 => "405 Method Not Allowed",
+        _ => "400 Bad Request",
+    };
+    (
+        line.to_string(),
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": message, "reason": reason, "code": code}),
+    )
+}
+
+fn matches_selector(object: &Value, query: &str) -> bool {
+    let selector = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("labelSelector="))
+        .map(|s| s.replace("%3D", "=").replace("%2C", ",").replace("%2F", "/"))
+        .unwrap_or_default();
+    selector.split(',').filter(|s| !s.is_empty()).all(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        object["metadata"]["labels"][k].as_str() == Some(v)
+    })
+}
+
+/// The object without what the server manages, to tell whether an apply changed anything.
+fn desired(object: &Value) -> Value {
+    let mut v = object.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(meta) = v["metadata"].as_object_mut() {
+        for key in ["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"] {
+            meta.remove(key);
+        }
+    }
+    v
+}
+
+fn handle(store: &mut Store, method: &str, path: &str, query: &str, body: &[u8]) -> (String, Value) {
+    match method {
+        "GET" if is_collection(path) => {
+            let prefix = format!("{path}/");
+            let items: Vec<Value> = store
+                .objects
+                .iter()
+                .filter(|(k, _)| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .map(|(_, v)| v.clone())
+                .filter(|v| matches_selector(v, query))
+                .collect();
+            (
+                "200 OK".into(),
+                json!({"kind": "List", "apiVersion": "v1",
+                       "metadata": {"resourceVersion": store.version.to_string()}, "items": items}),
+            )
+        }
+        "GET" => match store.objects.get(path) {
+            Some(v) => ("200 OK".into(), v.clone()),
+            None => status(404, "NotFound", format!("{path} not found")),
+        },
+        "POST" => {
+            let mut object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let key = format!("{path}/{name}");
+            if store.objects.contains_key(&key) {
+                return status(409, "AlreadyExists", format!("{key} already exists"));
+            }
+            store.version += 1;
+            object["metadata"]["resourceVersion"] = json!(store.version.to_string());
+            object["metadata"]["uid"] = json!(format!("uid-{}", store.version));
+            store.objects.insert(key, object.clone());
+            ("201 Created".into(), object)
+        }
+        "PATCH" => {
+            if !query.contains("fieldManager=korthbox") {
+                return status(400, "BadRequest", "every apply must name the korthbox field manager".into());
+            }
+            let mut object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let old = store.objects.get(path).cloned();
+            if let Some(old) = &old
+                && desired(old) == desired(&object)
+            {
+                return ("200 OK".into(), old.clone());
+            }
+            store.version += 1;
+            let generation = old
+                .as_ref()
+                .and_then(|o| o["metadata"]["generation"].as_i64())
+                .unwrap_or(0)
+                + 1;
+            object["metadata"]["resourceVersion"] = json!(store.version.to_string());
+            object["metadata"]["generation"] = json!(generation);
+            if store.ready {
+                let replicas = object["spec"]["replicas"].as_i64().unwrap_or(1);
+                match object["kind"].as_str() {
+                    Some("Deployment") | Some("StatefulSet") => {
+                        object["status"] = json!({"observedGeneration": generation, "replicas": replicas,
+                            "readyReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas});
+                    }
+                    Some("Job") => object["status"] = json!({"succeeded": 1}),
+                    _ => {}
+                }
+            } else if let Some(old) = &old {
+                object["status"] = old["status"].clone();
+            }
+            store.objects.insert(path.to_string(), object.clone());
+            ("200 OK".into(), object)
+        }
+        _ => status(405, "MethodNotAllowed", format!("{method} is not served by the fake")),
     }
 }
 

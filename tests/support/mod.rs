@@ -277,6 +277,11 @@ fn serve_connection(
 /// Reads one HTTP/1.1 request (its body is read and dropped) and returns its request line;
 /// `None` when the client has gone.
 pub fn read_request(reader: &mut impl BufRead) -> Option<String> {
+    read_request_with_body(reader).map(|(line, _)| line)
+}
+
+/// Reads one HTTP/1.1 request: its request line and its body.
+pub fn read_request_with_body(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
         return None;
@@ -296,7 +301,7 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<String> {
     }
     let mut body = vec![0; content_length];
     let _ = reader.read_exact(&mut body);
-    Some(request_line)
+    Some((request_line, body))
 }
 
 fn api_newer(asked: &str, max: &str) -> bool {

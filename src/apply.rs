@@ -1,0 +1,362 @@
+//! Putting the stack into the cluster: server-side apply with one field manager, stage by
+//! stage, Secrets created only when absent, and a wait after each stage that says which object
+//! it was waiting for, and why it is not ready, when it gives up.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::Client;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::stack::{Manifest, Stage};
+
+/// The one field manager every korthbox apply uses.
+pub const FIELD_MANAGER: &str = "korthbox";
+/// How often a wait asks again.
+const POLL_EVERY: Duration = Duration::from_secs(2);
+/// The annotation that marks the default StorageClass.
+const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
+
+/// What applying one object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    Created,
+    Configured,
+    Unchanged,
+    /// A Secret that already existed and was left as it is.
+    Kept,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub object: String,
+    pub change: Change,
+}
+
+/// Progress events, for the CLI to show.
+pub enum Event<'a> {
+    StageStarted(Stage),
+    Applied(&'a Applied),
+    Waiting(&'a str),
+    StageDone(Stage),
+}
+
+/// The API path pieces korthbox needs for the kinds it deploys. A fixed table instead of
+/// discovery: the stack's kinds are known, and one fewer round trip per object.
+fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+    let (plural, namespaced) = match (api_version, kind) {
+        ("v1", "Namespace") => ("namespaces", false),
+        ("v1", "ServiceAccount") => ("serviceaccounts", true),
+        ("v1", "ConfigMap") => ("configmaps", true),
+        ("v1", "Secret") => ("secrets", true),
+        ("v1", "Service") => ("services", true),
+        ("v1", "PersistentVolumeClaim") => ("persistentvolumeclaims", true),
+        ("apps/v1", "Deployment") => ("deployments", true),
+        ("apps/v1", "StatefulSet") => ("statefulsets", true),
+        ("batch/v1", "Job") => ("jobs", true),
+        ("rbac.authorization.k8s.io/v1", "Role") => ("roles", true),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => ("rolebindings", true),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => ("clusterroles", false),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => ("clusterrolebindings", false),
+        ("storage.k8s.io/v1", "StorageClass") => ("storageclasses", false),
+        _ => return None,
+    };
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    Some((ApiResource::from_gvk_with_plural(&gvk, plural), namespaced))
+}
+
+fn api_for(client: &Client, m: &Manifest) -> Result<Api<DynamicObject>, Error> {
+    let api_version = m.object["apiVersion"].as_str().unwrap_or_default();
+    let (ar, namespaced) = resource(api_version, m.kind()).ok_or_else(|| {
+        Error::failure(format!("korthbox does not know how to apply {api_version} {}", m.kind()))
+    })?;
+    Ok(match (namespaced, m.namespace()) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
+        (true, None) => Api::default_namespaced_with(client.clone(), &ar),
+        (false, _) => Api::all_with(client.clone(), &ar),
+    })
+}
+
+fn api_error(what: &str, m: &Manifest, e: kube::Error) -> Error {
+    let hint = match &e {
+        kube::Error::Api(s) if s.code == 403 => {
+            "the kube user may not do this: korthbox needs to create namespaces, RBAC and workloads".to_string()
+        }
+        _ => "is the API server still reachable? `korthbox cluster check` tells".to_string(),
+    };
+    Error::failure(format!("could not {what} {}", m.describe()))
+        .caused_by(e)
+        .hint(hint)
+}
+
+/// Applies `manifests` stage by stage, waiting for each stage's workloads up to `wait`.
+pub async fn apply(
+    client: &Client,
+    manifests: &[Manifest],
+    wait: Duration,
+    on_event: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Result<Vec<Applied>, Error> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut done = Vec::new();
+    let mut stages: Vec<Stage> = manifests.iter().map(|m| m.stage).collect();
+    stages.dedup();
+    for stage in stages {
+        on_event(Event::StageStarted(stage));
+        let objects: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == stage).collect();
+        for m in &objects {
+            let api = api_for(client, m)?;
+            let before = api
+                .get_opt(m.name())
+                .await
+                .map_err(|e| api_error("read", m, e))?;
+            let change = if stage == Stage::Secrets {
+                if before.is_some() {
+                    Change::Kept
+                } else {
+                    let object: DynamicObject = serde_json::from_value(m.object.clone())
+                        .map_err(|e| Error::failure(format!("{} is not a valid object", m.describe())).caused_by(e))?;
+                    match api.create(&PostParams::default(), &object).await {
+                        Ok(_) => Change::Created,
+                        // Made by a concurrent run between the read and the create: keep it.
+                        Err(kube::Error::Api(s)) if s.code == 409 => Change::Kept,
+                        Err(e) => return Err(api_error("create", m, e)),
+                    }
+                }
+            } else {
+                let after = api
+                    .patch(m.name(), &params, &Patch::Apply(&m.object))
+                    .await
+                    .map_err(|e| api_error("apply", m, e))?;
+                match before {
+                    None => Change::Created,
+                    Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
+                        Change::Unchanged
+                    }
+                    Some(_) => Change::Configured,
+                }
+            };
+            let applied = Applied {
+                object: m.describe(),
+                change,
+            };
+            on_event(Event::Applied(&applied));
+            done.push(applied);
+        }
+        for m in objects.iter().filter(|m| is_workload(m)) {
+            let what = m.describe();
+            on_event(Event::Waiting(&what));
+            wait_ready(client, m, wait).await?;
+        }
+        on_event(Event::StageDone(stage));
+    }
+    Ok(done)
+}
+
+fn is_workload(m: &Manifest) -> bool {
+    matches!(m.kind(), "Deployment" | "StatefulSet" | "Job")
+}
+
+/// Whether the workload is ready; `Err` when it has failed for good (a Job out of retries).
+fn readiness(kind: &str, obj: &Value) -> Result<bool, String> {
+    let status = &obj["status"];
+    let int = |v: &Value| v.as_i64().unwrap_or(0);
+    let generation = int(&obj["metadata"]["generation"]);
+    let observed = int(&status["observedGeneration"]);
+    let wanted = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+    match kind {
+        "Deployment" => Ok(observed >= generation
+            && int(&status["updatedReplicas"]) == wanted
+            && int(&status["readyReplicas"]) == wanted
+            && int(&status["availableReplicas"]) == wanted),
+        "StatefulSet" => Ok(observed >= generation && int(&status["readyReplicas"]) == wanted),
+        "Job" => {
+            if int(&status["succeeded"]) >= 1 {
+                return Ok(true);
+            }
+            let failed = status["conditions"].as_array().into_iter().flatten().find(|c| {
+                c["type"] == "Failed" && c["status"] == "True"
+            });
+            match failed {
+                Some(c) => Err(format!(
+                    "{}: {}",
+                    c["reason"].as_str().unwrap_or("Failed"),
+                    c["message"].as_str().unwrap_or("")
+                )),
+                None => Ok(false),
+            }
+        }
+        _ => Ok(true),
+    }
+}
+
+async fn wait_ready(client: &Client, m: &Manifest, timeout: Duration) -> Result<(), Error> {
+    let api = api_for(client, m)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let obj = api.get(m.name()).await.map_err(|e| api_error("read", m, e))?;
+        let value = serde_json::to_value(&obj).unwrap_or_default();
+        match readiness(m.kind(), &value) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(why) => {
+                let err = Error::failure(format!("{} failed", m.describe())).caused_by(why);
+                return Err(diagnose(client, m, &value, err).await);
+            }
+        }
+        if Instant::now() >= deadline {
+            let err = Error::failure(format!(
+                "{} was not ready within {}",
+                m.describe(),
+                crate::ui::seconds(timeout)
+            ));
+            return Err(diagnose(client, m, &value, err).await);
+        }
+        tokio::time::sleep(POLL_EVERY.min(deadline.saturating_duration_since(Instant::now()))).await;
+    }
+}
+
+/// Adds what the workload and its pods say about why it is not ready.
+async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) -> Error {
+    for c in obj["status"]["conditions"].as_array().into_iter().flatten() {
+        if c["status"] != "True" || c["type"] == "Failed" {
+            err = err.caused_by(format!(
+                "condition {}={}: {} {}",
+                c["type"].as_str().unwrap_or("?"),
+                c["status"].as_str().unwrap_or("?"),
+                c["reason"].as_str().unwrap_or(""),
+                c["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    let selector = match m.kind() {
+        "Job" => format!("job-name={}", m.name()),
+        _ => obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+    };
+    let pods: Api<Pod> = match m.namespace() {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::default_namespaced(client.clone()),
+    };
+    let mut pull_failure = None;
+    match pods.list(&ListParams::default().labels(&selector)).await {
+        Ok(list) if list.items.is_empty() => {
+            err = err.caused_by("no pod exists for it yet");
+        }
+        Ok(list) => {
+            for pod in &list.items {
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                let status = pod.status.clone().unwrap_or_default();
+                let mut said = false;
+                let containers = status
+                    .init_container_statuses
+                    .iter()
+                    .flatten()
+                    .chain(status.container_statuses.iter().flatten());
+                for cs in containers {
+                    let state = cs.state.clone().unwrap_or_default();
+                    if let Some(w) = state.waiting {
+                        let reason = w.reason.unwrap_or_default();
+                        if matches!(reason.as_str(), "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName") {
+                            pull_failure = Some(cs.image.clone());
+                        }
+                        err = err.caused_by(format!(
+                            "pod {name}: container {} ({}) is waiting: {reason}{}",
+                            cs.name,
+                            cs.image,
+                            w.message.map(|m| format!(": {m}")).unwrap_or_default()
+                        ));
+                        said = true;
+                    } else if let Some(t) = cs.last_state.clone().and_then(|s| s.terminated) {
+                        err = err.caused_by(format!(
+                            "pod {name}: container {} last exited with code {}{}",
+                            cs.name,
+                            t.exit_code,
+                            t.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                        ));
+                        said = true;
+                    }
+                }
+                if !said {
+                    let unscheduled = status.conditions.iter().flatten().find(|c| {
+                        c.type_ == "PodScheduled" && c.status == "False"
+                    });
+                    err = err.caused_by(match unscheduled {
+                        Some(c) => format!(
+                            "pod {name} is not scheduled: {}",
+                            c.message.clone().unwrap_or_default()
+                        ),
+                        None => format!(
+                            "pod {name} is {}",
+                            status.phase.clone().unwrap_or_else(|| "Pending".into())
+                        ),
+                    });
+                }
+            }
+        }
+        Err(e) => err = err.caused_by(format!("its pods could not be listed: {e}")),
+    }
+    let kind_name = format!("{}/{}", m.kind().to_lowercase(), m.name());
+    let ns = m.namespace().unwrap_or("default");
+    match pull_failure {
+        Some(image) => err.hint(format!(
+            "the nodes could not pull {image}: check that the registry is reachable from the cluster, or load the image into the nodes with `korthbox cluster load {image}`"
+        )),
+        None => err.hint(format!(
+            "`kubectl -n {ns} describe {kind_name}` and `kubectl -n {ns} logs {kind_name}` show more; raise the limit with --wait"
+        )),
+    }
+}
+
+/// The name of the cluster's default StorageClass, if it has one.
+pub async fn default_storage_class(client: &Client) -> Result<Option<String>, Error> {
+    let api: Api<StorageClass> = Api::all(client.clone());
+    let list = api.list(&ListParams::default()).await.map_err(|e| {
+        Error::failure("could not list the cluster's StorageClasses").caused_by(e)
+    })?;
+    Ok(list
+        .items
+        .into_iter()
+        .find(|sc| {
+            sc.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(DEFAULT_CLASS))
+                .is_some_and(|v| v == "true")
+        })
+        .and_then(|sc| sc.metadata.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_deployment_is_ready_when_every_replica_is() {
+        let mut d = json!({"metadata": {"generation": 2}, "spec": {"replicas": 1},
+            "status": {"observedGeneration": 2, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1}});
+        assert_eq!(readiness("Deployment", &d), Ok(true));
+        d["status"]["observedGeneration"] = json!(1);
+        assert_eq!(readiness("Deployment", &d), Ok(false));
+    }
+
+    #[test]
+    fn a_failed_job_is_an_error() {
+        let j = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
+        assert!(readiness("Job", &j).unwrap_err().contains("BackoffLimitExceeded"));
+    }
+}

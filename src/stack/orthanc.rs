@@ -1,0 +1,99 @@
+//! Orthanc: its configuration (JSON in a ConfigMap, secrets only through environment variables
+//! that Orthanc expands), its Deployment and its Services.
+
+use serde_json::{Value, json};
+
+use super::{Manifest, Stage, docs};
+use crate::spec::{
+    DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage, StackSpec,
+};
+use crate::template::{self, Vars};
+
+const CONFIG: &str = include_str!("../../assets/orthanc.json");
+const CONFIG_S3: &str = include_str!("../../assets/orthanc-s3.json");
+
+/// Where the image reads its configuration files, and where the pv mode keeps files.
+const CONFIG_DIR: &str = "/etc/orthanc";
+const STORAGE_DIR: &str = "/var/lib/orthanc/db";
+
+/// The readiness and liveness check: `GET /changes?last` answers only when the database does.
+/// The admin password is read from the environment inside the container, so neither the pod
+/// spec nor `kubectl describe` shows it.
+const PROBE: &str = "import base64, os, urllib.request as r; \
+auth = base64.b64encode(('admin:' + os.environ['ORTHANC_ADMIN_PASSWORD']).encode()).decode(); \
+r.urlopen(r.Request('http://127.0.0.1:8042/changes?last', headers={'Authorization': 'Basic ' + auth}), timeout=5).read()";
+
+/// Orthanc's configuration for `spec`, before it is put in the ConfigMap.
+pub fn config(spec: &StackSpec) -> Result<Value, String> {
+    let vars = Vars::from([
+        ("orthanc_name", json!(spec.instance.as_str())),
+        ("aet", json!(ORTHANC_AET)),
+        (
+            "postgres_storage",
+            json!(spec.orthanc_storage == OrthancStorage::Postgres),
+        ),
+        ("bucket", json!(crate::spec::BUCKET)),
+    ]);
+    let mut config = template::render_yaml(CONFIG, &vars)?;
+    if spec.orthanc_storage == OrthancStorage::S3 {
+        let s3 = template::render_yaml(CONFIG_S3, &vars)?;
+        if let (Some(base), Value::Object(extra)) = (config.as_object_mut(), s3) {
+            base.extend(extra);
+        }
+    }
+    Ok(config)
+}
+
+fn secret_env(name: &str, secret: &str, key: &str) -> Value {
+    json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+}
+
+pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
+    let config = serde_json::to_string_pretty(&config(spec)?).map_err(|e| e.to_string())? + "\n";
+    let mut env = vec![
+        secret_env("ORTHANC_ADMIN_PASSWORD", "orthanc-credentials", "password"),
+        secret_env("POSTGRES_PASSWORD", "postgres-credentials", "password"),
+    ];
+    let mut mounts = vec![json!({"name": "config", "mountPath": CONFIG_DIR, "readOnly": true})];
+    let mut volumes = vec![json!({"name": "config", "configMap": {"name": "orthanc-config"}})];
+    match spec.orthanc_storage {
+        OrthancStorage::Pv => {
+            mounts.push(json!({"name": "storage", "mountPath": STORAGE_DIR}));
+            volumes.push(json!({"name": "storage", "persistentVolumeClaim": {"claimName": "orthanc-storage"}}));
+        }
+        OrthancStorage::S3 => {
+            env.push(secret_env("MINIO_ROOT_USER", "minio-credentials", "root-user"));
+            env.push(secret_env("MINIO_ROOT_PASSWORD", "minio-credentials", "root-password"));
+        }
+        OrthancStorage::Postgres => {}
+    }
+    vars.extend([
+        ("orthanc_json", json!(config)),
+        ("orthanc_env", Value::Array(env)),
+        ("orthanc_probe", json!(["python3", "-c", PROBE])),
+        ("orthanc_mounts", Value::Array(mounts)),
+        ("orthanc_volumes", Value::Array(volumes)),
+        ("http_node_port", json!(HTTP_NODE_PORT)),
+        ("dicom_node_port", json!(DICOM_NODE_PORT)),
+    ]);
+    Ok(())
+}
+
+pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {
+    // The volume before the Deployment whose pod mounts it.
+    let mut out = Vec::new();
+    if spec.orthanc_storage == OrthancStorage::Pv {
+        out.extend(docs(
+            Stage::Orthanc,
+            include_str!("../../assets/orthanc-storage.yaml"),
+            vars,
+        )?);
+    }
+    for mut m in docs(Stage::Orthanc, include_str!("../../assets/orthanc.yaml"), vars)? {
+        if m.kind() == "ConfigMap" {
+            m.stage = Stage::Config;
+        }
+        out.push(m);
+    }
+    Ok(out)
+}

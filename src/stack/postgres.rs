@@ -1,0 +1,8 @@
+//! PostgreSQL: a StatefulSet from the official image, its volume from volumeClaimTemplates.
+
+use super::{Manifest, Stage, docs};
+use crate::template::Vars;
+
+pub fn render(vars: &Vars) -> Result<Vec<Manifest>, String> {
+    docs(Stage::Postgres, include_str!("../../assets/postgres.yaml"), vars)
+}

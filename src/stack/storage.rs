@@ -1,0 +1,26 @@
+//! The storage layer: the cluster's default StorageClass, or rancher's local-path-provisioner.
+
+use super::{Manifest, Stage, docs};
+use crate::spec::{StackSpec, VolumeSource};
+use crate::template::Vars;
+
+/// The StorageClass local-path-provisioner serves.
+pub const CLASS: &str = "local-path";
+
+pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {
+    match spec.volumes {
+        VolumeSource::ClusterDefault => Ok(Vec::new()),
+        VolumeSource::InstallLocalPath { default } => {
+            let mut vars = vars.clone();
+            vars.insert(
+                "local_path_default",
+                serde_json::json!(if default { "true" } else { "false" }),
+            );
+            docs(
+                Stage::Storage,
+                include_str!("../../assets/local-path-provisioner.yaml"),
+                &vars,
+            )
+        }
+    }
+}

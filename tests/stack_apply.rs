@@ -1,0 +1,247 @@
+//! `korthbox stack apply` against the in-memory fake API server: the order objects are applied
+//! in, a second apply that changes nothing, Secrets that are never regenerated, and a readiness
+//! timeout that names the object and the reason.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::kube_api::{FakeApi, nodes_from_table};
+use support::{Sandbox, fixture};
+
+const CONTEXT: &str = "kind-korthbox";
+
+fn world() -> (Sandbox, FakeApi) {
+    let mut sandbox = Sandbox::new();
+    let api = FakeApi::serve(nodes_from_table(&fixture("kind-multinode-get-nodes-wide.txt"), None));
+    // kind's own default class.
+    api.put(
+        "/apis/storage.k8s.io/v1/storageclasses/standard",
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+               "provisioner": "rancher.io/local-path"}),
+    );
+    let kubeconfig = api.kubeconfig(&sandbox.path("home/.kube/config"), CONTEXT);
+    sandbox.set("KUBECONFIG", kubeconfig.to_str().unwrap());
+    (sandbox, api)
+}
+
+fn apply(sandbox: &Sandbox, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["stack", "apply", "--context", CONTEXT, "--wait", "3", "--json"];
+    args.extend_from_slice(extra);
+    sandbox.run(&args)
+}
+
+fn applied(out: &std::process::Output) -> Vec<(String, String)> {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["object"].as_str().unwrap().to_string(),
+                a["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The writes, as "METHOD path" without the query.
+fn writes(api: &FakeApi) -> Vec<String> {
+    api.writes()
+        .into_iter()
+        .map(|w| w.split('?').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_stack_is_applied_in_dependency_order_with_waits_between() {
+    let (sandbox, api) = world();
+    let out = apply(&sandbox, &[]);
+    let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
+    assert_eq!(
+        objects,
+        [
+            "Namespace korthbox",
+            "Secret korthbox/postgres-credentials",
+            "Secret korthbox/orthanc-credentials",
+            "ConfigMap korthbox/orthanc-config",
+            "Service korthbox/postgres",
+            "StatefulSet korthbox/postgres",
+            "PersistentVolumeClaim korthbox/orthanc-storage",
+            "Deployment korthbox/orthanc",
+            "Service korthbox/orthanc",
+        ]
+    );
+    assert_eq!(
+        writes(&api),
+        [
+            "PATCH /api/v1/namespaces/korthbox",
+            "POST /api/v1/namespaces/korthbox/secrets",
+            "POST /api/v1/namespaces/korthbox/secrets",
+            "PATCH /api/v1/namespaces/korthbox/configmaps/orthanc-config",
+            "PATCH /api/v1/namespaces/korthbox/services/postgres",
+            "PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres",
+            "PATCH /api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage",
+            "PATCH /apis/apps/v1/namespaces/korthbox/deployments/orthanc",
+            "PATCH /api/v1/namespaces/korthbox/services/orthanc",
+        ]
+    );
+    // PostgreSQL was waited for before Orthanc was applied.
+    let requests = api.requests();
+    let position = |needle: &str| requests.iter().position(|r| r.starts_with(needle)).unwrap();
+    let waited = requests
+        .iter()
+        .rposition(|r| r == "GET /apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
+        .unwrap();
+    assert!(waited > position("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres"));
+    assert!(waited < position("PATCH /apis/apps/v1/namespaces/korthbox/deployments/orthanc"));
+    // Every apply is server-side with korthbox's field manager.
+    assert!(api.writes().iter().filter(|w| w.starts_with("PATCH")).all(|w| w.contains("fieldManager=korthbox") && w.contains("force=true")));
+    // kind has a default class: no provisioner, no storageClassName.
+    assert!(!api.paths().iter().any(|p| p.contains("local-path")));
+    let pvc = api.get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage").unwrap();
+    assert!(pvc["spec"].get("storageClassName").is_none(), "{pvc:#}");
+}
+
+#[test]
+fn a_second_apply_changes_nothing_and_keeps_the_secrets() {
+    let (sandbox, api) = world();
+    let first = applied(&apply(&sandbox, &[]));
+    assert!(first.iter().all(|(_, c)| c == "created"), "{first:?}");
+    let secret = |name: &str| api.get(&format!("/api/v1/namespaces/korthbox/secrets/{name}")).unwrap();
+    let (pg, orthanc) = (secret("postgres-credentials"), secret("orthanc-credentials"));
+    let password = pg["stringData"]["password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 48, "a generated 24-byte hex password");
+    assert!(password.chars().all(|c| c.is_ascii_hexdigit()));
+    let versions = |api: &FakeApi| {
+        api.paths()
+            .into_iter()
+            .map(|p| (p.clone(), api.get(&p).unwrap()["metadata"]["resourceVersion"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let before = versions(&api);
+    let posts_before = api.writes().iter().filter(|w| w.starts_with("POST")).count();
+
+    let out = apply(&sandbox, &[]);
+    let second = applied(&out);
+    for (object, change) in &second {
+        let expected = if object.starts_with("Secret ") { "kept" } else { "unchanged" };
+        assert_eq!(change, expected, "{object}");
+    }
+    assert_eq!(versions(&api), before, "nothing was written for real");
+    assert_eq!(api.writes().iter().filter(|w| w.starts_with("POST")).count(), posts_before, "no Secret was created again");
+    assert_eq!(secret("postgres-credentials"), pg);
+    assert_eq!(secret("orthanc-credentials"), orthanc);
+
+    let human = sandbox.run(&["stack", "apply", "--context", CONTEXT, "--wait", "3"]);
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(stderr.contains("the stack was already as planned; nothing changed"), "{stderr}");
+}
+
+#[test]
+fn a_readiness_timeout_names_the_object_and_the_reason() {
+    let (sandbox, api) = world();
+    api.set_ready(false);
+    let image = "docker.io/library/postgres:17.6-bookworm@sha256:f3bd19c606e442c3d7bdfa8002e03fe260a1023351e0ea4598032022b68dd6e3";
+    api.put(
+        "/api/v1/namespaces/korthbox/pods/postgres-0",
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "postgres-0", "namespace": "korthbox",
+                            "labels": {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "korthbox"}},
+               "status": {"phase": "Pending", "containerStatuses": [{
+                   "name": "postgres", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+                   "state": {"waiting": {"reason": "ImagePullBackOff",
+                                         "message": format!("Back-off pulling image \"{image}\"")}}}]}}),
+    );
+    let started = std::time::Instant::now();
+    let out = sandbox.run(&["stack", "apply", "--context", CONTEXT, "--wait", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: StatefulSet korthbox/postgres was not ready within 2s"), "{stderr}");
+    assert!(stderr.contains(&format!("pod postgres-0: container postgres ({image}) is waiting: ImagePullBackOff: Back-off pulling image")), "{stderr}");
+    assert!(stderr.contains(&format!("hint: the nodes could not pull {image}")), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    // Orthanc was never applied: it comes after PostgreSQL is ready.
+    assert!(!writes(&api).iter().any(|w| w.contains("deployments/orthanc")));
+}
+
+#[test]
+fn a_refused_cluster_gets_no_write() {
+    let mut sandbox = Sandbox::new();
+    let api = FakeApi::serve(vec![support::fixture_json("docker-desktop-k8s-node.json")]);
+    let kubeconfig = api.kubeconfig(&sandbox.path("home/.kube/config"), "docker-desktop");
+    sandbox.set("KUBECONFIG", kubeconfig.to_str().unwrap());
+    let out = sandbox.run(&["stack", "apply", "--context", "docker-desktop", "--wait", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("it is Docker Desktop's built-in Kubernetes"), "{stderr}");
+    assert!(api.writes().is_empty(), "{:?}", api.writes());
+}
+
+#[test]
+fn minio_and_s3_apply_the_bucket_after_minio_is_ready() {
+    let (sandbox, api) = world();
+    let out = apply(&sandbox, &["--storage", "minio", "--orthanc-storage", "s3"]);
+    let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
+    let at = |name: &str| objects.iter().position(|o| o == name).unwrap_or_else(|| panic!("{name} in {objects:?}"));
+    assert!(at("Secret korthbox/minio-credentials") < at("StatefulSet korthbox/postgres"));
+    assert!(at("StatefulSet korthbox/postgres") < at("Deployment korthbox/minio"));
+    assert!(at("Deployment korthbox/minio") < at("Job korthbox/minio-bucket"));
+    assert!(at("Job korthbox/minio-bucket") < at("Deployment korthbox/orthanc"));
+    assert!(!objects.iter().any(|o| o.contains("orthanc-storage")), "no volume for files in s3 mode");
+    let deployment = api.get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc").unwrap();
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(env.contains("MINIO_ROOT_PASSWORD") && env.contains("minio-credentials"), "{env}");
+}
+
+#[test]
+fn without_a_default_class_local_path_is_installed_as_the_default() {
+    let (sandbox, api) = world();
+    api.put(
+        "/apis/storage.k8s.io/v1/storageclasses/standard",
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "standard"}, "provisioner": "x"}),
+    );
+    let out = apply(&sandbox, &[]);
+    let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
+    assert_eq!(objects[1], "Namespace local-path-storage");
+    assert!(objects.contains(&"Deployment local-path-storage/local-path-provisioner".to_string()));
+    let class = api.get("/apis/storage.k8s.io/v1/storageclasses/local-path").unwrap();
+    assert_eq!(class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "true");
+    // The provisioner was waited for before PostgreSQL's volume was asked for.
+    let requests = api.requests();
+    let waited = requests.iter().position(|r| r == "GET /apis/apps/v1/namespaces/local-path-storage/deployments/local-path-provisioner").unwrap();
+    let postgres = requests.iter().position(|r| r.starts_with("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres")).unwrap();
+    assert!(waited < postgres);
+}
+
+#[test]
+fn on_minikube_local_path_is_used_by_name_beside_the_default() {
+    let (mut sandbox, api) = world();
+    support::stand_ins::install(&mut sandbox, None);
+    // minikube's context is the profile name.
+    api.kubeconfig(&sandbox.path("home/.kube/config"), "korthbox");
+    let out = sandbox.run(&["stack", "apply", "--driver", "minikube", "--wait", "3", "--json"]);
+    applied(&out);
+    let class = api.get("/apis/storage.k8s.io/v1/storageclasses/local-path").unwrap();
+    assert_eq!(class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "false");
+    let pvc = api.get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage").unwrap();
+    assert_eq!(pvc["spec"]["storageClassName"], "local-path");
+    let sts = api.get("/apis/apps/v1/namespaces/korthbox/statefulsets/postgres").unwrap();
+    assert_eq!(sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"], "local-path");
+}
+
+#[test]
+fn s3_without_minio_is_a_usage_error_before_any_request() {
+    let (sandbox, api) = world();
+    let out = sandbox.run(&["stack", "apply", "--context", CONTEXT, "--orthanc-storage", "s3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("add --storage minio"), "{stderr}");
+    assert!(api.requests().is_empty());
+}
