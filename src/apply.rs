@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -30,6 +32,17 @@ pub enum Change {
     Unchanged,
     /// A Secret that already existed and was left as it is.
     Kept,
+}
+
+impl Change {
+    pub fn label(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Configured => "configured",
+            Change::Unchanged => "unchanged",
+            Change::Kept => "kept",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,7 +87,10 @@ fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
 fn api_for(client: &Client, m: &Manifest) -> Result<Api<DynamicObject>, Error> {
     let api_version = m.object["apiVersion"].as_str().unwrap_or_default();
     let (ar, namespaced) = resource(api_version, m.kind()).ok_or_else(|| {
-        Error::failure(format!("korthbox does not know how to apply {api_version} {}", m.kind()))
+        Error::failure(format!(
+            "korthbox does not know how to apply {api_version} {}",
+            m.kind()
+        ))
     })?;
     Ok(match (namespaced, m.namespace()) {
         (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
@@ -86,7 +102,8 @@ fn api_for(client: &Client, m: &Manifest) -> Result<Api<DynamicObject>, Error> {
 fn api_error(what: &str, m: &Manifest, e: kube::Error) -> Error {
     let hint = match &e {
         kube::Error::Api(s) if s.code == 403 => {
-            "the kube user may not do this: korthbox needs to create namespaces, RBAC and workloads".to_string()
+            "the kube user may not do this: korthbox needs to create namespaces, RBAC and workloads"
+                .to_string()
         }
         _ => "is the API server still reachable? `korthbox cluster check` tells".to_string(),
     };
@@ -119,8 +136,11 @@ pub async fn apply(
                 if before.is_some() {
                     Change::Kept
                 } else {
-                    let object: DynamicObject = serde_json::from_value(m.object.clone())
-                        .map_err(|e| Error::failure(format!("{} is not a valid object", m.describe())).caused_by(e))?;
+                    let object: DynamicObject =
+                        serde_json::from_value(m.object.clone()).map_err(|e| {
+                            Error::failure(format!("{} is not a valid object", m.describe()))
+                                .caused_by(e)
+                        })?;
                     match api.create(&PostParams::default(), &object).await {
                         Ok(_) => Change::Created,
                         // Made by a concurrent run between the read and the create: keep it.
@@ -179,9 +199,11 @@ fn readiness(kind: &str, obj: &Value) -> Result<bool, String> {
             if int(&status["succeeded"]) >= 1 {
                 return Ok(true);
             }
-            let failed = status["conditions"].as_array().into_iter().flatten().find(|c| {
-                c["type"] == "Failed" && c["status"] == "True"
-            });
+            let failed = status["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Failed" && c["status"] == "True");
             match failed {
                 Some(c) => Err(format!(
                     "{}: {}",
@@ -199,7 +221,10 @@ async fn wait_ready(client: &Client, m: &Manifest, timeout: Duration) -> Result<
     let api = api_for(client, m)?;
     let deadline = Instant::now() + timeout;
     loop {
-        let obj = api.get(m.name()).await.map_err(|e| api_error("read", m, e))?;
+        let obj = api
+            .get(m.name())
+            .await
+            .map_err(|e| api_error("read", m, e))?;
         let value = serde_json::to_value(&obj).unwrap_or_default();
         match readiness(m.kind(), &value) {
             Ok(true) => return Ok(()),
@@ -217,7 +242,8 @@ async fn wait_ready(client: &Client, m: &Manifest, timeout: Duration) -> Result<
             ));
             return Err(diagnose(client, m, &value, err).await);
         }
-        tokio::time::sleep(POLL_EVERY.min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(POLL_EVERY.min(deadline.saturating_duration_since(Instant::now())))
+            .await;
     }
 }
 
@@ -270,7 +296,10 @@ async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) ->
                     let state = cs.state.clone().unwrap_or_default();
                     if let Some(w) = state.waiting {
                         let reason = w.reason.unwrap_or_default();
-                        if matches!(reason.as_str(), "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName") {
+                        if matches!(
+                            reason.as_str(),
+                            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName"
+                        ) {
                             pull_failure = Some(cs.image.clone());
                         }
                         err = err.caused_by(format!(
@@ -291,9 +320,11 @@ async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) ->
                     }
                 }
                 if !said {
-                    let unscheduled = status.conditions.iter().flatten().find(|c| {
-                        c.type_ == "PodScheduled" && c.status == "False"
-                    });
+                    let unscheduled = status
+                        .conditions
+                        .iter()
+                        .flatten()
+                        .find(|c| c.type_ == "PodScheduled" && c.status == "False");
                     err = err.caused_by(match unscheduled {
                         Some(c) => format!(
                             "pod {name} is not scheduled: {}",
@@ -324,9 +355,10 @@ async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) ->
 /// The name of the cluster's default StorageClass, if it has one.
 pub async fn default_storage_class(client: &Client) -> Result<Option<String>, Error> {
     let api: Api<StorageClass> = Api::all(client.clone());
-    let list = api.list(&ListParams::default()).await.map_err(|e| {
-        Error::failure("could not list the cluster's StorageClasses").caused_by(e)
-    })?;
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| Error::failure("could not list the cluster's StorageClasses").caused_by(e))?;
     Ok(list
         .items
         .into_iter()
@@ -357,6 +389,10 @@ mod tests {
     #[test]
     fn a_failed_job_is_an_error() {
         let j = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
-        assert!(readiness("Job", &j).unwrap_err().contains("BackoffLimitExceeded"));
+        assert!(
+            readiness("Job", &j)
+                .unwrap_err()
+                .contains("BackoffLimitExceeded")
+        );
     }
 }

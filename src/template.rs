@@ -24,8 +24,8 @@ pub fn render_yaml(template: &str, vars: &Vars) -> Result<Value, String> {
 
 /// Renders every document of a multi-document YAML template.
 pub fn render_yaml_documents(template: &str, vars: &Vars) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(template)
-        .map_err(|e| format!("template is not YAML: {e}"))?;
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(template).map_err(|e| format!("template is not YAML: {e}"))?;
     docs.into_iter()
         .filter(|d| !d.is_null())
         .map(|mut d| {

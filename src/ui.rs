@@ -337,13 +337,7 @@ pub fn cluster_report(out: &mut impl Write, report: &ClusterReport) -> std::io::
 pub fn applied(out: &mut impl Write, applied: &[crate::apply::Applied]) -> std::io::Result<()> {
     let rows: Vec<[String; 2]> = applied
         .iter()
-        .map(|a| {
-            let change = serde_json::to_value(a.change)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
-            [a.object.clone(), change]
-        })
+        .map(|a| [a.object.clone(), a.change.label().to_string()])
         .collect();
     table(out, ["OBJECT", "CHANGE"], &rows)
 }

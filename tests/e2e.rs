@@ -3,8 +3,9 @@
 //!
 //! What runs: `korthbox doctor` must pass every blocking check for that driver; then a real
 //! cluster named `korthbox-e2e` is created with that driver, must pass the cluster checks
-//! (2+ nodes, all Ready, containerd), is listed, and is deleted (twice: the second delete
-//! finds nothing and still succeeds).
+//! (2+ nodes, all Ready, containerd), is listed, gets the stack applied (PostgreSQL and Orthanc
+//! ready) twice (the second changing nothing), and is deleted (twice: the second delete finds
+//! nothing and still succeeds).
 
 use std::process::Command;
 
@@ -102,6 +103,24 @@ fn a_real_cluster_is_created_checked_and_deleted() {
     let out = korthbox(&["cluster", "list", "--json", "--driver", &driver]);
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(listed.as_array().unwrap().iter().any(|c| c["name"] == name));
+
+    // The stack, for real: pulled, scheduled, ready; then applied again with nothing to change.
+    let apply = [
+        "stack", "apply", "--driver", &driver, "--name", name, "--wait", "900", "--json",
+    ];
+    let out = korthbox(&apply);
+    assert!(out.status.success(), "stack apply failed");
+    let out = korthbox(&apply);
+    assert!(out.status.success(), "second stack apply failed");
+    let applied: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        applied
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["change"] == "unchanged" || a["change"] == "kept"),
+        "a second apply changed something: {applied:#}"
+    );
 
     for _ in 0..2 {
         let out = korthbox(&["cluster", "delete", "--driver", &driver, "--name", name]);

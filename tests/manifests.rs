@@ -12,6 +12,15 @@ use serde_json::{Value, json};
 use support::Sandbox;
 
 const VERSIONS: [&str; 4] = ["1.34", "1.35", "1.36", "1.37"];
+/// Orthanc on MinIO, planned for kind.
+const S3_ON_KIND: [&str; 6] = [
+    "--driver",
+    "kind",
+    "--storage",
+    "minio",
+    "--orthanc-storage",
+    "s3",
+];
 
 struct Schemas {
     defs: HashMap<&'static str, Value>,
@@ -44,9 +53,12 @@ impl Schemas {
             .unwrap()
             .iter()
             .find(|(_, d)| {
-                d["x-kubernetes-group-version-kind"].as_array().is_some_and(|gvks| {
-                    gvks.iter().any(|g| g["group"] == group && g["version"] == v && g["kind"] == kind)
-                })
+                d["x-kubernetes-group-version-kind"]
+                    .as_array()
+                    .is_some_and(|gvks| {
+                        gvks.iter()
+                            .any(|g| g["group"] == group && g["version"] == v && g["kind"] == kind)
+                    })
             })
             .map(|(name, _)| name.clone())
             .unwrap_or_else(|| panic!("no schema for {api_version} {kind} in v{version}"))
@@ -80,7 +92,8 @@ fn plan(sandbox: &Sandbox, args: &[&str]) -> (Vec<Value>, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "plan {args:?}: {stderr}");
     let text = String::from_utf8(out.stdout).unwrap();
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     (docs.into_iter().filter(|d| !d.is_null()).collect(), text)
 }
 
@@ -95,7 +108,14 @@ fn combinations() -> Vec<Vec<&'static str>> {
             ("minio", "s3"),
             ("minio", "postgres"),
         ] {
-            let mut args = vec!["--driver", driver, "--storage", storage, "--orthanc-storage", orthanc];
+            let mut args = vec![
+                "--driver",
+                driver,
+                "--storage",
+                storage,
+                "--orthanc-storage",
+                orthanc,
+            ];
             if driver == "existing" {
                 args.extend(["--context", "lab"]);
             }
@@ -115,7 +135,12 @@ fn every_object_validates_strictly_for_every_kubernetes_version() {
         for version in VERSIONS {
             for doc in &docs {
                 let errors = schemas.errors(version, doc);
-                assert!(errors.is_empty(), "v{version} {args:?} {} {}: {errors:#?}", doc["kind"], doc["metadata"]["name"]);
+                assert!(
+                    errors.is_empty(),
+                    "v{version} {args:?} {} {}: {errors:#?}",
+                    doc["kind"],
+                    doc["metadata"]["name"]
+                );
                 checked += 1;
             }
         }
@@ -129,10 +154,18 @@ fn the_schemas_are_strict() {
     let sandbox = Sandbox::new();
     let mut schemas = Schemas::load();
     let (docs, _) = plan(&sandbox, &["--driver", "kind"]);
-    let mut deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap().clone();
+    let mut deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap()
+        .clone();
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = json!("Always");
     assert!(!schemas.errors("1.36", &deployment).is_empty());
-    let mut service = docs.iter().find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "orthanc").unwrap().clone();
+    let mut service = docs
+        .iter()
+        .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "orthanc")
+        .unwrap()
+        .clone();
     service["spec"]["ports"][0]["nodePort"] = json!("30042");
     assert!(!schemas.errors("1.36", &service).is_empty());
 }
@@ -140,7 +173,7 @@ fn the_schemas_are_strict() {
 #[test]
 fn secrets_are_redacted_unless_asked_and_never_outside_secrets() {
     let sandbox = Sandbox::new();
-    let (docs, text) = plan(&sandbox, &["--driver", "kind", "--storage", "minio", "--orthanc-storage", "s3"]);
+    let (docs, text) = plan(&sandbox, &S3_ON_KIND);
     let secrets: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Secret").collect();
     assert_eq!(secrets.len(), 3);
     for s in &secrets {
@@ -151,14 +184,17 @@ fn secrets_are_redacted_unless_asked_and_never_outside_secrets() {
         }
     }
 
-    let (docs, text_shown) = plan(&sandbox, &["--driver", "kind", "--storage", "minio", "--orthanc-storage", "s3", "--show-secrets"]);
+    let (docs, text_shown) = plan(&sandbox, &[&S3_ON_KIND[..], &["--show-secrets"]].concat());
     assert_ne!(text, text_shown);
     let mut passwords = Vec::new();
     for s in docs.iter().filter(|d| d["kind"] == "Secret") {
         for (key, value) in s["stringData"].as_object().unwrap() {
             if key.contains("password") {
                 let p = value.as_str().unwrap().to_string();
-                assert!(p.len() == 48 && p.chars().all(|c| c.is_ascii_hexdigit()), "{p}");
+                assert!(
+                    p.len() == 48 && p.chars().all(|c| c.is_ascii_hexdigit()),
+                    "{p}"
+                );
                 passwords.push(p);
             }
         }
@@ -168,17 +204,31 @@ fn secrets_are_redacted_unless_asked_and_never_outside_secrets() {
     for doc in docs.iter().filter(|d| d["kind"] != "Secret") {
         let text = doc.to_string();
         for p in &passwords {
-            assert!(!text.contains(p.as_str()), "{} {} carries a password", doc["kind"], doc["metadata"]["name"]);
+            assert!(
+                !text.contains(p.as_str()),
+                "{} {} carries a password",
+                doc["kind"],
+                doc["metadata"]["name"]
+            );
         }
     }
     let config = orthanc_config(&docs);
-    assert_eq!(config["RegisteredUsers"]["admin"], "${ORTHANC_ADMIN_PASSWORD}");
+    assert_eq!(
+        config["RegisteredUsers"]["admin"],
+        "${ORTHANC_ADMIN_PASSWORD}"
+    );
     assert_eq!(config["PostgreSQL"]["Password"], "${POSTGRES_PASSWORD}");
-    assert_eq!(config["AwsS3Storage"]["SecretKey"], "${MINIO_ROOT_PASSWORD}");
+    assert_eq!(
+        config["AwsS3Storage"]["SecretKey"],
+        "${MINIO_ROOT_PASSWORD}"
+    );
 }
 
 fn orthanc_config(docs: &[Value]) -> Value {
-    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "orthanc-config").unwrap();
+    let cm = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "orthanc-config")
+        .unwrap();
     serde_json::from_str(cm["data"]["orthanc.json"].as_str().unwrap()).unwrap()
 }
 
@@ -194,21 +244,30 @@ fn orthanc_storage_modes_change_the_configuration_and_the_volumes() {
     let (pv, _) = plan(&sandbox, &["--driver", "kind"]);
     assert_eq!(orthanc_config(&pv)["PostgreSQL"]["EnableStorage"], false);
     assert_eq!(orthanc_config(&pv)["PostgreSQL"]["EnableIndex"], true);
-    assert_eq!(orthanc_config(&pv)["StorageDirectory"], "/var/lib/orthanc/db");
+    assert_eq!(
+        orthanc_config(&pv)["StorageDirectory"],
+        "/var/lib/orthanc/db"
+    );
     assert_eq!(volume_claims(&pv), ["orthanc-storage"]);
 
-    let (pg, _) = plan(&sandbox, &["--driver", "kind", "--orthanc-storage", "postgres"]);
+    let (pg, _) = plan(
+        &sandbox,
+        &["--driver", "kind", "--orthanc-storage", "postgres"],
+    );
     assert_eq!(orthanc_config(&pg)["PostgreSQL"]["EnableStorage"], true);
     assert!(volume_claims(&pg).is_empty());
 
-    let (s3, _) = plan(&sandbox, &["--driver", "kind", "--storage", "minio", "--orthanc-storage", "s3"]);
+    let (s3, _) = plan(&sandbox, &S3_ON_KIND);
     let config = orthanc_config(&s3);
     assert_eq!(config["AwsS3Storage"]["Endpoint"], "http://minio:9000");
     assert_eq!(config["AwsS3Storage"]["VirtualAddressing"], false);
     assert_eq!(config["AwsS3Storage"]["BucketName"], "orthanc");
     assert_eq!(volume_claims(&s3), ["minio-data"]);
     let job = s3.iter().find(|d| d["kind"] == "Job").unwrap();
-    assert!(job.to_string().contains("mc mb --ignore-existing sandbox/orthanc"));
+    assert!(
+        job.to_string()
+            .contains("mc mb --ignore-existing sandbox/orthanc")
+    );
 }
 
 #[test]
@@ -216,19 +275,41 @@ fn the_s3_keys_are_ones_the_plugin_documents() {
     // The AWS S3 plugin is not packaged for Debian, so its keys are checked against the set the
     // Orthanc Book documents (plugins/object-storage.rst, "AwsS3Storage" sample configuration).
     const DOCUMENTED: [&str; 16] = [
-        "BucketName", "Region", "AccessKey", "SecretKey", "Endpoint", "ConnectionTimeout",
-        "RequestTimeout", "RootPath", "MigrationFromFileSystemEnabled", "StorageStructure",
-        "EnableLegacyUnknownFiles", "VirtualAddressing", "StorageEncryption", "HybridMode",
-        "UseTransferManager", "EnableAwsSdkLogs",
+        "BucketName",
+        "Region",
+        "AccessKey",
+        "SecretKey",
+        "Endpoint",
+        "ConnectionTimeout",
+        "RequestTimeout",
+        "RootPath",
+        "MigrationFromFileSystemEnabled",
+        "StorageStructure",
+        "EnableLegacyUnknownFiles",
+        "VirtualAddressing",
+        "StorageEncryption",
+        "HybridMode",
+        "UseTransferManager",
+        "EnableAwsSdkLogs",
     ];
     let sandbox = Sandbox::new();
-    let (docs, _) = plan(&sandbox, &["--driver", "kind", "--storage", "minio", "--orthanc-storage", "s3"]);
+    let (docs, _) = plan(&sandbox, &S3_ON_KIND);
     let config = orthanc_config(&docs);
     let keys: Vec<&String> = config["AwsS3Storage"].as_object().unwrap().keys().collect();
     for key in &keys {
-        assert!(DOCUMENTED.contains(&key.as_str()), "{key} is not a documented AwsS3Storage key");
+        assert!(
+            DOCUMENTED.contains(&key.as_str()),
+            "{key} is not a documented AwsS3Storage key"
+        );
     }
-    for required in ["BucketName", "Region", "Endpoint", "AccessKey", "SecretKey", "VirtualAddressing"] {
+    for required in [
+        "BucketName",
+        "Region",
+        "Endpoint",
+        "AccessKey",
+        "SecretKey",
+        "VirtualAddressing",
+    ] {
         assert!(keys.iter().any(|k| *k == required), "{required} missing");
     }
 }
@@ -236,7 +317,17 @@ fn the_s3_keys_are_ones_the_plugin_documents() {
 #[test]
 fn images_are_pinned_by_digest_and_minio_is_overridable() {
     let sandbox = Sandbox::new();
-    let (docs, text) = plan(&sandbox, &["--driver", "existing", "--context", "lab", "--storage", "minio"]);
+    let (docs, text) = plan(
+        &sandbox,
+        &[
+            "--driver",
+            "existing",
+            "--context",
+            "lab",
+            "--storage",
+            "minio",
+        ],
+    );
     let images: Vec<String> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("image: "))
@@ -244,23 +335,56 @@ fn images_are_pinned_by_digest_and_minio_is_overridable() {
         .collect();
     assert!(images.len() >= 6, "{images:?}");
     for image in &images {
-        assert!(image.contains(":") && image.contains("@sha256:"), "{image} is not pinned by tag and digest");
+        assert!(
+            image.contains(":") && image.contains("@sha256:"),
+            "{image} is not pinned by tag and digest"
+        );
     }
-    assert!(images.iter().any(|i| i.starts_with("quay.io/minio/minio:RELEASE.")));
-    assert!(images.iter().any(|i| i.starts_with("docker.io/orthancteam/orthanc:")));
-    assert!(text.contains("image: \"docker.io/library/busybox:1.37.0@sha256:"), "local-path's helper image is pinned too");
+    assert!(
+        images
+            .iter()
+            .any(|i| i.starts_with("quay.io/minio/minio:RELEASE."))
+    );
+    assert!(
+        images
+            .iter()
+            .any(|i| i.starts_with("docker.io/orthancteam/orthanc:"))
+    );
+    assert!(
+        text.contains("image: \"docker.io/library/busybox:1.37.0@sha256:"),
+        "local-path's helper image is pinned too"
+    );
     assert!(docs.iter().any(|d| d["kind"] == "StorageClass"));
 
-    let (docs, _) = plan(&sandbox, &["--driver", "kind", "--storage", "minio", "--minio-image", "registry.example:5000/minio:test"]);
-    let minio = docs.iter().find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "minio").unwrap();
-    assert_eq!(minio["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example:5000/minio:test");
+    let (docs, _) = plan(
+        &sandbox,
+        &[
+            "--driver",
+            "kind",
+            "--storage",
+            "minio",
+            "--minio-image",
+            "registry.example:5000/minio:test",
+        ],
+    );
+    let minio = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "minio")
+        .unwrap();
+    assert_eq!(
+        minio["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example:5000/minio:test"
+    );
 }
 
 #[test]
 fn services_probes_and_data_paths() {
     let sandbox = Sandbox::new();
     let (docs, _) = plan(&sandbox, &["--driver", "kind"]);
-    let service = docs.iter().find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "orthanc").unwrap();
+    let service = docs
+        .iter()
+        .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "orthanc")
+        .unwrap();
     assert_eq!(service["spec"]["type"], "NodePort");
     let ports: Vec<(u64, u64)> = service["spec"]["ports"]
         .as_array()
@@ -268,16 +392,34 @@ fn services_probes_and_data_paths() {
         .iter()
         .map(|p| (p["port"].as_u64().unwrap(), p["nodePort"].as_u64().unwrap()))
         .collect();
-    assert_eq!(ports, [(8042, 30042), (4242, 30242)], "the NodePorts kind's and k3d's mappings point at");
+    assert_eq!(
+        ports,
+        [(8042, 30042), (4242, 30242)],
+        "the NodePorts kind's and k3d's mappings point at"
+    );
 
-    let orthanc = docs.iter().find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "orthanc").unwrap();
+    let orthanc = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "orthanc")
+        .unwrap();
     let pod = &orthanc["spec"]["template"]["spec"];
     let probe = pod["containers"][0]["readinessProbe"]["exec"]["command"].to_string();
-    assert!(probe.contains("/changes?last") && probe.contains("ORTHANC_ADMIN_PASSWORD"), "{probe}");
-    assert!(pod["initContainers"][0]["command"].to_string().contains("pg_isready -h postgres"));
+    assert!(
+        probe.contains("/changes?last") && probe.contains("ORTHANC_ADMIN_PASSWORD"),
+        "{probe}"
+    );
+    assert!(
+        pod["initContainers"][0]["command"]
+            .to_string()
+            .contains("pg_isready -h postgres")
+    );
     for doc in &docs {
         let labels = &doc["metadata"]["labels"];
-        assert_eq!(labels["app.kubernetes.io/managed-by"], "korthbox", "{} {}", doc["kind"], doc["metadata"]["name"]);
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"], "korthbox",
+            "{} {}",
+            doc["kind"], doc["metadata"]["name"]
+        );
         assert_eq!(labels["app.kubernetes.io/part-of"], "korthbox");
     }
 
@@ -286,14 +428,35 @@ fn services_probes_and_data_paths() {
     let env = container["env"].as_array().unwrap();
     let pgdata = env.iter().find(|e| e["name"] == "PGDATA").unwrap();
     let mount = container["volumeMounts"][0]["mountPath"].as_str().unwrap();
-    assert!(pgdata["value"].as_str().unwrap().starts_with(&format!("{mount}/")), "PGDATA is inside the volume");
-    assert_eq!(container["readinessProbe"]["exec"]["command"][2].as_str().unwrap().split_whitespace().next(), Some("pg_isready"));
+    assert!(
+        pgdata["value"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{mount}/")),
+        "PGDATA is inside the volume"
+    );
+    assert_eq!(
+        container["readinessProbe"]["exec"]["command"][2]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .next(),
+        Some("pg_isready")
+    );
 
     // Requests and limits fit the 8 GiB doctor asks for.
     let mut limits_mib = 0;
-    for doc in docs.iter().filter(|d| matches!(d["kind"].as_str(), Some("Deployment" | "StatefulSet"))) {
-        for c in doc["spec"]["template"]["spec"]["containers"].as_array().unwrap() {
-            let limit = c["resources"]["limits"]["memory"].as_str().expect("a memory limit");
+    for doc in docs
+        .iter()
+        .filter(|d| matches!(d["kind"].as_str(), Some("Deployment" | "StatefulSet")))
+    {
+        for c in doc["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+        {
+            let limit = c["resources"]["limits"]["memory"]
+                .as_str()
+                .expect("a memory limit");
             limits_mib += match limit.strip_suffix("Gi") {
                 Some(g) => g.parse::<u64>().unwrap() * 1024,
                 None => limit.strip_suffix("Mi").unwrap().parse::<u64>().unwrap(),
@@ -309,7 +472,10 @@ fn s3_without_minio_says_which_flag_to_add() {
     let out = sandbox.run(&["plan", "--only", "manifests", "--orthanc-storage", "s3"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("error: --orthanc-storage s3") && stderr.contains("add --storage minio"), "{stderr}");
+    assert!(
+        stderr.contains("error: --orthanc-storage s3") && stderr.contains("add --storage minio"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -323,9 +489,20 @@ fn plan_without_only_shows_the_cluster_then_the_manifests() {
     assert_eq!(docs[1]["kind"], "Namespace");
 
     let dir = sandbox.path("out");
-    let out = sandbox.run(&["plan", "--driver", "minikube", "--provider", "docker", "--output-dir", dir.to_str().unwrap()]);
+    let out = sandbox.run(&[
+        "plan",
+        "--driver",
+        "minikube",
+        "--provider",
+        "docker",
+        "--output-dir",
+        dir.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     assert!(dir.join("minikube.args").exists());
     let manifests = std::fs::read_to_string(dir.join("manifests.yaml")).unwrap();
-    assert!(manifests.contains("kind: StorageClass"), "minikube gets local-path");
+    assert!(
+        manifests.contains("kind: StorageClass"),
+        "minikube gets local-path"
+    );
 }

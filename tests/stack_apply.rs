@@ -12,7 +12,10 @@ const CONTEXT: &str = "kind-korthbox";
 
 fn world() -> (Sandbox, FakeApi) {
     let mut sandbox = Sandbox::new();
-    let api = FakeApi::serve(nodes_from_table(&fixture("kind-multinode-get-nodes-wide.txt"), None));
+    let api = FakeApi::serve(nodes_from_table(
+        &fixture("kind-multinode-get-nodes-wide.txt"),
+        None,
+    ));
     // kind's own default class.
     api.put(
         "/apis/storage.k8s.io/v1/storageclasses/standard",
@@ -26,7 +29,15 @@ fn world() -> (Sandbox, FakeApi) {
 }
 
 fn apply(sandbox: &Sandbox, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["stack", "apply", "--context", CONTEXT, "--wait", "3", "--json"];
+    let mut args = vec![
+        "stack",
+        "apply",
+        "--context",
+        CONTEXT,
+        "--wait",
+        "3",
+        "--json",
+    ];
     args.extend_from_slice(extra);
     sandbox.run(&args)
 }
@@ -102,10 +113,17 @@ fn the_stack_is_applied_in_dependency_order_with_waits_between() {
     assert!(waited > position("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres"));
     assert!(waited < position("PATCH /apis/apps/v1/namespaces/korthbox/deployments/orthanc"));
     // Every apply is server-side with korthbox's field manager.
-    assert!(api.writes().iter().filter(|w| w.starts_with("PATCH")).all(|w| w.contains("fieldManager=korthbox") && w.contains("force=true")));
+    assert!(
+        api.writes()
+            .iter()
+            .filter(|w| w.starts_with("PATCH"))
+            .all(|w| w.contains("fieldManager=korthbox") && w.contains("force=true"))
+    );
     // kind has a default class: no provisioner, no storageClassName.
     assert!(!api.paths().iter().any(|p| p.contains("local-path")));
-    let pvc = api.get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage").unwrap();
+    let pvc = api
+        .get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
+        .unwrap();
     assert!(pvc["spec"].get("storageClassName").is_none(), "{pvc:#}");
 }
 
@@ -114,34 +132,63 @@ fn a_second_apply_changes_nothing_and_keeps_the_secrets() {
     let (sandbox, api) = world();
     let first = applied(&apply(&sandbox, &[]));
     assert!(first.iter().all(|(_, c)| c == "created"), "{first:?}");
-    let secret = |name: &str| api.get(&format!("/api/v1/namespaces/korthbox/secrets/{name}")).unwrap();
-    let (pg, orthanc) = (secret("postgres-credentials"), secret("orthanc-credentials"));
+    let secret = |name: &str| {
+        api.get(&format!("/api/v1/namespaces/korthbox/secrets/{name}"))
+            .unwrap()
+    };
+    let (pg, orthanc) = (
+        secret("postgres-credentials"),
+        secret("orthanc-credentials"),
+    );
     let password = pg["stringData"]["password"].as_str().unwrap().to_string();
     assert_eq!(password.len(), 48, "a generated 24-byte hex password");
     assert!(password.chars().all(|c| c.is_ascii_hexdigit()));
     let versions = |api: &FakeApi| {
         api.paths()
             .into_iter()
-            .map(|p| (p.clone(), api.get(&p).unwrap()["metadata"]["resourceVersion"].clone()))
+            .map(|p| {
+                (
+                    p.clone(),
+                    api.get(&p).unwrap()["metadata"]["resourceVersion"].clone(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     let before = versions(&api);
-    let posts_before = api.writes().iter().filter(|w| w.starts_with("POST")).count();
+    let posts_before = api
+        .writes()
+        .iter()
+        .filter(|w| w.starts_with("POST"))
+        .count();
 
     let out = apply(&sandbox, &[]);
     let second = applied(&out);
     for (object, change) in &second {
-        let expected = if object.starts_with("Secret ") { "kept" } else { "unchanged" };
+        let expected = if object.starts_with("Secret ") {
+            "kept"
+        } else {
+            "unchanged"
+        };
         assert_eq!(change, expected, "{object}");
     }
     assert_eq!(versions(&api), before, "nothing was written for real");
-    assert_eq!(api.writes().iter().filter(|w| w.starts_with("POST")).count(), posts_before, "no Secret was created again");
+    assert_eq!(
+        api.writes()
+            .iter()
+            .filter(|w| w.starts_with("POST"))
+            .count(),
+        posts_before,
+        "no Secret was created again"
+    );
     assert_eq!(secret("postgres-credentials"), pg);
     assert_eq!(secret("orthanc-credentials"), orthanc);
 
     let human = sandbox.run(&["stack", "apply", "--context", CONTEXT, "--wait", "3"]);
     let stderr = String::from_utf8_lossy(&human.stderr);
-    assert!(stderr.contains("the stack was already as planned; nothing changed"), "{stderr}");
+    assert!(
+        stderr.contains("the stack was already as planned; nothing changed"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -163,12 +210,22 @@ fn a_readiness_timeout_names_the_object_and_the_reason() {
     let out = sandbox.run(&["stack", "apply", "--context", CONTEXT, "--wait", "2"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("error: StatefulSet korthbox/postgres was not ready within 2s"), "{stderr}");
+    assert!(
+        stderr.contains("error: StatefulSet korthbox/postgres was not ready within 2s"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&format!("pod postgres-0: container postgres ({image}) is waiting: ImagePullBackOff: Back-off pulling image")), "{stderr}");
-    assert!(stderr.contains(&format!("hint: the nodes could not pull {image}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("hint: the nodes could not pull {image}")),
+        "{stderr}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     // Orthanc was never applied: it comes after PostgreSQL is ready.
-    assert!(!writes(&api).iter().any(|w| w.contains("deployments/orthanc")));
+    assert!(
+        !writes(&api)
+            .iter()
+            .any(|w| w.contains("deployments/orthanc"))
+    );
 }
 
 #[test]
@@ -177,10 +234,20 @@ fn a_refused_cluster_gets_no_write() {
     let api = FakeApi::serve(vec![support::fixture_json("docker-desktop-k8s-node.json")]);
     let kubeconfig = api.kubeconfig(&sandbox.path("home/.kube/config"), "docker-desktop");
     sandbox.set("KUBECONFIG", kubeconfig.to_str().unwrap());
-    let out = sandbox.run(&["stack", "apply", "--context", "docker-desktop", "--wait", "2"]);
+    let out = sandbox.run(&[
+        "stack",
+        "apply",
+        "--context",
+        "docker-desktop",
+        "--wait",
+        "2",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("it is Docker Desktop's built-in Kubernetes"), "{stderr}");
+    assert!(
+        stderr.contains("it is Docker Desktop's built-in Kubernetes"),
+        "{stderr}"
+    );
     assert!(api.writes().is_empty(), "{:?}", api.writes());
 }
 
@@ -189,15 +256,28 @@ fn minio_and_s3_apply_the_bucket_after_minio_is_ready() {
     let (sandbox, api) = world();
     let out = apply(&sandbox, &["--storage", "minio", "--orthanc-storage", "s3"]);
     let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
-    let at = |name: &str| objects.iter().position(|o| o == name).unwrap_or_else(|| panic!("{name} in {objects:?}"));
+    let at = |name: &str| {
+        objects
+            .iter()
+            .position(|o| o == name)
+            .unwrap_or_else(|| panic!("{name} in {objects:?}"))
+    };
     assert!(at("Secret korthbox/minio-credentials") < at("StatefulSet korthbox/postgres"));
     assert!(at("StatefulSet korthbox/postgres") < at("Deployment korthbox/minio"));
     assert!(at("Deployment korthbox/minio") < at("Job korthbox/minio-bucket"));
     assert!(at("Job korthbox/minio-bucket") < at("Deployment korthbox/orthanc"));
-    assert!(!objects.iter().any(|o| o.contains("orthanc-storage")), "no volume for files in s3 mode");
-    let deployment = api.get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc").unwrap();
+    assert!(
+        !objects.iter().any(|o| o.contains("orthanc-storage")),
+        "no volume for files in s3 mode"
+    );
+    let deployment = api
+        .get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
+        .unwrap();
     let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
-    assert!(env.contains("MINIO_ROOT_PASSWORD") && env.contains("minio-credentials"), "{env}");
+    assert!(
+        env.contains("MINIO_ROOT_PASSWORD") && env.contains("minio-credentials"),
+        "{env}"
+    );
 }
 
 #[test]
@@ -211,12 +291,22 @@ fn without_a_default_class_local_path_is_installed_as_the_default() {
     let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
     assert_eq!(objects[1], "Namespace local-path-storage");
     assert!(objects.contains(&"Deployment local-path-storage/local-path-provisioner".to_string()));
-    let class = api.get("/apis/storage.k8s.io/v1/storageclasses/local-path").unwrap();
-    assert_eq!(class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "true");
+    let class = api
+        .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
+        .unwrap();
+    assert_eq!(
+        class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+        "true"
+    );
     // The provisioner was waited for before PostgreSQL's volume was asked for.
     let requests = api.requests();
     let waited = requests.iter().position(|r| r == "GET /apis/apps/v1/namespaces/local-path-storage/deployments/local-path-provisioner").unwrap();
-    let postgres = requests.iter().position(|r| r.starts_with("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres")).unwrap();
+    let postgres = requests
+        .iter()
+        .position(|r| {
+            r.starts_with("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
+        })
+        .unwrap();
     assert!(waited < postgres);
 }
 
@@ -226,20 +316,41 @@ fn on_minikube_local_path_is_used_by_name_beside_the_default() {
     support::stand_ins::install(&mut sandbox, None);
     // minikube's context is the profile name.
     api.kubeconfig(&sandbox.path("home/.kube/config"), "korthbox");
-    let out = sandbox.run(&["stack", "apply", "--driver", "minikube", "--wait", "3", "--json"]);
+    let out = sandbox.run(&[
+        "stack", "apply", "--driver", "minikube", "--wait", "3", "--json",
+    ]);
     applied(&out);
-    let class = api.get("/apis/storage.k8s.io/v1/storageclasses/local-path").unwrap();
-    assert_eq!(class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "false");
-    let pvc = api.get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage").unwrap();
+    let class = api
+        .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
+        .unwrap();
+    assert_eq!(
+        class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+        "false"
+    );
+    let pvc = api
+        .get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
+        .unwrap();
     assert_eq!(pvc["spec"]["storageClassName"], "local-path");
-    let sts = api.get("/apis/apps/v1/namespaces/korthbox/statefulsets/postgres").unwrap();
-    assert_eq!(sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"], "local-path");
+    let sts = api
+        .get("/apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
+        .unwrap();
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"],
+        "local-path"
+    );
 }
 
 #[test]
 fn s3_without_minio_is_a_usage_error_before_any_request() {
     let (sandbox, api) = world();
-    let out = sandbox.run(&["stack", "apply", "--context", CONTEXT, "--orthanc-storage", "s3"]);
+    let out = sandbox.run(&[
+        "stack",
+        "apply",
+        "--context",
+        CONTEXT,
+        "--orthanc-storage",
+        "s3",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("add --storage minio"), "{stderr}");

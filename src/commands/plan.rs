@@ -78,8 +78,9 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
     };
     let stack = stack_spec(&args.stack, &target.name, volumes);
     let secrets = if args.show_secrets {
-        Secrets::generate()
-            .map_err(|e| Error::failure("could not read random bytes for the passwords").caused_by(e))?
+        Secrets::generate().map_err(|e| {
+            Error::failure("could not read random bytes for the passwords").caused_by(e)
+        })?
     } else {
         Secrets::redacted()
     };
@@ -150,7 +151,10 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
     for path in &written {
         ui::note(style, &format!("wrote {}", path.display()));
     }
-    if want_cluster && (style.verbose || !written.is_empty()) && let Some((file_name, _, _)) = &cluster {
+    if want_cluster
+        && (style.verbose || !written.is_empty())
+        && let Some((file_name, _, _)) = &cluster
+    {
         let config = written
             .iter()
             .find(|p| p.ends_with(file_name))
@@ -160,7 +164,10 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
                     .map(|d| crate::driver::definition_path(&d, &spec.name, file_name))
             });
         if let Ok(inv) = driver.create(&spec, &provider, config.as_deref(), false) {
-            ui::note(style, &format!("`korthbox up` would run: {}", inv.display()));
+            ui::note(
+                style,
+                &format!("`korthbox up` would run: {}", inv.display()),
+            );
         }
     }
     Ok(ExitCode::Success)

@@ -29,8 +29,10 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
         None => {
             let facts = host::gather(env, probe_timeout(env)).await;
             let kind = actions::pick(target.driver, &facts).ok_or_else(|| {
-                Error::usage("no cluster driver is installed, so there is no sandbox cluster to apply to")
-                    .hint("name a cluster with --context NAME")
+                Error::usage(
+                    "no cluster driver is installed, so there is no sandbox cluster to apply to",
+                )
+                .hint("name a cluster with --context NAME")
             })?;
             (kind, context_of(target, kind.driver()))
         }
@@ -39,7 +41,10 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
     // Every refusal happens here, before the first write.
     let phase = Phase::start(style, format!("Checking the cluster of context {context}"));
     match crate::cluster::check(env, &context, args.wait).await {
-        Ok(report) => phase.finish(true, &format!("{} nodes Ready on containerd", report.nodes.len())),
+        Ok(report) => phase.finish(
+            true,
+            &format!("{} nodes Ready on containerd", report.nodes.len()),
+        ),
         Err(e) => {
             phase.finish(false, "");
             return Err(e);
@@ -54,8 +59,9 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
         (_, None) => VolumeSource::InstallLocalPath { default: true },
     };
     let spec = stack_spec(&args.stack, &target.name, volumes);
-    let secrets = Secrets::generate()
-        .map_err(|e| Error::failure("could not read random bytes for the passwords").caused_by(e))?;
+    let secrets = Secrets::generate().map_err(|e| {
+        Error::failure("could not read random bytes for the passwords").caused_by(e)
+    })?;
     let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
 
     let mut phase: Option<Phase> = None;
@@ -69,7 +75,7 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
                 changed += 1;
             }
             if let Some(p) = &phase {
-                p.line(&format!("{} {}", a.object, change_label(a.change)));
+                p.line(&format!("{} {}", a.object, a.change.label()));
             }
         }
         Event::Waiting(what) => {
@@ -108,13 +114,4 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
         );
     }
     Ok(ExitCode::Success)
-}
-
-fn change_label(change: Change) -> &'static str {
-    match change {
-        Change::Created => "created",
-        Change::Configured => "configured",
-        Change::Unchanged => "unchanged",
-        Change::Kept => "kept",
-    }
 }

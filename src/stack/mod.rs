@@ -118,9 +118,17 @@ pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, Stri
     spec.check()?;
     let vars = vars(spec, secrets)?;
     let mut out = Vec::new();
-    out.extend(docs(Stage::Namespace, include_str!("../../assets/namespace.yaml"), &vars)?);
+    out.extend(docs(
+        Stage::Namespace,
+        include_str!("../../assets/namespace.yaml"),
+        &vars,
+    )?);
     out.extend(storage::render(spec, &vars)?);
-    out.extend(docs(Stage::Secrets, include_str!("../../assets/secrets.yaml"), &vars)?);
+    out.extend(docs(
+        Stage::Secrets,
+        include_str!("../../assets/secrets.yaml"),
+        &vars,
+    )?);
     out.extend(postgres::render(&vars)?);
     if spec.storage == StorageLayer::Minio {
         out.extend(minio::render(&vars)?);
@@ -175,7 +183,10 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
     let mut vars = Vars::from([
         ("namespace", json!(spec.namespace)),
         ("labels_namespace", labels(spec, "korthbox", "sandbox")),
-        ("labels_storage", labels(spec, "local-path-provisioner", "storage")),
+        (
+            "labels_storage",
+            labels(spec, "local-path-provisioner", "storage"),
+        ),
         ("selector_storage", selector(spec, "local-path-provisioner")),
         ("labels_postgres", labels(spec, "postgres", "database")),
         ("selector_postgres", selector(spec, "postgres")),

@@ -4,9 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Manifest, Stage, docs};
-use crate::spec::{
-    DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage, StackSpec,
-};
+use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage, StackSpec};
 use crate::template::{self, Vars};
 
 const CONFIG: &str = include_str!("../../assets/orthanc.json");
@@ -62,8 +60,16 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
             volumes.push(json!({"name": "storage", "persistentVolumeClaim": {"claimName": "orthanc-storage"}}));
         }
         OrthancStorage::S3 => {
-            env.push(secret_env("MINIO_ROOT_USER", "minio-credentials", "root-user"));
-            env.push(secret_env("MINIO_ROOT_PASSWORD", "minio-credentials", "root-password"));
+            env.push(secret_env(
+                "MINIO_ROOT_USER",
+                "minio-credentials",
+                "root-user",
+            ));
+            env.push(secret_env(
+                "MINIO_ROOT_PASSWORD",
+                "minio-credentials",
+                "root-password",
+            ));
         }
         OrthancStorage::Postgres => {}
     }
@@ -89,7 +95,11 @@ pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {
             vars,
         )?);
     }
-    for mut m in docs(Stage::Orthanc, include_str!("../../assets/orthanc.yaml"), vars)? {
+    for mut m in docs(
+        Stage::Orthanc,
+        include_str!("../../assets/orthanc.yaml"),
+        vars,
+    )? {
         if m.kind() == "ConfigMap" {
             m.stage = Stage::Config;
         }

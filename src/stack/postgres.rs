@@ -4,5 +4,9 @@ use super::{Manifest, Stage, docs};
 use crate::template::Vars;
 
 pub fn render(vars: &Vars) -> Result<Vec<Manifest>, String> {
-    docs(Stage::Postgres, include_str!("../../assets/postgres.yaml"), vars)
+    docs(
+        Stage::Postgres,
+        include_str!("../../assets/postgres.yaml"),
+        vars,
+    )
 }

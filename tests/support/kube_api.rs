@@ -74,7 +74,9 @@ impl FakeApi {
 
     pub fn set_nodes(&self, nodes: Vec<Value>) {
         let mut store = self.store.lock().unwrap();
-        store.objects.retain(|k, _| !k.starts_with("/api/v1/nodes/"));
+        store
+            .objects
+            .retain(|k, _| !k.starts_with("/api/v1/nodes/"));
         for node in nodes {
             let name = node["metadata"]["name"].as_str().unwrap().to_string();
             store.objects.insert(format!("/api/v1/nodes/{name}"), node);
@@ -83,7 +85,11 @@ impl FakeApi {
 
     /// Stores `object` at `path` as it is (a pod in some state, a StorageClass…).
     pub fn put(&self, path: &str, object: Value) {
-        self.store.lock().unwrap().objects.insert(path.to_string(), object);
+        self.store
+            .lock()
+            .unwrap()
+            .objects
+            .insert(path.to_string(), object);
     }
 
     pub fn get(&self, path: &str) -> Option<Value> {
@@ -170,7 +176,11 @@ fn matches_selector(object: &Value, query: &str) -> bool {
     let selector = query
         .split('&')
         .find_map(|kv| kv.strip_prefix("labelSelector="))
-        .map(|s| s.replace("%3D", "=").replace("%2C", ",").replace("%2F", "/"))
+        .map(|s| {
+            s.replace("%3D", "=")
+                .replace("%2C", ",")
+                .replace("%2F", "/")
+        })
         .unwrap_or_default();
     selector.split(',').filter(|s| !s.is_empty()).all(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -185,21 +195,36 @@ fn desired(object: &Value) -> Value {
         map.remove("status");
     }
     if let Some(meta) = v["metadata"].as_object_mut() {
-        for key in ["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"] {
+        for key in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
             meta.remove(key);
         }
     }
     v
 }
 
-fn handle(store: &mut Store, method: &str, path: &str, query: &str, body: &[u8]) -> (String, Value) {
+fn handle(
+    store: &mut Store,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> (String, Value) {
     match method {
         "GET" if is_collection(path) => {
             let prefix = format!("{path}/");
             let items: Vec<Value> = store
                 .objects
                 .iter()
-                .filter(|(k, _)| k.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+                .filter(|(k, _)| {
+                    k.strip_prefix(&prefix)
+                        .is_some_and(|rest| !rest.contains('/'))
+                })
                 .map(|(_, v)| v.clone())
                 .filter(|v| matches_selector(v, query))
                 .collect();
@@ -215,7 +240,10 @@ fn handle(store: &mut Store, method: &str, path: &str, query: &str, body: &[u8])
         },
         "POST" => {
             let mut object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let key = format!("{path}/{name}");
             if store.objects.contains_key(&key) {
                 return status(409, "AlreadyExists", format!("{key} already exists"));
@@ -228,7 +256,11 @@ fn handle(store: &mut Store, method: &str, path: &str, query: &str, body: &[u8])
         }
         "PATCH" => {
             if !query.contains("fieldManager=korthbox") {
-                return status(400, "BadRequest", "every apply must name the korthbox field manager".into());
+                return status(
+                    400,
+                    "BadRequest",
+                    "every apply must name the korthbox field manager".into(),
+                );
             }
             let mut object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let old = store.objects.get(path).cloned();
@@ -261,7 +293,11 @@ fn handle(store: &mut Store, method: &str, path: &str, query: &str, body: &[u8])
             store.objects.insert(path.to_string(), object.clone());
             ("200 OK".into(), object)
         }
-        _ => status(405, "MethodNotAllowed", format!("{method} is not served by the fake")),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not served by the fake"),
+        ),
     }
 }
 

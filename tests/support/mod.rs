@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod docker_text;
+pub mod http;
 pub mod kube_api;
 pub mod stand_ins;
 
