@@ -352,6 +352,39 @@ async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) ->
     }
 }
 
+/// Deletes the cluster-wide objects korthbox installed (local-path-provisioner's namespace,
+/// RBAC and StorageClass), recognised by their `managed-by: korthbox` label.
+pub async fn delete_labelled_cluster_objects(client: &Client) -> Result<(), Error> {
+    let params = ListParams::default().labels("app.kubernetes.io/managed-by=korthbox");
+    for (api_version, kind) in [
+        ("storage.k8s.io/v1", "StorageClass"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("v1", "Namespace"),
+    ] {
+        let Some((ar, _)) = resource(api_version, kind) else {
+            continue;
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let list = api.list(&params).await.map_err(|e| {
+            Error::failure(format!("could not list korthbox's {kind} objects")).caused_by(e)
+        })?;
+        for object in list.items {
+            let name = object.metadata.name.unwrap_or_default();
+            match api.delete(&name, &Default::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => {
+                    return Err(
+                        Error::failure(format!("could not delete {kind} {name}")).caused_by(e)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The name of the cluster's default StorageClass, if it has one.
 pub async fn default_storage_class(client: &Client) -> Result<Option<String>, Error> {
     let api: Api<StorageClass> = Api::all(client.clone());

@@ -21,12 +21,32 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Read defaults from FILE instead of ./korthbox.toml (flags still win).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create the sandbox (or repair it), deploy PostgreSQL and Orthanc, and prove it works.
+    Up(UpArgs),
+    /// Show the sandbox: cluster, nodes, stack, endpoints, last proof. Exit 1 unless healthy.
+    Status(StatusArgs),
+    /// Delete the sandbox (asks first; --yes does not).
+    Down(DownArgs),
+    /// Delete the sandbox whatever state it is in, clean up what it left, and bring it up again.
+    Reset(ResetArgs),
+    /// Forward Orthanc's ports to 127.0.0.1 until Ctrl-C (for minikube and existing clusters).
+    Forward(ForwardArgs),
+    /// Print Orthanc's admin password.
+    Password(PasswordArgs),
+    /// Run the proof again: store, read back and delete an instance; a DICOM C-ECHO.
+    Prove(PasswordArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
     /// Check whether this machine can host a sandbox, and say what to fix if it cannot.
     Doctor(DoctorArgs),
     /// Show what `up` would create, without creating anything.
@@ -39,12 +59,19 @@ pub enum Command {
     Stack(StackCommand),
 }
 
-/// What goes into the cluster: the flags `plan`, `stack apply` (and later `up`) share.
+/// The namespace the stack is in.
 #[derive(Debug, Args, Clone)]
-pub struct StackArgs {
+pub struct NamespaceArg {
     /// The namespace of the stack.
     #[arg(long, default_value = DEFAULT_NAMESPACE, value_parser = parse_namespace)]
     pub namespace: String,
+}
+
+/// What goes into the cluster: the flags `plan`, `stack apply` and `up` share.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    #[command(flatten)]
+    pub ns: NamespaceArg,
 
     /// The storage layer: the cluster's default StorageClass or local-path-provisioner, plus
     /// MinIO with `minio`.
@@ -276,6 +303,125 @@ pub struct LoadArgs {
     /// Images already in the engine, e.g. `orthancteam/orthanc:25.1.1`.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Keep a cluster whose creation failed, for inspection, instead of deleting it.
+    #[arg(long)]
+    pub retain: bool,
+
+    /// How long the driver may take to create the cluster.
+    #[arg(long, value_name = "SECONDS", default_value = "900", value_parser = parse_long_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// How long to wait for the nodes, and for each component, to be ready.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    pub wait: std::time::Duration,
+
+    /// How long another korthbox working on the same sandbox is waited for.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_wait)]
+    pub lock_wait: std::time::Duration,
+
+    /// Print a JSON summary at the end instead of the human one.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print how long each phase took.
+    #[arg(long)]
+    pub timings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// How long the driver may take to delete the cluster.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_long_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// How long another korthbox working on the same sandbox is waited for.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_wait)]
+    pub lock_wait: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub up: UpArgs,
+
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+
+    /// Local port (on 127.0.0.1) for Orthanc's HTTP API.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    pub http_port: u16,
+
+    /// Local port (on 127.0.0.1) for Orthanc's DICOM listener.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DICOM_PORT)]
+    pub dicom_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s <= 86_400)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is not a whole number of seconds between 0 and 86400"))
 }
 
 fn parse_namespace(text: &str) -> Result<String, String> {

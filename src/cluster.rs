@@ -295,6 +295,19 @@ fn server_of(config: &Kubeconfig, context: &str) -> Option<String> {
         .clone()
 }
 
+/// The nodes as they are now, in one request (no waiting).
+pub async fn nodes(client: &kube::Client) -> Result<Vec<NodeFacts>, String> {
+    let api: Api<Node> = Api::all(client.clone());
+    match tokio::time::timeout(REQUEST_TIMEOUT, api.list(&ListParams::default())).await {
+        Ok(Ok(list)) => Ok(list.items.iter().map(NodeFacts::from_node).collect()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {}",
+            crate::ui::seconds(REQUEST_TIMEOUT)
+        )),
+    }
+}
+
 /// A client for the cluster behind `context`, with korthbox's request timeouts.
 pub async fn client(env: &Env, context: &str) -> Result<kube::Client, Error> {
     let merged = kubeconfig::load(env);

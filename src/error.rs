@@ -10,6 +10,8 @@ pub enum ExitCode {
     Failure = 1,
     /// The command line or the configuration is wrong.
     Usage = 2,
+    /// Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 #[derive(Debug)]

@@ -218,9 +218,28 @@ pub struct Phase {
     bar: Option<ProgressBar>,
 }
 
+/// The phase running now, for the message Ctrl-C prints.
+static CURRENT_PHASE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// What to say when Ctrl-C stops korthbox.
+pub fn interrupted() -> String {
+    let during = CURRENT_PHASE
+        .lock()
+        .ok()
+        .and_then(|p| p.clone())
+        .map(|p| format!(" during \"{p}\""))
+        .unwrap_or_default();
+    format!(
+        "error: interrupted{during}\nhint: nothing is left half-done that `korthbox up` cannot continue from; `korthbox reset` starts over"
+    )
+}
+
 impl Phase {
     pub fn start(style: Style, title: impl Into<String>) -> Self {
         let title = title.into();
+        if let Ok(mut current) = CURRENT_PHASE.lock() {
+            *current = Some(title.clone());
+        }
         let bar = if style.progress_terminal && !style.quiet {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -253,8 +272,12 @@ impl Phase {
         }
     }
 
-    pub fn finish(self, ok: bool, detail: &str) {
+    /// Ends the phase and returns how long it took.
+    pub fn finish(self, ok: bool, detail: &str) -> Duration {
         let elapsed = self.started.elapsed();
+        if let Ok(mut current) = CURRENT_PHASE.lock() {
+            *current = None;
+        }
         let took = format!("{:.1}s", elapsed.as_secs_f64());
         let detail = if detail.is_empty() {
             String::new()
@@ -277,6 +300,7 @@ impl Phase {
                 eprintln!("{word}: {}{detail} ({took})", self.title);
             }
         }
+        elapsed
     }
 }
 
@@ -309,8 +333,15 @@ pub fn cluster_report(out: &mut impl Write, report: &ClusterReport) -> std::io::
             .map(|s| format!(" ({s})"))
             .unwrap_or_default()
     )?;
-    let rows: Vec<[String; 5]> = report
-        .nodes
+    node_table(out, &report.nodes)
+}
+
+/// Nodes with their role, readiness, version and runtime.
+pub fn node_table(
+    out: &mut impl Write,
+    nodes: &[crate::cluster::NodeFacts],
+) -> std::io::Result<()> {
+    let rows: Vec<[String; 5]> = nodes
         .iter()
         .map(|n| {
             [
@@ -331,6 +362,97 @@ pub fn cluster_report(out: &mut impl Write, report: &ClusterReport) -> std::io::
         ["NODE", "ROLES", "STATUS", "VERSION", "RUNTIME"],
         &rows,
     )
+}
+
+/// Workloads with their readiness and images.
+pub fn component_table(out: &mut impl Write, rows: &[[String; 3]]) -> std::io::Result<()> {
+    table(out, ["COMPONENT", "READY", "IMAGE"], rows)
+}
+
+/// The end of a successful `up`.
+pub fn up_summary(
+    out: &mut impl Write,
+    style: Style,
+    s: &crate::commands::up::Summary,
+) -> std::io::Result<()> {
+    let state = if s.cluster_created {
+        "created"
+    } else if s.changed == 0 {
+        "already up; nothing changed"
+    } else {
+        "repaired"
+    };
+    writeln!(
+        out,
+        "Sandbox {} is ready ({state}): {} cluster, context {}",
+        s.name,
+        s.driver.label(),
+        s.context
+    )?;
+    if s.changed > 0 && !s.cluster_created {
+        writeln!(
+            out,
+            "  {} objects were created or changed to repair it",
+            s.changed
+        )?;
+    }
+    let e = &s.endpoints;
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "Orthanc",
+            e.orthanc_url
+                .clone()
+                .map(|u| format!("{u}  (web UI and REST API; DICOMweb at {u}/dicom-web/)"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "run `{}`, then http://127.0.0.1:8042",
+                        e.forward_command.clone().unwrap_or_default()
+                    )
+                }),
+        ),
+        (
+            "DICOM",
+            format!(
+                "{}  AE title {}",
+                e.dicom
+                    .clone()
+                    .unwrap_or_else(|| "127.0.0.1:4242 through the forward".into()),
+                e.aet
+            ),
+        ),
+        (
+            "Login",
+            format!("user {}, password: `{}`", e.user, e.password_command),
+        ),
+        ("kubectl", format!("`{}`", e.kubectl)),
+        (
+            "Proof",
+            if s.proof.passed {
+                "passed: stored, read back, counted and deleted an instance; C-ECHO answered".into()
+            } else {
+                "failed".into()
+            },
+        ),
+    ];
+    for (label, value) in rows {
+        writeln!(
+            out,
+            "  {}  {value}",
+            style.paint("1", &format!("{label:<8}"))
+        )?;
+    }
+    Ok(())
+}
+
+/// How long each phase took.
+pub fn timings(out: &mut impl Write, timings: &[(String, Duration)]) -> std::io::Result<()> {
+    let total: Duration = timings.iter().map(|(_, d)| *d).sum();
+    let mut rows: Vec<[String; 2]> = timings
+        .iter()
+        .map(|(phase, took)| [phase.clone(), format!("{:.1}s", took.as_secs_f64())])
+        .collect();
+    rows.push(["total".into(), format!("{:.1}s", total.as_secs_f64())]);
+    table(out, ["PHASE", "TIME"], &rows)
 }
 
 /// What an apply did, object by object.

@@ -140,7 +140,10 @@ fn a_second_apply_changes_nothing_and_keeps_the_secrets() {
         secret("postgres-credentials"),
         secret("orthanc-credentials"),
     );
-    let password = pg["stringData"]["password"].as_str().unwrap().to_string();
+    let password = String::from_utf8(support::http::base64_decode(
+        pg["data"]["password"].as_str().unwrap(),
+    ))
+    .unwrap();
     assert_eq!(password.len(), 48, "a generated 24-byte hex password");
     assert!(password.chars().all(|c| c.is_ascii_hexdigit()));
     let versions = |api: &FakeApi| {

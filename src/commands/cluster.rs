@@ -193,12 +193,9 @@ pub async fn delete(args: DeleteArgs, env: &Env, style: Style) -> Result<ExitCod
     )
     .await;
     match result {
-        Ok(Deleted::Deleted) => phase.finish(true, ""),
-        Ok(Deleted::Absent) => phase.finish(true, "there was no such cluster"),
-        Ok(Deleted::NotOurs) => phase.finish(
-            true,
-            "an existing cluster is the user's own; korthbox deletes nothing of it",
-        ),
+        Ok(deleted) => {
+            phase.finish(true, deleted_detail(deleted));
+        }
         Err(e) => {
             phase.finish(false, "");
             return Err(e);
@@ -240,5 +237,14 @@ pub async fn load(args: LoadArgs, env: &Env, style: Style) -> Result<ExitCode> {
             phase.finish(false, "");
             Err(e)
         }
+    }
+}
+
+/// How a finished delete is described.
+pub(super) fn deleted_detail(deleted: Deleted) -> &'static str {
+    match deleted {
+        Deleted::Deleted => "",
+        Deleted::Absent => "there was no such cluster",
+        Deleted::NotOurs => "an existing cluster is the user's own; korthbox deletes nothing of it",
     }
 }

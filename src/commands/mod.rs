@@ -2,8 +2,10 @@
 
 mod cluster;
 mod doctor;
+mod lifecycle;
 mod plan;
 mod stack;
+pub mod up;
 
 use std::time::Duration;
 
@@ -21,6 +23,14 @@ use crate::ui::Style;
 pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
     let style = Style::detect(&env, cli.verbose, cli.quiet);
     match cli.command {
+        Command::Up(args) => up::run(args, &env, style, "up").await,
+        Command::Status(args) => lifecycle::status(args, &env, style).await,
+        Command::Down(args) => lifecycle::down(args, &env, style).await,
+        Command::Reset(args) => lifecycle::reset(args, &env, style).await,
+        Command::Forward(args) => lifecycle::forward(args, &env, style).await,
+        Command::Password(args) => lifecycle::password(args, &env).await,
+        Command::Prove(args) => lifecycle::prove(args, &env, style).await,
+        Command::Completions(args) => lifecycle::completions(args),
         Command::Doctor(args) => doctor::run(args, &env, style).await,
         Command::Plan(args) => plan::run(args, &env, style).await,
         Command::Cluster(command) => match command {
@@ -66,7 +76,7 @@ fn stack_spec(args: &StackArgs, instance: &SandboxName, volumes: VolumeSource) -
     }
     StackSpec {
         instance: instance.clone(),
-        namespace: args.namespace.clone(),
+        namespace: args.ns.namespace.clone(),
         storage: args.storage,
         orthanc_storage: args.orthanc_storage,
         volumes,

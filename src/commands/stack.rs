@@ -38,67 +38,19 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
         }
     };
 
-    // Every refusal happens here, before the first write.
-    let phase = Phase::start(style, format!("Checking the cluster of context {context}"));
-    match crate::cluster::check(env, &context, args.wait).await {
-        Ok(report) => phase.finish(
-            true,
-            &format!("{} nodes Ready on containerd", report.nodes.len()),
-        ),
-        Err(e) => {
-            phase.finish(false, "");
-            return Err(e);
-        }
-    }
-
-    let client = crate::cluster::client(env, &context).await?;
-    let volumes = match (kind, apply::default_storage_class(&client).await?) {
-        // minikube's default (hostpath) does not work across nodes.
-        (DriverKind::Minikube, _) => VolumeSource::InstallLocalPath { default: false },
-        (_, Some(_)) => VolumeSource::ClusterDefault,
-        (_, None) => VolumeSource::InstallLocalPath { default: true },
-    };
-    let spec = stack_spec(&args.stack, &target.name, volumes);
-    let secrets = Secrets::generate().map_err(|e| {
-        Error::failure("could not read random bytes for the passwords").caused_by(e)
-    })?;
-    let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
-
-    let mut phase: Option<Phase> = None;
-    let mut changed = 0usize;
-    let result = apply::apply(&client, &manifests, args.wait, &mut |event| match event {
-        Event::StageStarted(stage) => {
-            phase = Some(Phase::start(style, format!("Applying {}", stage.label())));
-        }
-        Event::Applied(a) => {
-            if matches!(a.change, Change::Created | Change::Configured) {
-                changed += 1;
-            }
-            if let Some(p) = &phase {
-                p.line(&format!("{} {}", a.object, a.change.label()));
-            }
-        }
-        Event::Waiting(what) => {
-            if let Some(p) = &phase {
-                p.line(&format!("waiting for {what}"));
-            }
-        }
-        Event::StageDone(_) => {
-            if let Some(p) = phase.take() {
-                p.finish(true, "");
-            }
-        }
-    })
-    .await;
-    let applied = match result {
-        Ok(applied) => applied,
-        Err(e) => {
-            if let Some(p) = phase.take() {
-                p.finish(false, "");
-            }
-            return Err(e);
-        }
-    };
+    check_cluster(env, style, &context, args.wait, &mut Vec::new()).await?;
+    let outcome = apply_stack(
+        env,
+        style,
+        kind,
+        &context,
+        &args.stack,
+        &target.name,
+        args.wait,
+        &mut Vec::new(),
+    )
+    .await?;
+    let (applied, changed) = (outcome.applied, outcome.changed);
     let mut out = std::io::stdout().lock();
     if args.json {
         ui::json(&mut out, &applied)?;
@@ -114,4 +66,110 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
         );
     }
     Ok(ExitCode::Success)
+}
+
+/// Phase names and how long each took, for `--timings`.
+pub(super) type Timings = Vec<(String, std::time::Duration)>;
+
+/// The cluster checks as a phase; every refusal happens here, before the first write.
+pub(super) async fn check_cluster(
+    env: &Env,
+    style: Style,
+    context: &str,
+    wait: std::time::Duration,
+    timings: &mut Timings,
+) -> Result<crate::cluster::ClusterReport> {
+    let title = format!("Checking the cluster of context {context}");
+    let phase = Phase::start(style, title.clone());
+    match crate::cluster::check(env, context, wait).await {
+        Ok(report) => {
+            let took = phase.finish(
+                true,
+                &format!("{} nodes Ready on containerd", report.nodes.len()),
+            );
+            timings.push((title, took));
+            Ok(report)
+        }
+        Err(e) => {
+            phase.finish(false, "");
+            Err(e)
+        }
+    }
+}
+
+/// What applying the stack did.
+pub(super) struct Outcome {
+    pub applied: Vec<apply::Applied>,
+    /// Objects created or changed.
+    pub changed: usize,
+    pub client: kube::Client,
+    pub spec: crate::spec::StackSpec,
+}
+
+/// The stack, stage by stage, each stage a phase.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn apply_stack(
+    env: &Env,
+    style: Style,
+    kind: DriverKind,
+    context: &str,
+    stack: &crate::cli::StackArgs,
+    name: &crate::spec::SandboxName,
+    wait: std::time::Duration,
+    timings: &mut Timings,
+) -> Result<Outcome> {
+    let client = crate::cluster::client(env, context).await?;
+    let volumes = match (kind, apply::default_storage_class(&client).await?) {
+        // minikube's default (hostpath) does not work across nodes.
+        (DriverKind::Minikube, _) => VolumeSource::InstallLocalPath { default: false },
+        (_, Some(_)) => VolumeSource::ClusterDefault,
+        (_, None) => VolumeSource::InstallLocalPath { default: true },
+    };
+    let spec = stack_spec(stack, name, volumes);
+    let secrets = Secrets::generate().map_err(|e| {
+        Error::failure("could not read random bytes for the passwords").caused_by(e)
+    })?;
+    let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
+
+    let mut phase: Option<(String, Phase)> = None;
+    let mut changed = 0usize;
+    let result = apply::apply(&client, &manifests, wait, &mut |event| match event {
+        Event::StageStarted(stage) => {
+            let title = format!("Applying {}", stage.label());
+            phase = Some((title.clone(), Phase::start(style, title)));
+        }
+        Event::Applied(a) => {
+            if matches!(a.change, Change::Created | Change::Configured) {
+                changed += 1;
+            }
+            if let Some((_, p)) = &phase {
+                p.line(&format!("{} {}", a.object, a.change.label()));
+            }
+        }
+        Event::Waiting(what) => {
+            if let Some((_, p)) = &phase {
+                p.line(&format!("waiting for {what}"));
+            }
+        }
+        Event::StageDone(_) => {
+            if let Some((title, p)) = phase.take() {
+                timings.push((title, p.finish(true, "")));
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok(applied) => Ok(Outcome {
+            applied,
+            changed,
+            client,
+            spec,
+        }),
+        Err(e) => {
+            if let Some((_, p)) = phase.take() {
+                p.finish(false, "");
+            }
+            Err(e)
+        }
+    }
 }

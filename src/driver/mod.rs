@@ -6,6 +6,7 @@
 //! once, in [`common`]. Adding a driver is one file here and one template in drivers/.
 
 pub mod actions;
+pub mod cleanup;
 pub mod common;
 pub mod existing;
 pub mod k3d;

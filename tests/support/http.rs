@@ -16,7 +16,7 @@ impl Response {
     }
 }
 
-fn base64(input: &[u8]) -> String {
+pub fn base64(input: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
@@ -87,6 +87,24 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         let start = end + 2;
         out.extend_from_slice(&data[start..start + size]);
         data = &data[start + size + 2..];
+    }
+    out
+}
+
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = TABLE.iter().position(|t| *t == c).expect("base64") as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
     }
     out
 }

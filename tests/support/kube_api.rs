@@ -28,6 +28,8 @@ struct Store {
     version: u64,
     /// Workloads stay unready (no status) when false.
     ready: bool,
+    /// Where a port-forward to a pod's port really goes: pod port → 127.0.0.1 port.
+    forwards: BTreeMap<u16, u16>,
 }
 
 impl FakeApi {
@@ -105,6 +107,24 @@ impl FakeApi {
         self.store.lock().unwrap().ready = ready;
     }
 
+    /// Port-forwards to any pod's `pod_port` reach 127.0.0.1:`local_port` (a real Orthanc).
+    pub fn forward(&self, pod_port: u16, local_port: u16) {
+        self.store
+            .lock()
+            .unwrap()
+            .forwards
+            .insert(pod_port, local_port);
+    }
+
+    /// Removes every object whose path starts with `prefix`.
+    pub fn remove(&self, prefix: &str) {
+        self.store
+            .lock()
+            .unwrap()
+            .objects
+            .retain(|k, _| !k.starts_with(prefix));
+    }
+
     /// Writes a kubeconfig at `path` with `context` pointing at this server.
     pub fn kubeconfig(&self, path: &Path, context: &str) -> PathBuf {
         write_kubeconfig(path, context, &self.url());
@@ -124,13 +144,24 @@ pub fn write_kubeconfig(path: &Path, context: &str, server: &str) {
 fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, store: &Mutex<Store>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    while let Some((request_line, body)) = super::read_request_with_body(&mut reader) {
-        let mut parts = request_line.split_whitespace();
+    while let Some(request) = super::read_request_full(&mut reader) {
+        let mut parts = request.line.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("/").to_string();
         log.lock().unwrap().push(format!("{method} {target}"));
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let (status, payload) = handle(&mut store.lock().unwrap(), &method, path, query, &body);
+        if path.ends_with("/portforward") && request.header("upgrade").is_some() {
+            let forwards = store.lock().unwrap().forwards.clone();
+            port_forward(writer, &request, query, &forwards);
+            return;
+        }
+        let (status, payload) = handle(
+            &mut store.lock().unwrap(),
+            &method,
+            path,
+            query,
+            &request.body,
+        );
         let body = payload.to_string();
         let response = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -139,6 +170,123 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, store: &Mutex<S
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
+    }
+}
+
+/// The Kubernetes port-forward protocol (v4.channel.k8s.io over a WebSocket): for port number
+/// i, channel 2i carries data and 2i+1 errors; each channel's first frame from the server is
+/// the port, little-endian. Data is relayed to the real local port the test set up.
+fn port_forward(
+    mut stream: TcpStream,
+    request: &super::Request,
+    query: &str,
+    forwards: &BTreeMap<u16, u16>,
+) {
+    use tungstenite::protocol::{Role, WebSocket};
+    use tungstenite::{Message, handshake::derive_accept_key};
+
+    let key = request.header("sec-websocket-key").unwrap_or_default();
+    let accept = derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n"
+    );
+    if stream.write_all(response.as_bytes()).is_err() {
+        return;
+    }
+    let ports: Vec<u16> = query
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("ports="))
+        .flat_map(|v| {
+            v.replace("%2C", ",")
+                .split(',')
+                .map(|p| p.parse().unwrap_or(0))
+                .collect::<Vec<u16>>()
+        })
+        .collect();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(20)))
+        .unwrap();
+    let ws = Arc::new(Mutex::new(WebSocket::from_raw_socket(
+        stream,
+        Role::Server,
+        None,
+    )));
+    let send = |ws: &Mutex<WebSocket<TcpStream>>, channel: u8, data: &[u8]| {
+        let mut frame = vec![channel];
+        frame.extend_from_slice(data);
+        ws.lock()
+            .unwrap()
+            .send(Message::Binary(frame.into()))
+            .is_ok()
+    };
+    let mut targets = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let channel = (2 * i) as u8;
+        send(&ws, channel, &port.to_le_bytes());
+        send(&ws, channel + 1, &port.to_le_bytes());
+        let target = forwards
+            .get(port)
+            .and_then(|local| TcpStream::connect(("127.0.0.1", *local)).ok());
+        match &target {
+            Some(t) => {
+                let (ws, mut from_pod) = (ws.clone(), t.try_clone().unwrap());
+                thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    loop {
+                        match std::io::Read::read(&mut from_pod, &mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                let mut frame = vec![channel];
+                                frame.extend_from_slice(&buf[..n]);
+                                if ws
+                                    .lock()
+                                    .unwrap()
+                                    .send(Message::Binary(frame.into()))
+                                    .is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+            None => {
+                send(
+                    &ws,
+                    channel + 1,
+                    format!("error forwarding port {port}: connection refused").as_bytes(),
+                );
+            }
+        }
+        targets.push(target);
+    }
+    loop {
+        let message = ws.lock().unwrap().read();
+        match message {
+            Ok(Message::Binary(data)) if !data.is_empty() => {
+                let index = usize::from(data[0] / 2);
+                if let Some(Some(target)) = targets.get_mut(index)
+                    && target.write_all(&data[1..]).is_err()
+                {
+                    break;
+                }
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(_) => break,
+        }
+    }
+    for target in targets.into_iter().flatten() {
+        let _ = target.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -234,12 +382,20 @@ fn handle(
                        "metadata": {"resourceVersion": store.version.to_string()}, "items": items}),
             )
         }
-        "GET" => match store.objects.get(path) {
-            Some(v) => ("200 OK".into(), v.clone()),
+        "GET" => match store.objects.get(path).cloned() {
+            Some(mut v) => {
+                // A workload applied while the cluster was not ready becomes ready once it is.
+                if store.ready && v["status"].is_null() {
+                    settle(store, &mut v);
+                    store.objects.insert(path.to_string(), v.clone());
+                }
+                ("200 OK".into(), v)
+            }
             None => status(404, "NotFound", format!("{path} not found")),
         },
         "POST" => {
             let mut object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            string_data_to_data(&mut object);
             let name = object["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()
@@ -262,8 +418,14 @@ fn handle(
                     "every apply must name the korthbox field manager".into(),
                 );
             }
-            let mut object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let applied: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let old = store.objects.get(path).cloned();
+            // Server-side apply merges the applied fields into what is there.
+            let mut object = match &old {
+                Some(old) => merge(old.clone(), applied),
+                None => applied,
+            };
+            string_data_to_data(&mut object);
             if let Some(old) = &old
                 && desired(old) == desired(&object)
             {
@@ -278,26 +440,91 @@ fn handle(
             object["metadata"]["resourceVersion"] = json!(store.version.to_string());
             object["metadata"]["generation"] = json!(generation);
             if store.ready {
-                let replicas = object["spec"]["replicas"].as_i64().unwrap_or(1);
-                match object["kind"].as_str() {
-                    Some("Deployment") | Some("StatefulSet") => {
-                        object["status"] = json!({"observedGeneration": generation, "replicas": replicas,
-                            "readyReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas});
-                    }
-                    Some("Job") => object["status"] = json!({"succeeded": 1}),
-                    _ => {}
-                }
+                settle(store, &mut object);
             } else if let Some(old) = &old {
                 object["status"] = old["status"].clone();
             }
             store.objects.insert(path.to_string(), object.clone());
             ("200 OK".into(), object)
         }
+        "DELETE" => match store.objects.remove(path) {
+            Some(object) => {
+                // Deleting a namespace deletes what is in it.
+                if let Some(ns) = path.strip_prefix("/api/v1/namespaces/") {
+                    let inside = format!("/namespaces/{ns}/");
+                    store.objects.retain(|k, _| !k.contains(&inside));
+                }
+                ("200 OK".into(), object)
+            }
+            None => status(404, "NotFound", format!("{path} not found")),
+        },
         _ => status(
             405,
             "MethodNotAllowed",
             format!("{method} is not served by the fake"),
         ),
+    }
+}
+
+/// What a healthy cluster does to a workload by itself: runs its pods, reports it ready, binds
+/// its volume.
+fn settle(store: &mut Store, object: &mut Value) {
+    let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
+    let replicas = object["spec"]["replicas"].as_i64().unwrap_or(1);
+    match object["kind"].as_str() {
+        Some("Deployment") | Some("StatefulSet") => {
+            object["status"] = json!({"observedGeneration": generation, "replicas": replicas,
+                    "readyReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas});
+            // Its pod, Running and Ready.
+            let ns = object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
+            let name = format!("{}-0", object["metadata"]["name"].as_str().unwrap_or("pod"));
+            let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": ns,
+                                 "labels": object["spec"]["template"]["metadata"]["labels"].clone()},
+                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+            store
+                .objects
+                .insert(format!("/api/v1/namespaces/{ns}/pods/{name}"), pod);
+        }
+        Some("Job") => object["status"] = json!({"succeeded": 1}),
+        Some("PersistentVolumeClaim") => object["status"] = json!({"phase": "Bound"}),
+        _ => {}
+    }
+}
+
+/// Maps merged key by key; anything else replaced.
+fn merge(mut base: Value, over: Value) -> Value {
+    match (base.as_object_mut(), over) {
+        (Some(map), Value::Object(over)) => {
+            for (k, v) in over {
+                let merged = match map.remove(&k) {
+                    Some(old) => merge(old, v),
+                    None => v,
+                };
+                map.insert(k, merged);
+            }
+            base
+        }
+        (_, over) => over,
+    }
+}
+
+/// What the API server does with a Secret's `stringData`.
+fn string_data_to_data(object: &mut Value) {
+    if object["kind"] != "Secret" {
+        return;
+    }
+    if let Some(Value::Object(string_data)) =
+        object.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
+        for (k, v) in string_data {
+            object["data"][k] = json!(super::http::base64(
+                v.as_str().unwrap_or_default().as_bytes()
+            ));
+        }
     }
 }
 

@@ -92,6 +92,7 @@ case "$1 $2" in
     echo " ✓ Ensuring node image (kindest/node:v1.36.4) 🖼" >&2
     touch "$state/$name"
     echo " ✓ Preparing nodes 📦 📦 📦" >&2
+    sleep "${STANDIN_SLEEP:-0}"
     echo " ✓ Writing configuration 📜" >&2
     if [ -n "$STANDIN_FAIL" ]; then
       echo " ✗ Starting control-plane 🕹️" >&2

@@ -1,0 +1,189 @@
+//! `korthbox.toml`: defaults for the flags, read from the current directory (or `--config
+//! FILE`). Its keys are the flags' names; a flag given on the command line wins over the file,
+//! and the file wins over korthbox's own defaults. An unknown key or a wrong type is a usage
+//! error naming the key and the line.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The file read from the current directory when `--config` is not given.
+pub const FILE_NAME: &str = "korthbox.toml";
+
+/// Every key the file may have: the flags of `up` (and of the commands sharing them).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub driver: Option<String>,
+    pub name: Option<String>,
+    pub context: Option<String>,
+    pub provider: Option<String>,
+    pub workers: Option<u8>,
+    pub control_planes: Option<u8>,
+    pub kubernetes_version: Option<String>,
+    pub node_cpus: Option<u8>,
+    pub node_memory: Option<u32>,
+    pub http_port: Option<u16>,
+    pub dicom_port: Option<u16>,
+    pub api_server_port: Option<u16>,
+    pub namespace: Option<String>,
+    pub storage: Option<String>,
+    pub orthanc_storage: Option<String>,
+    pub orthanc_image: Option<String>,
+    pub postgres_image: Option<String>,
+    pub minio_image: Option<String>,
+    pub timeout: Option<u64>,
+    pub wait: Option<u64>,
+    pub lock_wait: Option<u64>,
+}
+
+impl Config {
+    /// (argument id, value) for every key set, the ids being clap's (field names).
+    fn defaults(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut put = |id: &'static str, value: Option<String>| {
+            if let Some(v) = value {
+                out.push((id, v));
+            }
+        };
+        put("driver", self.driver.clone());
+        put("name", self.name.clone());
+        put("context", self.context.clone());
+        put("provider", self.provider.clone());
+        put("workers", self.workers.map(|v| v.to_string()));
+        put("control_planes", self.control_planes.map(|v| v.to_string()));
+        put("kubernetes_version", self.kubernetes_version.clone());
+        put("node_cpus", self.node_cpus.map(|v| v.to_string()));
+        put("node_memory", self.node_memory.map(|v| v.to_string()));
+        put("http_port", self.http_port.map(|v| v.to_string()));
+        put("dicom_port", self.dicom_port.map(|v| v.to_string()));
+        put(
+            "api_server_port",
+            self.api_server_port.map(|v| v.to_string()),
+        );
+        put("namespace", self.namespace.clone());
+        put("storage", self.storage.clone());
+        put("orthanc_storage", self.orthanc_storage.clone());
+        put("orthanc_image", self.orthanc_image.clone());
+        put("postgres_image", self.postgres_image.clone());
+        put("minio_image", self.minio_image.clone());
+        put("timeout", self.timeout.map(|v| v.to_string()));
+        put("wait", self.wait.map(|v| v.to_string()));
+        put("lock_wait", self.lock_wait.map(|v| v.to_string()));
+        out
+    }
+}
+
+/// The `--config` value, read from argv before clap parses it (the file changes how clap
+/// parses).
+fn config_flag(args: &[OsString]) -> Option<PathBuf> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy();
+        if text == "--" {
+            break;
+        }
+        if text == "--config" {
+            return iter.next().map(PathBuf::from);
+        }
+        if let Some(value) = text.strip_prefix("--config=") {
+            return Some(PathBuf::from(value));
+        }
+    }
+    None
+}
+
+/// Parses the file's text.
+pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                (
+                    before.matches('\n').count() + 1,
+                    before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1,
+                )
+            })
+            .unwrap_or((0, 0));
+        Error::usage(format!(
+            "{}, line {line}, column {column}: {}",
+            path.display(),
+            e.message()
+        ))
+        .hint("the keys are the flags of `korthbox up` without the dashes' prefix, e.g. `workers = 3`, `driver = \"k3d\"`; `korthbox up --help` lists them")
+    })
+}
+
+/// The configuration in effect: `--config FILE` (which must exist), else ./korthbox.toml if
+/// there is one.
+pub fn load(args: &[OsString]) -> Result<Option<(PathBuf, Config)>, Error> {
+    let (path, required) = match config_flag(args) {
+        Some(path) => (path, true),
+        None => (PathBuf::from(FILE_NAME), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(e) => {
+            return Err(Error::usage(format!("could not read {}", path.display())).caused_by(e));
+        }
+    };
+    Ok(Some((path.clone(), parse(&text, &path)?)))
+}
+
+/// The command line with the file's values as defaults, everywhere a flag of that name exists.
+pub fn command(config: Option<&Config>) -> clap::Command {
+    use clap::CommandFactory;
+    let command = crate::cli::Cli::command();
+    match config {
+        None => command,
+        Some(config) => with_defaults(command, &config.defaults()),
+    }
+}
+
+fn with_defaults(command: clap::Command, defaults: &[(&'static str, String)]) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            match defaults.iter().find(|(id, _)| arg.get_id() == *id) {
+                // clap keeps defaults for the program's life; leaking a few short strings once
+                // at start-up is what that costs.
+                Some((_, value)) => arg.default_value(&*Box::leak(value.clone().into_boxed_str())),
+                None => arg,
+            }
+        })
+        .mut_subcommands(|sub| with_defaults(sub, defaults))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_names_the_key_and_the_line() {
+        let err = parse("workers = 3\nwrokers = 4\n", Path::new("korthbox.toml")).unwrap_err();
+        assert!(err.message.contains("line 2"), "{}", err.message);
+        assert!(err.message.contains("wrokers"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_line() {
+        let err = parse(
+            "driver = \"kind\"\nworkers = \"three\"\n",
+            Path::new("k.toml"),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("line 2"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_config_flag_is_found_before_clap() {
+        let args: Vec<OsString> = ["korthbox", "up", "--config=x.toml"]
+            .map(Into::into)
+            .to_vec();
+        assert_eq!(config_flag(&args), Some(PathBuf::from("x.toml")));
+    }
+}

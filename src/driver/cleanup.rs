@@ -1,0 +1,160 @@
+//! What a driver leaves behind when a cluster breaks half-way: containers, networks and volumes
+//! labelled for the cluster (removed through the engine's API), and kubeconfig entries.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions,
+};
+use serde_json::Value;
+
+use super::{DriverKind, NodeProvider};
+use crate::env::Env;
+use crate::error::Error;
+use crate::host::{engines, kubeconfig};
+use crate::spec::SandboxName;
+
+/// The label each driver puts on what it creates for a cluster.
+pub fn label(kind: DriverKind, name: &SandboxName) -> Option<String> {
+    match kind {
+        DriverKind::Kind => Some(format!("io.x-k8s.kind.cluster={name}")),
+        DriverKind::K3d => Some(format!("k3d.cluster={name}")),
+        DriverKind::Minikube => Some(format!("name.minikube.sigs.k8s.io={name}")),
+        DriverKind::Existing => None,
+    }
+}
+
+/// What was removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+fn filters(label: &str) -> Option<HashMap<String, Vec<String>>> {
+    Some(HashMap::from([(
+        "label".to_string(),
+        vec![label.to_string()],
+    )]))
+}
+
+/// Removes every container, network and volume labelled for cluster `name` of `kind`.
+pub async fn engine_leftovers(
+    kind: DriverKind,
+    name: &SandboxName,
+    provider: &NodeProvider,
+    timeout: Duration,
+) -> Result<Removed, Error> {
+    let (Some(label), Some(uri)) = (label(kind, name), provider.endpoint.as_deref()) else {
+        return Ok(Removed::default());
+    };
+    let docker = engines::client(uri, timeout).map_err(Error::failure)?;
+    let api = |what: &str, e: bollard::errors::Error| {
+        Error::failure(format!("could not {what} on the engine at {uri}")).caused_by(e)
+    };
+    let mut removed = Removed::default();
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: filters(&label),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| api("list containers", e))?;
+    for c in containers {
+        let id = c.id.unwrap_or_default();
+        let name = c
+            .names
+            .and_then(|n| n.first().cloned())
+            .unwrap_or_else(|| id.clone());
+        docker
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(|e| api(&format!("remove container {name}"), e))?;
+        removed
+            .containers
+            .push(name.trim_start_matches('/').to_string());
+    }
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: filters(&label),
+        }))
+        .await
+        .map_err(|e| api("list networks", e))?;
+    for n in networks {
+        let name = n.name.unwrap_or_default();
+        docker
+            .remove_network(&name)
+            .await
+            .map_err(|e| api(&format!("remove network {name}"), e))?;
+        removed.networks.push(name);
+    }
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: filters(&label),
+        }))
+        .await
+        .map_err(|e| api("list volumes", e))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        docker
+            .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
+            .await
+            .map_err(|e| api(&format!("remove volume {}", v.name), e))?;
+        removed.volumes.push(v.name);
+    }
+    Ok(removed)
+}
+
+/// Removes the kube context `context`, with the cluster and user it names, from every
+/// kubeconfig file that has it. Returns the files changed.
+pub fn kubeconfig_entries(env: &Env, context: &str) -> Result<Vec<std::path::PathBuf>, Error> {
+    let mut changed = Vec::new();
+    for path in kubeconfig::files(env) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(mut doc) = serde_saphyr::from_str::<Value>(&text) else {
+            continue;
+        };
+        let entry = doc["contexts"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == context))
+            .cloned();
+        let Some(entry) = entry else { continue };
+        let cluster = entry["context"]["cluster"]
+            .as_str()
+            .unwrap_or(context)
+            .to_string();
+        let user = entry["context"]["user"]
+            .as_str()
+            .unwrap_or(context)
+            .to_string();
+        for (list, name) in [
+            ("contexts", context),
+            ("clusters", &cluster),
+            ("users", &user),
+        ] {
+            if let Some(items) = doc[list].as_array_mut() {
+                items.retain(|i| i["name"] != name);
+            }
+        }
+        if doc["current-context"] == context {
+            doc["current-context"] = Value::String(String::new());
+        }
+        std::fs::write(&path, crate::template::to_yaml(&doc)).map_err(|e| {
+            Error::failure(format!("could not rewrite {}", path.display())).caused_by(e)
+        })?;
+        changed.push(path);
+    }
+    Ok(changed)
+}

@@ -1,0 +1,155 @@
+//! One lock per sandbox name, so that two `up`/`down`/`reset` never work on the same sandbox at
+//! once. An advisory `flock` on a file in korthbox's cache directory: the kernel releases it
+//! when the process ends, however it ends (Ctrl-C, a crash), so a lock is never left stale.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::env::Env;
+use crate::error::Error;
+use crate::spec::SandboxName;
+
+/// Held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Who holds a lock, as its holder wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: u32,
+    pub command: String,
+    /// Seconds since the epoch.
+    pub since: u64,
+}
+
+impl Holder {
+    fn parse(text: &str) -> Option<Holder> {
+        let mut words = text.split_whitespace();
+        let pid = words.next()?.parse().ok()?;
+        let since = words.next()?.parse().ok()?;
+        let command = words.collect::<Vec<_>>().join(" ");
+        Some(Holder {
+            pid,
+            command,
+            since,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(self.since);
+        format!(
+            "`korthbox {}` (pid {}, for {})",
+            self.command,
+            self.pid,
+            crate::ui::seconds(Duration::from_secs(now.saturating_sub(self.since)))
+        )
+    }
+}
+
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use rustix::fs::{FlockOperation, flock};
+        match flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(true),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(true)
+    }
+}
+
+/// Takes the lock of sandbox `name` for `command`, waiting up to `wait` for another holder to
+/// finish (calling `waiting` once with that holder when it has to wait).
+pub async fn acquire(
+    env: &Env,
+    name: &SandboxName,
+    command: &str,
+    wait: Duration,
+    waiting: &mut (dyn FnMut(&Holder) + Send),
+) -> Result<Lock, Error> {
+    let dir = env
+        .cache_dir()
+        .ok_or_else(|| Error::failure("korthbox has no cache directory for its locks"))?
+        .join("locks");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).caused_by(e))?;
+    let path = dir.join(format!("{name}.lock"));
+    let mut file = File::options()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::failure(format!("could not open {}", path.display())).caused_by(e))?;
+    let deadline = Instant::now() + wait;
+    let mut told = false;
+    loop {
+        if try_lock(&file).map_err(|e| {
+            Error::failure(format!("could not lock {}", path.display())).caused_by(e)
+        })? {
+            let since = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{} {since} {command}", std::process::id());
+            let _ = file.flush();
+            return Ok(Lock { _file: file, path });
+        }
+        let mut text = String::new();
+        let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut text));
+        let holder = Holder::parse(&text);
+        if Instant::now() >= deadline {
+            let who = holder
+                .as_ref()
+                .map(Holder::describe)
+                .unwrap_or_else(|| "another korthbox".into());
+            let mut err = Error::failure(format!("sandbox {name} is busy: {who} is working on it"));
+            if !wait.is_zero() {
+                err = err.caused_by(format!(
+                    "it was still busy after waiting {}",
+                    crate::ui::seconds(wait)
+                ));
+            }
+            let hint = match &holder {
+                Some(h) => format!(
+                    "wait for it to finish (or stop it: `kill {}`), or wait longer with --lock-wait",
+                    h.pid
+                ),
+                None => "wait for it to finish, or wait longer with --lock-wait".into(),
+            };
+            return Err(err.hint(hint));
+        }
+        if !told && let Some(h) = &holder {
+            waiting(h);
+            told = true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_line_round_trips() {
+        let h = Holder::parse("4242 1700000000 up --driver kind").unwrap();
+        assert_eq!(h.pid, 4242);
+        assert_eq!(h.command, "up --driver kind");
+    }
+}

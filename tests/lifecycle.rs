@@ -1,0 +1,619 @@
+//! `up`, `status`, `down`, `reset` end to end: stand-in kind/k3d/minikube, the in-memory fake
+//! API server, and behind its port-forwards a real Orthanc (with a real PostgreSQL) running
+//! the configuration korthbox renders, so that the proof's HTTP requests and DICOM C-ECHO are
+//! answered for real.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::kube_api::{FakeApi, nodes_from_table};
+use support::orthanc::{Orthanc, Postgres, available, free_port, render, start_orthanc};
+use support::stand_ins::{self, Call};
+use support::{FakeEngine, Sandbox, fixture, fixture_json};
+
+struct World {
+    sandbox: Sandbox,
+    api: FakeApi,
+    _engine: FakeEngine,
+    orthanc: Orthanc,
+    _postgres: Postgres,
+    ports: [String; 3],
+}
+
+impl World {
+    /// None when the real parts (Orthanc, PostgreSQL) are missing and not required.
+    fn new() -> Option<World> {
+        if !available() {
+            return None;
+        }
+        let mut sandbox = Sandbox::new();
+        let engine = sandbox.serve_docker_host(
+            "engine/docker.sock",
+            fixture_json("docker-engine-linux-fedora-info.json"),
+        );
+        let api = FakeApi::serve(nodes_from_table(
+            &fixture("kind-multinode-get-nodes-wide.txt"),
+            None,
+        ));
+        api.put(
+            "/apis/storage.k8s.io/v1/storageclasses/standard",
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                   "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                   "provisioner": "rancher.io/local-path"}),
+        );
+        stand_ins::install(&mut sandbox, Some(&api.url()));
+        let rendered = render(&sandbox, "pv");
+        let dir = sandbox.path("orthanc");
+        let postgres = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
+        let orthanc = start_orthanc(&dir, &rendered, &postgres);
+        api.forward(8042, orthanc.http);
+        api.forward(4242, orthanc.dicom);
+        // The Secrets Orthanc was started with; `up` keeps Secrets that exist.
+        for (name, password) in [
+            ("orthanc-credentials", &rendered.orthanc_password),
+            ("postgres-credentials", &rendered.postgres_password),
+        ] {
+            api.put(
+                &format!("/api/v1/namespaces/korthbox/secrets/{name}"),
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "korthbox", "resourceVersion": "1"},
+                       "data": {"password": support::http::base64(password.as_bytes())}}),
+            );
+        }
+        let ports = [free_port(), free_port(), free_port()].map(|p| p.to_string());
+        Some(World {
+            sandbox,
+            api,
+            _engine: engine,
+            orthanc,
+            _postgres: postgres,
+            ports,
+        })
+    }
+
+    fn args<'a>(&'a self, command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![command];
+        if matches!(command, "up" | "reset") {
+            for (flag, value) in [
+                ("--http-port", self.ports[0].as_str()),
+                ("--dicom-port", &self.ports[1]),
+                ("--api-server-port", &self.ports[2]),
+                ("--wait", "5"),
+            ] {
+                if !extra.contains(&flag) {
+                    args.extend([flag, value]);
+                }
+            }
+        }
+        args.extend_from_slice(extra);
+        args
+    }
+
+    fn run(&self, command: &str, extra: &[&str]) -> std::process::Output {
+        self.sandbox.run(&self.args(command, extra))
+    }
+
+    fn spawn(&self, command: &str, extra: &[&str]) -> Child {
+        self.sandbox
+            .command()
+            .args(self.args(command, extra))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        stand_ins::calls(&self.sandbox)
+    }
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Waits until `child` prints a stderr line containing `needle`; returns the lines so far.
+fn wait_for_line(child: &mut Child, needle: &str) -> Vec<String> {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            let found = line.contains(needle);
+            seen.push(line);
+            if found {
+                // Keep draining in the background so the child never blocks on a full pipe.
+                std::thread::spawn(move || while rx.recv().is_ok() {});
+                return seen;
+            }
+        }
+    }
+    panic!("no line with {needle:?} within 30s; saw {seen:#?}");
+}
+
+fn interrupt(mut child: Child) -> std::process::Output {
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let mut out = child.wait_with_output().unwrap();
+    if out.stderr.is_empty() {
+        out.stderr = b"(stderr was drained by the test)".to_vec();
+    }
+    out
+}
+
+#[test]
+fn up_creates_proves_and_summarises_then_changes_nothing_when_run_again() {
+    let Some(world) = World::new() else { return };
+    let out = world.run("up", &[]);
+    let stdout = ok(&out);
+    let err = stderr(&out);
+    assert!(
+        stdout.starts_with(
+            "Sandbox korthbox is ready (created): kind cluster, context kind-korthbox"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{}", world.ports[0])),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("127.0.0.1:{}  AE title KORTHBOX", world.ports[1])),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("user admin, password: `korthbox password`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kubectl --context kind-korthbox -n korthbox get pods"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Proof     passed"), "{stdout}");
+    for phase in [
+        "Checking the host",
+        "Creating kind cluster korthbox",
+        "Checking the cluster of context kind-korthbox",
+        "Applying PostgreSQL",
+        "Applying Orthanc",
+        "Proving Orthanc works",
+    ] {
+        assert!(
+            err.contains(&format!("done: {phase}")),
+            "{phase} missing from:\n{err}"
+        );
+    }
+    // The proof ran against the real Orthanc through the fake's port-forwards, and cleaned up.
+    let portforwards: Vec<String> = world
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/portforward"))
+        .collect();
+    assert_eq!(portforwards.len(), 2, "{portforwards:?}");
+    assert!(portforwards[0].contains("ports=8042") && portforwards[1].contains("ports=4242"));
+    assert_eq!(
+        world.orthanc.get("/statistics").json()["CountInstances"],
+        0,
+        "the proof deleted its instance"
+    );
+    let ns = world.api.get("/api/v1/namespaces/korthbox").unwrap();
+    assert_eq!(
+        ns["metadata"]["annotations"]["korthbox.io/last-proof"],
+        "passed"
+    );
+    // The password was never printed.
+    assert!(!stdout.contains(&world.orthanc.password) && !err.contains(&world.orthanc.password));
+
+    // Again: the cluster is reused, nothing changes, and it says so; --json for scripts.
+    let out = world.run("up", &["--json"]);
+    let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(summary["cluster_created"], false);
+    assert_eq!(summary["changed"], 0);
+    assert_eq!(summary["proof"]["passed"], true);
+    let steps: Vec<&str> = summary["proof"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "port-forward",
+            "create",
+            "read back",
+            "statistics",
+            "delete",
+            "C-ECHO"
+        ]
+    );
+    assert_eq!(
+        summary["endpoints"]["orthanc_url"],
+        format!("http://127.0.0.1:{}", world.ports[0])
+    );
+    let creates = world
+        .calls()
+        .iter()
+        .filter(|c| c.line().starts_with("kind create"))
+        .count();
+    assert_eq!(creates, 1);
+    assert!(
+        stderr(&out).contains("it exists; reusing it"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = world.run("up", &["--timings"]);
+    ok(&out);
+    assert!(stdout_or(&out).contains("already up; nothing changed"));
+    assert!(
+        stderr(&out).lines().any(|l| l.starts_with("total")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn stdout_or(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn up_repairs_what_it_owns() {
+    let Some(world) = World::new() else { return };
+    ok(&world.run("up", &[]));
+    // Someone deleted Orthanc's Service.
+    world
+        .api
+        .remove("/api/v1/namespaces/korthbox/services/orthanc");
+    let out = world.run("up", &["--json"]);
+    let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(summary["changed"], 1);
+    assert!(
+        world
+            .api
+            .get("/api/v1/namespaces/korthbox/services/orthanc")
+            .is_some()
+    );
+}
+
+#[test]
+fn status_down_and_absent() {
+    let Some(world) = World::new() else { return };
+    ok(&world.run("up", &[]));
+    let out = world.run("status", &["--json"]);
+    let report: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(report["state"], "healthy", "{report:#}");
+    assert_eq!(report["driver"], "kind");
+    assert_eq!(report["nodes"].as_array().unwrap().len(), 3);
+    let components: Vec<&str> = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(components, ["postgres", "orthanc"]);
+    assert_eq!(report["last_proof"]["result"], "passed");
+    let table = ok(&world.run("status", &[]));
+    assert!(
+        table.starts_with("Sandbox korthbox: healthy (kind cluster, context kind-korthbox)"),
+        "{table}"
+    );
+
+    // Degraded: Orthanc not ready.
+    let mut deployment = world
+        .api
+        .get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
+        .unwrap();
+    deployment["status"]["readyReplicas"] = json!(0);
+    world.api.put(
+        "/apis/apps/v1/namespaces/korthbox/deployments/orthanc",
+        deployment,
+    );
+    let out = world.run("status", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout_or(&out).contains("problem: Deployment orthanc has 0/1 ready"),
+        "{}",
+        stdout_or(&out)
+    );
+
+    // down without a terminal and without --yes asks for --yes.
+    let out = world.run("down", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint: add --yes"), "{}", stderr(&out));
+    assert!(stand_ins::has_cluster(&world.sandbox, "kind", "korthbox"));
+
+    ok(&world.run("down", &["--yes"]));
+    assert_eq!(
+        world.calls().last().unwrap().line(),
+        "kind delete cluster --name korthbox"
+    );
+    let out = world.run("status", &["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["state"], "absent");
+    // Idempotent.
+    let out = world.run("down", &["--yes"]);
+    ok(&out);
+    assert!(stderr(&out).contains("there is no sandbox korthbox; nothing to delete"));
+}
+
+#[test]
+fn a_second_korthbox_on_the_same_sandbox_waits_or_names_the_holder() {
+    let Some(mut world) = World::new() else {
+        return;
+    };
+    world.sandbox.set("STANDIN_SLEEP", "4");
+    let mut first = world.spawn("up", &[]);
+    wait_for_line(&mut first, "Creating kind cluster");
+    let out = world.run("down", &["--yes", "--lock-wait", "0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: sandbox korthbox is busy: `korthbox up` (pid {}",
+            first.id()
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("kill {}", first.id())), "{err}");
+    // With time to wait, the second one runs after the first.
+    let second = world.run("up", &["--lock-wait", "60"]);
+    let err = stderr(&second);
+    assert!(err.contains("waiting for `korthbox up`"), "{err}");
+    ok(&second);
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn interrupted_while_creating_then_up_continues() {
+    let Some(mut world) = World::new() else {
+        return;
+    };
+    world.sandbox.set("STANDIN_SLEEP", "30");
+    let mut child = world.spawn("up", &[]);
+    wait_for_line(&mut child, "Creating kind cluster korthbox");
+    let out = interrupt(child);
+    assert_eq!(out.status.code(), Some(130));
+    world.sandbox.set("STANDIN_SLEEP", "0");
+    // The half-made cluster exists; up takes it from there.
+    let stdout = ok(&world.run("up", &[]));
+    assert!(stdout.contains("is ready"), "{stdout}");
+}
+
+#[test]
+fn interrupted_while_applying_then_reset_starts_over() {
+    let Some(world) = World::new() else { return };
+    world.api.set_ready(false);
+    let mut child = world.spawn("up", &["--wait", "60"]);
+    wait_for_line(&mut child, "Applying PostgreSQL");
+    let out = interrupt(child);
+    assert_eq!(out.status.code(), Some(130));
+    world.api.set_ready(true);
+    let out = world.run("reset", &["--yes"]);
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("is ready (created)"),
+        "{stdout}\n{}",
+        stderr(&out)
+    );
+    let lines: Vec<String> = world.calls().iter().map(Call::line).collect();
+    let delete = lines
+        .iter()
+        .position(|l| l == "kind delete cluster --name korthbox")
+        .unwrap();
+    let create = lines
+        .iter()
+        .rposition(|l| l.starts_with("kind create cluster"))
+        .unwrap();
+    assert!(delete < create, "{lines:#?}");
+}
+
+#[test]
+fn failure_classes_have_one_error_a_hint_and_the_right_code() {
+    let Some(world) = World::new() else { return };
+    // Port busy.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = world.run("up", &["--http-port", &port]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: this machine cannot host the sandbox yet"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "host.port: 127.0.0.1:{port} (Orthanc HTTP) is already in use"
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    // Bad name.
+    let out = world.run("up", &["--name", "Bad_Name"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Driver missing.
+    let out = world
+        .sandbox
+        .run(&["up", "--driver", "minikube", "--name", "other"]);
+    let _ = out;
+    std::fs::remove_file(world.sandbox.bin().join("minikube")).unwrap();
+    let out = world.run("up", &["--driver", "minikube", "--name", "other"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--driver minikube needs minikube, which is not installed"),
+        "{}",
+        stderr(&out)
+    );
+    // Image pull failure, named with the image.
+    world.api.set_ready(false);
+    let image = "docker.io/library/postgres:17.6-bookworm@sha256:f3bd19c606e442c3d7bdfa8002e03fe260a1023351e0ea4598032022b68dd6e3";
+    world.api.put(
+        "/api/v1/namespaces/korthbox/pods/postgres-0",
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "postgres-0", "namespace": "korthbox",
+                            "labels": {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "korthbox"}},
+               "status": {"phase": "Pending", "containerStatuses": [{"name": "postgres", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+                   "state": {"waiting": {"reason": "ErrImagePull", "message": "failed to pull: dial tcp: lookup registry-1.docker.io: no such host"}}}]}}),
+    );
+    let out = world.run("up", &["--wait", "2"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: StatefulSet korthbox/postgres was not ready within 2s"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("hint: the nodes could not pull {image}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn api_unreachable_and_refused_clusters() {
+    let Some(world) = World::new() else { return };
+    let dead = free_port();
+    let config = world.sandbox.path("home/.kube/other");
+    support::kube_api::write_kubeconfig(&config, "lab", &format!("https://127.0.0.1:{dead}"));
+    let mut sandbox_env = world.sandbox.envs.clone();
+    sandbox_env.retain(|(k, _)| k != "KUBECONFIG");
+    let mut cmd = world.sandbox.command();
+    cmd.env("KUBECONFIG", &config).args([
+        "up",
+        "--driver",
+        "existing",
+        "--context",
+        "lab",
+        "--wait",
+        "2",
+    ]);
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the API server of context `lab` (https://127.0.0.1:{dead}) cannot be reached"
+        )),
+        "{err}"
+    );
+
+    let dd = FakeApi::serve(vec![fixture_json("docker-desktop-k8s-node.json")]);
+    let config = world.sandbox.path("home/.kube/dd");
+    dd.kubeconfig(&config, "docker-desktop");
+    let mut cmd = world.sandbox.command();
+    cmd.env("KUBECONFIG", &config).args([
+        "up",
+        "--driver",
+        "existing",
+        "--context",
+        "docker-desktop",
+        "--wait",
+        "2",
+    ]);
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("it is Docker Desktop's built-in Kubernetes"),
+        "{err}"
+    );
+    assert!(dd.writes().is_empty());
+}
+
+#[test]
+fn korthbox_toml_sets_defaults_that_flags_override() {
+    let Some(world) = World::new() else { return };
+    let dir = world.sandbox.path("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("korthbox.toml"),
+        "workers = 3\nkubernetes-version = \"v1.35.8\"\n",
+    )
+    .unwrap();
+    let plan = |extra: &[&str]| {
+        let mut cmd = world.sandbox.command();
+        cmd.current_dir(&dir)
+            .args([
+                "plan",
+                "--only",
+                "cluster",
+                "--driver",
+                "kind",
+                "--provider",
+                "docker",
+            ])
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    let text = stdout_or(&plan(&[]));
+    assert_eq!(text.matches("role: worker").count(), 3, "{text}");
+    assert!(text.contains("kindest/node:v1.35.8@"), "{text}");
+    let text = stdout_or(&plan(&["--workers", "1"]));
+    assert_eq!(text.matches("role: worker").count(), 1, "the flag wins");
+
+    std::fs::write(dir.join("korthbox.toml"), "workers = 3\nwrokers = 4\n").unwrap();
+    let out = plan(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("korthbox.toml, line 2") && err.contains("wrokers"),
+        "{err}"
+    );
+
+    std::fs::write(dir.join("other.toml"), "workers = \"two\"\n").unwrap();
+    let out = plan(&["--config", "other.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("other.toml, line 1"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    let sandbox = Sandbox::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = sandbox.run(&["completions", shell]);
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("korthbox") && text.contains("reset"),
+            "{shell}"
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! A real Orthanc for tests: Debian's Orthanc with its PostgreSQL and DICOMweb plugins, run
+//! with the configuration `korthbox plan` renders (only hosts, ports, paths and plugin locations
+//! substituted), against a real PostgreSQL 15 started here as the `postgres` user.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::http::request;
+use super::{Sandbox, real_part_available};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+const ORTHANC: &str = "/usr/sbin/Orthanc";
+const PLUGINS: [&str; 3] = [
+    "/usr/share/orthanc/plugins/libOrthancPostgreSQLIndex.so",
+    "/usr/share/orthanc/plugins/libOrthancPostgreSQLStorage.so",
+    "/usr/share/orthanc/plugins/libOrthancDicomWeb.so",
+];
+
+pub fn available() -> bool {
+    let mut paths: Vec<String> = vec![
+        ORTHANC.into(),
+        format!("{PG_BIN}/initdb"),
+        format!("{PG_BIN}/pg_ctl"),
+    ];
+    paths.extend(PLUGINS.iter().map(|p| p.to_string()));
+    paths.extend(
+        [
+            "/usr/bin/echoscu",
+            "/usr/bin/storescu",
+            "/usr/bin/dump2dcm",
+            "/usr/bin/psql",
+            "/usr/bin/python3",
+        ]
+        .map(String::from),
+    );
+    let missing: Vec<&String> = paths.iter().filter(|p| !Path::new(p).exists()).collect();
+    if !missing.is_empty() {
+        eprintln!("missing: {missing:?}");
+    }
+    real_part_available(
+        "Orthanc with orthanc-postgresql and orthanc-dicomweb, PostgreSQL 15, dcmtk and python3 (apt-get install orthanc orthanc-postgresql orthanc-dicomweb dcmtk)",
+        missing.is_empty(),
+    )
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A PostgreSQL 15 cluster in a temporary directory, run as the `postgres` user (initdb refuses
+/// root), listening on 127.0.0.1 only, with the database and user the manifests name.
+pub struct Postgres {
+    data: PathBuf,
+    pub port: u16,
+    password: String,
+}
+
+impl Postgres {
+    pub fn start(dir: &Path, password: &str) -> Postgres {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let data = dir.join("data");
+        let pwfile = dir.join("pw");
+        std::fs::write(&pwfile, password).unwrap();
+        std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let port = free_port();
+        let as_postgres = |args: &[&str]| {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).args(args);
+            cmd
+        };
+        run(&mut as_postgres(&[
+            &format!("{PG_BIN}/initdb"),
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            "orthanc",
+            &format!("--pwfile={}", pwfile.display()),
+            "-A",
+            "scram-sha-256",
+            "--no-sync",
+        ]));
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            dir.display()
+        );
+        run(&mut as_postgres(&[
+            &format!("{PG_BIN}/pg_ctl"),
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            dir.join("log").to_str().unwrap(),
+            "-o",
+            &options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]));
+        let pg = Postgres {
+            data,
+            port,
+            password: password.into(),
+        };
+        pg.psql("postgres", "CREATE DATABASE orthanc")
+            .unwrap_or_else(|e| panic!("CREATE DATABASE: {e}"));
+        pg
+    }
+
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "orthanc",
+                "-d",
+                db,
+                "-tAc",
+                sql,
+            ])
+            .env("PGPASSWORD", &self.password)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).to_string())
+        }
+    }
+
+    pub fn stop(&self) {
+        let _ = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &format!("{PG_BIN}/pg_ctl"),
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .output();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub struct Orthanc {
+    child: Child,
+    pub http: u16,
+    pub dicom: u16,
+    pub password: String,
+    pub storage: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for Orthanc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Orthanc {
+    pub fn get(&self, path: &str) -> super::http::Response {
+        request("GET", self.http, path, ("admin", &self.password), b"").unwrap()
+    }
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// What `korthbox plan` renders: the Orthanc configuration, the Secret values, and the
+/// readiness probe's command.
+pub struct Rendered {
+    pub config: Value,
+    pub postgres_password: String,
+    pub orthanc_password: String,
+    pub probe: Vec<String>,
+}
+
+pub fn render(sandbox: &Sandbox, orthanc_storage: &str) -> Rendered {
+    let out = sandbox.run(&[
+        "plan",
+        "--only",
+        "manifests",
+        "--show-secrets",
+        "--driver",
+        "kind",
+        "--provider",
+        "docker",
+        "--orthanc-storage",
+        orthanc_storage,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let find = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name}"))
+    };
+    let config = serde_json::from_str(
+        find("ConfigMap", "orthanc-config")["data"]["orthanc.json"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let secret = |name: &str| {
+        find("Secret", name)["stringData"]["password"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let probe = find("Deployment", "orthanc")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    Rendered {
+        config,
+        postgres_password: secret("postgres-credentials"),
+        orthanc_password: secret("orthanc-credentials"),
+        probe,
+    }
+}
+
+pub fn start_orthanc(dir: &Path, rendered: &Rendered, pg: &Postgres) -> Orthanc {
+    let (http, dicom) = (free_port(), free_port());
+    let storage = dir.join("storage");
+    let mut config = rendered.config.clone();
+    // Only hosts, ports, paths and plugin locations change.
+    config["HttpPort"] = json!(http);
+    config["DicomPort"] = json!(dicom);
+    config["StorageDirectory"] = json!(storage);
+    config["IndexDirectory"] = json!(dir.join("index"));
+    config["PostgreSQL"]["Host"] = json!("127.0.0.1");
+    config["PostgreSQL"]["Port"] = json!(pg.port);
+    config["Plugins"] = json!(PLUGINS);
+    let path = dir.join("orthanc.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let log = dir.join("orthanc.log");
+    let child = Command::new(ORTHANC)
+        .arg(&path)
+        .env("ORTHANC_ADMIN_PASSWORD", &rendered.orthanc_password)
+        .env("POSTGRES_PASSWORD", &rendered.postgres_password)
+        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::options().append(true).open(&log).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let orthanc = Orthanc {
+        child,
+        http,
+        dicom,
+        password: rendered.orthanc_password.clone(),
+        storage,
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = request("GET", http, "/system", ("admin", &orthanc.password), b"")
+            && r.status == 200
+        {
+            return orthanc;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Orthanc did not answer within 60s:\n{}",
+            orthanc.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A small DICOM file made by dcmtk's dump2dcm.
+pub fn dicom_file(dir: &Path, name: &str, instance: &str) -> PathBuf {
+    let dump = dir.join(format!("{name}.dump"));
+    std::fs::write(
+        &dump,
+        format!(
+            "(0008,0016) UI =SecondaryCaptureImageStorage\n\
+             (0008,0018) UI [1.2.826.0.1.3680043.8.498.{instance}]\n\
+             (0008,0060) CS [OT]\n\
+             (0010,0010) PN [Korthbox^Test]\n\
+             (0010,0020) LO [KB-1]\n\
+             (0020,000d) UI [1.2.826.0.1.3680043.8.498.100]\n\
+             (0020,000e) UI [1.2.826.0.1.3680043.8.498.101]\n"
+        ),
+    )
+    .unwrap();
+    let file = dir.join(format!("{name}.dcm"));
+    run(Command::new("dump2dcm").arg(&dump).arg(&file));
+    file
+}
+
+pub fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() { files_under(&p) } else { 1 }
+        })
+        .sum()
+}
