@@ -27,14 +27,23 @@ struct World {
 impl World {
     /// None when the real parts (Orthanc, PostgreSQL) are missing and not required.
     fn new() -> Option<World> {
+        Self::with_engine(None)
+    }
+
+    /// With `docker_host`, the nodes' engine is that real one instead of a captured one.
+    fn with_engine(docker_host: Option<&str>) -> Option<World> {
         if !available() {
             return None;
         }
         let mut sandbox = Sandbox::new();
-        let engine = sandbox.serve_docker_host(
+        let engine = sandbox.serve_engine(
             "engine/docker.sock",
             fixture_json("docker-engine-linux-fedora-info.json"),
         );
+        let uri = docker_host
+            .map(String::from)
+            .unwrap_or_else(|| engine.uri());
+        sandbox.set("DOCKER_HOST", &uri);
         let api = FakeApi::serve(nodes_from_table(
             &fixture("kind-multinode-get-nodes-wide.txt"),
             None,
@@ -126,8 +135,9 @@ fn ok(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// Waits until `child` prints a stderr line containing `needle`; returns the lines so far.
-fn wait_for_line(child: &mut Child, needle: &str) -> Vec<String> {
+/// Waits until `child` prints a stderr line containing `needle`; returns the rest of its
+/// stderr as it comes.
+fn wait_for_line(child: &mut Child, needle: &str) -> std::sync::mpsc::Receiver<String> {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -144,16 +154,14 @@ fn wait_for_line(child: &mut Child, needle: &str) -> Vec<String> {
             let found = line.contains(needle);
             seen.push(line);
             if found {
-                // Keep draining in the background so the child never blocks on a full pipe.
-                std::thread::spawn(move || while rx.recv().is_ok() {});
-                return seen;
+                return rx;
             }
         }
     }
     panic!("no line with {needle:?} within 30s; saw {seen:#?}");
 }
 
-fn interrupt(mut child: Child) -> std::process::Output {
+fn interrupt(mut child: Child, rest: std::sync::mpsc::Receiver<String>) -> std::process::Output {
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -167,9 +175,7 @@ fn interrupt(mut child: Child) -> std::process::Output {
     }
     let _ = child.kill();
     let mut out = child.wait_with_output().unwrap();
-    if out.stderr.is_empty() {
-        out.stderr = b"(stderr was drained by the test)".to_vec();
-    }
+    out.stderr = rest.try_iter().collect::<Vec<_>>().join("\n").into_bytes();
     out
 }
 
@@ -378,7 +384,7 @@ fn a_second_korthbox_on_the_same_sandbox_waits_or_names_the_holder() {
     };
     world.sandbox.set("STANDIN_SLEEP", "4");
     let mut first = world.spawn("up", &[]);
-    wait_for_line(&mut first, "Creating kind cluster");
+    let _rest = wait_for_line(&mut first, "Creating kind cluster");
     let out = world.run("down", &["--yes", "--lock-wait", "0"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -405,9 +411,15 @@ fn interrupted_while_creating_then_up_continues() {
     };
     world.sandbox.set("STANDIN_SLEEP", "30");
     let mut child = world.spawn("up", &[]);
-    wait_for_line(&mut child, "Creating kind cluster korthbox");
-    let out = interrupt(child);
+    let rest = wait_for_line(&mut child, "Creating kind cluster korthbox");
+    let out = interrupt(child, rest);
     assert_eq!(out.status.code(), Some(130));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: interrupted during \"Creating kind cluster korthbox\""),
+        "{err}"
+    );
+    assert!(err.contains("hint: nothing is left half-done that `korthbox up` cannot continue from; `korthbox reset` starts over"), "{err}");
     world.sandbox.set("STANDIN_SLEEP", "0");
     // The half-made cluster exists; up takes it from there.
     let stdout = ok(&world.run("up", &[]));
@@ -419,8 +431,8 @@ fn interrupted_while_applying_then_reset_starts_over() {
     let Some(world) = World::new() else { return };
     world.api.set_ready(false);
     let mut child = world.spawn("up", &["--wait", "60"]);
-    wait_for_line(&mut child, "Applying PostgreSQL");
-    let out = interrupt(child);
+    let rest = wait_for_line(&mut child, "Applying PostgreSQL");
+    let out = interrupt(child, rest);
     assert_eq!(out.status.code(), Some(130));
     world.api.set_ready(true);
     let out = world.run("reset", &["--yes"]);
@@ -616,4 +628,204 @@ fn completions_are_printed_for_every_shell() {
             "{shell}"
         );
     }
+}
+
+/// Runs the real Docker CLI against the real engine.
+fn docker(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("docker")
+        .args(["-H", "unix:///var/run/docker.sock"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn reset_removes_what_the_driver_left_behind_on_the_real_engine() {
+    let engine_up = std::path::Path::new("/var/run/docker.sock").exists()
+        && docker(&["version"]).status.success();
+    if !support::real_part_available("Docker Engine with its CLI", engine_up) {
+        return;
+    }
+    let Some(world) = World::with_engine(Some("unix:///var/run/docker.sock")) else {
+        return;
+    };
+    let name = format!("rs{}", std::process::id());
+    let label = format!("io.x-k8s.kind.cluster={name}");
+    // What a kind cluster that broke half-way leaves: a node container, a network, a volume;
+    // plus a container of someone else's that must survive.
+    let rootfs = world.sandbox.write("rootfs/hello", "korthbox\n");
+    let tar = world.sandbox.path("tiny.tar");
+    assert!(
+        std::process::Command::new("tar")
+            .arg("-C")
+            .arg(rootfs.parent().unwrap())
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        docker(&["import", tar.to_str().unwrap(), "korthbox-test/tiny:1"])
+            .status
+            .success()
+    );
+    let node = format!("{name}-control-plane");
+    let other = format!("{name}-not-ours");
+    for (container, labelled) in [(&node, true), (&other, false)] {
+        let mut args = vec!["create", "--name", container.as_str()];
+        if labelled {
+            args.extend(["--label", label.as_str()]);
+        }
+        args.extend(["korthbox-test/tiny:1", "/hello"]);
+        let out = docker(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let network = format!("{name}-net");
+    assert!(
+        docker(&["network", "create", "--label", &label, &network])
+            .status
+            .success()
+    );
+    let volume = format!("{name}-vol");
+    assert!(
+        docker(&["volume", "create", "--label", &label, &volume])
+            .status
+            .success()
+    );
+    stand_ins::add_cluster(&world.sandbox, "kind", &name);
+    // A stale context in a second kubeconfig file, beside one to keep.
+    let second = world.sandbox.path("home/.kube/second");
+    let merged = format!(
+        "{}\n",
+        serde_json::to_string(&json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": format!("kind-{name}"),
+            "clusters": [{"name": format!("kind-{name}"), "cluster": {"server": "https://127.0.0.1:1"}},
+                         {"name": "keep-me", "cluster": {"server": "https://127.0.0.1:2"}}],
+            "contexts": [{"name": format!("kind-{name}"), "context": {"cluster": format!("kind-{name}"), "user": format!("kind-{name}")}},
+                         {"name": "keep-me", "context": {"cluster": "keep-me", "user": "keep-me"}}],
+            "users": [{"name": format!("kind-{name}"), "user": {"token": "x"}}, {"name": "keep-me", "user": {"token": "y"}}],
+        }))
+        .unwrap()
+    );
+    std::fs::create_dir_all(second.parent().unwrap()).unwrap();
+    std::fs::write(&second, merged).unwrap();
+    let first = world.sandbox.path("home/.kube/config");
+    let mut cmd = world.sandbox.command();
+    cmd.env(
+        "KUBECONFIG",
+        format!("{}:{}", first.display(), second.display()),
+    );
+    cmd.args(world.args("reset", &["--yes", "--name", &name]));
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    ok(&out);
+    assert!(err.contains(&format!("removed containers {node}")), "{err}");
+    assert!(
+        err.contains(&format!("networks {network}")) && err.contains(&format!("volumes {volume}")),
+        "{err}"
+    );
+    assert!(
+        !docker(&["container", "inspect", &node]).status.success(),
+        "the node container is gone"
+    );
+    assert!(!docker(&["network", "inspect", &network]).status.success());
+    assert!(!docker(&["volume", "inspect", &volume]).status.success());
+    assert!(
+        docker(&["container", "inspect", &other]).status.success(),
+        "someone else's container stays"
+    );
+    let kept = std::fs::read_to_string(&second).unwrap();
+    assert!(
+        kept.contains("keep-me") && !kept.contains(&format!("kind-{name}")),
+        "{kept}"
+    );
+    let _ = docker(&["rm", "-f", &other]);
+}
+
+#[test]
+fn snapshots_of_the_human_output() {
+    let Some(world) = World::new() else { return };
+    let out = world.run("up", &[]);
+    let stdout = ok(&out);
+    insta::with_settings!({filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\(\d+\.\d+s\)", "([TIME])"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[DATE]"),
+        (r"sport = :\d+", "sport = :[PORT]"),
+    ]}, {
+        insta::assert_snapshot!("up_stdout", stdout);
+        insta::assert_snapshot!("up_stderr", stderr(&out));
+        insta::assert_snapshot!("status_healthy", ok(&world.run("status", &[])));
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = busy.local_addr().unwrap().port().to_string();
+        insta::assert_snapshot!("up_port_busy", stderr(&world.run("up", &["--name", "other", "--http-port", &port])));
+        insta::assert_snapshot!("down_without_yes", stderr(&world.run("down", &[])));
+    });
+}
+
+#[test]
+fn interrupted_while_checking_the_cluster_then_up_continues() {
+    let Some(world) = World::new() else { return };
+    let ready = nodes_from_table(&fixture("kind-multinode-get-nodes-wide.txt"), None);
+    let text = fixture("kind-multinode-get-nodes-wide.txt").replace(
+        "kind-worker2         Ready   ",
+        "kind-worker2         NotReady",
+    );
+    world.api.set_nodes(nodes_from_table(&text, None));
+    let mut child = world.spawn("up", &["--wait", "60"]);
+    let rest = wait_for_line(&mut child, "Checking the cluster of context kind-korthbox");
+    let out = interrupt(child, rest);
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        world.api.writes().is_empty(),
+        "nothing was applied before the nodes were Ready"
+    );
+    world.api.set_nodes(ready);
+    ok(&world.run("up", &[]));
+}
+
+#[test]
+fn forward_password_and_prove() {
+    let Some(world) = World::new() else { return };
+    ok(&world.run("up", &[]));
+    let password = ok(&world.run("password", &[]));
+    assert_eq!(
+        password.trim(),
+        world.orthanc.password,
+        "the admin password, when asked"
+    );
+
+    let proof = ok(&world.run("prove", &[]));
+    assert!(
+        proof.lines().any(|l| l.starts_with("ok   C-ECHO")),
+        "{proof}"
+    );
+
+    let (http, dicom) = (free_port().to_string(), free_port().to_string());
+    let mut child = world.spawn("forward", &["--http-port", &http, "--dicom-port", &dicom]);
+    let rest = wait_for_line(&mut child, "Forwarding");
+    let port: u16 = http.parse().unwrap();
+    let r = support::http::request(
+        "GET",
+        port,
+        "/system",
+        ("admin", &world.orthanc.password),
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["DicomAet"], "KORTHBOX");
+    let out = interrupt(child, rest);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "Ctrl-C is how forward ends: {}",
+        stderr(&out)
+    );
 }
