@@ -829,3 +829,99 @@ fn forward_password_and_prove() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_failed_proof_fails_up_with_the_step() {
+    let Some(world) = World::new() else { return };
+    // The DICOM port leads nowhere: everything else works, the C-ECHO cannot.
+    world.api.forward(4242, free_port());
+    let out = world.run("up", &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: the sandbox is up but the proof failed"),
+        "{err}"
+    );
+    assert!(err.contains("caused by: DICOM C-ECHO to KORTHBOX"), "{err}");
+    assert!(
+        err.contains("`korthbox prove` runs the proof again"),
+        "{err}"
+    );
+    let ns = world.api.get("/api/v1/namespaces/korthbox").unwrap();
+    let last = ns["metadata"]["annotations"]["korthbox.io/last-proof"]
+        .as_str()
+        .unwrap();
+    assert!(last.starts_with("failed: DICOM C-ECHO"), "{last}");
+    let out = world.run("status", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout_or(&out).contains("the last proof failed"),
+        "{}",
+        stdout_or(&out)
+    );
+}
+
+#[test]
+fn on_an_existing_cluster_down_deletes_only_what_korthbox_installed() {
+    let Some(world) = World::new() else { return };
+    // A cluster without a default class: korthbox installs local-path, labelled as its own.
+    world
+        .api
+        .remove("/apis/storage.k8s.io/v1/storageclasses/standard");
+    world
+        .api
+        .kubeconfig(&world.sandbox.path("home/.kube/config"), "lab");
+    let out = world.run("up", &["--driver", "existing", "--context", "lab"]);
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("run `korthbox forward --context lab`"),
+        "{stdout}"
+    );
+    assert!(
+        world
+            .api
+            .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
+            .is_some()
+    );
+    assert!(
+        world.calls().iter().all(|c| !c.line().contains("create")),
+        "nothing is created"
+    );
+
+    ok(&world
+        .sandbox
+        .run(&["down", "--yes", "--driver", "existing", "--context", "lab"]));
+    let paths = world.api.paths();
+    assert!(
+        !paths.iter().any(|p| p.contains("/namespaces/korthbox")),
+        "{paths:#?}"
+    );
+    assert!(
+        !paths.iter().any(|p| p.contains("local-path")),
+        "{paths:#?}"
+    );
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.starts_with("/api/v1/nodes/"))
+            .count(),
+        3,
+        "the cluster stays"
+    );
+}
+
+#[test]
+fn up_without_an_engine_says_how_to_get_one() {
+    let mut sandbox = Sandbox::new();
+    stand_ins::install(&mut sandbox, None);
+    let out = sandbox.run(&["up"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: no container engine answered"), "{err}");
+    assert!(err.contains("hint: `korthbox doctor`"), "{err}");
+    assert!(
+        stand_ins::calls(&sandbox)
+            .iter()
+            .all(|c| !c.line().contains("create"))
+    );
+}
