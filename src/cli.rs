@@ -94,6 +94,11 @@ pub struct StackArgs {
     /// The MinIO image, instead of the pinned one (MinIO no longer publishes to Docker Hub).
     #[arg(long, value_name = "IMAGE")]
     pub minio_image: Option<String>,
+
+    /// Pull every image from this registry instead (a mirror or a corporate proxy), e.g.
+    /// `registry.example.com:5000`; the repository, tag and digest stay the same.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry_mirror: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod host;
 pub mod lock;
 pub mod proof;
+pub mod pull;
 pub mod sandbox;
 pub mod spec;
 pub mod stack;

@@ -255,7 +255,29 @@ pub struct StackSpec {
     pub storage: StorageLayer,
     pub orthanc_storage: OrthancStorage,
     pub volumes: VolumeSource,
+    /// The pinned images (tag and digest), with the registry mirror applied.
     pub images: StackImages,
+    /// Whether korthbox side-loads the images into the nodes; then the manifests name them by
+    /// tag, which is how the nodes know a loaded image (its registry digest is not kept).
+    pub side_loaded: bool,
+}
+
+impl StackSpec {
+    /// The images as the manifests name them.
+    pub fn manifest_images(&self) -> StackImages {
+        if !self.side_loaded {
+            return self.images.clone();
+        }
+        let tagged = |s: &String| crate::stack::images::ImageRef::parse(s).tagged();
+        StackImages {
+            orthanc: tagged(&self.images.orthanc),
+            postgres: tagged(&self.images.postgres),
+            minio: tagged(&self.images.minio),
+            minio_client: tagged(&self.images.minio_client),
+            local_path: tagged(&self.images.local_path),
+            busybox: tagged(&self.images.busybox),
+        }
+    }
 }
 
 impl StackSpec {

@@ -218,6 +218,82 @@ pub struct Phase {
     bar: Option<ProgressBar>,
 }
 
+/// Every spinner and bar on a terminal goes through one MultiProgress, so that phases and image
+/// pulls running at the same time do not garble each other.
+fn multi() -> &'static indicatif::MultiProgress {
+    static MULTI: std::sync::OnceLock<indicatif::MultiProgress> = std::sync::OnceLock::new();
+    MULTI.get_or_init(|| {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+    })
+}
+
+/// Progress of the image pulls: a bar per image on a terminal, a line per image elsewhere.
+pub struct PullBars {
+    style: Style,
+    bars: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
+}
+
+impl PullBars {
+    pub fn new(style: Style) -> Self {
+        Self {
+            style,
+            bars: Default::default(),
+        }
+    }
+}
+
+impl crate::pull::Progress for PullBars {
+    fn update(&self, image: &str, status: &str) {
+        if !self.style.progress_terminal || self.style.quiet {
+            return;
+        }
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
+        let bar = bars.entry(image.to_string()).or_insert_with(|| {
+            let bar = multi().add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} pulling {prefix} {wide_msg:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(image.to_string());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        bar.set_message(status.to_string());
+    }
+
+    fn done(&self, image: &str, pulled: bool, took: Duration) {
+        // Off a terminal the lines come in order afterwards, from `pulled_lines`.
+        if self.style.quiet || !self.style.progress_terminal {
+            return;
+        }
+        if let Some(bar) = self.bars.lock().ok().and_then(|mut b| b.remove(image)) {
+            bar.finish_and_clear();
+        }
+        let line = pull_line(image, pulled, took.as_secs_f64());
+        let _ = multi().println(format!("{} {line}", self.style.paint_err("32", "✓")));
+    }
+}
+
+fn pull_line(image: &str, pulled: bool, seconds: f64) -> String {
+    if pulled {
+        format!("pulled {image} ({seconds:.1}s)")
+    } else {
+        format!("cached {image} (already in the engine; nothing downloaded)")
+    }
+}
+
+/// Off a terminal: one line per image, in the stack's order.
+pub fn pulled_lines(style: Style, pulled: &[crate::pull::Pulled]) {
+    if style.quiet || style.progress_terminal {
+        return;
+    }
+    for p in pulled {
+        eprintln!("{}", pull_line(&p.reference, p.pulled, p.seconds));
+    }
+}
+
 /// The phase running now, for the message Ctrl-C prints.
 static CURRENT_PHASE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
@@ -241,7 +317,7 @@ impl Phase {
             *current = Some(title.clone());
         }
         let bar = if style.progress_terminal && !style.quiet {
-            let bar = ProgressBar::new_spinner();
+            let bar = multi().add(ProgressBar::new_spinner());
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {prefix} {elapsed:.dim} {wide_msg:.dim}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -292,7 +368,7 @@ impl Phase {
                 } else {
                     self.style.paint_err("31", "✗")
                 };
-                eprintln!("{mark} {}{detail} ({took})", self.title);
+                let _ = multi().println(format!("{mark} {}{detail} ({took})", self.title));
             }
             None if self.style.quiet && ok => {}
             None => {
@@ -444,15 +520,36 @@ pub fn up_summary(
     Ok(())
 }
 
-/// How long each phase took.
-pub fn timings(out: &mut impl Write, timings: &[(String, Duration)]) -> std::io::Result<()> {
-    let total: Duration = timings.iter().map(|(_, d)| *d).sum();
-    let mut rows: Vec<[String; 2]> = timings
+/// When each phase started and how long it took; the total is the wall time, shorter than
+/// the sum where phases overlapped.
+pub fn timings(
+    out: &mut impl Write,
+    timings: &[(String, Instant, Duration)],
+) -> std::io::Result<()> {
+    let Some(first) = timings.iter().map(|(_, s, _)| *s).min() else {
+        return Ok(());
+    };
+    let last = timings
         .iter()
-        .map(|(phase, took)| [phase.clone(), format!("{:.1}s", took.as_secs_f64())])
+        .map(|(_, s, d)| *s + *d)
+        .max()
+        .unwrap_or(first);
+    let mut rows: Vec<[String; 3]> = timings
+        .iter()
+        .map(|(phase, start, took)| {
+            [
+                phase.clone(),
+                format!("{:.1}s", start.duration_since(first).as_secs_f64()),
+                format!("{:.1}s", took.as_secs_f64()),
+            ]
+        })
         .collect();
-    rows.push(["total".into(), format!("{:.1}s", total.as_secs_f64())]);
-    table(out, ["PHASE", "TIME"], &rows)
+    rows.push([
+        "total".into(),
+        "0.0s".into(),
+        format!("{:.1}s", last.duration_since(first).as_secs_f64()),
+    ]);
+    table(out, ["PHASE", "START", "TIME"], &rows)
 }
 
 /// What an apply did, object by object.

@@ -721,7 +721,19 @@ fn reset_removes_what_the_driver_left_behind_on_the_real_engine() {
         "KUBECONFIG",
         format!("{}:{}", first.display(), second.display()),
     );
-    cmd.args(world.args("reset", &["--yes", "--name", &name]));
+    // Images the real engine has (no registry is reachable here): nothing to download.
+    cmd.args(world.args(
+        "reset",
+        &[
+            "--yes",
+            "--name",
+            &name,
+            "--orthanc-image",
+            "korthbox-test/tiny:1",
+            "--postgres-image",
+            "korthbox-test/tiny:1",
+        ],
+    ));
     let out = cmd.output().unwrap();
     let err = stderr(&out);
     ok(&out);

@@ -63,7 +63,14 @@ fn cluster_spec(args: &SpecArgs) -> ClusterSpec {
     }
 }
 
-fn stack_spec(args: &StackArgs, instance: &SandboxName, volumes: VolumeSource) -> StackSpec {
+/// The stack for `args`. `side_loaded`: korthbox loads the images into the nodes (the drivers
+/// that make their own nodes), so the manifests name them by tag.
+fn stack_spec(
+    args: &StackArgs,
+    instance: &SandboxName,
+    volumes: VolumeSource,
+    side_loaded: bool,
+) -> StackSpec {
     let mut images = StackImages::default();
     for (image, wanted) in [
         (&mut images.orthanc, &args.orthanc_image),
@@ -74,7 +81,22 @@ fn stack_spec(args: &StackArgs, instance: &SandboxName, volumes: VolumeSource) -
             *image = wanted.clone();
         }
     }
+    if let Some(mirror) = &args.registry_mirror {
+        for image in [
+            &mut images.orthanc,
+            &mut images.postgres,
+            &mut images.minio,
+            &mut images.minio_client,
+            &mut images.local_path,
+            &mut images.busybox,
+        ] {
+            *image = crate::stack::images::ImageRef::parse(image)
+                .with_registry(mirror)
+                .to_string();
+        }
+    }
     StackSpec {
+        side_loaded,
         instance: instance.clone(),
         namespace: args.ns.namespace.clone(),
         storage: args.storage,

@@ -76,7 +76,12 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
             VolumeSource::InstallLocalPath { default: true }
         }
     };
-    let stack = stack_spec(&args.stack, &target.name, volumes);
+    let stack = stack_spec(
+        &args.stack,
+        &target.name,
+        volumes,
+        kind != DriverKind::Existing,
+    );
     let secrets = if args.show_secrets {
         Secrets::generate().map_err(|e| {
             Error::failure("could not read random bytes for the passwords").caused_by(e)

@@ -16,7 +16,12 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
     check_target(target)?;
     // A bad combination is a usage error before anything is read or written.
     crate::stack::render(
-        &stack_spec(&args.stack, &target.name, VolumeSource::ClusterDefault),
+        &stack_spec(
+            &args.stack,
+            &target.name,
+            VolumeSource::ClusterDefault,
+            false,
+        ),
         &Secrets::redacted(),
     )
     .map_err(Error::usage)?;
@@ -68,8 +73,13 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
     Ok(ExitCode::Success)
 }
 
-/// Phase names and how long each took, for `--timings`.
-pub(super) type Timings = Vec<(String, std::time::Duration)>;
+/// Each phase: its name, when it started, how long it took (for `--timings`).
+pub(super) type Timings = Vec<(String, std::time::Instant, std::time::Duration)>;
+
+/// Records a phase that just ended after `took`.
+pub(super) fn record(timings: &mut Timings, title: String, took: std::time::Duration) {
+    timings.push((title, std::time::Instant::now() - took, took));
+}
 
 /// The cluster checks as a phase; every refusal happens here, before the first write.
 pub(super) async fn check_cluster(
@@ -87,7 +97,7 @@ pub(super) async fn check_cluster(
                 true,
                 &format!("{} nodes Ready on containerd", report.nodes.len()),
             );
-            timings.push((title, took));
+            record(timings, title, took);
             Ok(report)
         }
         Err(e) => {
@@ -125,7 +135,7 @@ pub(super) async fn apply_stack(
         (_, Some(_)) => VolumeSource::ClusterDefault,
         (_, None) => VolumeSource::InstallLocalPath { default: true },
     };
-    let spec = stack_spec(stack, name, volumes);
+    let spec = stack_spec(stack, name, volumes, kind != DriverKind::Existing);
     let secrets = Secrets::generate().map_err(|e| {
         Error::failure("could not read random bytes for the passwords").caused_by(e)
     })?;
@@ -153,7 +163,7 @@ pub(super) async fn apply_stack(
         }
         Event::StageDone(_) => {
             if let Some((title, p)) = phase.take() {
-                timings.push((title, p.finish(true, "")));
+                record(timings, title, p.finish(true, ""));
             }
         }
     })

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::stack::{Timings, apply_stack, check_cluster};
+use super::stack::{Timings, apply_stack, check_cluster, record};
 use super::{check_target, cluster_spec, probe_timeout, stack_spec};
 use crate::cli::UpArgs;
 use crate::doctor::{self, Check, LocalFacts, Status};
@@ -34,6 +34,8 @@ pub struct Summary {
     pub changed: usize,
     pub endpoints: Endpoints,
     pub proof: Proof,
+    /// The images pulled into the host's engine and loaded into the nodes.
+    pub images: Vec<crate::pull::Pulled>,
     pub phases: Vec<PhaseTiming>,
 }
 
@@ -53,6 +55,8 @@ pub struct Endpoints {
 #[derive(Debug, Serialize)]
 pub struct PhaseTiming {
     pub phase: String,
+    /// Seconds after the first phase started (phases can overlap: pulls run during creation).
+    pub start: f64,
     pub seconds: f64,
 }
 
@@ -111,7 +115,7 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
     let name = &spec.name;
     // Impossible combinations are usage errors before anything happens.
     crate::stack::render(
-        &stack_spec(&args.stack, name, VolumeSource::ClusterDefault),
+        &stack_spec(&args.stack, name, VolumeSource::ClusterDefault, false),
         &Secrets::redacted(),
     )
     .map_err(Error::usage)?;
@@ -138,10 +142,28 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
             return Err(e);
         }
     };
-    timings.push((title, phase.finish(true, &host_detail(&facts, kind))));
+    record(
+        &mut timings,
+        title,
+        phase.finish(true, &host_detail(&facts, kind)),
+    );
 
-    // 2. The cluster.
+    // 2. The images start downloading into the host's engine while the cluster is created.
     let driver = kind.driver();
+    let pulls = (kind != DriverKind::Existing).then(|| {
+        let volumes = match kind {
+            DriverKind::Minikube => VolumeSource::InstallLocalPath { default: false },
+            _ => VolumeSource::ClusterDefault,
+        };
+        let images = crate::stack::images::used(&stack_spec(&args.stack, name, volumes, true));
+        let progress = std::sync::Arc::new(ui::PullBars::new(style));
+        let (provider, timeout) = (provider.clone(), args.timeout);
+        let started = std::time::Instant::now();
+        let task = tokio::spawn(async move {
+            crate::pull::pull_all(&provider, images, timeout, progress).await
+        });
+        (started, task)
+    });
     let mut cluster_created = false;
     let context = match (&target.context, kind) {
         (Some(context), _) => context.clone(),
@@ -169,7 +191,7 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
                     } else {
                         "it already exists; kept as it is"
                     };
-                    timings.push((title, phase.finish(true, detail)));
+                    record(&mut timings, title, phase.finish(true, detail));
                     created.context
                 }
                 Err(e) => {
@@ -179,6 +201,55 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
             }
         }
     };
+
+    // The images, into the nodes.
+    let mut images = Vec::new();
+    if let Some((started, task)) = pulls {
+        let phase = Phase::start(style, "Pulling images");
+        let result = task
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        match result {
+            Ok(pulled) => {
+                ui::pulled_lines(style, &pulled);
+                let fresh = pulled.iter().filter(|p| p.pulled).count();
+                phase.finish(
+                    true,
+                    &format!("{fresh} pulled, {} already there", pulled.len() - fresh),
+                );
+                timings.push((
+                    "Pulling images (during cluster creation)".into(),
+                    started,
+                    started.elapsed(),
+                ));
+                images = pulled;
+            }
+            Err(e) => {
+                phase.finish(false, "");
+                return Err(e);
+            }
+        }
+        let title = format!("Loading {} images into the nodes", images.len());
+        let phase = Phase::start(style, title.clone());
+        let tagged: Vec<String> = images.iter().map(|p| p.tagged.clone()).collect();
+        let loaded = actions::load(
+            env,
+            name,
+            driver,
+            &provider,
+            &tagged,
+            args.timeout,
+            &mut |line| phase.line(line),
+        )
+        .await;
+        match loaded {
+            Ok(()) => record(&mut timings, title, phase.finish(true, "")),
+            Err(e) => {
+                phase.finish(false, "");
+                return Err(e);
+            }
+        }
+    }
 
     // 3. The cluster checks, 4. the stack.
     check_cluster(env, style, &context, args.wait, &mut timings).await?;
@@ -229,13 +300,11 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
                 "`kubectl --context {context} -n {namespace} logs deployment/orthanc` shows Orthanc's side; `korthbox prove` runs the proof again"
             )));
     }
-    timings.push((
-        title,
-        phase.finish(
-            true,
-            "stored, read back, counted and deleted an instance; C-ECHO answered",
-        ),
-    ));
+    let took = phase.finish(
+        true,
+        "stored, read back, counted and deleted an instance; C-ECHO answered",
+    );
+    record(&mut timings, title, took);
 
     let summary = Summary {
         name: name.to_string(),
@@ -246,13 +315,20 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
         changed: outcome.changed,
         endpoints: endpoints(&args, kind, &context, &namespace),
         proof,
-        phases: timings
-            .iter()
-            .map(|(phase, took)| PhaseTiming {
-                phase: phase.clone(),
-                seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
-            })
-            .collect(),
+        images,
+        phases: {
+            let first = timings.iter().map(|(_, start, _)| *start).min();
+            timings
+                .iter()
+                .map(|(phase, start, took)| PhaseTiming {
+                    phase: phase.clone(),
+                    start: first
+                        .map(|f| ((start.duration_since(f)).as_secs_f64() * 10.0).round() / 10.0)
+                        .unwrap_or(0.0),
+                    seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+                })
+                .collect()
+        },
     };
     let mut out = std::io::stdout().lock();
     if args.json {

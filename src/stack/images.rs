@@ -28,3 +28,113 @@ impl Default for StackImages {
         }
     }
 }
+
+/// An image reference taken apart: `registry/repository:tag@digest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// `docker.io`, `quay.io`, `127.0.0.1:5000`…
+    pub registry: String,
+    pub repository: String,
+    pub tag: Option<String>,
+    /// `sha256:…`
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// ```
+    /// use korthbox::stack::images::ImageRef;
+    /// let r = ImageRef::parse("postgres:17.6@sha256:abc");
+    /// assert_eq!(r.registry, "docker.io");
+    /// assert_eq!(r.repository, "library/postgres");
+    /// assert_eq!(r.to_string(), "docker.io/library/postgres:17.6@sha256:abc");
+    /// assert_eq!(r.with_registry("127.0.0.1:5000").tagged(), "127.0.0.1:5000/library/postgres:17.6");
+    /// ```
+    pub fn parse(text: &str) -> ImageRef {
+        let (rest, digest) = match text.split_once('@') {
+            Some((rest, digest)) => (rest, Some(digest.to_string())),
+            None => (text, None),
+        };
+        // A tag is after the last ':' that follows the last '/'.
+        let slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
+        let (name, tag) = match rest[slash..].rfind(':') {
+            Some(i) => (&rest[..slash + i], Some(rest[slash + i + 1..].to_string())),
+            None => (rest, None),
+        };
+        let (registry, repository) = match name.split_once('/') {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), rest.to_string())
+            }
+            _ => ("docker.io".to_string(), name.to_string()),
+        };
+        let repository = if registry == "docker.io" && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
+        ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        }
+    }
+
+    /// The same image from another registry (a mirror).
+    pub fn with_registry(&self, registry: &str) -> ImageRef {
+        ImageRef {
+            registry: registry.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// `registry/repository`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// `registry/repository:tag`, the name an image side-loaded into the nodes goes by: an
+    /// image archive keeps tags, not the registry's digests, so nodes find it by tag.
+    pub fn tagged(&self) -> String {
+        format!(
+            "{}:{}",
+            self.name(),
+            self.tag.as_deref().unwrap_or("latest")
+        )
+    }
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name())?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every image the stack runs for `spec`, as pinned (with the mirror applied), by component.
+pub fn used(spec: &crate::spec::StackSpec) -> Vec<(&'static str, ImageRef)> {
+    use crate::spec::{StorageLayer, VolumeSource};
+    let images = &spec.images;
+    let mut out = vec![
+        ("postgres", images.postgres.as_str()),
+        ("orthanc", images.orthanc.as_str()),
+    ];
+    if spec.storage == StorageLayer::Minio {
+        out.push(("minio", images.minio.as_str()));
+        out.push(("minio-client", images.minio_client.as_str()));
+    }
+    if matches!(spec.volumes, VolumeSource::InstallLocalPath { .. }) {
+        out.push(("local-path-provisioner", images.local_path.as_str()));
+        out.push(("local-path-helper", images.busybox.as_str()));
+    }
+    out.into_iter()
+        .map(|(component, text)| (component, ImageRef::parse(text)))
+        .collect()
+}

@@ -180,6 +180,7 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         }
         VolumeSource::InstallLocalPath { default: false } => json!(storage::CLASS),
     };
+    let images = spec.manifest_images();
     let mut vars = Vars::from([
         ("namespace", json!(spec.namespace)),
         ("labels_namespace", labels(spec, "korthbox", "sandbox")),
@@ -194,12 +195,12 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         ("selector_minio", selector(spec, "minio")),
         ("labels_orthanc", labels(spec, "orthanc", "dicom-server")),
         ("selector_orthanc", selector(spec, "orthanc")),
-        ("image_orthanc", json!(spec.images.orthanc)),
-        ("image_postgres", json!(spec.images.postgres)),
-        ("image_minio", json!(spec.images.minio)),
-        ("image_mc", json!(spec.images.minio_client)),
-        ("image_local_path", json!(spec.images.local_path)),
-        ("image_busybox", json!(spec.images.busybox)),
+        ("image_orthanc", json!(images.orthanc)),
+        ("image_postgres", json!(images.postgres)),
+        ("image_minio", json!(images.minio)),
+        ("image_mc", json!(images.minio_client)),
+        ("image_local_path", json!(images.local_path)),
+        ("image_busybox", json!(images.busybox)),
         ("storage_class", storage_class),
         ("bucket", json!(crate::spec::BUCKET)),
         ("postgres_password", json!(secrets.postgres_password)),

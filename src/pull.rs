@@ -1,0 +1,158 @@
+//! Getting the stack's images into the nodes without the nodes downloading anything: pulled into
+//! the host's engine in parallel (by digest, skipped when already there), tagged, and then
+//! side-loaded through the driver's load command.
+
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::query_parameters::{CreateImageOptions, TagImageOptions};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::driver::NodeProvider;
+use crate::error::Error;
+use crate::host::engines;
+use crate::stack::images::ImageRef;
+
+/// What happened to one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pulled {
+    pub component: String,
+    /// As pinned: `registry/repository:tag@digest`.
+    pub reference: String,
+    /// The name it is loaded into the nodes by: `registry/repository:tag`.
+    pub tagged: String,
+    /// false when the engine already had it (nothing was downloaded).
+    pub pulled: bool,
+    pub seconds: f64,
+}
+
+/// Progress of one image, for the CLI to show.
+pub trait Progress: Send + Sync {
+    fn update(&self, image: &str, status: &str);
+    fn done(&self, image: &str, pulled: bool, took: Duration);
+}
+
+async fn present(docker: &Docker, image: &ImageRef) -> bool {
+    let by = match &image.digest {
+        Some(digest) => format!("{}@{digest}", image.name()),
+        None => image.tagged(),
+    };
+    docker.inspect_image(&by).await.is_ok()
+}
+
+async fn pull_one(
+    docker: Docker,
+    component: &'static str,
+    image: ImageRef,
+    progress: std::sync::Arc<dyn Progress>,
+) -> Result<Pulled, Error> {
+    let started = Instant::now();
+    let reference = image.to_string();
+    let already = present(&docker, &image).await;
+    if !already {
+        let options = CreateImageOptions {
+            from_image: Some(image.name()),
+            tag: image.digest.clone().or_else(|| image.tag.clone()),
+            ..Default::default()
+        };
+        let mut stream = docker.create_image(Some(options), None, None);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(info) => {
+                    if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                        return Err(Error::failure(format!(
+                            "could not pull {reference} from {}",
+                            image.registry
+                        ))
+                        .caused_by(detail)
+                        .hint(format!(
+                            "check that {} is reachable from this machine and has the image; behind a proxy or without internet, point korthbox at a mirror with --registry-mirror HOST:PORT",
+                            image.registry
+                        )));
+                    }
+                    let status = [info.id, info.status]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    progress.update(&reference, &status);
+                }
+                Err(e) => {
+                    return Err(Error::failure(format!(
+                        "could not pull {reference} from {}",
+                        image.registry
+                    ))
+                    .caused_by(e)
+                    .hint(format!(
+                        "check that {} is reachable from this machine and has the image; behind a proxy or without internet, point korthbox at a mirror with --registry-mirror HOST:PORT",
+                        image.registry
+                    )));
+                }
+            }
+        }
+    }
+    // Loaded images go by tag in the nodes; give the pinned digest that name.
+    if let Some(digest) = &image.digest {
+        let tag = image.tag.clone().unwrap_or_else(|| "latest".into());
+        docker
+            .tag_image(
+                &format!("{}@{digest}", image.name()),
+                Some(TagImageOptions {
+                    repo: Some(image.name()),
+                    tag: Some(tag),
+                }),
+            )
+            .await
+            .map_err(|e| Error::failure(format!("could not tag {reference}")).caused_by(e))?;
+    }
+    let took = started.elapsed();
+    progress.done(&reference, !already, took);
+    Ok(Pulled {
+        component: component.to_string(),
+        reference,
+        tagged: image.tagged(),
+        pulled: !already,
+        seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+    })
+}
+
+/// Pulls every image at once into the engine behind `provider`; `timeout` bounds them all.
+pub async fn pull_all(
+    provider: &NodeProvider,
+    images: Vec<(&'static str, ImageRef)>,
+    timeout: Duration,
+    progress: std::sync::Arc<dyn Progress>,
+) -> Result<Vec<Pulled>, Error> {
+    let uri = provider
+        .endpoint
+        .clone()
+        .ok_or_else(|| Error::failure("no engine answered to pull the images into"))?;
+    let docker = engines::client(&uri, timeout).map_err(Error::failure)?;
+    let mut set = JoinSet::new();
+    for (i, (component, image)) in images.into_iter().enumerate() {
+        let (docker, progress) = (docker.clone(), progress.clone());
+        set.spawn(async move { (i, pull_one(docker, component, image, progress).await) });
+    }
+    let all = async {
+        let mut done = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, Ok(p))) => done.push((i, p)),
+                Ok((_, Err(e))) => return Err(e),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        done.sort_by_key(|(i, _)| *i);
+        Ok(done.into_iter().map(|(_, p)| p).collect())
+    };
+    match tokio::time::timeout(timeout, all).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::failure(format!(
+            "pulling the images did not finish within {}",
+            crate::ui::seconds(timeout)
+        ))
+        .hint("a slow registry: raise --timeout, or use a nearer one with --registry-mirror")),
+    }
+}
