@@ -45,6 +45,8 @@ pub enum Command {
     Password(PasswordArgs),
     /// Run the proof again: store, read back and delete an instance; a DICOM C-ECHO.
     Prove(PasswordArgs),
+    /// Download a driver (the pinned release, checksum verified) into korthbox's bin directory.
+    Install(InstallArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Check whether this machine can host a sandbox, and say what to fix if it cannot.
@@ -197,6 +199,8 @@ pub enum PlanPart {
     Cluster,
     /// The stack's objects, exactly as they are applied.
     Manifests,
+    /// Every image the stack uses, pinned by tag and digest (one per line).
+    Images,
 }
 
 #[derive(Debug, Args)]
@@ -411,6 +415,24 @@ pub struct PasswordArgs {
 
     #[command(flatten)]
     pub ns: NamespaceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The driver to install.
+    #[arg(value_enum)]
+    pub tool: InstallTool,
+
+    /// How long the download may take.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InstallTool {
+    Kind,
+    K3d,
+    Minikube,
 }
 
 #[derive(Debug, Args)]

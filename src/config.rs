@@ -35,9 +35,18 @@ pub struct Config {
     pub orthanc_image: Option<String>,
     pub postgres_image: Option<String>,
     pub minio_image: Option<String>,
+    pub registry_mirror: Option<String>,
+    /// `[images] registry = "HOST:PORT"`, the same as `registry-mirror`.
+    pub images: Option<ImagesConfig>,
     pub timeout: Option<u64>,
     pub wait: Option<u64>,
     pub lock_wait: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesConfig {
+    pub registry: Option<String>,
 }
 
 impl Config {
@@ -70,6 +79,12 @@ impl Config {
         put("orthanc_image", self.orthanc_image.clone());
         put("postgres_image", self.postgres_image.clone());
         put("minio_image", self.minio_image.clone());
+        put(
+            "registry_mirror",
+            self.registry_mirror
+                .clone()
+                .or_else(|| self.images.as_ref().and_then(|i| i.registry.clone())),
+        );
         put("timeout", self.timeout.map(|v| v.to_string()));
         put("wait", self.wait.map(|v| v.to_string()));
         put("lock_wait", self.lock_wait.map(|v| v.to_string()));

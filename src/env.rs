@@ -30,6 +30,11 @@ pub const KORTHBOX_HOST_ROOT: &str = "KORTHBOX_HOST_ROOT";
 pub const KORTHBOX_CACHE_DIR: &str = "KORTHBOX_CACHE_DIR";
 /// How long one probe (an engine, a tool's version) may take, in seconds (default 2).
 pub const KORTHBOX_PROBE_TIMEOUT: &str = "KORTHBOX_PROBE_TIMEOUT";
+/// Where `korthbox install` puts drivers (default: the user's data directory, `korthbox/bin`).
+pub const KORTHBOX_BIN_DIR: &str = "KORTHBOX_BIN_DIR";
+/// Where `korthbox install` downloads from instead of the drivers' GitHub releases
+/// (`BASE/TOOL/VERSION/FILE`): a mirror, or the tests' local server.
+pub const KORTHBOX_DOWNLOAD_BASE: &str = "KORTHBOX_DOWNLOAD_BASE";
 
 /// A snapshot of the environment: variables, home directory and the host root.
 #[derive(Debug, Clone)]
@@ -95,6 +100,14 @@ impl Env {
         match self.var_os(KORTHBOX_CACHE_DIR) {
             Some(dir) => Some(PathBuf::from(dir)),
             None => dirs::cache_dir().map(|d| d.join("korthbox")),
+        }
+    }
+
+    /// Where `korthbox install` puts the drivers it downloads; searched after PATH.
+    pub fn bin_dir(&self) -> Option<PathBuf> {
+        match self.var_os(KORTHBOX_BIN_DIR) {
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => dirs::data_local_dir().map(|d| d.join("korthbox").join("bin")),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod driver;
 pub mod env;
 pub mod error;
 pub mod host;
+pub mod install;
 pub mod lock;
 pub mod proof;
 pub mod pull;

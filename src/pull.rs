@@ -25,6 +25,8 @@ pub struct Pulled {
     pub tagged: String,
     /// false when the engine already had it (nothing was downloaded).
     pub pulled: bool,
+    /// When this image's pull began, in seconds after the pulls began (they run at once).
+    pub start: f64,
     pub seconds: f64,
 }
 
@@ -47,6 +49,7 @@ async fn pull_one(
     component: &'static str,
     image: ImageRef,
     progress: std::sync::Arc<dyn Progress>,
+    all_started: Instant,
 ) -> Result<Pulled, Error> {
     let started = Instant::now();
     let reference = image.to_string();
@@ -114,6 +117,7 @@ async fn pull_one(
         reference,
         tagged: image.tagged(),
         pulled: !already,
+        start: (started.duration_since(all_started).as_secs_f64() * 100.0).round() / 100.0,
         seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
     })
 }
@@ -131,9 +135,15 @@ pub async fn pull_all(
         .ok_or_else(|| Error::failure("no engine answered to pull the images into"))?;
     let docker = engines::client(&uri, timeout).map_err(Error::failure)?;
     let mut set = JoinSet::new();
+    let all_started = Instant::now();
     for (i, (component, image)) in images.into_iter().enumerate() {
         let (docker, progress) = (docker.clone(), progress.clone());
-        set.spawn(async move { (i, pull_one(docker, component, image, progress).await) });
+        set.spawn(async move {
+            (
+                i,
+                pull_one(docker, component, image, progress, all_started).await,
+            )
+        });
     }
     let all = async {
         let mut done = Vec::new();

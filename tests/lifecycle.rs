@@ -6,119 +6,15 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::kube_api::{FakeApi, nodes_from_table};
-use support::orthanc::{Orthanc, Postgres, available, free_port, render, start_orthanc};
+use support::orthanc::free_port;
 use support::stand_ins::{self, Call};
-use support::{FakeEngine, Sandbox, fixture, fixture_json};
-
-struct World {
-    sandbox: Sandbox,
-    api: FakeApi,
-    _engine: FakeEngine,
-    orthanc: Orthanc,
-    _postgres: Postgres,
-    ports: [String; 3],
-}
-
-impl World {
-    /// None when the real parts (Orthanc, PostgreSQL) are missing and not required.
-    fn new() -> Option<World> {
-        Self::with_engine(None)
-    }
-
-    /// With `docker_host`, the nodes' engine is that real one instead of a captured one.
-    fn with_engine(docker_host: Option<&str>) -> Option<World> {
-        if !available() {
-            return None;
-        }
-        let mut sandbox = Sandbox::new();
-        let engine = sandbox.serve_engine(
-            "engine/docker.sock",
-            fixture_json("docker-engine-linux-fedora-info.json"),
-        );
-        let uri = docker_host
-            .map(String::from)
-            .unwrap_or_else(|| engine.uri());
-        sandbox.set("DOCKER_HOST", &uri);
-        let api = FakeApi::serve(nodes_from_table(
-            &fixture("kind-multinode-get-nodes-wide.txt"),
-            None,
-        ));
-        api.put(
-            "/apis/storage.k8s.io/v1/storageclasses/standard",
-            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                   "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-                   "provisioner": "rancher.io/local-path"}),
-        );
-        stand_ins::install(&mut sandbox, Some(&api.url()));
-        let rendered = render(&sandbox, "pv");
-        let dir = sandbox.path("orthanc");
-        let postgres = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
-        let orthanc = start_orthanc(&dir, &rendered, &postgres);
-        api.forward(8042, orthanc.http);
-        api.forward(4242, orthanc.dicom);
-        // The Secrets Orthanc was started with; `up` keeps Secrets that exist.
-        for (name, password) in [
-            ("orthanc-credentials", &rendered.orthanc_password),
-            ("postgres-credentials", &rendered.postgres_password),
-        ] {
-            api.put(
-                &format!("/api/v1/namespaces/korthbox/secrets/{name}"),
-                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "korthbox", "resourceVersion": "1"},
-                       "data": {"password": support::http::base64(password.as_bytes())}}),
-            );
-        }
-        let ports = [free_port(), free_port(), free_port()].map(|p| p.to_string());
-        Some(World {
-            sandbox,
-            api,
-            _engine: engine,
-            orthanc,
-            _postgres: postgres,
-            ports,
-        })
-    }
-
-    fn args<'a>(&'a self, command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec![command];
-        if matches!(command, "up" | "reset") {
-            for (flag, value) in [
-                ("--http-port", self.ports[0].as_str()),
-                ("--dicom-port", &self.ports[1]),
-                ("--api-server-port", &self.ports[2]),
-                ("--wait", "5"),
-            ] {
-                if !extra.contains(&flag) {
-                    args.extend([flag, value]);
-                }
-            }
-        }
-        args.extend_from_slice(extra);
-        args
-    }
-
-    fn run(&self, command: &str, extra: &[&str]) -> std::process::Output {
-        self.sandbox.run(&self.args(command, extra))
-    }
-
-    fn spawn(&self, command: &str, extra: &[&str]) -> Child {
-        self.sandbox
-            .command()
-            .args(self.args(command, extra))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        stand_ins::calls(&self.sandbox)
-    }
-}
+use support::world::{World, docker, push_image, start_registry};
+use support::{Sandbox, fixture, fixture_json};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
@@ -630,15 +526,6 @@ fn completions_are_printed_for_every_shell() {
     }
 }
 
-/// Runs the real Docker CLI against the real engine.
-fn docker(args: &[&str]) -> std::process::Output {
-    std::process::Command::new("docker")
-        .args(["-H", "unix:///var/run/docker.sock"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn reset_removes_what_the_driver_left_behind_on_the_real_engine() {
     let engine_up = std::path::Path::new("/var/run/docker.sock").exists()
@@ -936,4 +823,167 @@ fn up_without_an_engine_says_how_to_get_one() {
             .iter()
             .all(|c| !c.line().contains("create"))
     );
+}
+
+#[test]
+fn images_come_through_the_mirror_in_parallel_with_creation_and_load_into_the_nodes() {
+    let ready = std::path::Path::new("/var/run/docker.sock").exists()
+        && docker(&["version"]).status.success()
+        && std::path::Path::new("/usr/bin/docker-registry").exists();
+    if !support::real_part_available("Docker Engine and Debian's docker-registry", ready) {
+        return;
+    }
+    let Some(mut world) = World::with_engine(Some("unix:///var/run/docker.sock")) else {
+        return;
+    };
+    let registry = start_registry(&world.sandbox);
+    // Big enough (48 MiB each) that a pull takes a measurable time.
+    let orthanc = push_image(&world.sandbox, &registry, "orthancteam/orthanc", 48 << 20);
+    let postgres = push_image(&world.sandbox, &registry, "library/postgres", 48 << 20);
+    let mirror = format!("127.0.0.1:{}", registry.port);
+    let orthanc_image = format!("docker.io/orthancteam/orthanc:kb-test@{orthanc}");
+    let postgres_image = format!("docker.io/library/postgres:kb-test@{postgres}");
+    world.sandbox.set("STANDIN_SLEEP", "2");
+    let args = [
+        "--json",
+        "--registry-mirror",
+        &mirror,
+        "--orthanc-image",
+        &orthanc_image,
+        "--postgres-image",
+        &postgres_image,
+    ];
+    let out = world.run("up", &args);
+    let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let images: Vec<(String, bool)> = summary["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["reference"].as_str().unwrap().to_string(),
+                i["pulled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            (
+                format!("{mirror}/library/postgres:kb-test@{postgres}"),
+                true
+            ),
+            (
+                format!("{mirror}/orthancteam/orthanc:kb-test@{orthanc}"),
+                true
+            ),
+        ]
+    );
+    // The two pulls ran at the same time: each began before the other ended.
+    let windows: Vec<(f64, f64)> = summary["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let start = i["start"].as_f64().unwrap();
+            (start, start + i["seconds"].as_f64().unwrap())
+        })
+        .collect();
+    assert!(
+        windows[0].0 < windows[1].1 && windows[1].0 < windows[0].1,
+        "{windows:?}"
+    );
+    assert!(windows.iter().all(|w| w.1 - w.0 >= 0.1), "{windows:?}");
+    // The pulls ran while the cluster was being created.
+    let phase = |name: &str| {
+        summary["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["phase"].as_str().unwrap().starts_with(name))
+            .cloned()
+            .unwrap()
+    };
+    let (create, pulls) = (phase("Creating kind cluster"), phase("Pulling images"));
+    let create_end = create["start"].as_f64().unwrap() + create["seconds"].as_f64().unwrap();
+    assert!(create["seconds"].as_f64().unwrap() >= 1.9, "{create}");
+    assert!(
+        pulls["start"].as_f64().unwrap() <= create["start"].as_f64().unwrap() + 0.2,
+        "{pulls} vs {create}"
+    );
+    assert!(pulls["start"].as_f64().unwrap() < create_end);
+    // Loaded into the nodes by tag, and the manifests name them so.
+    let load = world
+        .calls()
+        .into_iter()
+        .find(|c| c.line().starts_with("kind load"))
+        .unwrap();
+    assert_eq!(
+        load.line(),
+        format!(
+            "kind load docker-image {mirror}/library/postgres:kb-test {mirror}/orthancteam/orthanc:kb-test --name korthbox"
+        )
+    );
+    let deployment = world
+        .api
+        .get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
+        .unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("{mirror}/orthancteam/orthanc:kb-test")
+    );
+    assert!(
+        docker(&[
+            "image",
+            "inspect",
+            &format!("{mirror}/orthancteam/orthanc:kb-test")
+        ])
+        .status
+        .success()
+    );
+
+    // A warm cache downloads nothing.
+    world.sandbox.set("STANDIN_SLEEP", "0");
+    let summary: Value = serde_json::from_str(&ok(&world.run("up", &args))).unwrap();
+    assert!(
+        summary["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["pulled"] == false),
+        "{summary:#}"
+    );
+
+    // A pull failure names the image and the registry.
+    let missing = format!(
+        "docker.io/library/postgres:absent@sha256:{}",
+        "0".repeat(64)
+    );
+    let out = world.run(
+        "up",
+        &[
+            "--registry-mirror",
+            &mirror,
+            "--postgres-image",
+            &missing,
+            "--orthanc-image",
+            &orthanc_image,
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: could not pull {mirror}/library/postgres:absent@sha256:{} from {mirror}",
+            "0".repeat(64)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--registry-mirror"), "{err}");
+    for image in [
+        format!("{mirror}/orthancteam/orthanc:kb-test"),
+        format!("{mirror}/library/postgres:kb-test"),
+    ] {
+        let _ = docker(&["rmi", "-f", &image]);
+    }
 }

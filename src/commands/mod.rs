@@ -2,6 +2,7 @@
 
 mod cluster;
 mod doctor;
+mod install;
 mod lifecycle;
 mod plan;
 mod stack;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
         Command::Password(args) => lifecycle::password(args, &env).await,
         Command::Prove(args) => lifecycle::prove(args, &env, style).await,
         Command::Completions(args) => lifecycle::completions(args),
+        Command::Install(args) => install::run(args, &env, style).await,
         Command::Doctor(args) => doctor::run(args, &env, style).await,
         Command::Plan(args) => plan::run(args, &env, style).await,
         Command::Cluster(command) => match command {

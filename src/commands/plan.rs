@@ -60,6 +60,7 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
 
     let want_cluster = matches!(args.only, None | Some(PlanPart::Cluster));
     let want_manifests = matches!(args.only, None | Some(PlanPart::Manifests));
+    let want_images = matches!(args.only, None | Some(PlanPart::Images));
 
     // The stack: where the cluster's volumes come from is decided by the driver here, since
     // plan looks at no cluster.
@@ -91,6 +92,10 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
     };
     let manifests = crate::stack::render(&stack, &secrets).map_err(Error::usage)?;
     let manifests_yaml = crate::stack::to_yaml(&manifests);
+    let images: String = crate::stack::images::used(&stack)
+        .iter()
+        .map(|(_, image)| format!("{image}\n"))
+        .collect();
 
     // (file name, file contents, what stdout shows) of the cluster part.
     let cluster = match &definition {
@@ -128,14 +133,24 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
                 crate::driver::common::write_definition(&path, &manifests_yaml)?;
                 written.push(path);
             }
+            if want_images {
+                let path = dir.join(IMAGES_FILE);
+                crate::driver::common::write_definition(&path, &images)?;
+                written.push(path);
+            }
         }
         None => {
             let mut out = std::io::stdout().lock();
             match (want_cluster, want_manifests, &cluster) {
+                (false, false, _) => out.write_all(images.as_bytes())?,
                 (true, false, Some((_, _, shown))) => out.write_all(shown.as_bytes())?,
                 (true, false, None) => {}
                 (false, _, _) => out.write_all(manifests_yaml.as_bytes())?,
                 (true, true, cluster) => {
+                    writeln!(out, "# images (pulled on the host, loaded into the nodes):")?;
+                    for line in images.lines() {
+                        writeln!(out, "#   {line}")?;
+                    }
                     match cluster {
                         Some((_, _, shown)) if shown.starts_with(driver.kind().label()) => {
                             writeln!(out, "# cluster: {}", shown.trim_end())?
@@ -180,3 +195,5 @@ pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
 
 /// The file `--output-dir` writes the manifests to.
 pub const MANIFESTS_FILE: &str = "manifests.yaml";
+/// The file `--output-dir` writes the image list to.
+pub const IMAGES_FILE: &str = "images.txt";

@@ -160,7 +160,8 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
         let (provider, timeout) = (provider.clone(), args.timeout);
         let started = std::time::Instant::now();
         let task = tokio::spawn(async move {
-            crate::pull::pull_all(&provider, images, timeout, progress).await
+            let result = crate::pull::pull_all(&provider, images, timeout, progress).await;
+            (result, std::time::Instant::now())
         });
         (started, task)
     });
@@ -206,7 +207,7 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
     let mut images = Vec::new();
     if let Some((started, task)) = pulls {
         let phase = Phase::start(style, "Pulling images");
-        let result = task
+        let (result, finished) = task
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         match result {
@@ -220,7 +221,7 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
                 timings.push((
                     "Pulling images (during cluster creation)".into(),
                     started,
-                    started.elapsed(),
+                    finished.duration_since(started),
                 ));
                 images = pulled;
             }
@@ -349,7 +350,14 @@ async fn check_host(
     env: &Env,
 ) -> Result<(HostFacts, DriverKind, NodeProvider, bool)> {
     let target = &args.spec.target;
-    let facts = host::gather(env, probe_timeout(env)).await;
+    let mut facts = host::gather(env, probe_timeout(env)).await;
+    if target.driver == DriverChoice::Auto
+        && actions::pick(target.driver, &facts).is_none()
+        && !args.json
+        && super::install::offer(env, ui::Style::detect(env, false, false)).await?
+    {
+        facts = host::gather(env, probe_timeout(env)).await;
+    }
     let located = crate::sandbox::locate(
         env,
         &facts,

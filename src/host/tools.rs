@@ -292,8 +292,15 @@ fn fingerprint(path: &std::path::Path) -> Option<String> {
 }
 
 /// The executable's path on the environment's PATH.
+/// The executable's path on the environment's PATH, or in korthbox's own bin directory
+/// (where `korthbox install` puts drivers).
 pub fn find(env: &Env, name: ToolName) -> Option<PathBuf> {
-    let search = env.var_os(env::PATH)?;
+    let mut dirs: Vec<PathBuf> = env
+        .var_os(env::PATH)
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    dirs.extend(env.bin_dir());
+    let search = std::env::join_paths(dirs).ok()?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     which::which_in(name.executable(), Some(search), cwd).ok()
 }

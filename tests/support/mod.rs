@@ -7,6 +7,7 @@ pub mod http;
 pub mod kube_api;
 pub mod orthanc;
 pub mod stand_ins;
+pub mod world;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;

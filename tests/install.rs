@@ -1,0 +1,244 @@
+//! `korthbox install` against a local HTTP server that serves a driver and its published
+//! checksum in each project's format: a good download, a corrupted one, a truncated one, and a
+//! server that is down.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufReader, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use support::Sandbox;
+
+/// How the server answers one path.
+#[derive(Clone)]
+enum Answer {
+    Body(Vec<u8>),
+    /// Announces more bytes than it sends, then closes.
+    CutShort(Vec<u8>),
+}
+
+fn serve(files: HashMap<String, Answer>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let files = Arc::new(files);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let files = files.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                let Some(request) = support::read_request_full(&mut reader) else {
+                    return;
+                };
+                let path = request
+                    .line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_string();
+                let (head, body) = match files.get(&path) {
+                    Some(Answer::Body(b)) => (
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len()
+                        ),
+                        b.clone(),
+                    ),
+                    Some(Answer::CutShort(b)) => (
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len() + 4096
+                        ),
+                        b.clone(),
+                    ),
+                    None => (
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_string(),
+                        Vec::new(),
+                    ),
+                };
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            });
+        }
+    });
+    port
+}
+
+fn sha256(data: &[u8]) -> String {
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A stand-in driver binary that answers `version` like the real one.
+fn binary(tool: &str) -> Vec<u8> {
+    let version = match tool {
+        "kind" => "echo 'kind v0.33.0 go1.25.4 linux/amd64'",
+        "k3d" => "printf 'k3d version v5.8.3\\nk3s version v1.31.5-k3s1 (default)\\n'",
+        _ => "echo '{\"commit\":\"x\",\"minikubeVersion\":\"v1.39.0\"}'",
+    };
+    format!("#!/bin/sh\n{version}\n").into_bytes()
+}
+
+/// The files one release serves, with the checksum in that project's format.
+fn release(tool: &str, body: Answer, hash: &str) -> HashMap<String, Answer> {
+    let (version, file) = match tool {
+        "kind" => ("v0.33.0", "kind-linux-amd64"),
+        "k3d" => ("v5.8.3", "k3d-linux-amd64"),
+        _ => ("v1.39.0", "minikube-linux-amd64"),
+    };
+    let dir = format!("/{tool}/{version}");
+    let (sums_path, sums) = match tool {
+        "kind" => (
+            format!("{dir}/{file}.sha256sum"),
+            format!("{hash}  {file}\n"),
+        ),
+        "k3d" => (
+            format!("{dir}/checksums.txt"),
+            format!(
+                "{}  _dist/k3d-darwin-arm64\n{hash}  _dist/{file}\n",
+                "f".repeat(64)
+            ),
+        ),
+        _ => (format!("{dir}/{file}.sha256"), format!("{hash}\n")),
+    };
+    HashMap::from([
+        (format!("{dir}/{file}"), body),
+        (sums_path, Answer::Body(sums.into_bytes())),
+    ])
+}
+
+fn sandbox(port: u16) -> Sandbox {
+    let mut sandbox = Sandbox::new();
+    sandbox.set(
+        "KORTHBOX_DOWNLOAD_BASE",
+        &format!("http://127.0.0.1:{port}"),
+    );
+    sandbox.set(
+        "KORTHBOX_BIN_DIR",
+        sandbox.path("bin-installed").to_str().unwrap(),
+    );
+    sandbox
+}
+
+fn installed(sandbox: &Sandbox) -> Vec<String> {
+    std::fs::read_dir(sandbox.path("bin-installed"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_driver_installs_verified_and_is_used_from_there() {
+    for tool in ["kind", "k3d", "minikube"] {
+        let body = binary(tool);
+        let port = serve(release(tool, Answer::Body(body.clone()), &sha256(&body)));
+        let sandbox = sandbox(port);
+        let out = sandbox.run(&["install", tool]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{tool}: {stderr}");
+        assert!(
+            stderr.contains(&format!("SHA-256 {} verified", sha256(&body))),
+            "{stderr}"
+        );
+        let path = sandbox.path(&format!("bin-installed/{tool}"));
+        assert_eq!(std::fs::read(&path).unwrap(), body);
+        assert_eq!(installed(&sandbox), [tool], "no .partial left behind");
+        // PATH holds nothing, yet korthbox finds the driver in its own directory.
+        let (doc, _) = sandbox.doctor_json(&[]);
+        let found = doc["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == tool)
+            .unwrap()
+            .clone();
+        assert_eq!(found["path"], path.to_str().unwrap(), "{found}");
+        assert!(found["version"].is_string(), "{found}");
+    }
+}
+
+#[test]
+fn a_corrupted_download_is_its_own_error_with_both_hashes() {
+    let body = binary("kind");
+    let published = sha256(b"what the project really published");
+    let port = serve(release("kind", Answer::Body(body.clone()), &published));
+    let sandbox = sandbox(port);
+    let out = sandbox.run(&["install", "kind"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not match its published checksum"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("expected SHA-256 {published}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("got SHA-256      {}", sha256(&body))),
+        "{stderr}"
+    );
+    assert!(
+        installed(&sandbox).is_empty(),
+        "nothing installed, no .partial: {:?}",
+        installed(&sandbox)
+    );
+}
+
+#[test]
+fn a_truncated_download_installs_nothing() {
+    let body = binary("kind");
+    let port = serve(release(
+        "kind",
+        Answer::CutShort(body.clone()),
+        &sha256(&body),
+    ));
+    let sandbox = sandbox(port);
+    let out = sandbox.run(&["install", "kind"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("was cut short"), "{stderr}");
+    assert!(installed(&sandbox).is_empty(), "{:?}", installed(&sandbox));
+}
+
+#[test]
+fn a_server_that_is_down_says_so() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sandbox = sandbox(port);
+    let out = sandbox.run(&["install", "minikube"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("error: could not download http://127.0.0.1:{port}/minikube/v1.39.0/minikube-linux-amd64.sha256")), "{stderr}");
+    assert!(stderr.contains("KORTHBOX_DOWNLOAD_BASE"), "{stderr}");
+    assert!(installed(&sandbox).is_empty());
+}
+
+#[test]
+fn a_missing_release_is_named() {
+    let port = serve(HashMap::new());
+    let sandbox = sandbox(port);
+    let out = sandbox.run(&["install", "k3d"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the server answered 404"), "{stderr}");
+}
