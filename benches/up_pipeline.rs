@@ -9,7 +9,7 @@
 //! its PostgreSQL plugins, PostgreSQL 15.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::time::Instant;
