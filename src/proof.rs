@@ -157,7 +157,8 @@ impl Http {
     }
 }
 
-fn base64(input: &[u8]) -> String {
+/// Standard base64 (RFC 4648, with padding), for HTTP basic authentication.
+pub fn base64(input: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {

@@ -342,10 +342,7 @@ fn an_existing_cluster_is_kept_and_checked() {
     let world = World::docker();
     ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
     let stderr = ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
-    assert!(
-        stderr.contains("it already exists; kept as it is"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("it exists; reusing it"), "{stderr}");
     let creates = lines(&world.calls())
         .iter()
         .filter(|l| l.starts_with("kind create"))
@@ -404,7 +401,7 @@ fn no_driver_installed_is_an_error_with_the_install_command() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("hint: install kind") && stderr.contains("kind.sigs.k8s.io/dl"),
+        stderr.contains("hint: `korthbox install kind`") && stderr.contains("kind.sigs.k8s.io/dl"),
         "{stderr}"
     );
 

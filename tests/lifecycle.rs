@@ -233,6 +233,14 @@ fn status_down_and_absent() {
         table.starts_with("Sandbox korthbox: healthy (kind cluster, context kind-korthbox)"),
         "{table}"
     );
+    // The ports `up` mapped, not the defaults.
+    assert!(
+        table.contains(&format!(
+            "http://127.0.0.1:{} (DICOM 127.0.0.1:{}",
+            world.ports[0], world.ports[1]
+        )),
+        "{table}"
+    );
 
     // Degraded: Orthanc not ready.
     let mut deployment = world

@@ -31,6 +31,7 @@ pub async fn create(args: CreateArgs, env: &Env, style: Style) -> Result<ExitCod
     let target = &args.spec.target;
     let spec = cluster_spec(&args.spec);
     let (facts, kind, provider) = resolve(target, env).await?;
+    let _lock = super::lock(env, style, &spec.name, "cluster create").await?;
     let driver = kind.driver();
     // A bad version or size is a usage error, found before anything runs.
     driver.render(&spec, &provider).map_err(Error::usage)?;
@@ -50,35 +51,18 @@ pub async fn create(args: CreateArgs, env: &Env, style: Style) -> Result<ExitCod
     let context = if kind == DriverKind::Existing {
         context_of(target, driver)
     } else {
-        let phase = Phase::start(
-            style,
-            format!("Creating {} cluster {}", kind.label(), spec.name),
-        );
-        let result = actions::create(
+        create_phase(
             env,
+            style,
             &spec,
-            driver,
+            kind,
             &provider,
             args.retain,
             args.timeout,
-            &mut |line| phase.line(line),
+            &mut Vec::new(),
         )
-        .await;
-        match result {
-            Ok(created) => {
-                let detail = if created.created {
-                    String::new()
-                } else {
-                    "it already exists; kept as it is".to_string()
-                };
-                phase.finish(true, &detail);
-                created.context
-            }
-            Err(e) => {
-                phase.finish(false, "");
-                return Err(e);
-            }
-        }
+        .await?
+        .context
     };
     check_and_report(env, style, &context, args.wait, args.json).await
 }
@@ -178,6 +162,7 @@ pub async fn list(args: ListArgs, env: &Env, style: Style) -> Result<ExitCode> {
 pub async fn delete(args: DeleteArgs, env: &Env, style: Style) -> Result<ExitCode> {
     let target = &args.target;
     let (_facts, kind, provider) = resolve(target, env).await?;
+    let _lock = super::lock(env, style, &target.name, "cluster delete").await?;
     let driver = kind.driver();
     let phase = Phase::start(
         style,
@@ -246,5 +231,46 @@ pub(super) fn deleted_detail(deleted: Deleted) -> &'static str {
         Deleted::Deleted => "",
         Deleted::Absent => "there was no such cluster",
         Deleted::NotOurs => "an existing cluster is the user's own; korthbox deletes nothing of it",
+    }
+}
+
+/// Creating the cluster as a phase (kept when it exists), timed into `timings`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn create_phase(
+    env: &Env,
+    style: Style,
+    spec: &crate::spec::ClusterSpec,
+    kind: DriverKind,
+    provider: &NodeProvider,
+    retain: bool,
+    timeout: std::time::Duration,
+    timings: &mut super::stack::Timings,
+) -> Result<actions::Created> {
+    let title = format!("Creating {} cluster {}", kind.label(), spec.name);
+    let phase = Phase::start(style, title.clone());
+    let result = actions::create(
+        env,
+        spec,
+        kind.driver(),
+        provider,
+        retain,
+        timeout,
+        &mut |line| phase.line(line),
+    )
+    .await;
+    match result {
+        Ok(created) => {
+            let detail = if created.created {
+                ""
+            } else {
+                "it exists; reusing it"
+            };
+            super::stack::record(timings, title, phase.finish(true, detail));
+            Ok(created)
+        }
+        Err(e) => {
+            phase.finish(false, "");
+            Err(e)
+        }
     }
 }

@@ -104,11 +104,19 @@ pub async fn status(args: StatusArgs, env: &Env, style: Style) -> Result<ExitCod
         report.driver = Some(located.driver);
         report.context = Some(located.context.clone());
         report.endpoint = match located.driver {
-            DriverKind::Kind | DriverKind::K3d => Some(format!(
-                "http://127.0.0.1:{} (DICOM 127.0.0.1:{}, AE {ORTHANC_AET})",
-                crate::spec::DEFAULT_HTTP_PORT,
-                crate::spec::DEFAULT_DICOM_PORT
-            )),
+            DriverKind::Kind | DriverKind::K3d => {
+                // The ports `up` mapped, from the definition it handed to the driver.
+                let (http, dicom) = env
+                    .cache_dir()
+                    .and_then(|d| crate::driver::mapped_ports(located.driver, &d, &target.name))
+                    .unwrap_or((
+                        crate::spec::DEFAULT_HTTP_PORT,
+                        crate::spec::DEFAULT_DICOM_PORT,
+                    ));
+                Some(format!(
+                    "http://127.0.0.1:{http} (DICOM 127.0.0.1:{dicom}, AE {ORTHANC_AET})"
+                ))
+            }
             DriverKind::Minikube | DriverKind::Existing => {
                 Some("through `korthbox forward`".to_string())
             }

@@ -46,6 +46,28 @@ pub async fn run(cli: Cli, env: Env) -> Result<ExitCode> {
     }
 }
 
+/// How long the commands without a --lock-wait flag wait for another korthbox on the sandbox.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The sandbox's lock, for the lower-level commands (`cluster create|delete`, `stack apply`).
+async fn lock(
+    env: &Env,
+    style: Style,
+    name: &SandboxName,
+    command: &str,
+) -> Result<crate::lock::Lock> {
+    crate::lock::acquire(env, name, command, LOCK_WAIT, &mut |holder| {
+        crate::ui::note(
+            style,
+            &format!(
+                "waiting for {} to finish with sandbox {name}",
+                holder.describe()
+            ),
+        )
+    })
+    .await
+}
+
 /// How long host probes may take when a command (not doctor) gathers host facts.
 fn probe_timeout(env: &Env) -> Duration {
     env.var(env::KORTHBOX_PROBE_TIMEOUT)

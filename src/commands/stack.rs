@@ -43,6 +43,7 @@ pub async fn apply(args: StackApplyArgs, env: &Env, style: Style) -> Result<Exit
         }
     };
 
+    let _lock = super::lock(env, style, &target.name, "stack apply").await?;
     check_cluster(env, style, &context, args.wait, &mut Vec::new()).await?;
     let outcome = apply_stack(
         env,

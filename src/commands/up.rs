@@ -135,7 +135,7 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
     let title = "Checking the host".to_string();
     let phase = Phase::start(style, title.clone());
     let host = check_host(&args, env).await;
-    let (facts, kind, provider, exists) = match host {
+    let (facts, kind, provider) = match host {
         Ok(found) => found,
         Err(e) => {
             phase.finish(false, "");
@@ -170,36 +170,19 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
         (Some(context), _) => context.clone(),
         (None, DriverKind::Existing) => driver.context(name),
         (None, _) => {
-            let title = format!("Creating {} cluster {name}", kind.label());
-            let phase = Phase::start(style, title.clone());
-            let result = actions::create(
+            let created = super::cluster::create_phase(
                 env,
+                style,
                 &spec,
-                driver,
+                kind,
                 &provider,
                 args.retain,
                 args.timeout,
-                &mut |line| phase.line(line),
+                &mut timings,
             )
-            .await;
-            match result {
-                Ok(created) => {
-                    cluster_created = created.created;
-                    let detail = if created.created {
-                        ""
-                    } else if exists {
-                        "it exists; reusing it"
-                    } else {
-                        "it already exists; kept as it is"
-                    };
-                    record(&mut timings, title, phase.finish(true, detail));
-                    created.context
-                }
-                Err(e) => {
-                    phase.finish(false, "");
-                    return Err(e);
-                }
-            }
+            .await?;
+            cluster_created = created.created;
+            created.context
         }
     };
 
@@ -345,10 +328,7 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
 
 /// Host detection, the driver and engine to use, whether the cluster exists, and doctor's
 /// blocking checks.
-async fn check_host(
-    args: &UpArgs,
-    env: &Env,
-) -> Result<(HostFacts, DriverKind, NodeProvider, bool)> {
+async fn check_host(args: &UpArgs, env: &Env) -> Result<(HostFacts, DriverKind, NodeProvider)> {
     let target = &args.spec.target;
     let mut facts = host::gather(env, probe_timeout(env)).await;
     if target.driver == DriverChoice::Auto
@@ -396,7 +376,7 @@ async fn check_host(
                 .unwrap_or_else(|| "`korthbox doctor` says what to fix".into()),
         ));
     }
-    Ok((facts, kind, provider, exists))
+    Ok((facts, kind, provider))
 }
 
 fn endpoints(args: &UpArgs, kind: DriverKind, context: &str, namespace: &str) -> Endpoints {

@@ -37,7 +37,7 @@ pub fn require(choice: DriverChoice, facts: &HostFacts) -> Result<DriverKind, Er
             "no cluster driver is installed: korthbox needs kind, k3d or minikube",
         )
         .hint(format!(
-            "install kind (korthbox tries kind, then k3d, then minikube): {}",
+            "`korthbox install kind` downloads the pinned kind for this user (korthbox tries kind, then k3d, then minikube); or install it system-wide: {}",
             crate::doctor::install_fix(crate::host::tools::ToolName::Kind, facts.host.family)
         )));
     };

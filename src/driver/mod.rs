@@ -259,3 +259,35 @@ pub fn definition_path(cache_dir: &Path, name: &SandboxName, file_name: &str) ->
         .join(name.as_str())
         .join(file_name)
 }
+
+/// The host ports (HTTP, DICOM) the definition korthbox handed to kind or k3d maps to Orthanc's
+/// NodePorts, read back from the copy kept in the cache directory.
+pub fn mapped_ports(kind: DriverKind, cache_dir: &Path, name: &SandboxName) -> Option<(u16, u16)> {
+    use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT};
+    let file = match kind {
+        DriverKind::Kind => kind::FILE_NAME,
+        DriverKind::K3d => k3d::FILE_NAME,
+        DriverKind::Minikube | DriverKind::Existing => return None,
+    };
+    let text = std::fs::read_to_string(definition_path(cache_dir, name, file)).ok()?;
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+    let host_port =
+        |node_port: u16| -> Option<u16> {
+            match kind {
+            DriverKind::Kind => doc["nodes"]
+                .as_array()?
+                .iter()
+                .flat_map(|n| n["extraPortMappings"].as_array().cloned().unwrap_or_default())
+                .find(|m| m["containerPort"].as_u64() == Some(u64::from(node_port)))?["hostPort"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok()),
+            _ => doc["ports"].as_array()?.iter().find_map(|p| {
+                let parts: Vec<&str> = p["port"].as_str()?.split(':').collect();
+                (parts.last()? == &node_port.to_string())
+                    .then(|| parts.get(parts.len().checked_sub(2)?)?.parse().ok())
+                    .flatten()
+            }),
+        }
+        };
+    Some((host_port(HTTP_NODE_PORT)?, host_port(DICOM_NODE_PORT)?))
+}
