@@ -175,45 +175,28 @@ async fn inspect(env: &Env, context: &str, namespace: &str, report: &mut StatusR
     let selector = ListParams::default().labels("app.kubernetes.io/managed-by=korthbox");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-    let images = |spec: Option<&k8s_openapi::api::core::v1::PodSpec>| -> Vec<String> {
-        spec.map(|s| {
-            s.containers
-                .iter()
-                .filter_map(|c| c.image.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-    };
     if let Ok(list) = statefulsets.list(&selector).await {
         for s in list.items {
             let spec = s.spec.as_ref();
-            report.components.push(Component {
-                kind: "StatefulSet",
-                name: s.metadata.name.clone().unwrap_or_default(),
-                ready: s
-                    .status
-                    .as_ref()
-                    .and_then(|st| st.ready_replicas)
-                    .unwrap_or(0),
-                wanted: spec.and_then(|sp| sp.replicas).unwrap_or(1),
-                images: images(spec.and_then(|sp| sp.template.spec.as_ref())),
-            });
+            report.components.push(component(
+                "StatefulSet",
+                s.metadata.name.clone(),
+                s.status.as_ref().and_then(|st| st.ready_replicas),
+                spec.and_then(|sp| sp.replicas),
+                spec.and_then(|sp| sp.template.spec.as_ref()),
+            ));
         }
     }
     if let Ok(list) = deployments.list(&selector).await {
         for d in list.items {
             let spec = d.spec.as_ref();
-            report.components.push(Component {
-                kind: "Deployment",
-                name: d.metadata.name.clone().unwrap_or_default(),
-                ready: d
-                    .status
-                    .as_ref()
-                    .and_then(|st| st.ready_replicas)
-                    .unwrap_or(0),
-                wanted: spec.and_then(|sp| sp.replicas).unwrap_or(1),
-                images: images(spec.and_then(|sp| sp.template.spec.as_ref())),
-            });
+            report.components.push(component(
+                "Deployment",
+                d.metadata.name.clone(),
+                d.status.as_ref().and_then(|st| st.ready_replicas),
+                spec.and_then(|sp| sp.replicas),
+                spec.and_then(|sp| sp.template.spec.as_ref()),
+            ));
         }
     }
     for wanted in ["postgres", "orthanc"] {
@@ -253,6 +236,29 @@ async fn inspect(env: &Env, context: &str, namespace: &str, report: &mut StatusR
         None => report
             .problems
             .push("no proof has run yet (`korthbox prove`)".into()),
+    }
+}
+
+fn component(
+    kind: &'static str,
+    name: Option<String>,
+    ready: Option<i32>,
+    wanted: Option<i32>,
+    pod: Option<&k8s_openapi::api::core::v1::PodSpec>,
+) -> Component {
+    Component {
+        kind,
+        name: name.unwrap_or_default(),
+        ready: ready.unwrap_or(0),
+        wanted: wanted.unwrap_or(1),
+        images: pod
+            .map(|p| {
+                p.containers
+                    .iter()
+                    .filter_map(|c| c.image.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
