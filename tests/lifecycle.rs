@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::Child;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -994,4 +994,93 @@ fn images_come_through_the_mirror_in_parallel_with_creation_and_load_into_the_no
     ] {
         let _ = docker(&["rmi", "-f", &image]);
     }
+}
+
+#[test]
+fn up_offers_to_install_a_driver_at_a_terminal() {
+    let Some(world) = World::new() else { return };
+    // No driver on PATH; the "release" served is the stand-in kind itself.
+    let kind = std::fs::read(world.sandbox.bin().join("kind")).unwrap();
+    for tool in ["kind", "k3d", "minikube"] {
+        std::fs::remove_file(world.sandbox.bin().join(tool)).unwrap();
+    }
+    let hash = {
+        let mut child = std::process::Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &kind).unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut stream = stream;
+            let Some(request) = support::read_request_full(&mut reader) else {
+                continue;
+            };
+            let body = if request.line.contains(".sha256sum") {
+                format!("{hash}  kind-linux-amd64\n").into_bytes()
+            } else {
+                kind.clone()
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+            let _ = std::io::Write::write_all(&mut stream, &body);
+        }
+    });
+    let bin_dir = world.sandbox.path("installed");
+    // `script` gives korthbox a terminal; "y" answers the offer.
+    let command = world
+        .args("up", &[])
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        assert!(
+            !support::require_real_parts(),
+            "util-linux's `script` is required"
+        );
+        return;
+    }
+    let mut cmd = std::process::Command::new("/usr/bin/script");
+    cmd.env_clear();
+    for (k, v) in &world.sandbox.envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .env("KORTHBOX_DOWNLOAD_BASE", format!("http://127.0.0.1:{port}"))
+        .env("KORTHBOX_BIN_DIR", &bin_dir)
+        .args([
+            "-qec",
+            &format!("{} {command}", env!("CARGO_BIN_EXE_korthbox")),
+            "/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"y\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("No cluster driver is installed. Download kind v0.33.0 into"),
+        "{text}"
+    );
+    assert!(bin_dir.join("kind").exists(), "{text}");
+    assert!(text.contains("is ready (created): kind cluster"), "{text}");
 }
