@@ -383,10 +383,6 @@ fn failure_classes_have_one_error_a_hint_and_the_right_code() {
     let out = world.run("up", &["--name", "Bad_Name"]);
     assert_eq!(out.status.code(), Some(2));
     // Driver missing.
-    let out = world
-        .sandbox
-        .run(&["up", "--driver", "minikube", "--name", "other"]);
-    let _ = out;
     std::fs::remove_file(world.sandbox.bin().join("minikube")).unwrap();
     let out = world.run("up", &["--driver", "minikube", "--name", "other"]);
     assert_eq!(out.status.code(), Some(1));
@@ -419,25 +415,28 @@ fn failure_classes_have_one_error_a_hint_and_the_right_code() {
     );
 }
 
+/// `up` on the existing cluster `context` of the kubeconfig at `config`.
+fn up_existing(world: &World, config: &std::path::Path, context: &str) -> std::process::Output {
+    let mut cmd = world.sandbox.command();
+    cmd.env("KUBECONFIG", config).args([
+        "up",
+        "--driver",
+        "existing",
+        "--context",
+        context,
+        "--wait",
+        "2",
+    ]);
+    cmd.output().unwrap()
+}
+
 #[test]
 fn api_unreachable_and_refused_clusters() {
     let Some(world) = World::new() else { return };
     let dead = free_port();
     let config = world.sandbox.path("home/.kube/other");
     support::kube_api::write_kubeconfig(&config, "lab", &format!("https://127.0.0.1:{dead}"));
-    let mut sandbox_env = world.sandbox.envs.clone();
-    sandbox_env.retain(|(k, _)| k != "KUBECONFIG");
-    let mut cmd = world.sandbox.command();
-    cmd.env("KUBECONFIG", &config).args([
-        "up",
-        "--driver",
-        "existing",
-        "--context",
-        "lab",
-        "--wait",
-        "2",
-    ]);
-    let out = cmd.output().unwrap();
+    let out = up_existing(&world, &config, "lab");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -450,17 +449,7 @@ fn api_unreachable_and_refused_clusters() {
     let dd = FakeApi::serve(vec![fixture_json("docker-desktop-k8s-node.json")]);
     let config = world.sandbox.path("home/.kube/dd");
     dd.kubeconfig(&config, "docker-desktop");
-    let mut cmd = world.sandbox.command();
-    cmd.env("KUBECONFIG", &config).args([
-        "up",
-        "--driver",
-        "existing",
-        "--context",
-        "docker-desktop",
-        "--wait",
-        "2",
-    ]);
-    let out = cmd.output().unwrap();
+    let out = up_existing(&world, &config, "docker-desktop");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

@@ -19,7 +19,7 @@ use crate::env::Env;
 use crate::error::{Error, ExitCode, Result};
 use crate::host;
 use crate::proof::{self, LastProof};
-use crate::sandbox::{self, Located};
+use crate::sandbox::Located;
 use crate::spec::ORTHANC_AET;
 use crate::ui::{self, Phase, Style};
 
@@ -27,16 +27,9 @@ use crate::ui::{self, Phase, Style};
 async fn existing(env: &Env, target: &TargetArgs) -> Result<Option<Located>> {
     check_target(target)?;
     let facts = host::gather(env, probe_timeout(env)).await;
-    Ok(sandbox::locate(
-        env,
-        &facts,
-        &target.name,
-        target.driver,
-        target.context.as_deref(),
-        target.provider,
-    )
-    .await?
-    .filter(|l| l.exists))
+    Ok(super::locate(env, &facts, target)
+        .await?
+        .filter(|l| l.exists))
 }
 
 fn absent(target: &TargetArgs) -> Error {
@@ -419,15 +412,7 @@ pub async fn reset(args: ResetArgs, env: &Env, style: Style) -> Result<ExitCode>
     let target = args.up.spec.target.clone();
     check_target(&target)?;
     let facts = host::gather(env, probe_timeout(env)).await;
-    let located = sandbox::locate(
-        env,
-        &facts,
-        &target.name,
-        target.driver,
-        target.context.as_deref(),
-        target.provider,
-    )
-    .await?;
+    let located = super::locate(env, &facts, &target).await?;
     if let Some(located) = &located {
         let what = match located.driver {
             DriverKind::Existing => format!(
@@ -463,7 +448,8 @@ pub async fn reset(args: ResetArgs, env: &Env, style: Style) -> Result<ExitCode>
         // `up` takes the lock itself.
         drop(lock);
     }
-    super::up::run(args.up, env, style, "reset").await
+    // The host has not changed since it was probed above: `up` reuses those facts.
+    super::up::run_with(args.up, env, style, "reset", Some(facts)).await
 }
 
 /// Deletes the cluster even when its API server is dead, then what the driver left behind.

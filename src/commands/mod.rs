@@ -68,6 +68,23 @@ async fn lock(
     .await
 }
 
+/// Where the sandbox `target` names is (or would be), from facts already gathered.
+async fn locate(
+    env: &Env,
+    facts: &crate::host::HostFacts,
+    target: &TargetArgs,
+) -> Result<Option<crate::sandbox::Located>> {
+    crate::sandbox::locate(
+        env,
+        facts,
+        &target.name,
+        target.driver,
+        target.context.as_deref(),
+        target.provider,
+    )
+    .await
+}
+
 /// How long host probes may take when a command (not doctor) gathers host facts.
 fn probe_timeout(env: &Env) -> Duration {
     env.var(env::KORTHBOX_PROBE_TIMEOUT)

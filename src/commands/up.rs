@@ -109,6 +109,17 @@ fn host_detail(facts: &HostFacts, kind: DriverKind) -> String {
 }
 
 pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result<ExitCode> {
+    run_with(args, env, style, command, None).await
+}
+
+/// `up`, with host facts already gathered (by `reset`) when there are some.
+pub async fn run_with(
+    args: UpArgs,
+    env: &Env,
+    style: Style,
+    command: &str,
+    facts: Option<HostFacts>,
+) -> Result<ExitCode> {
     let target = &args.spec.target;
     check_target(target)?;
     let spec = cluster_spec(&args.spec);
@@ -134,7 +145,7 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
     // 1. The host.
     let title = "Checking the host".to_string();
     let phase = Phase::start(style, title.clone());
-    let host = check_host(&args, env).await;
+    let host = check_host(&args, env, facts).await;
     let (facts, kind, provider) = match host {
         Ok(found) => found,
         Err(e) => {
@@ -328,9 +339,16 @@ pub async fn run(args: UpArgs, env: &Env, style: Style, command: &str) -> Result
 
 /// Host detection, the driver and engine to use, whether the cluster exists, and doctor's
 /// blocking checks.
-async fn check_host(args: &UpArgs, env: &Env) -> Result<(HostFacts, DriverKind, NodeProvider)> {
+async fn check_host(
+    args: &UpArgs,
+    env: &Env,
+    gathered: Option<HostFacts>,
+) -> Result<(HostFacts, DriverKind, NodeProvider)> {
     let target = &args.spec.target;
-    let mut facts = host::gather(env, probe_timeout(env)).await;
+    let mut facts = match gathered {
+        Some(facts) => facts,
+        None => host::gather(env, probe_timeout(env)).await,
+    };
     if target.driver == DriverChoice::Auto
         && actions::pick(target.driver, &facts).is_none()
         && !args.json
@@ -338,15 +356,7 @@ async fn check_host(args: &UpArgs, env: &Env) -> Result<(HostFacts, DriverKind, 
     {
         facts = host::gather(env, probe_timeout(env)).await;
     }
-    let located = crate::sandbox::locate(
-        env,
-        &facts,
-        &target.name,
-        target.driver,
-        target.context.as_deref(),
-        target.provider,
-    )
-    .await?;
+    let located = super::locate(env, &facts, target).await?;
     // A sandbox that exists is used with the driver that has it; otherwise the driver asked for.
     let kind = match &located {
         Some(l) if l.exists => l.driver,
