@@ -424,6 +424,10 @@ fn no_engine_is_an_error_before_any_tool_runs() {
         stderr.contains("error: no container engine answered"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("caused by: no engine socket exists"),
+        "{stderr}"
+    );
     assert!(stderr.contains("korthbox doctor"), "{stderr}");
     assert!(stand_ins::calls(&sandbox).is_empty());
 }

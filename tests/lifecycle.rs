@@ -814,7 +814,11 @@ fn up_without_an_engine_says_how_to_get_one() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("error: no container engine answered"), "{err}");
-    assert!(err.contains("hint: `korthbox doctor`"), "{err}");
+    assert!(err.contains("caused by: no engine socket exists"), "{err}");
+    assert!(
+        err.contains("hint: start your engine") && err.contains("`korthbox doctor`"),
+        "{err}"
+    );
     assert!(
         stand_ins::calls(&sandbox)
             .iter()

@@ -121,9 +121,10 @@ pub async fn status(args: StatusArgs, env: &Env, style: Style) -> Result<ExitCod
             "degraded"
         };
     } else {
-        report
-            .problems
-            .push(format!("there is no sandbox {}", target.name));
+        report.problems.push(format!(
+            "there is no sandbox {} (`korthbox up` creates it)",
+            target.name
+        ));
     }
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -99,12 +99,28 @@ pub fn require_provider(
     let found = provider(facts, wanted);
     match found {
         Some(p) if p.endpoint.is_some() => Ok(p),
-        _ => Err(Error::failure(match wanted {
-            Some(ProviderKind::Podman) => "no Podman service answered".to_string(),
-            Some(ProviderKind::Docker) => "no Docker engine answered".to_string(),
-            None => "no container engine answered".to_string(),
-        })
-        .hint("`korthbox doctor` shows which engines were looked for and how to start one")),
+        _ => {
+            let mut err = Error::failure(match wanted {
+                Some(ProviderKind::Podman) => "no Podman service answered".to_string(),
+                Some(ProviderKind::Docker) => "no Docker engine answered".to_string(),
+                None => "no container engine answered".to_string(),
+            });
+            // What was tried, and why it did not answer.
+            for engine in &facts.engines {
+                err = err.caused_by(format!(
+                    "{} ({}): {}",
+                    engine.endpoint,
+                    engine.source.label(),
+                    engine.error.as_deref().unwrap_or("not answering")
+                ));
+            }
+            if facts.engines.is_empty() {
+                err = err.caused_by("no engine socket exists: DOCKER_HOST is unset and no Docker, Podman, colima, OrbStack or Rancher Desktop socket was found");
+            }
+            Err(err.hint(
+                "start your engine (`sudo systemctl start docker`, `colima start`, `podman machine start`, or open Docker Desktop); `korthbox doctor` gives the exact command for this machine",
+            ))
+        }
     }
 }
 
