@@ -1,25 +1,30 @@
 //! Putting the stack into the cluster: server-side apply with one field manager, stage by
-//! stage, Secrets created only when absent, and a wait after each stage that says which object
-//! it was waiting for, and why it is not ready, when it gives up.
+//! stage (each a phase), Secrets created only when absent, and a wait after each stage that
+//! watches the workload and, when it gives up, says which object it was waiting for and why it
+//! is not ready.
 
-use std::time::{Duration, Instant};
+use std::pin::pin;
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use futures_util::StreamExt;
+
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
+use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::report::{Phase, Steps, seconds};
+use crate::stack::manifest::{KORTHBOX, MANAGED_BY};
 use crate::stack::{Manifest, Stage};
 
 /// The one field manager every korthbox apply uses.
 pub const FIELD_MANAGER: &str = "korthbox";
-/// How often a wait asks again.
-const POLL_EVERY: Duration = Duration::from_secs(2);
 /// The annotation that marks the default StorageClass.
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
 
@@ -43,20 +48,17 @@ impl Change {
             Change::Kept => "kept",
         }
     }
+
+    /// Whether the object was created or changed.
+    pub fn changed(self) -> bool {
+        matches!(self, Change::Created | Change::Configured)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
     pub object: String,
     pub change: Change,
-}
-
-/// Progress events, for the CLI to show.
-pub enum Event<'a> {
-    StageStarted(Stage),
-    Applied(&'a Applied),
-    Waiting(&'a str),
-    StageDone(Stage),
 }
 
 /// The API path pieces korthbox needs for the kinds it deploys. A fixed table instead of
@@ -85,10 +87,10 @@ fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
 }
 
 fn api_for(client: &Client, m: &Manifest) -> Result<Api<DynamicObject>, Error> {
-    let api_version = m.object["apiVersion"].as_str().unwrap_or_default();
-    let (ar, namespaced) = resource(api_version, m.kind()).ok_or_else(|| {
+    let (ar, namespaced) = resource(m.api_version(), m.kind()).ok_or_else(|| {
         Error::failure(format!(
-            "korthbox does not know how to apply {api_version} {}",
+            "korthbox does not know how to apply {} {}",
+            m.api_version(),
             m.kind()
         ))
     })?;
@@ -99,83 +101,103 @@ fn api_for(client: &Client, m: &Manifest) -> Result<Api<DynamicObject>, Error> {
     })
 }
 
-fn api_error(what: &str, m: &Manifest, e: kube::Error) -> Error {
-    let hint = match &e {
-        kube::Error::Api(s) if s.code == 403 => {
-            "the kube user may not do this: korthbox needs to create namespaces, RBAC and workloads"
-                .to_string()
-        }
-        _ => "is the API server still reachable? `korthbox cluster check` tells".to_string(),
+fn api_error(what: &str, m: &Manifest, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    let forbidden = matches!(
+        (&e as &dyn std::error::Error).downcast_ref::<kube::Error>(),
+        Some(kube::Error::Api(s)) if s.code == 403
+    );
+    let hint = if forbidden {
+        "the kube user may not do this: korthbox needs to create namespaces, RBAC and workloads"
+    } else {
+        "is the API server still reachable? `korthbox cluster check` tells"
     };
     Error::failure(format!("could not {what} {}", m.describe()))
-        .caused_by(e)
+        .because(e)
         .hint(hint)
 }
 
-/// Applies `manifests` stage by stage, waiting for each stage's workloads up to `wait`.
+/// Applies `manifests` stage by stage, each stage a phase, waiting for each stage's workloads
+/// up to `wait`.
 pub async fn apply(
     client: &Client,
     manifests: &[Manifest],
     wait: Duration,
-    on_event: &mut (dyn FnMut(Event<'_>) + Send),
+    steps: &Steps,
 ) -> Result<Vec<Applied>, Error> {
-    let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut done = Vec::new();
     let mut stages: Vec<Stage> = manifests.iter().map(|m| m.stage).collect();
     stages.dedup();
     for stage in stages {
-        on_event(Event::StageStarted(stage));
         let objects: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == stage).collect();
-        for m in &objects {
-            let api = api_for(client, m)?;
-            let before = api
-                .get_opt(m.name())
-                .await
-                .map_err(|e| api_error("read", m, e))?;
-            let change = if stage == Stage::Secrets {
-                if before.is_some() {
-                    Change::Kept
-                } else {
-                    let object: DynamicObject =
-                        serde_json::from_value(m.object.clone()).map_err(|e| {
-                            Error::failure(format!("{} is not a valid object", m.describe()))
-                                .caused_by(e)
-                        })?;
-                    match api.create(&PostParams::default(), &object).await {
-                        Ok(_) => Change::Created,
-                        // Made by a concurrent run between the read and the create: keep it.
-                        Err(kube::Error::Api(s)) if s.code == 409 => Change::Kept,
-                        Err(e) => return Err(api_error("create", m, e)),
-                    }
-                }
-            } else {
-                let after = api
-                    .patch(m.name(), &params, &Patch::Apply(&m.object))
-                    .await
-                    .map_err(|e| api_error("apply", m, e))?;
-                match before {
-                    None => Change::Created,
-                    Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
-                        Change::Unchanged
-                    }
-                    Some(_) => Change::Configured,
-                }
-            };
-            let applied = Applied {
-                object: m.describe(),
-                change,
-            };
-            on_event(Event::Applied(&applied));
-            done.push(applied);
-        }
-        for m in objects.iter().filter(|m| is_workload(m)) {
-            let what = m.describe();
-            on_event(Event::Waiting(&what));
-            wait_ready(client, m, wait).await?;
-        }
-        on_event(Event::StageDone(stage));
+        let title = format!("Applying {}", stage.label());
+        let applied = steps
+            .run(
+                title,
+                async |phase| apply_stage(client, &objects, wait, phase).await,
+                |_| String::new(),
+            )
+            .await?;
+        done.extend(applied);
     }
     Ok(done)
+}
+
+/// One stage: every object applied, then its workloads waited for.
+async fn apply_stage(
+    client: &Client,
+    objects: &[&Manifest],
+    wait: Duration,
+    phase: &Phase<'_>,
+) -> Result<Vec<Applied>, Error> {
+    let mut done = Vec::new();
+    for m in objects {
+        let change = apply_object(client, m).await?;
+        phase.output(&format!("{} {}", m.describe(), change.label()));
+        done.push(Applied {
+            object: m.describe(),
+            change,
+        });
+    }
+    for m in objects.iter().filter(|m| is_workload(m)) {
+        phase.output(&format!("waiting for {}", m.describe()));
+        wait_ready(client, m, wait).await?;
+    }
+    Ok(done)
+}
+
+/// Server-side apply, except for Secrets, which are created only when absent.
+async fn apply_object(client: &Client, m: &Manifest) -> Result<Change, Error> {
+    let api = api_for(client, m)?;
+    let before = api
+        .get_opt(m.name())
+        .await
+        .map_err(|e| api_error("read", m, e))?;
+    if m.stage == Stage::Secrets {
+        if before.is_some() {
+            return Ok(Change::Kept);
+        }
+        let object: DynamicObject = serde_json::from_value(m.object.clone()).map_err(|e| {
+            Error::failure(format!("{} is not a valid object", m.describe())).because(e)
+        })?;
+        return match api.create(&PostParams::default(), &object).await {
+            Ok(_) => Ok(Change::Created),
+            // Made by a concurrent run between the read and the create: keep it.
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Change::Kept),
+            Err(e) => Err(api_error("create", m, e)),
+        };
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let after = api
+        .patch(m.name(), &params, &Patch::Apply(&m.object))
+        .await
+        .map_err(|e| api_error("apply", m, e))?;
+    Ok(match before {
+        None => Change::Created,
+        Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
+            Change::Unchanged
+        }
+        Some(_) => Change::Configured,
+    })
 }
 
 fn is_workload(m: &Manifest) -> bool {
@@ -217,34 +239,62 @@ fn readiness(kind: &str, obj: &Value) -> Result<bool, String> {
     }
 }
 
+fn as_value(obj: &DynamicObject) -> Value {
+    serde_json::to_value(obj).unwrap_or_default()
+}
+
+/// Watches the workload until it is ready (or has failed for good), for at most `timeout`.
 async fn wait_ready(client: &Client, m: &Manifest, timeout: Duration) -> Result<(), Error> {
     let api = api_for(client, m)?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        let obj = api
-            .get(m.name())
-            .await
-            .map_err(|e| api_error("read", m, e))?;
-        let value = serde_json::to_value(&obj).unwrap_or_default();
-        match readiness(m.kind(), &value) {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(why) => {
-                let err = Error::failure(format!("{} failed", m.describe())).caused_by(why);
-                return Err(diagnose(client, m, &value, err).await);
+    let config = watcher::Config::default()
+        .fields(&format!("metadata.name={}", m.name()))
+        .timeout(crate::cluster::WATCH_SECONDS);
+    let mut seen = pin!(
+        watcher(api.clone(), config)
+            .default_backoff()
+            .applied_objects()
+    );
+    let mut last_error = None;
+    let watch = async {
+        while let Some(next) = seen.next().await {
+            match next {
+                Ok(obj) => {
+                    let value = as_value(&obj);
+                    if readiness(m.kind(), &value) != Ok(false) {
+                        return Some(value);
+                    }
+                }
+                // The watch restarts by itself (after a pause); say why if time runs out.
+                Err(e) => last_error = Some(e.to_string()),
             }
         }
-        if Instant::now() >= deadline {
+        None
+    };
+    let (obj, mut err) = match tokio::time::timeout(timeout, watch).await {
+        Ok(Some(value)) => match readiness(m.kind(), &value) {
+            Ok(_) => return Ok(()),
+            Err(why) => {
+                let err = Error::failure(format!("{} failed", m.describe())).caused_by(why);
+                (value, err)
+            }
+        },
+        Ok(None) | Err(_) => {
+            let now = api
+                .get(m.name())
+                .await
+                .map_err(|e| api_error("read", m, e))?;
             let err = Error::failure(format!(
                 "{} was not ready within {}",
                 m.describe(),
-                crate::ui::seconds(timeout)
+                seconds(timeout)
             ));
-            return Err(diagnose(client, m, &value, err).await);
+            (as_value(&now), err)
         }
-        tokio::time::sleep(POLL_EVERY.min(deadline.saturating_duration_since(Instant::now())))
-            .await;
+    };
+    if let Some(e) = last_error {
+        err = err.caused_by(format!("watching it failed: {e}"));
     }
+    Err(diagnose(client, m, &obj, err).await)
 }
 
 /// Adds what the workload and its pods say about why it is not ready.
@@ -260,81 +310,24 @@ async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) ->
             ));
         }
     }
-    let selector = match m.kind() {
-        "Job" => format!("job-name={}", m.name()),
-        _ => obj["spec"]["selector"]["matchLabels"]
-            .as_object()
-            .map(|labels| {
-                labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-    };
     let pods: Api<Pod> = match m.namespace() {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::default_namespaced(client.clone()),
     };
     let mut pull_failure = None;
-    match pods.list(&ListParams::default().labels(&selector)).await {
+    match pods
+        .list(&ListParams::default().labels(&pod_selector(m, obj)))
+        .await
+    {
         Ok(list) if list.items.is_empty() => {
             err = err.caused_by("no pod exists for it yet");
         }
         Ok(list) => {
             for pod in &list.items {
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                let status = pod.status.clone().unwrap_or_default();
-                let mut said = false;
-                let containers = status
-                    .init_container_statuses
-                    .iter()
-                    .flatten()
-                    .chain(status.container_statuses.iter().flatten());
-                for cs in containers {
-                    let state = cs.state.clone().unwrap_or_default();
-                    if let Some(w) = state.waiting {
-                        let reason = w.reason.unwrap_or_default();
-                        if matches!(
-                            reason.as_str(),
-                            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName"
-                        ) {
-                            pull_failure = Some(cs.image.clone());
-                        }
-                        err = err.caused_by(format!(
-                            "pod {name}: container {} ({}) is waiting: {reason}{}",
-                            cs.name,
-                            cs.image,
-                            w.message.map(|m| format!(": {m}")).unwrap_or_default()
-                        ));
-                        said = true;
-                    } else if let Some(t) = cs.last_state.clone().and_then(|s| s.terminated) {
-                        err = err.caused_by(format!(
-                            "pod {name}: container {} last exited with code {}{}",
-                            cs.name,
-                            t.exit_code,
-                            t.reason.map(|r| format!(" ({r})")).unwrap_or_default()
-                        ));
-                        said = true;
-                    }
-                }
-                if !said {
-                    let unscheduled = status
-                        .conditions
-                        .iter()
-                        .flatten()
-                        .find(|c| c.type_ == "PodScheduled" && c.status == "False");
-                    err = err.caused_by(match unscheduled {
-                        Some(c) => format!(
-                            "pod {name} is not scheduled: {}",
-                            c.message.clone().unwrap_or_default()
-                        ),
-                        None => format!(
-                            "pod {name} is {}",
-                            status.phase.clone().unwrap_or_else(|| "Pending".into())
-                        ),
-                    });
+                let (causes, image) = pod_causes(pod);
+                pull_failure = pull_failure.or(image);
+                for cause in causes {
+                    err = err.caused_by(cause);
                 }
             }
         }
@@ -352,10 +345,95 @@ async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) ->
     }
 }
 
+/// The label selector of the workload's pods.
+fn pod_selector(m: &Manifest, obj: &Value) -> String {
+    match m.kind() {
+        "Job" => format!("job-name={}", m.name()),
+        _ => obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// Why one pod is not ready, and the image it could not pull, if that is why.
+fn pod_causes(pod: &Pod) -> (Vec<String>, Option<String>) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.clone().unwrap_or_default();
+    let mut causes = Vec::new();
+    let mut pull_failure = None;
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for cs in containers {
+        if let Some((cause, pulling)) = container_cause(&name, cs) {
+            if pulling {
+                pull_failure = Some(cs.image.clone());
+            }
+            causes.push(cause);
+        }
+    }
+    if causes.is_empty() {
+        let unscheduled = status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False");
+        causes.push(match unscheduled {
+            Some(c) => format!(
+                "pod {name} is not scheduled: {}",
+                c.message.clone().unwrap_or_default()
+            ),
+            None => format!(
+                "pod {name} is {}",
+                status.phase.clone().unwrap_or_else(|| "Pending".into())
+            ),
+        });
+    }
+    (causes, pull_failure)
+}
+
+/// A container that waits (and whether for its image) or last exited.
+fn container_cause(pod: &str, cs: &ContainerStatus) -> Option<(String, bool)> {
+    let state = cs.state.clone().unwrap_or_default();
+    if let Some(w) = state.waiting {
+        let reason = w.reason.unwrap_or_default();
+        let pulling = matches!(
+            reason.as_str(),
+            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName"
+        );
+        let cause = format!(
+            "pod {pod}: container {} ({}) is waiting: {reason}{}",
+            cs.name,
+            cs.image,
+            w.message.map(|m| format!(": {m}")).unwrap_or_default()
+        );
+        return Some((cause, pulling));
+    }
+    let t = cs.last_state.clone().and_then(|s| s.terminated)?;
+    Some((
+        format!(
+            "pod {pod}: container {} last exited with code {}{}",
+            cs.name,
+            t.exit_code,
+            t.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        ),
+        false,
+    ))
+}
+
 /// Deletes the cluster-wide objects korthbox installed (local-path-provisioner's namespace,
 /// RBAC and StorageClass), recognised by their `managed-by: korthbox` label.
 pub async fn delete_labelled_cluster_objects(client: &Client) -> Result<(), Error> {
-    let params = ListParams::default().labels("app.kubernetes.io/managed-by=korthbox");
+    let params = ListParams::default().labels(&format!("{MANAGED_BY}={KORTHBOX}"));
     for (api_version, kind) in [
         ("storage.k8s.io/v1", "StorageClass"),
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
@@ -367,7 +445,7 @@ pub async fn delete_labelled_cluster_objects(client: &Client) -> Result<(), Erro
         };
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
         let list = api.list(&params).await.map_err(|e| {
-            Error::failure(format!("could not list korthbox's {kind} objects")).caused_by(e)
+            Error::failure(format!("could not list korthbox's {kind} objects")).because(e)
         })?;
         for object in list.items {
             let name = object.metadata.name.unwrap_or_default();
@@ -376,7 +454,7 @@ pub async fn delete_labelled_cluster_objects(client: &Client) -> Result<(), Erro
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => {
                     return Err(
-                        Error::failure(format!("could not delete {kind} {name}")).caused_by(e)
+                        Error::failure(format!("could not delete {kind} {name}")).because(e)
                     );
                 }
             }
@@ -391,7 +469,7 @@ pub async fn default_storage_class(client: &Client) -> Result<Option<String>, Er
     let list = api
         .list(&ListParams::default())
         .await
-        .map_err(|e| Error::failure("could not list the cluster's StorageClasses").caused_by(e))?;
+        .map_err(|e| Error::failure("could not list the cluster's StorageClasses").because(e))?;
     Ok(list
         .items
         .into_iter()

@@ -1,12 +1,13 @@
 //! The command line: clap types only; the work happens in `commands`.
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
-use crate::driver::ProviderKind;
+use crate::driver::{self, DriverChoice, DriverKind, ProviderKind};
 use crate::spec::{
     ControlPlanes, DEFAULT_API_SERVER_PORT, DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT, DEFAULT_NAME,
-    DEFAULT_NAMESPACE, DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, DriverChoice,
-    MAX_WORKERS, OrthancStorage, SandboxName, StorageLayer,
+    DEFAULT_NAMESPACE, DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, MAX_WORKERS,
+    OrthancStorage, SandboxName, StorageLayer,
 };
 
 /// A multi-node Kubernetes sandbox with PostgreSQL and Orthanc, in one command.
@@ -176,7 +177,7 @@ pub struct PortArgs {
 #[derive(Debug, Args, Clone)]
 pub struct TargetArgs {
     /// The cluster driver; `auto` takes the first installed of kind, k3d, minikube.
-    #[arg(long, value_enum, default_value_t = DriverChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DriverChoice::AUTO)]
     pub driver: DriverChoice,
 
     /// The sandbox's name: a lower-case RFC 1123 label of at most 32 characters.
@@ -278,7 +279,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this driver's clusters.
-    #[arg(long, value_enum, default_value_t = DriverChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DriverChoice::AUTO)]
     pub driver: DriverChoice,
 
     /// The engine whose clusters to list; by default the one `korthbox doctor` marks with `*`.
@@ -420,19 +421,18 @@ pub struct PasswordArgs {
 #[derive(Debug, Args)]
 pub struct InstallArgs {
     /// The driver to install.
-    #[arg(value_enum)]
-    pub tool: InstallTool,
+    #[arg(value_name = "DRIVER", value_parser = installable())]
+    pub tool: DriverKind,
 
     /// How long the download may take.
     #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InstallTool {
-    Kind,
-    K3d,
-    Minikube,
+/// The drivers `korthbox install` can download.
+fn installable() -> impl TypedValueParser<Value = DriverKind> {
+    PossibleValuesParser::new(driver::installable().map(|k| k.label()))
+        .try_map(|name| driver::parse_installable(&name))
 }
 
 #[derive(Debug, Args)]

@@ -2,16 +2,21 @@
 //! containerd, and not Docker Desktop's built-in single-node cluster. Read-only: every check is
 //! a GET, so a refused cluster has had nothing written to it.
 
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::pin::pin;
+use std::time::Duration;
 
+use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 
 use crate::env::Env;
 use crate::error::Error;
 use crate::host::kubeconfig::{self, DOCKER_DESKTOP_CONTEXT};
+use crate::report::seconds;
 
 /// The node name of Docker Desktop's kubeadm-mode cluster.
 pub const DOCKER_DESKTOP_NODE: &str = "docker-desktop";
@@ -20,10 +25,11 @@ pub const CONTAINERD: &str = "containerd://";
 /// A sandbox spreads its pods over at least this many nodes.
 pub const MIN_NODES: usize = 2;
 
-/// How often readiness is asked again while waiting.
-const POLL_EVERY: Duration = Duration::from_secs(2);
 /// The most one request to the API server may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the API server keeps one watch open before korthbox asks again: shorter than
+/// [`REQUEST_TIMEOUT`], so that a quiet watch ends cleanly instead of timing out.
+pub const WATCH_SECONDS: u32 = 8;
 
 const INSTEAD: &str = "`korthbox up --driver kind` makes a multi-node containerd cluster, and runs fine on Docker Desktop's engine; no flag makes korthbox accept this cluster";
 
@@ -154,43 +160,43 @@ pub struct ClusterReport {
     pub nodes: Vec<NodeFacts>,
 }
 
-/// Checks the cluster behind `context`, waiting up to `timeout` for its nodes to be Ready.
-/// Refusals do not wait: they end the check at once.
+/// Checks the cluster behind `context`, watching its nodes for up to `timeout` until all are
+/// Ready. Refusals do not wait: they end the check as soon as the nodes are listed.
 pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<ClusterReport, Error> {
     let merged = kubeconfig::load(env);
     let server = server_of(&merged.config, context);
     let api: Api<Node> = Api::all(connect(env, &merged, context).await?);
-    let deadline = Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let config = watcher::Config::default().timeout(WATCH_SECONDS);
+    let mut events = pin!(watcher(api, config).default_backoff());
+    let mut view = NodeView::default();
+    let mut last_error = None;
     loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let attempt = tokio::time::timeout(
-            remaining.clamp(Duration::from_millis(200), REQUEST_TIMEOUT),
-            api.list(&ListParams::default()),
-        )
-        .await;
-        let nodes = match attempt {
-            Ok(Ok(list)) => list
-                .items
-                .iter()
-                .map(NodeFacts::from_node)
-                .collect::<Vec<_>>(),
-            Ok(Err(e)) => {
-                if let Some(err) =
-                    unreachable(context, server.as_deref(), &e.to_string(), remaining)
-                {
+        let event = match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(Ok(event))) => event,
+            Ok(Some(Err(e))) => {
+                let why = e.to_string();
+                if let Some(err) = unreachable(context, server.as_deref(), &why, !view.listed) {
                     return Err(err);
                 }
-                tokio::time::sleep(POLL_EVERY.min(remaining)).await;
+                last_error = Some(why);
                 continue;
             }
-            Err(_) => {
-                let why = format!("no answer within {}", crate::ui::seconds(REQUEST_TIMEOUT));
-                if let Some(err) = unreachable(context, server.as_deref(), &why, remaining) {
-                    return Err(err);
-                }
-                continue;
+            Ok(None) | Err(_) => {
+                return Err(give_up(
+                    context,
+                    server.as_deref(),
+                    timeout,
+                    &view,
+                    last_error,
+                ));
             }
         };
+        view.apply(event);
+        if !view.listed {
+            continue;
+        }
+        let nodes: Vec<NodeFacts> = view.nodes.values().cloned().collect();
         let refused = refusals(&nodes);
         if !refused.is_empty() {
             return Err(refusal_error(context, &refused));
@@ -202,34 +208,81 @@ pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<Cluste
                 nodes,
             });
         }
-        if remaining.is_zero() {
-            let mut err = Error::failure(format!(
-                "the nodes of context `{context}` were not all Ready within {}",
-                crate::ui::seconds(timeout)
-            ));
-            for node in nodes.iter().filter(|n| !n.ready) {
-                err = err.caused_by(format!(
-                    "node {} is not Ready: {}",
-                    node.name,
-                    node.not_ready_because.as_deref().unwrap_or("unknown")
-                ));
-            }
-            return Err(err.hint(format!(
-                "`kubectl --context {context} describe nodes` shows why; wait longer with --timeout"
-            )));
-        }
-        tokio::time::sleep(POLL_EVERY.min(remaining)).await;
     }
 }
 
-/// The error for an API server that did not answer, once there is no time left to retry;
-/// Docker Desktop's context is refused at once, by its name.
-fn unreachable(
+/// The nodes as the watch has shown them so far.
+#[derive(Default)]
+struct NodeView {
+    nodes: BTreeMap<String, NodeFacts>,
+    /// Nodes of a listing in progress.
+    listing: BTreeMap<String, NodeFacts>,
+    /// Whether a whole listing has arrived.
+    listed: bool,
+}
+
+impl NodeView {
+    fn apply(&mut self, event: watcher::Event<Node>) {
+        let facts = |n: &Node| {
+            (
+                n.metadata.name.clone().unwrap_or_default(),
+                NodeFacts::from_node(n),
+            )
+        };
+        match event {
+            watcher::Event::Init => self.listing.clear(),
+            watcher::Event::InitApply(n) => {
+                let (name, f) = facts(&n);
+                self.listing.insert(name, f);
+            }
+            watcher::Event::InitDone => {
+                self.nodes = std::mem::take(&mut self.listing);
+                self.listed = true;
+            }
+            watcher::Event::Apply(n) => {
+                let (name, f) = facts(&n);
+                self.nodes.insert(name, f);
+            }
+            watcher::Event::Delete(n) => {
+                self.nodes.remove(&facts(&n).0);
+            }
+        }
+    }
+}
+
+/// The error when the time is up: the API server never answered, or some nodes stayed
+/// NotReady.
+fn give_up(
     context: &str,
     server: Option<&str>,
-    why: &str,
-    remaining: Duration,
-) -> Option<Error> {
+    timeout: Duration,
+    view: &NodeView,
+    last_error: Option<String>,
+) -> Error {
+    if !view.listed {
+        let why = last_error.unwrap_or_else(|| format!("no answer within {}", seconds(timeout)));
+        return unreachable(context, server, &why, false)
+            .unwrap_or_else(|| Error::failure(format!("context `{context}`: {why}")));
+    }
+    let mut err = Error::failure(format!(
+        "the nodes of context `{context}` were not all Ready within {}",
+        seconds(timeout)
+    ));
+    for node in view.nodes.values().filter(|n| !n.ready) {
+        err = err.caused_by(format!(
+            "node {} is not Ready: {}",
+            node.name,
+            node.not_ready_because.as_deref().unwrap_or("unknown")
+        ));
+    }
+    err.hint(format!(
+        "`kubectl --context {context} describe nodes` shows why; wait longer with --wait"
+    ))
+}
+
+/// The error for an API server that did not answer: Docker Desktop's context is refused at
+/// once, by its name; any other only when korthbox stops retrying (`retrying` false).
+fn unreachable(context: &str, server: Option<&str>, why: &str, retrying: bool) -> Option<Error> {
     if context == DOCKER_DESKTOP_CONTEXT {
         return Some(
             Error::failure(format!(
@@ -242,7 +295,7 @@ fn unreachable(
             .hint(INSTEAD),
         );
     }
-    if !remaining.is_zero() {
+    if retrying {
         return None;
     }
     Some(
@@ -301,10 +354,7 @@ pub async fn nodes(client: &kube::Client) -> Result<Vec<NodeFacts>, String> {
     match tokio::time::timeout(REQUEST_TIMEOUT, api.list(&ListParams::default())).await {
         Ok(Ok(list)) => Ok(list.items.iter().map(NodeFacts::from_node).collect()),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "no answer within {}",
-            crate::ui::seconds(REQUEST_TIMEOUT)
-        )),
+        Err(_) => Err(format!("no answer within {}", seconds(REQUEST_TIMEOUT))),
     }
 }
 
@@ -347,12 +397,12 @@ async fn connect(
             Error::failure(format!(
                 "the kubeconfig entry for context `{context}` cannot be used"
             ))
-            .caused_by(e)
+            .because(e)
         })?;
     config.connect_timeout = Some(REQUEST_TIMEOUT);
     config.read_timeout = Some(REQUEST_TIMEOUT);
     kube::Client::try_from(config).map_err(|e| {
-        Error::failure(format!("could not set up a client for context `{context}`")).caused_by(e)
+        Error::failure(format!("could not set up a client for context `{context}`")).because(e)
     })
 }
 

@@ -144,7 +144,7 @@ pub fn load(args: &[OsString]) -> Result<Option<(PathBuf, Config)>, Error> {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
         Err(e) => {
-            return Err(Error::usage(format!("could not read {}", path.display())).caused_by(e));
+            return Err(Error::usage(format!("could not read {}", path.display())).because(e));
         }
     };
     Ok(Some((path.clone(), parse(&text, &path)?)))

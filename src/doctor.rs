@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::env::Env;
 use crate::host::engines::{Engine, EngineKind, EngineState};
 use crate::host::linux::{self, InotifyLimits};
-use crate::host::os::{OsFamily, is_wsl2_kernel};
+use crate::host::os::{HostOs, OsFamily, is_wsl2_kernel};
 use crate::host::tools::{Tool, ToolName};
 use crate::host::{self, HostFacts};
 use crate::spec::HostPorts;
@@ -45,9 +45,78 @@ impl Status {
     }
 }
 
+/// Which check a finding comes from; shown as `engine.memory`, `tools.kind`, ….
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckId {
+    HostOs,
+    HostPort,
+    HostInotify,
+    EngineReachable,
+    EngineUnreachable,
+    EngineMemory,
+    EngineCpus,
+    EngineDisk,
+    EngineCgroup,
+    EngineRootless,
+    ToolsDriver,
+    Tool(ToolName),
+    KubeConfig,
+    KubeDockerDesktop,
+}
+
+impl CheckId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::HostOs => "host.os",
+            CheckId::HostPort => "host.port",
+            CheckId::HostInotify => "host.inotify",
+            CheckId::EngineReachable => "engine.reachable",
+            CheckId::EngineUnreachable => "engine.unreachable",
+            CheckId::EngineMemory => "engine.memory",
+            CheckId::EngineCpus => "engine.cpus",
+            CheckId::EngineDisk => "engine.disk",
+            CheckId::EngineCgroup => "engine.cgroup",
+            CheckId::EngineRootless => "engine.rootless",
+            CheckId::ToolsDriver => "tools.driver",
+            CheckId::Tool(ToolName::Kind) => "tools.kind",
+            CheckId::Tool(ToolName::K3d) => "tools.k3d",
+            CheckId::Tool(ToolName::Minikube) => "tools.minikube",
+            CheckId::Tool(ToolName::Kubectl) => "tools.kubectl",
+            CheckId::KubeConfig => "kube.config",
+            CheckId::KubeDockerDesktop => "kube.docker-desktop",
+        }
+    }
+
+    /// A check of the container engine (which an existing cluster does not need).
+    pub fn is_engine(self) -> bool {
+        matches!(
+            self,
+            CheckId::EngineReachable
+                | CheckId::EngineUnreachable
+                | CheckId::EngineMemory
+                | CheckId::EngineCpus
+                | CheckId::EngineDisk
+                | CheckId::EngineCgroup
+                | CheckId::EngineRootless
+        )
+    }
+}
+
+impl Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: Status,
     pub detail: String,
     /// What to do, for warn and fail.
@@ -56,7 +125,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(id: &'static str, detail: impl Into<String>) -> Self {
+    fn ok(id: CheckId, detail: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Ok,
@@ -64,7 +133,7 @@ impl Check {
             fix: None,
         }
     }
-    fn skip(id: &'static str, detail: impl Into<String>) -> Self {
+    fn skip(id: CheckId, detail: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Skip,
@@ -72,7 +141,7 @@ impl Check {
             fix: None,
         }
     }
-    fn warn(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    fn warn(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Warn,
@@ -80,7 +149,7 @@ impl Check {
             fix: Some(fix.into()),
         }
     }
-    fn fail(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    fn fail(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Fail,
@@ -135,7 +204,7 @@ pub fn checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
     let os = facts.host.family;
     let mut out = vec![host_os(facts)];
     out.extend(engine_checks(facts, local));
-    out.extend(tool_checks(facts, os));
+    out.extend(tool_checks(facts));
     out.extend(port_checks(local, os));
     out.extend(kube_checks(facts));
     out
@@ -146,7 +215,7 @@ fn host_os(facts: &HostFacts) -> Check {
     let kernel = host.kernel.as_deref().unwrap_or("");
     if host.family == OsFamily::Linux && kernel.contains("Microsoft") && !is_wsl2_kernel(kernel) {
         return Check::fail(
-            "host.os",
+            CheckId::HostOs,
             format!(
                 "{} on WSL1 (kernel {kernel}): WSL1 has no Linux kernel to run containers",
                 host.summary()
@@ -156,14 +225,14 @@ fn host_os(facts: &HostFacts) -> Check {
     }
     match host.arch {
         crate::host::os::Arch::Other => Check::warn(
-            "host.os",
+            CheckId::HostOs,
             format!(
                 "{}: kind, k3d and minikube publish node images for x86_64 and arm64 only",
                 host.summary()
             ),
             "use an x86_64 or arm64 machine",
         ),
-        _ => Check::ok("host.os", host.summary()),
+        _ => Check::ok(CheckId::HostOs, host.summary()),
     }
 }
 
@@ -179,10 +248,10 @@ fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
     if others > 0 {
         detail.push_str(&format!(" ({others} more reachable)"));
     }
-    out.push(Check::ok("engine.reachable", detail));
+    out.push(Check::ok(CheckId::EngineReachable, detail));
     for other in facts.engines.iter().filter(|e| !e.is_reachable()) {
         out.push(Check::warn(
-            "engine.unreachable",
+            CheckId::EngineUnreachable,
             unreachable_detail(other),
             start_fix(other, os),
         ));
@@ -190,27 +259,27 @@ fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
 
     let res = engine.resources.clone().unwrap_or_default();
     out.push(match res.memory_bytes {
-        None => Check::warn("engine.memory", "the engine did not report its memory", resize_fix(engine, os)),
+        None => Check::warn(CheckId::EngineMemory, "the engine did not report its memory", resize_fix(engine, os)),
         Some(bytes) => {
             let detail = format!("{} has {} of memory", engine.kind.label(), gib(bytes as f64));
             let b = bytes as f64;
             if b < MEMORY_FAIL_BELOW {
-                Check::fail("engine.memory", format!("{detail}; a 3-node cluster with PostgreSQL and Orthanc needs at least 4 GiB (8 GiB recommended)"), resize_fix(engine, os))
+                Check::fail(CheckId::EngineMemory, format!("{detail}; a 3-node cluster with PostgreSQL and Orthanc needs at least 4 GiB (8 GiB recommended)"), resize_fix(engine, os))
             } else if b < MEMORY_WARN_BELOW {
-                Check::warn("engine.memory", format!("{detail}; 8 GiB is recommended for a 3-node cluster with PostgreSQL and Orthanc"), resize_fix(engine, os))
+                Check::warn(CheckId::EngineMemory, format!("{detail}; 8 GiB is recommended for a 3-node cluster with PostgreSQL and Orthanc"), resize_fix(engine, os))
             } else {
-                Check::ok("engine.memory", detail)
+                Check::ok(CheckId::EngineMemory, detail)
             }
         }
     });
     out.push(match res.cpus {
         None => Check::warn(
-            "engine.cpus",
+            CheckId::EngineCpus,
             "the engine did not report its CPUs",
             resize_fix(engine, os),
         ),
         Some(n) if n < CPUS_FAIL_BELOW => Check::fail(
-            "engine.cpus",
+            CheckId::EngineCpus,
             format!(
                 "{} has {n} CPU; a multi-node cluster needs at least 2 (4 recommended)",
                 engine.kind.label()
@@ -218,12 +287,12 @@ fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
             resize_fix(engine, os),
         ),
         Some(n) if n < CPUS_WARN_BELOW => Check::warn(
-            "engine.cpus",
+            CheckId::EngineCpus,
             format!("{} has {n} CPUs; 4 are recommended", engine.kind.label()),
             resize_fix(engine, os),
         ),
         Some(n) => Check::ok(
-            "engine.cpus",
+            CheckId::EngineCpus,
             format!("{} has {n} CPUs", engine.kind.label()),
         ),
     });
@@ -263,7 +332,7 @@ fn no_reachable_engine(facts: &HostFacts) -> Check {
     let os = facts.host.family;
     if facts.engines.is_empty() {
         return Check::fail(
-            "engine.reachable",
+            CheckId::EngineReachable,
             "no container engine found: no DOCKER_HOST, no Docker context and no engine socket",
             install_engine_fix(os),
         );
@@ -271,7 +340,7 @@ fn no_reachable_engine(facts: &HostFacts) -> Check {
     let details: Vec<String> = facts.engines.iter().map(unreachable_detail).collect();
     let first = &facts.engines[0];
     Check::fail(
-        "engine.reachable",
+        CheckId::EngineReachable,
         format!("no container engine answered: {}", details.join("; ")),
         start_fix(first, os),
     )
@@ -355,7 +424,7 @@ fn resize_fix(engine: &Engine, os: OsFamily) -> String {
 fn disk_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     if !engine.data_is_local(os) {
         return Check::skip(
-            "engine.disk",
+            CheckId::EngineDisk,
             format!(
                 "{} keeps its data inside its own VM; korthbox cannot measure it from here",
                 engine.kind.label()
@@ -364,13 +433,13 @@ fn disk_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     }
     let Some((root, free)) = &local.data_free else {
         return Check::skip(
-            "engine.disk",
+            CheckId::EngineDisk,
             "the engine did not report where it keeps its data",
         );
     };
     let Some(free) = free else {
         return Check::skip(
-            "engine.disk",
+            CheckId::EngineDisk,
             format!(
                 "{} is not readable from this user (it belongs to the engine)",
                 root.display()
@@ -385,18 +454,18 @@ fn disk_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     let f = *free as f64;
     if f < DISK_FAIL_BELOW {
         Check::fail(
-            "engine.disk",
+            CheckId::EngineDisk,
             format!("{detail}; a sandbox needs at least 5 GiB (20 GiB recommended)"),
             fix,
         )
     } else if f < DISK_WARN_BELOW {
         Check::warn(
-            "engine.disk",
+            CheckId::EngineDisk,
             format!("{detail}; 20 GiB is recommended"),
             fix,
         )
     } else {
-        Check::ok("engine.disk", detail)
+        Check::ok(CheckId::EngineDisk, detail)
     }
 }
 
@@ -411,9 +480,9 @@ fn cgroup_check(engine: &Engine, os: OsFamily) -> Check {
         .and_then(|r| r.cgroup_driver.clone())
         .unwrap_or_else(|| "unknown driver".into());
     match version.as_deref() {
-        Some("2") => Check::ok("engine.cgroup", format!("cgroup v2 ({driver})")),
+        Some("2") => Check::ok(CheckId::EngineCgroup, format!("cgroup v2 ({driver})")),
         Some("1") => Check::warn(
-            "engine.cgroup",
+            CheckId::EngineCgroup,
             format!("cgroup v1 ({driver}): Kubernetes 1.35 removed cgroup v1 support, so newer node images will not start here"),
             match (engine.kind, os) {
                 (EngineKind::DockerDesktop | EngineKind::RancherDesktop | EngineKind::Colima | EngineKind::OrbStack, _) => format!("update {} (current releases run cgroup v2)", engine.kind.label()),
@@ -421,7 +490,7 @@ fn cgroup_check(engine: &Engine, os: OsFamily) -> Check {
                 _ => "boot with cgroup v2: add `systemd.unified_cgroup_hierarchy=1` to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then `sudo update-grub` and reboot)".into(),
             },
         ),
-        _ => Check::skip("engine.cgroup", "the engine did not report its cgroup version"),
+        _ => Check::skip(CheckId::EngineCgroup, "the engine did not report its cgroup version"),
     }
 }
 
@@ -429,7 +498,7 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     let label = engine.kind.label();
     if !os.is_linux_kernel() {
         return Check::skip(
-            "engine.rootless",
+            CheckId::EngineRootless,
             format!("rootless {label} runs in a VM; its cgroups are not visible here"),
         );
     }
@@ -439,7 +508,7 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
         .and_then(|r| r.cgroup_version.as_deref());
     if version != Some("2") {
         return Check::fail(
-            "engine.rootless",
+            CheckId::EngineRootless,
             format!(
                 "rootless {label} on cgroup v1: Kubernetes nodes cannot limit resources without cgroup v2"
             ),
@@ -449,7 +518,7 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     let delegate_fix = "delegate cgroup controllers to users: `sudo mkdir -p /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl daemon-reload`, then log out and back in";
     match &local.delegated {
         None => Check::fail(
-            "engine.rootless",
+            CheckId::EngineRootless,
             format!(
                 "rootless {label}, but no systemd user cgroup for uid {} was found",
                 local.uid
@@ -463,7 +532,7 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
                 .collect();
             if missing.is_empty() {
                 Check::ok(
-                    "engine.rootless",
+                    CheckId::EngineRootless,
                     format!(
                         "rootless {label}: cgroup v2 with {} delegated",
                         have.join(" ")
@@ -471,7 +540,7 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
                 )
             } else {
                 Check::fail(
-                    "engine.rootless",
+                    CheckId::EngineRootless,
                     format!(
                         "rootless {label}: systemd does not delegate {} to uid {}",
                         missing.join(", "),
@@ -487,7 +556,7 @@ fn rootless_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
 fn inotify_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     if !engine.data_is_local(os) {
         return Check::skip(
-            "host.inotify",
+            CheckId::HostInotify,
             format!(
                 "{}'s nodes run in its VM, under the VM's inotify limits",
                 engine.kind.label()
@@ -499,14 +568,14 @@ fn inotify_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
         max_user_instances: i,
     } = local.inotify;
     let (Some(w), Some(i)) = (w, i) else {
-        return Check::skip("host.inotify", "fs.inotify limits are not readable");
+        return Check::skip(CheckId::HostInotify, "fs.inotify limits are not readable");
     };
     let detail = format!("fs.inotify.max_user_watches={w}, max_user_instances={i}");
     if w >= linux::MIN_INOTIFY_WATCHES && i >= linux::MIN_INOTIFY_INSTANCES {
-        Check::ok("host.inotify", detail)
+        Check::ok(CheckId::HostInotify, detail)
     } else {
         Check::warn(
-            "host.inotify",
+            CheckId::HostInotify,
             format!(
                 "{detail}: multi-node clusters fail with \"too many open files\" below {} and {}",
                 linux::MIN_INOTIFY_WATCHES,
@@ -521,7 +590,8 @@ fn inotify_check(engine: &Engine, local: &LocalFacts, os: OsFamily) -> Check {
     }
 }
 
-fn tool_checks(facts: &HostFacts, os: OsFamily) -> Vec<Check> {
+fn tool_checks(facts: &HostFacts) -> Vec<Check> {
+    let host = &facts.host;
     let mut out = Vec::new();
     let drivers: Vec<&Tool> = ToolName::DRIVERS
         .iter()
@@ -543,36 +613,31 @@ fn tool_checks(facts: &HostFacts, os: OsFamily) -> Vec<Check> {
         .collect();
     out.push(if usable.is_empty() {
         Check::fail(
-            "tools.driver",
+            CheckId::ToolsDriver,
             "none of kind, k3d or minikube is installed at a usable version",
-            install_fix(ToolName::Kind, os),
+            install_fix(ToolName::Kind, host),
         )
     } else {
-        Check::ok("tools.driver", usable.join(", "))
+        Check::ok(CheckId::ToolsDriver, usable.join(", "))
     });
     for tool in drivers.iter().filter(|t| t.installed() && !t.usable()) {
-        out.push(old_tool(tool, os));
+        out.push(old_tool(tool, host));
     }
     match facts.tool(ToolName::Kubectl) {
-        Some(t) if t.usable() => out.push(Check::ok("tools.kubectl", format!("kubectl {}", t.version.as_ref().map(|v| v.to_string()).unwrap_or_default()))),
-        Some(t) if t.installed() => out.push(old_tool(t, os)),
+        Some(t) if t.usable() => out.push(Check::ok(CheckId::Tool(ToolName::Kubectl), format!("kubectl {}", t.version.as_ref().map(|v| v.to_string()).unwrap_or_default()))),
+        Some(t) if t.installed() => out.push(old_tool(t, host)),
         _ => out.push(Check::warn(
-            "tools.kubectl",
+            CheckId::Tool(ToolName::Kubectl),
             "kubectl is not installed; korthbox does not need it, but you will want it to look at the sandbox",
-            install_fix(ToolName::Kubectl, os),
+            install_fix(ToolName::Kubectl, host),
         )),
     }
     out
 }
 
-fn old_tool(tool: &Tool, os: OsFamily) -> Check {
+fn old_tool(tool: &Tool, host: &HostOs) -> Check {
     let name = tool.name.executable();
-    let id = match tool.name {
-        ToolName::Kind => "tools.kind",
-        ToolName::K3d => "tools.k3d",
-        ToolName::Minikube => "tools.minikube",
-        ToolName::Kubectl => "tools.kubectl",
-    };
+    let id = CheckId::Tool(tool.name);
     let detail = match (&tool.version, &tool.error) {
         (Some(v), _) => format!(
             "{name} {v} is older than {}, the oldest korthbox supports",
@@ -581,38 +646,20 @@ fn old_tool(tool: &Tool, os: OsFamily) -> Check {
         (None, Some(e)) => format!("{name} is installed but its version could not be read: {e}"),
         (None, None) => format!("{name} is installed but its version could not be read"),
     };
-    Check::warn(id, detail, install_fix(tool.name, os))
+    Check::warn(id, detail, install_fix(tool.name, host))
 }
 
-/// The usual install command for a tool on this OS.
-pub(crate) fn install_fix(name: ToolName, os: OsFamily) -> String {
-    let arch = if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "amd64"
-    };
-    match (name, os) {
-        (ToolName::Kubectl, OsFamily::Macos) => "`brew install kubectl`".into(),
-        (ToolName::Kubectl, OsFamily::Windows) => {
-            "`winget install -e --id Kubernetes.kubectl`".into()
-        }
-        (ToolName::Kubectl, _) => format!(
-            "`curl -LO https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)/bin/linux/{arch}/kubectl && sudo install kubectl /usr/local/bin/`"
-        ),
-        (tool, OsFamily::Macos) => format!("`brew install {}`", tool.executable()),
-        (ToolName::Kind, OsFamily::Windows) => "`winget install -e --id Kubernetes.kind`".into(),
-        (ToolName::K3d, OsFamily::Windows) => "`choco install k3d`".into(),
-        (ToolName::Minikube, OsFamily::Windows) => {
-            "`winget install -e --id Kubernetes.minikube`".into()
-        }
-        (ToolName::Kind, _) => format!(
-            "`curl -Lo kind https://kind.sigs.k8s.io/dl/latest/kind-linux-{arch} && sudo install kind /usr/local/bin/`"
-        ),
-        (ToolName::K3d, _) => {
-            "`curl -s https://raw.githubusercontent.com/k3d-io/k3d/main/install.sh | bash`".into()
-        }
-        (ToolName::Minikube, _) => format!(
-            "`curl -LO https://github.com/kubernetes/minikube/releases/latest/download/minikube-linux-{arch} && sudo install minikube-linux-{arch} /usr/local/bin/minikube`"
+/// The usual install command for a tool on this host: the driver's own hint, or kubectl's.
+fn install_fix(name: ToolName, host: &HostOs) -> String {
+    if let Some(hint) = crate::driver::for_tool(name).and_then(|d| d.install_hint(host)) {
+        return hint;
+    }
+    match host.family {
+        OsFamily::Macos => "`brew install kubectl`".into(),
+        OsFamily::Windows => "`winget install -e --id Kubernetes.kubectl`".into(),
+        _ => format!(
+            "`curl -LO https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)/bin/linux/{}/kubectl && sudo install kubectl /usr/local/bin/`",
+            host.arch.release_name().unwrap_or("amd64")
         ),
     }
 }
@@ -623,7 +670,7 @@ fn port_checks(local: &LocalFacts, os: OsFamily) -> Vec<Check> {
         .iter()
         .map(|(what, port, free)| {
             if *free {
-                Check::ok("host.port", format!("127.0.0.1:{port} is free ({what})"))
+                Check::ok(CheckId::HostPort, format!("127.0.0.1:{port} is free ({what})"))
             } else {
                 let who = match os {
                     OsFamily::Macos => format!("`lsof -nP -iTCP:{port} -sTCP:LISTEN`"),
@@ -631,7 +678,7 @@ fn port_checks(local: &LocalFacts, os: OsFamily) -> Vec<Check> {
                     _ => format!("`sudo ss -ltnp 'sport = :{port}'`"),
                 };
                 Check::fail(
-                    "host.port",
+                    CheckId::HostPort,
                     format!("127.0.0.1:{port} ({what}) is already in use"),
                     format!("find what listens there with {who} and stop it, or give korthbox another port"),
                 )
@@ -645,14 +692,14 @@ fn kube_checks(facts: &HostFacts) -> Vec<Check> {
     let mut out = Vec::new();
     for error in &kube.errors {
         out.push(Check::warn(
-            "kube.config",
+            CheckId::KubeConfig,
             format!("kubeconfig not readable: {error}"),
             "fix or remove that file (kubectl reads it too), or leave it out of KUBECONFIG",
         ));
     }
     if let Some(dd) = kube.docker_desktop() {
         out.push(Check::ok(
-            "kube.docker-desktop",
+            CheckId::KubeDockerDesktop,
             format!(
                 "context `{}` found: Docker Desktop's built-in cluster (single node, Docker Engine as its runtime) is never used as a sandbox; korthbox creates a kind cluster on Docker Desktop's engine instead (`korthbox up --driver kind`)",
                 dd.name

@@ -7,6 +7,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The home directory on Unix.
+pub const HOME: &str = "HOME";
+/// The home directory on Windows.
+pub const USERPROFILE: &str = "USERPROFILE";
 /// Where the Docker CLI and engines say the daemon is (`unix://…`, `tcp://…`, `npipe://…`).
 pub const DOCKER_HOST: &str = "DOCKER_HOST";
 /// Overrides the Docker CLI's `currentContext`.
@@ -51,13 +55,12 @@ impl Env {
     }
 
     /// Builds an environment from explicit variables (the home directory comes from `HOME`,
-    /// or `USERPROFILE` on Windows, falling back to the platform's lookup).
+    /// else `USERPROFILE` (Windows), falling back to the platform's lookup).
     pub fn from_vars(vars: impl IntoIterator<Item = (String, OsString)>) -> Self {
         let vars: BTreeMap<String, OsString> = vars.into_iter().collect();
-        let home_var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
-        let home = vars
-            .get(home_var)
-            .filter(|h| !h.is_empty())
+        let home = [HOME, USERPROFILE]
+            .into_iter()
+            .find_map(|name| vars.get(name).filter(|h| !h.is_empty()))
             .map(PathBuf::from)
             .or_else(dirs::home_dir);
         let root = vars

@@ -1,85 +1,168 @@
-//! The one error type commands return: what happened, why, and the fix; printed once by main.
+//! The one error type: what happened, why (causes, with the source errors' own chains kept),
+//! and the fixes (hints, several allowed). Its kind decides the exit code; `main` prints it once.
 
 use std::fmt;
 
-/// Process exit codes, the same for every command.
+/// What sort of failure this is; `commands` turns it into an exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    Success = 0,
+pub enum ErrorKind {
     /// A check or an operation failed, or was refused.
-    Failure = 1,
+    Failure,
     /// The command line or the configuration is wrong.
-    Usage = 2,
-    /// Ctrl-C (128 + SIGINT, as shells report it).
-    Interrupted = 130,
+    Usage,
+    /// The user stopped korthbox (Ctrl-C at a prompt).
+    Interrupted,
+    /// Nothing left to say: the reader of the output went away (`korthbox doctor | head`).
+    Silent,
+}
+
+/// Why something failed: a sentence, or an error with its own chain of sources.
+enum Cause {
+    Text(String),
+    Error(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Text(t) => write!(f, "{t:?}"),
+            Cause::Error(e) => write!(f, "{e:?}"),
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct Error {
+    pub kind: ErrorKind,
     pub message: String,
-    pub causes: Vec<String>,
-    pub hint: Option<String>,
-    pub code: ExitCode,
+    causes: Vec<Cause>,
+    hints: Vec<String>,
 }
 
 impl Error {
-    pub fn failure(message: impl Into<String>) -> Self {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
+            kind,
             message: message.into(),
             causes: Vec::new(),
-            hint: None,
-            code: ExitCode::Failure,
+            hints: Vec::new(),
         }
+    }
+
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failure, message)
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            causes: Vec::new(),
-            hint: None,
-            code: ExitCode::Usage,
-        }
+        Self::new(ErrorKind::Usage, message)
     }
 
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Interrupted, message)
+    }
+
+    /// Adds a cause in words.
     pub fn caused_by(mut self, cause: impl fmt::Display) -> Self {
-        self.causes.push(cause.to_string());
+        self.causes.push(Cause::Text(cause.to_string()));
         self
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+    /// Adds a cause that is an error, keeping its chain of sources (a kube or bollard error's
+    /// underlying I/O or TLS error is printed too).
+    pub fn because(mut self, error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.causes.push(Cause::Error(Box::new(error)));
         self
+    }
+
+    /// Adds a fix; every hint added is printed.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        let hint = hint.into();
+        if !hint.is_empty() && !self.hints.contains(&hint) {
+            self.hints.push(hint);
+        }
+        self
+    }
+
+    pub fn hints(&self) -> &[String] {
+        &self.hints
+    }
+
+    /// Every cause as a line: sentences as written, errors followed by their sources (a
+    /// source whose text the line before already says is left out).
+    pub fn cause_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for cause in &self.causes {
+            match cause {
+                Cause::Text(t) => lines.push(t.clone()),
+                Cause::Error(e) => {
+                    let mut said = e.to_string();
+                    lines.push(said.clone());
+                    let mut next = e.source();
+                    while let Some(source) = next {
+                        let text = source.to_string();
+                        if !said.contains(&text) {
+                            lines.push(text.clone());
+                        }
+                        said = text;
+                        next = source.source();
+                    }
+                }
+            }
+        }
+        lines
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "error: {}", self.message)?;
-        for cause in &self.causes {
+        for cause in self.cause_lines() {
             write!(f, "\n  caused by: {cause}")?;
         }
-        if let Some(hint) = &self.hint {
+        for hint in &self.hints {
             write!(f, "\nhint: {hint}")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.causes.iter().find_map(|c| match c {
+            Cause::Error(e) => Some(e.as_ref() as &(dyn std::error::Error + 'static)),
+            Cause::Text(_) => None,
+        })
+    }
+}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            // The reader went away (`korthbox doctor | head`): nothing left to say.
-            return Error {
-                message: String::new(),
-                causes: Vec::new(),
-                hint: None,
-                code: ExitCode::Failure,
-            };
+            return Error::new(ErrorKind::Silent, "");
         }
-        Error::failure("could not write the output").caused_by(e)
+        Error::failure("could not write the output").because(e)
     }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_accumulate_and_sources_are_kept() {
+        let io = std::io::Error::other("disk full");
+        let err = Error::failure("could not write x")
+            .because(io)
+            .caused_by("the original is intact")
+            .hint("free some space")
+            .hint("or write elsewhere");
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "error: could not write x\n  caused by: disk full\n  caused by: the original is intact\nhint: free some space\nhint: or write elsewhere"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+    }
+}

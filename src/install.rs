@@ -12,65 +12,58 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::driver::api::{Checksums, Driver};
 use crate::env::{self, Env};
 use crate::error::Error;
-use crate::host::tools::{ToolName, Version};
-
-/// The release `korthbox install` fetches for each driver.
-pub fn pinned(tool: ToolName) -> Option<Version> {
-    match tool {
-        ToolName::Kind => Some(Version::new(0, 33, 0)),
-        ToolName::K3d => Some(Version::new(5, 8, 3)),
-        ToolName::Minikube => Some(Version::new(1, 39, 0)),
-        ToolName::Kubectl => None,
-    }
-}
+use crate::host::os::HostOs;
+use crate::report::{Phase, Progress, seconds};
 
 /// Where the binary and its published checksum are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Release {
+pub struct Download {
     pub binary_url: String,
     pub checksum_url: String,
     /// The file name the checksum list names the binary by.
     pub file: String,
 }
 
-/// The download URLs for `tool` on this OS and architecture.
-pub fn release(env: &Env, tool: ToolName, os: &str, arch: &str) -> Result<Release, Error> {
-    let version = pinned(tool)
-        .ok_or_else(|| Error::usage(format!("korthbox does not install {}", tool.executable())))?;
-    let v = version.to_string();
-    let name = tool.executable();
+/// The release names' OS and architecture for `host`.
+pub fn platform(host: &HostOs) -> Result<(&'static str, &'static str), Error> {
+    let os = host.family.release_name().ok_or_else(|| {
+        Error::usage("korthbox installs drivers on Linux, WSL2 and macOS only")
+            .hint("on Windows: `winget install -e --id Kubernetes.kind` (or k3d, minikube)")
+    })?;
+    let arch = host
+        .arch
+        .release_name()
+        .ok_or_else(|| Error::usage("the drivers publish amd64 and arm64 builds only"))?;
+    Ok((os, arch))
+}
+
+/// The download URLs for `driver`'s pinned release on this OS and architecture.
+pub fn download(env: &Env, driver: &dyn Driver, os: &str, arch: &str) -> Result<Download, Error> {
+    let release = driver.release().ok_or_else(|| {
+        Error::usage(format!(
+            "korthbox does not install anything for --driver {}",
+            driver.kind().label()
+        ))
+    })?;
+    let name = driver.kind().label();
+    let v = release.version.to_string();
     let file = format!("{name}-{os}-{arch}");
-    let (binary_url, checksum_url) = match env.var(env::KORTHBOX_DOWNLOAD_BASE) {
-        Some(base) => {
-            let base = base.trim_end_matches('/');
-            let dir = format!("{base}/{name}/{v}");
-            let sums = match tool {
-                ToolName::K3d => format!("{dir}/checksums.txt"),
-                ToolName::Kind => format!("{dir}/{file}.sha256sum"),
-                _ => format!("{dir}/{file}.sha256"),
-            };
-            (format!("{dir}/{file}"), sums)
-        }
-        None => {
-            let repo = match tool {
-                ToolName::Kind => "kubernetes-sigs/kind",
-                ToolName::K3d => "k3d-io/k3d",
-                ToolName::Minikube => "kubernetes/minikube",
-                ToolName::Kubectl => unreachable!("kubectl has no pinned release"),
-            };
-            let dir = format!("https://github.com/{repo}/releases/download/{v}");
-            let sums = match tool {
-                ToolName::K3d => format!("{dir}/checksums.txt"),
-                ToolName::Kind => format!("{dir}/{file}.sha256sum"),
-                _ => format!("{dir}/{file}.sha256"),
-            };
-            (format!("{dir}/{file}"), sums)
-        }
+    let dir = match env.var(env::KORTHBOX_DOWNLOAD_BASE) {
+        Some(base) => format!("{}/{name}/{v}", base.trim_end_matches('/')),
+        None => format!(
+            "https://github.com/{}/releases/download/{v}",
+            release.repository
+        ),
     };
-    Ok(Release {
-        binary_url,
+    let checksum_url = match release.checksums {
+        Checksums::Beside(suffix) => format!("{dir}/{file}{suffix}"),
+        Checksums::List(list) => format!("{dir}/{list}"),
+    };
+    Ok(Download {
+        binary_url: format!("{dir}/{file}"),
         checksum_url,
         file,
     })
@@ -109,7 +102,7 @@ fn client() -> Result<HttpsClient, Error> {
         .with_native_roots()
         .map_err(|e| {
             Error::failure("this system has no CA certificates to check downloads against")
-                .caused_by(e)
+                .because(e)
                 .hint("install them (`sudo apt-get install ca-certificates` on Debian and Ubuntu)")
         })?
         .https_or_http()
@@ -125,10 +118,10 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
     for _ in 0..6 {
         let uri: hyper::Uri = url
             .parse()
-            .map_err(|e| Error::failure(format!("{url} is not a URL")).caused_by(e))?;
+            .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;
         let response = client.get(uri).await.map_err(|e| {
             Error::failure(format!("could not download {url}"))
-                .caused_by(e)
+                .because(e)
                 .hint(format!(
                     "is the network up, and the server reachable? Set {} to download from a mirror",
                     env::KORTHBOX_DOWNLOAD_BASE
@@ -159,94 +152,85 @@ pub struct Installed {
     pub bytes: u64,
 }
 
-/// States the download goes through, for the progress display.
-pub trait Progress {
-    fn state(&self, state: &str);
-    fn bytes(&self, done: u64, total: Option<u64>);
-}
-
-/// Downloads, verifies and installs `tool`.
+/// Downloads, verifies and installs `driver`'s tool into korthbox's bin directory; the phase
+/// shows the states (checksum, downloading, verifying, installing) and the bytes.
 pub async fn install(
     env: &Env,
-    tool: ToolName,
-    os: &str,
-    arch: &str,
+    driver: &dyn Driver,
+    host: &HostOs,
     timeout: Duration,
-    progress: &dyn Progress,
+    phase: &Phase<'_>,
 ) -> Result<Installed, Error> {
-    let release = release(env, tool, os, arch)?;
+    let (os, arch) = platform(host)?;
+    let release = download(env, driver, os, arch)?;
     let dir = env.bin_dir().ok_or_else(|| {
         Error::failure("korthbox has no directory to install into")
             .hint(format!("set {}", env::KORTHBOX_BIN_DIR))
     })?;
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).caused_by(e))?;
+        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).because(e))?;
+    let executable = driver.kind().label();
+    let partial = dir.join(format!("{executable}.partial"));
     let work = async {
-        progress.state("fetching the checksum");
-        let sums = get(&release.checksum_url).await?;
-        let sums = sums
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| {
-                Error::failure(format!("could not read {}", release.checksum_url)).caused_by(e)
-            })?
-            .to_bytes();
-        let expected =
-            expected_hash(&String::from_utf8_lossy(&sums), &release.file).ok_or_else(|| {
-                Error::failure(format!(
-                    "{} has no SHA-256 for {}",
-                    release.checksum_url, release.file
-                ))
-            })?;
-        progress.state("downloading");
-        let partial = dir.join(format!("{}.partial", tool.executable()));
-        let result = download(&release.binary_url, &partial, progress).await;
-        let (actual, bytes) = match result {
-            Ok(done) => done,
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
-        };
-        progress.state("verifying");
+        phase.output("fetching the checksum");
+        let expected = published_hash(&release).await?;
+        phase.output("downloading");
+        let (actual, bytes) = fetch(&release.binary_url, &partial, phase).await?;
+        phase.output("verifying");
         if actual != expected {
-            let _ = std::fs::remove_file(&partial);
             return Err(Error::failure(format!("the download of {} does not match its published checksum", release.binary_url))
                 .caused_by(format!("expected SHA-256 {expected}"))
                 .caused_by(format!("got SHA-256      {actual} ({bytes} bytes)"))
                 .hint("nothing was installed; try again, and if it persists the download was tampered with or the mirror is stale"));
         }
-        progress.state("installing");
-        let path = dir.join(tool.executable());
-        set_executable(&partial)?;
-        std::fs::rename(&partial, &path).map_err(|e| {
-            Error::failure(format!("could not move the download to {}", path.display()))
-                .caused_by(e)
+        phase.output("installing");
+        let path = dir.join(executable);
+        crate::host::make_executable(&partial).map_err(|e| {
+            Error::failure(format!("could not make {} executable", partial.display())).because(e)
         })?;
-        progress.state("done");
+        std::fs::rename(&partial, &path).map_err(|e| {
+            Error::failure(format!("could not move the download to {}", path.display())).because(e)
+        })?;
         Ok(Installed {
             path,
             sha256: actual,
             bytes,
         })
     };
-    match tokio::time::timeout(timeout, work).await {
+    let result = match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
-        Err(_) => {
-            let _ = std::fs::remove_file(dir.join(format!("{}.partial", tool.executable())));
-            Err(Error::failure(format!(
-                "downloading {} did not finish within {}",
-                release.binary_url,
-                crate::ui::seconds(timeout)
-            ))
-            .hint("raise the limit with --timeout"))
-        }
+        Err(_) => Err(Error::failure(format!(
+            "downloading {} did not finish within {}",
+            release.binary_url,
+            seconds(timeout)
+        ))
+        .hint("raise the limit with --timeout")),
+    };
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
     }
+    result
+}
+
+/// The SHA-256 the project publishes for the binary.
+async fn published_hash(release: &Download) -> Result<String, Error> {
+    let sums = get(&release.checksum_url)
+        .await?
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Error::failure(format!("could not read {}", release.checksum_url)).because(e))?
+        .to_bytes();
+    expected_hash(&String::from_utf8_lossy(&sums), &release.file).ok_or_else(|| {
+        Error::failure(format!(
+            "{} has no SHA-256 for {}",
+            release.checksum_url, release.file
+        ))
+    })
 }
 
 /// Streams `url` into `path` while hashing; fails when fewer bytes arrive than announced.
-async fn download(url: &str, path: &Path, progress: &dyn Progress) -> Result<(String, u64), Error> {
+async fn fetch(url: &str, path: &Path, phase: &Phase<'_>) -> Result<(String, u64), Error> {
     let response = get(url).await?;
     let total: Option<u64> = response
         .headers()
@@ -255,7 +239,7 @@ async fn download(url: &str, path: &Path, progress: &dyn Progress) -> Result<(St
         .and_then(|v| v.parse().ok());
     let mut file = tokio::fs::File::create(path)
         .await
-        .map_err(|e| Error::failure(format!("could not create {}", path.display())).caused_by(e))?;
+        .map_err(|e| Error::failure(format!("could not create {}", path.display())).because(e))?;
     let mut hasher = Sha256::new();
     let mut done = 0u64;
     let mut body = response.into_body();
@@ -265,21 +249,25 @@ async fn download(url: &str, path: &Path, progress: &dyn Progress) -> Result<(St
                 "the download of {url} was cut short after {done} bytes{}",
                 total.map(|t| format!(" of {t}")).unwrap_or_default()
             ))
-            .caused_by(e)
+            .because(e)
             .hint("nothing was installed; try again")
         })?;
         if let Ok(data) = frame.into_data() {
             hasher.update(&data);
             file.write_all(&data).await.map_err(|e| {
-                Error::failure(format!("could not write {}", path.display())).caused_by(e)
+                Error::failure(format!("could not write {}", path.display())).because(e)
             })?;
             done += data.len() as u64;
-            progress.bytes(done, total);
+            phase.progress(Progress {
+                bytes: done,
+                total_bytes: total,
+                ..Progress::default()
+            });
         }
     }
     file.flush()
         .await
-        .map_err(|e| Error::failure(format!("could not write {}", path.display())).caused_by(e))?;
+        .map_err(|e| Error::failure(format!("could not write {}", path.display())).because(e))?;
     if let Some(total) = total
         && done < total
     {
@@ -294,19 +282,6 @@ async fn download(url: &str, path: &Path, progress: &dyn Progress) -> Result<(St
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok((hash, done))
-}
-
-fn set_executable(path: &Path) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| {
-            Error::failure(format!("could not make {} executable", path.display())).caused_by(e)
-        })?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }
 
 #[cfg(test)]

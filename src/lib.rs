@@ -1,4 +1,8 @@
 //! korthbox: one command to a multi-node Kubernetes sandbox running PostgreSQL and Orthanc.
+//!
+//! Layers, each using only those below it: `commands` (with `cli` and `config`) → `ui` →
+//! `sandbox` (the orchestration) → `doctor`, `proof`, `apply`, `pull`, `install`, `cluster`,
+//! `driver`, `stack` → `host`, `lock`, `dicom`, `template` → `spec`, `env`, `error`, `report`.
 
 pub mod apply;
 pub mod cli;
@@ -15,6 +19,7 @@ pub mod install;
 pub mod lock;
 pub mod proof;
 pub mod pull;
+pub mod report;
 pub mod sandbox;
 pub mod spec;
 pub mod stack;

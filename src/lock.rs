@@ -1,6 +1,7 @@
 //! One lock per sandbox name, so that two `up`/`down`/`reset` never work on the same sandbox at
-//! once. An advisory `flock` on a file in korthbox's cache directory: the kernel releases it
-//! when the process ends, however it ends (Ctrl-C, a crash), so a lock is never left stale.
+//! once. An advisory lock on a file in korthbox's cache directory (`flock` on Unix, `LockFileEx`
+//! on Windows, through std): the system releases it when the process ends, however it ends
+//! (Ctrl-C, a crash), so a lock is never left stale.
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::env::Env;
 use crate::error::Error;
+use crate::report::{Reporter, seconds};
 use crate::spec::SandboxName;
 
 /// Held until dropped.
@@ -49,43 +51,34 @@ impl Holder {
             "`korthbox {}` (pid {}, for {})",
             self.command,
             self.pid,
-            crate::ui::seconds(Duration::from_secs(now.saturating_sub(self.since)))
+            seconds(Duration::from_secs(now.saturating_sub(self.since)))
         )
     }
 }
 
 fn try_lock(file: &File) -> std::io::Result<bool> {
-    #[cfg(unix)]
-    {
-        use rustix::fs::{FlockOperation, flock};
-        match flock(file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(true),
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = file;
-        Ok(true)
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 
 /// Takes the lock of sandbox `name` for `command`, waiting up to `wait` for another holder to
-/// finish (calling `waiting` once with that holder when it has to wait).
+/// finish (and saying once whom it waits for).
 pub async fn acquire(
     env: &Env,
     name: &SandboxName,
     command: &str,
     wait: Duration,
-    waiting: &mut (dyn FnMut(&Holder) + Send),
+    reporter: &dyn Reporter,
 ) -> Result<Lock, Error> {
     let dir = env
         .cache_dir()
         .ok_or_else(|| Error::failure("korthbox has no cache directory for its locks"))?
         .join("locks");
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).caused_by(e))?;
+        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).because(e))?;
     let path = dir.join(format!("{name}.lock"));
     let mut file = File::options()
         .create(true)
@@ -93,13 +86,13 @@ pub async fn acquire(
         .read(true)
         .write(true)
         .open(&path)
-        .map_err(|e| Error::failure(format!("could not open {}", path.display())).caused_by(e))?;
+        .map_err(|e| Error::failure(format!("could not open {}", path.display())).because(e))?;
     let deadline = Instant::now() + wait;
     let mut told = false;
     loop {
-        if try_lock(&file).map_err(|e| {
-            Error::failure(format!("could not lock {}", path.display())).caused_by(e)
-        })? {
+        if try_lock(&file)
+            .map_err(|e| Error::failure(format!("could not lock {}", path.display())).because(e))?
+        {
             let since = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -120,10 +113,7 @@ pub async fn acquire(
                 .unwrap_or_else(|| "another korthbox".into());
             let mut err = Error::failure(format!("sandbox {name} is busy: {who} is working on it"));
             if !wait.is_zero() {
-                err = err.caused_by(format!(
-                    "it was still busy after waiting {}",
-                    crate::ui::seconds(wait)
-                ));
+                err = err.caused_by(format!("it was still busy after waiting {}", seconds(wait)));
             }
             let hint = match &holder {
                 Some(h) => format!(
@@ -135,7 +125,10 @@ pub async fn acquire(
             return Err(err.hint(hint));
         }
         if !told && let Some(h) = &holder {
-            waiting(h);
+            reporter.note(&format!(
+                "waiting for {} to finish with sandbox {name}",
+                h.describe()
+            ));
             told = true;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -1,10 +1,13 @@
 //! argv → run → exit code; the error, if any, is printed here and only here.
 
+use std::sync::Arc;
+
 use clap::FromArgMatches;
 
 use korthbox::cli::{Cli, Command};
+use korthbox::commands::{self, ExitCode};
 use korthbox::env::Env;
-use korthbox::error::ExitCode;
+use korthbox::ui::{Style, Ui};
 
 fn main() -> std::process::ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -13,7 +16,7 @@ fn main() -> std::process::ExitCode {
         Ok(config) => config,
         Err(e) => {
             eprintln!("{e}");
-            return std::process::ExitCode::from(e.code as u8);
+            return exit(ExitCode::from(&e));
         }
     };
     let matches =
@@ -23,6 +26,7 @@ fn main() -> std::process::ExitCode {
         Err(e) => e.exit(),
     };
     let env = Env::from_process();
+    let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,20 +34,21 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime\n  caused by: {e}");
-            return std::process::ExitCode::from(ExitCode::Failure as u8);
+            return exit(ExitCode::Failure);
         }
     };
     // `forward` ends with Ctrl-C by design; everything else is interrupted by it.
     let ends_with_ctrl_c = matches!(cli.command, Command::Forward(_));
     let code = runtime.block_on(async {
-        let work = korthbox::commands::run(cli, env);
+        let work = commands::run(cli, env, ui.clone());
         let result = if ends_with_ctrl_c {
             work.await
         } else {
             tokio::select! {
                 result = work => result,
                 _ = tokio::signal::ctrl_c() => {
-                    eprintln!("\n{}", korthbox::ui::interrupted());
+                    ui.clear();
+                    eprintln!("\n{}", ui.interrupted());
                     return ExitCode::Interrupted;
                 }
             }
@@ -51,14 +56,16 @@ fn main() -> std::process::ExitCode {
         match result {
             Ok(code) => code,
             Err(e) => {
-                if !e.message.is_empty() {
-                    eprintln!("{e}");
-                }
-                e.code
+                ui.error(&e);
+                ExitCode::from(&e)
             }
         }
     });
     // Probes that timed out may still hold a socket; do not wait for them.
     runtime.shutdown_background();
+    exit(code)
+}
+
+fn exit(code: ExitCode) -> std::process::ExitCode {
     std::process::ExitCode::from(code as u8)
 }

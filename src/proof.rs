@@ -4,16 +4,18 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::report::seconds;
 
 /// The field manager of the proof's annotations, apart from the stack's own.
 const FIELD_MANAGER: &str = "korthbox-proof";
@@ -35,10 +37,65 @@ pub struct Proof {
     pub steps: Vec<Step>,
 }
 
+impl Proof {
+    pub fn outcome(&self) -> Outcome {
+        if self.passed {
+            Outcome::Passed
+        } else {
+            Outcome::Failed(self.failure().to_string())
+        }
+    }
+
+    /// What the failing step said (empty when the proof passed).
+    pub fn failure(&self) -> &str {
+        match self.steps.last() {
+            Some(step) if !step.ok => &step.detail,
+            _ => "",
+        }
+    }
+}
+
+/// How the last proof went, as kept on the namespace: `passed`, or `failed: why`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed(String),
+}
+
+impl Outcome {
+    fn annotation(&self) -> String {
+        match self {
+            Outcome::Passed => "passed".into(),
+            Outcome::Failed(why) => {
+                format!("failed: {}", why.chars().take(200).collect::<String>())
+            }
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "passed" => Outcome::Passed,
+            other => Outcome::Failed(other.strip_prefix("failed: ").unwrap_or(other).to_string()),
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.annotation())
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.annotation())
+    }
+}
+
 /// What `status` reads back from the namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastProof {
-    pub result: String,
+    pub result: Outcome,
     pub at: String,
 }
 
@@ -99,7 +156,10 @@ impl Http {
             let _ = connection.await;
             drop(forward);
         });
-        let auth = format!("Basic {}", base64(format!("admin:{password}").as_bytes()));
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"))
+        );
         Ok(Http { sender, auth })
     }
 
@@ -157,28 +217,6 @@ impl Http {
     }
 }
 
-/// Standard base64 (RFC 4648, with padding), for HTTP basic authentication.
-pub fn base64(input: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Runs the proof; each step is recorded, and the first failing one ends it.
 pub async fn prove(
     client: &Client,
@@ -210,9 +248,24 @@ pub async fn prove(
         Ok(proof) => Ok(proof),
         Err(_) => Err(Error::failure(format!(
             "the proof did not finish within {}",
-            crate::ui::seconds(timeout)
+            seconds(timeout)
         ))
         .hint("`korthbox status` shows the stack; `kubectl -n korthbox logs deployment/orthanc` shows Orthanc's side")),
+    }
+}
+
+/// Records each step's time as it passes.
+struct Clock(Instant);
+
+impl Clock {
+    fn step(&mut self, proof: &mut Proof, name: &'static str, detail: String) {
+        proof.steps.push(Step {
+            name,
+            ok: true,
+            detail,
+            millis: self.0.elapsed().as_millis(),
+        });
+        self.0 = Instant::now();
     }
 }
 
@@ -223,23 +276,25 @@ async fn steps(
     aet: &str,
     proof: &mut Proof,
 ) -> Result<(), String> {
-    let mut clock = Instant::now();
-    let mut record = |proof: &mut Proof, name: &'static str, detail: String| {
-        proof.steps.push(Step {
-            name,
-            ok: true,
-            detail,
-            millis: clock.elapsed().as_millis(),
-        });
-        clock = Instant::now();
-    };
+    let mut clock = Clock(Instant::now());
     let pod = orthanc_pod(client, namespace, instance).await?;
     proof.pod = pod.clone();
     let password = admin_password(client, namespace).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut http = Http::open(&pods, &pod, &password).await?;
-    record(proof, "port-forward", format!("{pod}:8042"));
+    clock.step(proof, "port-forward", format!("{pod}:8042"));
+    rest_round_trip(&mut http, proof, &mut clock).await?;
+    echo(&pods, &pod, aet).await?;
+    clock.step(proof, "C-ECHO", format!("{aet} on {pod}:4242"));
+    Ok(())
+}
 
+/// Through the REST API: an instance created, read back, counted and deleted.
+async fn rest_round_trip(
+    http: &mut Http,
+    proof: &mut Proof,
+    clock: &mut Clock,
+) -> Result<(), String> {
     let patient = format!(
         "KORTHBOX-PROOF-{}",
         SystemTime::now()
@@ -258,7 +313,7 @@ async fn steps(
         .as_str()
         .ok_or("/tools/create-dicom answered no ID")?
         .to_string();
-    record(proof, "create", format!("instance {id}"));
+    clock.step(proof, "create", format!("instance {id}"));
 
     let (status, file) = http
         .call("GET", &format!("/instances/{id}/file"), None)
@@ -278,7 +333,7 @@ async fn steps(
             tags["PatientID"]
         ));
     }
-    record(
+    clock.step(
         proof,
         "read back",
         format!("{} bytes, PatientID {patient}", file.len()),
@@ -291,14 +346,18 @@ async fn steps(
             "/statistics counts {count} instances after one was stored"
         ));
     }
-    record(proof, "statistics", format!("{count} instances"));
+    clock.step(proof, "statistics", format!("{count} instances"));
 
     http.json("DELETE", &format!("/instances/{id}"), None)
         .await?;
-    record(proof, "delete", format!("instance {id}"));
+    clock.step(proof, "delete", format!("instance {id}"));
+    Ok(())
+}
 
+/// A DICOM C-ECHO through a port-forward to the pod's 4242.
+async fn echo(pods: &Api<Pod>, pod: &str, aet: &str) -> Result<(), String> {
     let mut forward = pods
-        .portforward(&pod, &[4242])
+        .portforward(pod, &[4242])
         .await
         .map_err(|e| format!("could not open a port-forward to {pod}:4242: {e}"))?;
     let mut stream = forward
@@ -309,26 +368,20 @@ async fn steps(
         .map_err(|e| format!("DICOM C-ECHO to {aet} on {pod}:4242: {e}"))?;
     drop(stream);
     forward.abort();
-    record(proof, "C-ECHO", format!("{aet} on {pod}:4242"));
     Ok(())
 }
 
 /// Keeps the result on the namespace, where `status` finds it without a state file.
 pub async fn record(client: &Client, namespace: &str, proof: &Proof) -> Result<(), Error> {
-    let result = if proof.passed {
-        "passed".to_string()
-    } else {
-        let why = proof
-            .steps
-            .last()
-            .map(|s| s.detail.clone())
-            .unwrap_or_default();
-        format!("failed: {}", why.chars().take(200).collect::<String>())
-    };
+    let result = proof.outcome().annotation();
+    let at = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_string();
     let patch = json!({
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": namespace, "annotations": {LAST_PROOF: result, LAST_PROOF_AT: rfc3339_now()}},
+        "metadata": {"name": namespace, "annotations": {LAST_PROOF: result, LAST_PROOF_AT: at}},
     });
     let api: Api<Namespace> = Api::all(client.clone());
     api.patch(
@@ -342,7 +395,7 @@ pub async fn record(client: &Client, namespace: &str, proof: &Proof) -> Result<(
         Error::failure(format!(
             "could not record the proof on namespace {namespace}"
         ))
-        .caused_by(e)
+        .because(e)
     })
 }
 
@@ -350,49 +403,20 @@ pub async fn record(client: &Client, namespace: &str, proof: &Proof) -> Result<(
 pub fn last(namespace: &Namespace) -> Option<LastProof> {
     let annotations = namespace.metadata.annotations.as_ref()?;
     Some(LastProof {
-        result: annotations.get(LAST_PROOF)?.clone(),
+        result: Outcome::parse(annotations.get(LAST_PROOF)?),
         at: annotations.get(LAST_PROOF_AT).cloned().unwrap_or_default(),
     })
 }
 
-/// The current time as RFC 3339 (UTC), without a date library.
-fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn base64_matches_the_rfc_examples() {
-        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(super::base64(b"fooba"), "Zm9vYmE=");
-        assert_eq!(super::base64(b"foob"), "Zm9vYg==");
-    }
+    use super::Outcome;
 
     #[test]
-    fn the_time_is_rfc3339() {
-        let now = super::rfc3339_now();
-        assert_eq!(now.len(), 20, "{now}");
-        assert!(now.starts_with("20") && now.ends_with('Z'));
+    fn the_outcome_round_trips_through_its_annotation() {
+        for outcome in [Outcome::Passed, Outcome::Failed("C-ECHO refused".into())] {
+            assert_eq!(Outcome::parse(&outcome.annotation()), outcome);
+        }
+        assert_eq!(Outcome::Failed("x".into()).annotation(), "failed: x");
     }
 }

@@ -2,6 +2,7 @@
 //! the host's engine in parallel (by digest, skipped when already there), tagged, and then
 //! side-loaded through the driver's load command.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -13,6 +14,7 @@ use tokio::task::JoinSet;
 use crate::driver::NodeProvider;
 use crate::error::Error;
 use crate::host::engines;
+use crate::report::{Reporter, seconds};
 use crate::stack::images::ImageRef;
 
 /// What happened to one image.
@@ -30,10 +32,25 @@ pub struct Pulled {
     pub seconds: f64,
 }
 
-/// Progress of one image, for the CLI to show.
-pub trait Progress: Send + Sync {
-    fn update(&self, image: &str, status: &str);
-    fn done(&self, image: &str, pulled: bool, took: Duration);
+impl Pulled {
+    /// One line for people: `pulled IMAGE (1.2s)` or `cached IMAGE (…)`.
+    pub fn describe(&self) -> String {
+        if self.pulled {
+            format!("pulled {} ({:.1}s)", self.reference, self.seconds)
+        } else {
+            format!(
+                "cached {} (already in the engine; nothing downloaded)",
+                self.reference
+            )
+        }
+    }
+}
+
+fn pull_failed(reference: &str, image: &ImageRef) -> Error {
+    Error::failure(format!("could not pull {reference} from {}", image.registry)).hint(format!(
+        "check that {} is reachable from this machine and has the image; behind a proxy or without internet, point korthbox at a mirror with --registry-mirror HOST:PORT",
+        image.registry
+    ))
 }
 
 async fn present(docker: &Docker, image: &ImageRef) -> bool {
@@ -48,7 +65,7 @@ async fn pull_one(
     docker: Docker,
     component: &'static str,
     image: ImageRef,
-    progress: std::sync::Arc<dyn Progress>,
+    reporter: Arc<dyn Reporter>,
     all_started: Instant,
 ) -> Result<Pulled, Error> {
     let started = Instant::now();
@@ -65,33 +82,19 @@ async fn pull_one(
             match event {
                 Ok(info) => {
                     if let Some(detail) = info.error_detail.and_then(|d| d.message) {
-                        return Err(Error::failure(format!(
-                            "could not pull {reference} from {}",
-                            image.registry
-                        ))
-                        .caused_by(detail)
-                        .hint(format!(
-                            "check that {} is reachable from this machine and has the image; behind a proxy or without internet, point korthbox at a mirror with --registry-mirror HOST:PORT",
-                            image.registry
-                        )));
+                        reporter.task(&reference, None);
+                        return Err(pull_failed(&reference, &image).caused_by(detail));
                     }
                     let status = [info.id, info.status]
                         .into_iter()
                         .flatten()
                         .collect::<Vec<_>>()
                         .join(" ");
-                    progress.update(&reference, &status);
+                    reporter.task(&reference, Some(&status));
                 }
                 Err(e) => {
-                    return Err(Error::failure(format!(
-                        "could not pull {reference} from {}",
-                        image.registry
-                    ))
-                    .caused_by(e)
-                    .hint(format!(
-                        "check that {} is reachable from this machine and has the image; behind a proxy or without internet, point korthbox at a mirror with --registry-mirror HOST:PORT",
-                        image.registry
-                    )));
+                    reporter.task(&reference, None);
+                    return Err(pull_failed(&reference, &image).because(e));
                 }
             }
         }
@@ -108,10 +111,10 @@ async fn pull_one(
                 }),
             )
             .await
-            .map_err(|e| Error::failure(format!("could not tag {reference}")).caused_by(e))?;
+            .map_err(|e| Error::failure(format!("could not tag {reference}")).because(e))?;
     }
     let took = started.elapsed();
-    progress.done(&reference, !already, took);
+    reporter.task(&reference, None);
     Ok(Pulled {
         component: component.to_string(),
         reference,
@@ -127,7 +130,7 @@ pub async fn pull_all(
     provider: &NodeProvider,
     images: Vec<(&'static str, ImageRef)>,
     timeout: Duration,
-    progress: std::sync::Arc<dyn Progress>,
+    reporter: Arc<dyn Reporter>,
 ) -> Result<Vec<Pulled>, Error> {
     let uri = provider
         .endpoint
@@ -137,11 +140,11 @@ pub async fn pull_all(
     let mut set = JoinSet::new();
     let all_started = Instant::now();
     for (i, (component, image)) in images.into_iter().enumerate() {
-        let (docker, progress) = (docker.clone(), progress.clone());
+        let (docker, reporter) = (docker.clone(), reporter.clone());
         set.spawn(async move {
             (
                 i,
-                pull_one(docker, component, image, progress, all_started).await,
+                pull_one(docker, component, image, reporter, all_started).await,
             )
         });
     }
@@ -161,7 +164,7 @@ pub async fn pull_all(
         Ok(result) => result,
         Err(_) => Err(Error::failure(format!(
             "pulling the images did not finish within {}",
-            crate::ui::seconds(timeout)
+            seconds(timeout)
         ))
         .hint("a slow registry: raise --timeout, or use a nearer one with --registry-mirror")),
     }

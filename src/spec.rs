@@ -114,31 +114,6 @@ impl std::fmt::Display for SandboxName {
     }
 }
 
-/// Which driver makes the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum DriverChoice {
-    /// The first installed of kind, k3d, minikube.
-    Auto,
-    Kind,
-    K3d,
-    Minikube,
-    /// A cluster the user already has, named by `--context`.
-    Existing,
-}
-
-impl DriverChoice {
-    pub fn label(self) -> &'static str {
-        match self {
-            DriverChoice::Auto => "auto",
-            DriverChoice::Kind => "kind",
-            DriverChoice::K3d => "k3d",
-            DriverChoice::Minikube => "minikube",
-            DriverChoice::Existing => "existing",
-        }
-    }
-}
-
 /// Control-plane nodes: one, or three for a highly available control plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(into = "u8")]
@@ -204,20 +179,22 @@ pub const ORTHANC_AET: &str = "KORTHBOX";
 pub const BUCKET: &str = "orthanc";
 
 /// Where persistent volumes come from, or object storage beside them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum StorageLayer {
     /// The cluster's default StorageClass, or rancher's local-path-provisioner.
+    #[default]
     LocalPath,
     /// local-path as above, plus MinIO object storage.
     Minio,
 }
 
 /// Where Orthanc keeps DICOM files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrthancStorage {
     /// Files on a persistent volume (the default).
+    #[default]
     Pv,
     /// Objects in MinIO through Orthanc's S3 plugin (needs --storage minio).
     S3,
@@ -234,58 +211,4 @@ pub enum VolumeSource {
     /// Install local-path-provisioner; `default` marks its class as the cluster default (only
     /// where there is none), otherwise volumes name it explicitly.
     InstallLocalPath { default: bool },
-}
-
-/// The images the stack runs; each can be overridden.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StackImages {
-    pub orthanc: String,
-    pub postgres: String,
-    pub minio: String,
-    pub minio_client: String,
-    pub local_path: String,
-    pub busybox: String,
-}
-
-/// What is deployed into the cluster.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StackSpec {
-    pub instance: SandboxName,
-    pub namespace: String,
-    pub storage: StorageLayer,
-    pub orthanc_storage: OrthancStorage,
-    pub volumes: VolumeSource,
-    /// The pinned images (tag and digest), with the registry mirror applied.
-    pub images: StackImages,
-    /// Whether korthbox side-loads the images into the nodes; then the manifests name them by
-    /// tag, which is how the nodes know a loaded image (its registry digest is not kept).
-    pub side_loaded: bool,
-}
-
-impl StackSpec {
-    /// The images as the manifests name them.
-    pub fn manifest_images(&self) -> StackImages {
-        if !self.side_loaded {
-            return self.images.clone();
-        }
-        let tagged = |s: &String| crate::stack::images::ImageRef::parse(s).tagged();
-        StackImages {
-            orthanc: tagged(&self.images.orthanc),
-            postgres: tagged(&self.images.postgres),
-            minio: tagged(&self.images.minio),
-            minio_client: tagged(&self.images.minio_client),
-            local_path: tagged(&self.images.local_path),
-            busybox: tagged(&self.images.busybox),
-        }
-    }
-}
-
-impl StackSpec {
-    /// Checks the combination of choices.
-    pub fn check(&self) -> Result<(), String> {
-        if self.orthanc_storage == OrthancStorage::S3 && self.storage != StorageLayer::Minio {
-            return Err("--orthanc-storage s3 keeps DICOM files in MinIO, which --storage local-path does not install; add --storage minio".into());
-        }
-        Ok(())
-    }
 }

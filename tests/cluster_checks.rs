@@ -146,15 +146,13 @@ fn single_node_and_docker_runtime_clusters_are_refused() {
     // minikube v1.39.0 on containerd, but one node.
     let (sandbox, api) = world("minikube-single-get-nodes-wide.txt", "minikube");
     let out = check(&sandbox, "minikube", &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("refusing the cluster of context `minikube`: it cannot host a sandbox"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("it has 1 node; a sandbox needs at least 2"),
-        "{stderr}"
+    let stderr = support::failed_with(
+        &out,
+        1,
+        &[
+            "refusing the cluster of context `minikube`: it cannot host a sandbox",
+            "it has 1 node; a sandbox needs at least 2",
+        ],
     );
     assert!(!stderr.contains("Docker Desktop's built-in"), "{stderr}");
     assert_only_reads(&api);

@@ -122,12 +122,7 @@ fn kubeconfig_files_merge_and_docker_desktop_is_noticed() {
     s.set("KUBECONFIG", list.to_str().unwrap());
     let (doc, _) = s.doctor_json(&[]);
     let contexts = &doc["contexts"];
-    let names: Vec<&str> = contexts["contexts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = support::strings(&contexts["contexts"], "name");
     for expected in [
         "docker-desktop",
         "kind-girus",

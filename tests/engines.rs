@@ -9,139 +9,96 @@ use support::{
     version_from_info,
 };
 
-struct Expect {
-    kind: &'static str,
-    server_version: &'static str,
+/// Where a case's engine is served when only its API answers may name it.
+const NEUTRAL: &str = "sock/engine.sock";
+
+/// One line of tests/engine-cases.tsv: a captured engine and what doctor must say about it.
+struct Case {
+    capture: String,
+    socket: String,
+    kind: String,
+    server_version: String,
     cpus: i64,
-    cgroup_version: Option<&'static str>,
-    arch: &'static str,
+    cgroup_version: Option<String>,
+    arch: String,
     rootless: bool,
 }
 
-/// Serves `info` (and a version made from it, or the given one) at `rel` under the sandbox,
-/// runs doctor and checks what it says about that engine.
-fn detect(
-    sandbox: &mut Sandbox,
-    rel: &str,
-    info: Value,
-    version: Option<Value>,
-    via_docker_host: bool,
-    expect: Expect,
-) -> Value {
-    let version = version.unwrap_or_else(|| version_from_info(&info));
-    let fake = FakeEngine::serve(&sandbox.path(rel), version, info.clone(), None);
-    if via_docker_host {
+fn cases() -> Vec<Case> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engine-cases.tsv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(w.len(), 8, "{line}");
+            Case {
+                capture: w[0].into(),
+                socket: w[1].into(),
+                kind: w[2].into(),
+                server_version: w[3].into(),
+                cpus: w[4].parse().unwrap(),
+                cgroup_version: (w[5] != "-").then(|| w[5].to_string()),
+                arch: w[6].into(),
+                rootless: w[7] == "true",
+            }
+        })
+        .collect()
+}
+
+fn info(capture: &str) -> Value {
+    match capture.split_once(':') {
+        Some(("json", name)) => fixture_json(name),
+        Some(("text", name)) => docker_text::info_json(&fixture(name)),
+        _ => panic!("unknown capture {capture}"),
+    }
+}
+
+/// Serves the case's `/info` (and a `/version` made from it), runs doctor and checks what it
+/// says about that engine.
+fn detect(case: &Case) -> Value {
+    let mut sandbox = Sandbox::new();
+    let info = info(&case.capture);
+    let version = version_from_info(&info);
+    let fake = FakeEngine::serve(&sandbox.path(&case.socket), version, info.clone(), None);
+    if case.socket == NEUTRAL {
         sandbox.set("DOCKER_HOST", &fake.uri());
     }
     let (doc, _) = sandbox.doctor_json(&[]);
     let e = engine(&doc, &fake.uri()).clone();
-    assert_eq!(e["state"], "reachable", "{e:#}");
-    assert_eq!(e["kind"], expect.kind, "{e:#}");
-    assert_eq!(e["server_version"], expect.server_version);
-    assert_eq!(e["resources"]["cpus"], expect.cpus);
-    assert_eq!(e["resources"]["memory_bytes"], info["MemTotal"]);
-    assert_eq!(
-        e["resources"]["cgroup_version"],
-        expect.cgroup_version.map_or(Value::Null, Value::from)
-    );
-    assert_eq!(e["resources"]["architecture"], expect.arch);
-    assert_eq!(e["resources"]["rootless"], expect.rootless);
-    assert_eq!(e["resources"]["data_root"], info["DockerRootDir"]);
+    let what = format!("{}: {e:#}", case.capture);
+    let resources = &e["resources"];
+    assert_eq!(e["state"], "reachable", "{what}");
+    assert_eq!(e["kind"], case.kind.as_str(), "{what}");
+    assert_eq!(e["server_version"], case.server_version.as_str(), "{what}");
+    assert_eq!(resources["cpus"], case.cpus, "{what}");
+    assert_eq!(resources["memory_bytes"], info["MemTotal"], "{what}");
+    let cgroup = case.cgroup_version.clone().map_or(Value::Null, Value::from);
+    assert_eq!(resources["cgroup_version"], cgroup, "{what}");
+    assert_eq!(resources["architecture"], case.arch.as_str(), "{what}");
+    assert_eq!(resources["rootless"], case.rootless, "{what}");
+    assert_eq!(resources["data_root"], info["DockerRootDir"], "{what}");
     e
 }
 
 #[test]
-fn docker_desktop_mac_json_capture() {
-    let mut s = Sandbox::new();
-    // A neutral socket path through DOCKER_HOST: the API answers alone must name the engine.
-    let info = fixture_json("docker-desktop-mac-info.json");
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "docker-desktop",
-            server_version: "24.0.6",
-            cpus: 10,
-            cgroup_version: Some("2"),
-            arch: "arm64",
-            rootless: false,
-        },
-    );
-}
-
-#[test]
-fn docker_desktop_2020_captures() {
-    for (name, cpus) in [
-        ("docker-desktop-mac-info-2020-minikube.json", 4),
-        ("docker-desktop-windows-info-2020-minikube.json", 4),
-    ] {
-        let mut s = Sandbox::new();
-        let info = fixture_json(name);
-        assert_eq!(info["NCPU"], cpus, "{name}");
-        detect(
-            &mut s,
-            "sock/engine.sock",
-            info,
-            None,
-            true,
-            Expect {
-                kind: "docker-desktop",
-                server_version: "19.03.12",
-                cpus,
-                cgroup_version: None,
-                arch: "x86_64",
-                rootless: false,
-            },
-        );
+fn every_captured_engine_is_classified_and_measured() {
+    let cases = cases();
+    assert_eq!(cases.len(), 12);
+    for case in &cases {
+        let e = detect(case);
+        if case.capture.contains("fedora") {
+            assert_eq!(e["resources"]["cgroup_driver"], "systemd");
+        }
     }
 }
 
 #[test]
-fn docker_desktop_linux_text_capture_by_label() {
-    let mut s = Sandbox::new();
+fn docker_desktop_on_linux_is_told_by_its_label() {
     let info = docker_text::info_json(&fixture("docker-desktop-linux-info.txt"));
     assert_eq!(
         info["Labels"][0],
         "com.docker.desktop.address=unix:///home/user/.docker/desktop/docker-cli.sock"
-    );
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "docker-desktop",
-            server_version: "29.4.1",
-            cpus: 12,
-            cgroup_version: Some("2"),
-            arch: "x86_64",
-            rootless: false,
-        },
-    );
-}
-
-#[test]
-fn docker_desktop_wsl2_text_capture() {
-    let mut s = Sandbox::new();
-    let info = docker_text::info_json(&fixture("docker-desktop-windows-wsl2-info.txt"));
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "docker-desktop",
-            server_version: "20.10.21",
-            cpus: 32,
-            cgroup_version: Some("1"),
-            arch: "x86_64",
-            rootless: false,
-        },
     );
 }
 
@@ -169,149 +126,6 @@ fn docker_desktop_from_platform_name_alone() {
         assert_eq!(e["kind"], "docker-desktop", "{name}");
         assert_eq!(e["platform"], product);
     }
-}
-
-#[test]
-fn docker_engine_captures() {
-    let mut s = Sandbox::new();
-    let info = fixture_json("docker-engine-linux-fedora-info.json");
-    let e = detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "docker-engine",
-            server_version: "28.2.2",
-            cpus: 12,
-            cgroup_version: Some("2"),
-            arch: "x86_64",
-            rootless: false,
-        },
-    );
-    assert_eq!(e["resources"]["cgroup_driver"], "systemd");
-
-    let mut s = Sandbox::new();
-    let info = fixture_json("docker-engine-linux-info-2020-minikube.json");
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "docker-engine",
-            server_version: "18.09.0",
-            cpus: 16,
-            cgroup_version: None,
-            arch: "x86_64",
-            rootless: false,
-        },
-    );
-}
-
-#[test]
-fn podman_docker_api_capture_is_rootless_podman() {
-    let mut s = Sandbox::new();
-    let info = fixture_json("podman-docker-api-info.json");
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "podman",
-            server_version: "5.5.2",
-            cpus: 32,
-            cgroup_version: Some("2"),
-            arch: "x86_64",
-            rootless: true,
-        },
-    );
-}
-
-#[test]
-fn colima_text_captures() {
-    // The current colima, at its own socket path (no DOCKER_HOST: found as a well-known socket).
-    let mut s = Sandbox::new();
-    let info = docker_text::info_json(&fixture("colima-info.txt"));
-    detect(
-        &mut s,
-        "home/.colima/default/docker.sock",
-        info,
-        None,
-        false,
-        Expect {
-            kind: "colima",
-            server_version: "29.5.2",
-            cpus: 2,
-            cgroup_version: Some("2"),
-            arch: "arm64",
-            rootless: false,
-        },
-    );
-    // The older, Alpine-based colima through a neutral path: its Name tells it from Rancher Desktop.
-    let mut s = Sandbox::new();
-    let info = docker_text::info_json(&fixture("colima-info-alpine-2023.txt"));
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "colima",
-            server_version: "23.0.6",
-            cpus: 2,
-            cgroup_version: Some("1"),
-            arch: "arm64",
-            rootless: false,
-        },
-    );
-}
-
-#[test]
-fn orbstack_text_capture() {
-    let mut s = Sandbox::new();
-    let info = docker_text::info_json(&fixture("orbstack-info.txt"));
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "orbstack",
-            server_version: "28.5.2",
-            cpus: 6,
-            cgroup_version: Some("2"),
-            arch: "x86_64",
-            rootless: false,
-        },
-    );
-}
-
-#[test]
-fn rancher_desktop_text_capture() {
-    let mut s = Sandbox::new();
-    let info = docker_text::info_json(&fixture("rancher-desktop-mac-info.txt"));
-    detect(
-        &mut s,
-        "sock/engine.sock",
-        info,
-        None,
-        true,
-        Expect {
-            kind: "rancher-desktop",
-            server_version: "26.1.5",
-            cpus: 2,
-            cgroup_version: Some("2"),
-            arch: "x86_64",
-            rootless: false,
-        },
-    );
 }
 
 #[test]

@@ -67,21 +67,6 @@ fn serve(files: HashMap<String, Answer>) -> u16 {
     port
 }
 
-fn sha256(data: &[u8]) -> String {
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// A stand-in driver binary that answers `version` like the real one.
 fn binary(tool: &str) -> Vec<u8> {
     let version = match tool {
@@ -147,13 +132,17 @@ fn installed(sandbox: &Sandbox) -> Vec<String> {
 fn every_driver_installs_verified_and_is_used_from_there() {
     for tool in ["kind", "k3d", "minikube"] {
         let body = binary(tool);
-        let port = serve(release(tool, Answer::Body(body.clone()), &sha256(&body)));
+        let port = serve(release(
+            tool,
+            Answer::Body(body.clone()),
+            &support::sha256(&body),
+        ));
         let sandbox = sandbox(port);
         let out = sandbox.run(&["install", tool]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{tool}: {stderr}");
         assert!(
-            stderr.contains(&format!("SHA-256 {} verified", sha256(&body))),
+            stderr.contains(&format!("SHA-256 {} verified", support::sha256(&body))),
             "{stderr}"
         );
         let path = sandbox.path(&format!("bin-installed/{tool}"));
@@ -176,24 +165,18 @@ fn every_driver_installs_verified_and_is_used_from_there() {
 #[test]
 fn a_corrupted_download_is_its_own_error_with_both_hashes() {
     let body = binary("kind");
-    let published = sha256(b"what the project really published");
+    let published = support::sha256(b"what the project really published");
     let port = serve(release("kind", Answer::Body(body.clone()), &published));
     let sandbox = sandbox(port);
     let out = sandbox.run(&["install", "kind"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("does not match its published checksum"),
-        "{stderr}"
+    let expected = format!("expected SHA-256 {published}");
+    let got = format!("got SHA-256      {}", support::sha256(&body));
+    let stderr = support::failed_with(
+        &out,
+        1,
+        &["does not match its published checksum", &expected, &got],
     );
-    assert!(
-        stderr.contains(&format!("expected SHA-256 {published}")),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("got SHA-256      {}", sha256(&body))),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&got), "{stderr}");
     assert!(
         installed(&sandbox).is_empty(),
         "nothing installed, no .partial: {:?}",
@@ -207,7 +190,7 @@ fn a_truncated_download_installs_nothing() {
     let port = serve(release(
         "kind",
         Answer::CutShort(body.clone()),
-        &sha256(&body),
+        &support::sha256(&body),
     ));
     let sandbox = sandbox(port);
     let out = sandbox.run(&["install", "kind"]);

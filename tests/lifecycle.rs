@@ -220,12 +220,7 @@ fn status_down_and_absent() {
     assert_eq!(report["state"], "healthy", "{report:#}");
     assert_eq!(report["driver"], "kind");
     assert_eq!(report["nodes"].as_array().unwrap().len(), 3);
-    let components: Vec<&str> = report["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let components = support::strings(&report["components"], "name");
     assert_eq!(components, ["postgres", "orthanc"]);
     assert_eq!(report["last_proof"]["result"], "passed");
     let table = ok(&world.run("status", &[]));
@@ -403,15 +398,14 @@ fn failure_classes_have_one_error_a_hint_and_the_right_code() {
                    "state": {"waiting": {"reason": "ErrImagePull", "message": "failed to pull: dial tcp: lookup registry-1.docker.io: no such host"}}}]}}),
     );
     let out = world.run("up", &["--wait", "2"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("error: StatefulSet korthbox/postgres was not ready within 2s"),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!("hint: the nodes could not pull {image}")),
-        "{err}"
+    let hint = format!("hint: the nodes could not pull {image}");
+    support::failed_with(
+        &out,
+        1,
+        &[
+            "error: StatefulSet korthbox/postgres was not ready within 2s",
+            &hint,
+        ],
     );
 }
 
@@ -539,17 +533,7 @@ fn reset_removes_what_the_driver_left_behind_on_the_real_engine() {
     // plus a container of someone else's that must survive.
     let rootfs = world.sandbox.write("rootfs/hello", "korthbox\n");
     let tar = world.sandbox.path("tiny.tar");
-    assert!(
-        std::process::Command::new("tar")
-            .arg("-C")
-            .arg(rootfs.parent().unwrap())
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(support::tar_dir(rootfs.parent().unwrap(), &tar));
     assert!(
         docker(&["import", tar.to_str().unwrap(), "korthbox-test/tiny:1"])
             .status
@@ -997,20 +981,7 @@ fn up_offers_to_install_a_driver_at_a_terminal() {
     for tool in ["kind", "k3d", "minikube"] {
         std::fs::remove_file(world.sandbox.bin().join(tool)).unwrap();
     }
-    let hash = {
-        let mut child = std::process::Command::new("sha256sum")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &kind).unwrap();
-        let out = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string()
-    };
+    let hash = support::sha256(&kind);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -1056,6 +1027,8 @@ fn up_offers_to_install_a_driver_at_a_terminal() {
     let mut child = cmd
         .env("KORTHBOX_DOWNLOAD_BASE", format!("http://127.0.0.1:{port}"))
         .env("KORTHBOX_BIN_DIR", &bin_dir)
+        // A terminal that draws (without TERM, spinners are not drawn at all).
+        .env("TERM", "xterm-256color")
         .args([
             "-qec",
             &format!("{} {command}", env!("CARGO_BIN_EXE_korthbox")),
@@ -1066,14 +1039,43 @@ fn up_offers_to_install_a_driver_at_a_terminal() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The terminal's output as it comes, to see what is drawn while the question waits.
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn({
+        let screen = screen.clone();
+        move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        }
+    });
+    let question = "No cluster driver is installed. Download kind v0.33.0 into";
+    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !shown().contains("[Y/n] ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no question: {}",
+            shown()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Nothing is drawn while the question waits: the spinner stopped first.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let waiting = shown();
+    let after = &waiting[waiting.rfind("[Y/n] ").unwrap() + "[Y/n] ".len()..];
+    assert_eq!(after, "", "drawn while the question waited: {after:?}");
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"y\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("No cluster driver is installed. Download kind v0.33.0 into"),
-        "{text}"
-    );
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = shown();
+    assert!(status.success(), "{text}");
+    assert!(text.contains(question), "{text}");
     assert!(bin_dir.join("kind").exists(), "{text}");
     assert!(text.contains("is ready (created): kind cluster"), "{text}");
 }

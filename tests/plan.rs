@@ -41,6 +41,29 @@ fn yaml(text: &str) -> Value {
 
 const WORKERS: [&str; 4] = ["1", "2", "5", "9"];
 
+/// The cluster `plan` renders for `args` with these node counts and version, validated against
+/// the schema; with the arguments, for messages.
+fn planned(
+    sandbox: &Sandbox,
+    validator: &jsonschema::Validator,
+    args: &[&str],
+    (workers, control_planes, version): (&str, &str, Option<&str>),
+) -> (Value, String) {
+    let mut args = args.to_vec();
+    args.extend(["--workers", workers, "--control-planes", control_planes]);
+    args.extend(
+        version
+            .map(|v| ["--kubernetes-version", v])
+            .into_iter()
+            .flatten(),
+    );
+    let what = format!("{args:?}");
+    let (text, _) = plan(sandbox, &args);
+    let doc = yaml(&text);
+    assert_valid(validator, &doc, &what);
+    (doc, what)
+}
+
 #[test]
 fn every_kind_definition_validates_and_binds_to_loopback() {
     let validator = schema("kind-cluster-v1alpha4.schema.json");
@@ -53,32 +76,17 @@ fn every_kind_definition_validates_and_binds_to_loopback() {
         Some("1.34"),
     ];
     for workers in WORKERS {
-        for control_planes in ["1", "3"] {
+        for planes in ["1", "3"] {
             for version in versions {
-                let mut args = vec![
-                    "--driver",
-                    "kind",
-                    "--workers",
-                    workers,
-                    "--control-planes",
-                    control_planes,
-                    "--name",
-                    "dev-2",
-                ];
-                if let Some(v) = version {
-                    args.extend(["--kubernetes-version", v]);
-                }
-                let what = format!("{args:?}");
-                let (text, _) = plan(&sandbox, &args);
-                let doc = yaml(&text);
-                assert_valid(&validator, &doc, &what);
+                let args = ["--driver", "kind", "--name", "dev-2"];
+                let (doc, what) = planned(&sandbox, &validator, &args, (workers, planes, version));
 
                 assert_eq!(doc["name"], "dev-2");
                 assert_eq!(doc["networking"]["apiServerAddress"], "127.0.0.1", "{what}");
                 assert_eq!(doc["networking"]["apiServerPort"], 6443);
                 let nodes = doc["nodes"].as_array().unwrap();
                 let roles: Vec<&str> = nodes.iter().map(|n| n["role"].as_str().unwrap()).collect();
-                let cps: usize = control_planes.parse().unwrap();
+                let cps: usize = planes.parse().unwrap();
                 let ws: usize = workers.parse().unwrap();
                 assert_eq!(roles.len(), cps + ws, "{what}");
                 assert!(
@@ -126,37 +134,26 @@ fn every_k3d_definition_validates_and_binds_to_loopback() {
     let validator = schema("k3d-simple-v1alpha5.schema.json");
     let sandbox = Sandbox::new();
     for workers in WORKERS {
-        for control_planes in ["1", "3"] {
+        for planes in ["1", "3"] {
             for (version, image) in [
                 (None, "rancher/k3s:v1.36.1-k3s1"),
                 (Some("v1.35.3"), "rancher/k3s:v1.35.3-k3s1"),
                 (Some("v1.34.6+k3s2"), "rancher/k3s:v1.34.6-k3s2"),
             ] {
-                let mut args = vec![
+                let args = [
                     "--driver",
                     "k3d",
-                    "--workers",
-                    workers,
-                    "--control-planes",
-                    control_planes,
                     "--http-port",
                     "18042",
                     "--dicom-port",
                     "14242",
-                    "--api-server-port",
-                    "16443",
                 ];
-                if let Some(v) = version {
-                    args.extend(["--kubernetes-version", v]);
-                }
-                let what = format!("{args:?}");
-                let (text, _) = plan(&sandbox, &args);
-                let doc = yaml(&text);
-                assert_valid(&validator, &doc, &what);
+                let args = [&args[..], &["--api-server-port", "16443"]].concat();
+                let (doc, what) = planned(&sandbox, &validator, &args, (workers, planes, version));
                 assert_eq!(doc["metadata"]["name"], "korthbox");
                 assert_eq!(
                     doc["servers"].as_u64().unwrap(),
-                    control_planes.parse::<u64>().unwrap()
+                    planes.parse::<u64>().unwrap()
                 );
                 assert_eq!(
                     doc["agents"].as_u64().unwrap(),
@@ -165,12 +162,7 @@ fn every_k3d_definition_validates_and_binds_to_loopback() {
                 assert_eq!(doc["image"], image, "{what}");
                 assert_eq!(doc["kubeAPI"]["hostIP"], "127.0.0.1");
                 assert_eq!(doc["kubeAPI"]["hostPort"], "16443");
-                let ports: Vec<&str> = doc["ports"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["port"].as_str().unwrap())
-                    .collect();
+                let ports = support::strings(&doc["ports"], "port");
                 assert_eq!(ports, ["127.0.0.1:18042:30042", "127.0.0.1:14242:30242"]);
             }
         }

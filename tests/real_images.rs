@@ -19,20 +19,13 @@ const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
 fn import_tiny_image(sandbox: &Sandbox, program: &str, name: &str) -> bool {
     let rootfs = sandbox.write("rootfs/hello", "korthbox\n");
     let tar = sandbox.path("tiny.tar");
-    let made = Command::new("tar")
-        .arg("-C")
-        .arg(rootfs.parent().unwrap())
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .is_ok_and(|s| s.success());
-    made && Command::new(program)
-        .arg("import")
-        .arg(&tar)
-        .arg(name)
-        .output()
-        .is_ok_and(|o| o.status.success())
+    support::tar_dir(rootfs.parent().unwrap(), &tar)
+        && Command::new(program)
+            .arg("import")
+            .arg(&tar)
+            .arg(name)
+            .output()
+            .is_ok_and(|o| o.status.success())
 }
 
 fn world(socket: &str) -> Sandbox {
@@ -43,14 +36,19 @@ fn world(socket: &str) -> Sandbox {
     sandbox
 }
 
-#[test]
-fn kind_on_real_docker_loads_from_the_engine() {
-    let sandbox = world(DOCKER_SOCKET);
-    let image = "korthbox-test/tiny:1";
-    let available =
-        Path::new(DOCKER_SOCKET).exists() && import_tiny_image(&sandbox, "docker", image);
-    if !real_part_available("Docker Engine with its CLI", available) {
-        return;
+/// Imports a tiny `image` into the engine behind `socket` with `cli`, loads it into the
+/// stand-in kind cluster with korthbox, and returns the kind call; `None` when the engine is
+/// not there (skipped, or failed under KORTHBOX_TEST_REQUIRE).
+fn load_through_kind(
+    socket: &str,
+    cli: &str,
+    image: &str,
+    what: &str,
+) -> Option<(Sandbox, stand_ins::Call)> {
+    let sandbox = world(socket);
+    let available = Path::new(socket).exists() && import_tiny_image(&sandbox, cli, image);
+    if !real_part_available(what, available) {
+        return None;
     }
     let out = sandbox.run(&["cluster", "load", "--driver", "kind", image]);
     assert!(
@@ -59,6 +57,17 @@ fn kind_on_real_docker_loads_from_the_engine() {
         String::from_utf8_lossy(&out.stderr)
     );
     let load = stand_ins::calls(&sandbox).pop().unwrap();
+    Some((sandbox, load))
+}
+
+#[test]
+fn kind_on_real_docker_loads_from_the_engine() {
+    let image = "korthbox-test/tiny:1";
+    let Some((_, load)) =
+        load_through_kind(DOCKER_SOCKET, "docker", image, "Docker Engine with its CLI")
+    else {
+        return;
+    };
     assert_eq!(
         load.line(),
         format!("kind load docker-image {image} --name korthbox")
@@ -68,20 +77,11 @@ fn kind_on_real_docker_loads_from_the_engine() {
 
 #[test]
 fn kind_on_real_podman_gets_a_real_archive_from_the_engine() {
-    let sandbox = world(PODMAN_SOCKET);
     let image = "localhost/korthbox-test/tiny:1";
-    let available =
-        Path::new(PODMAN_SOCKET).exists() && import_tiny_image(&sandbox, "podman", image);
-    if !real_part_available("the Podman service with its CLI", available) {
+    let what = "the Podman service with its CLI";
+    let Some((_sandbox, load)) = load_through_kind(PODMAN_SOCKET, "podman", image, what) else {
         return;
-    }
-    let out = sandbox.run(&["cluster", "load", "--driver", "kind", image]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let load = stand_ins::calls(&sandbox).pop().unwrap();
+    };
     assert_eq!(load.env("KIND_EXPERIMENTAL_PROVIDER"), "podman");
     assert_eq!(&load.args[..2], ["load", "image-archive"]);
     // A docker-archive whose manifest names the image, with its one layer.

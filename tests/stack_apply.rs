@@ -5,24 +5,15 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::kube_api::{FakeApi, nodes_from_table};
-use support::{Sandbox, fixture};
+use support::Sandbox;
+use support::kube_api::FakeApi;
 
 const CONTEXT: &str = "kind-korthbox";
 
 fn world() -> (Sandbox, FakeApi) {
     let mut sandbox = Sandbox::new();
-    let api = FakeApi::serve(nodes_from_table(
-        &fixture("kind-multinode-get-nodes-wide.txt"),
-        None,
-    ));
-    // kind's own default class.
-    api.put(
-        "/apis/storage.k8s.io/v1/storageclasses/standard",
-        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-               "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-               "provisioner": "rancher.io/local-path"}),
-    );
+    // kind's nodes and its own default class.
+    let api = FakeApi::kind();
     let kubeconfig = api.kubeconfig(&sandbox.path("home/.kube/config"), CONTEXT);
     sandbox.set("KUBECONFIG", kubeconfig.to_str().unwrap());
     (sandbox, api)
@@ -103,12 +94,15 @@ fn the_stack_is_applied_in_dependency_order_with_waits_between() {
             "PATCH /api/v1/namespaces/korthbox/services/orthanc",
         ]
     );
-    // PostgreSQL was waited for before Orthanc was applied.
+    // PostgreSQL was watched (listed by name, then watched) before Orthanc was applied.
     let requests = api.requests();
     let position = |needle: &str| requests.iter().position(|r| r.starts_with(needle)).unwrap();
     let waited = requests
         .iter()
-        .rposition(|r| r == "GET /apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
+        .rposition(|r| {
+            r.starts_with("GET /apis/apps/v1/namespaces/korthbox/statefulsets?")
+                && r.contains("fieldSelector=metadata.name%3Dpostgres")
+        })
         .unwrap();
     assert!(waited > position("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres"));
     assert!(waited < position("PATCH /apis/apps/v1/namespaces/korthbox/deployments/orthanc"));

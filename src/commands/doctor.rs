@@ -1,22 +1,23 @@
 //! `korthbox doctor`.
 
+use super::args::host_ports;
+use super::exit::ExitCode;
 use crate::cli::DoctorArgs;
 use crate::doctor::{self, LocalFacts, Status};
 use crate::env::Env;
-use crate::error::{ExitCode, Result};
+use crate::error::Result;
 use crate::host;
-use crate::ui::{self, Style};
+use crate::ui::{Ui, render};
 
-pub async fn run(args: DoctorArgs, env: &Env, style: Style) -> Result<ExitCode> {
+pub async fn run(args: DoctorArgs, env: &Env, ui: &Ui) -> Result<ExitCode> {
     let facts = host::gather(env, args.timeout).await;
-    let ports = super::host_ports(&args.ports);
-    let local = LocalFacts::read(env, &facts, ports);
+    let local = LocalFacts::read(env, &facts, host_ports(&args.ports));
     let checks = doctor::checks(&facts, &local);
     let mut out = std::io::stdout().lock();
     if args.json {
-        ui::json(&mut out, &doctor::Report::new(&facts, &checks))?;
+        render::json(&mut out, &doctor::Report::new(&facts, &checks))?;
     } else {
-        ui::doctor(&mut out, style, &facts, &checks)?;
+        render::doctor(&mut out, ui.style, &facts, &checks)?;
     }
     Ok(if checks.iter().any(|c| c.status == Status::Fail) {
         ExitCode::Failure

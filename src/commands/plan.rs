@@ -2,198 +2,132 @@
 //! It needs neither the driver's executable nor a cluster.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use super::{check_target, cluster_spec, probe_timeout, stack_spec};
+use super::args::{choices, cluster_spec, wanted};
+use super::exit::ExitCode;
 use crate::cli::{PlanArgs, PlanPart};
-use crate::driver::{Definition, DriverKind, NodeProvider, ProviderKind, actions, minikube};
-use crate::env::Env;
-use crate::error::{Error, ExitCode, Result};
-use crate::host;
-use crate::spec::VolumeSource;
-use crate::stack::Secrets;
-use crate::ui::{self, Style};
-
-pub async fn run(args: PlanArgs, env: &Env, style: Style) -> Result<ExitCode> {
-    let target = &args.spec.target;
-    check_target(target)?;
-    let spec = cluster_spec(&args.spec);
-    // The host is only asked what the flags leave open: which driver is installed, which
-    // engine answers. With both named, plan starts no probe at all.
-    let explicit_driver = DriverKind::from_choice(target.driver);
-    let needs_engine = target.provider.is_none() && explicit_driver != Some(DriverKind::Existing);
-    let facts = if explicit_driver.is_none() || needs_engine {
-        Some(host::gather(env, probe_timeout(env)).await)
-    } else {
-        None
-    };
-
-    let kind = explicit_driver
-        .or_else(|| facts.as_ref().and_then(|f| actions::pick(target.driver, f)))
-        .unwrap_or_else(|| {
-            ui::note(
-                style,
-                "note: no cluster driver is installed; planning as for kind, the first one `up` would use",
-            );
-            DriverKind::Kind
-        });
-    let driver = kind.driver();
-    let provider = facts
-        .as_ref()
-        .and_then(|f| actions::provider(f, target.provider))
-        .or_else(|| target.provider.map(NodeProvider::assumed))
-        .unwrap_or_else(|| {
-            if kind != DriverKind::Existing {
-                ui::note(
-                    style,
-                    "note: no container engine answered; planning for Docker",
-                );
-            }
-            NodeProvider::assumed(ProviderKind::Docker)
-        });
-    let definition = driver.render(&spec, &provider).map_err(|e| {
-        Error::usage(e).hint(format!(
-            "{}'s default is {}",
-            kind.label(),
-            driver.default_kubernetes_version()
-        ))
-    })?;
-
-    let want_cluster = matches!(args.only, None | Some(PlanPart::Cluster));
-    let want_manifests = matches!(args.only, None | Some(PlanPart::Manifests));
-    let want_images = matches!(args.only, None | Some(PlanPart::Images));
-
-    // The stack: where the cluster's volumes come from is decided by the driver here, since
-    // plan looks at no cluster.
-    let volumes = match kind {
-        DriverKind::Kind | DriverKind::K3d => VolumeSource::ClusterDefault,
-        DriverKind::Minikube => VolumeSource::InstallLocalPath { default: false },
-        DriverKind::Existing => {
-            if want_manifests {
-                ui::note(
-                    style,
-                    "note: the local-path-provisioner objects are skipped when the cluster already has a default StorageClass",
-                );
-            }
-            VolumeSource::InstallLocalPath { default: true }
-        }
-    };
-    let stack = stack_spec(
-        &args.stack,
-        &target.name,
-        volumes,
-        kind != DriverKind::Existing,
-    );
-    let secrets = if args.show_secrets {
-        Secrets::generate().map_err(|e| {
-            Error::failure("could not read random bytes for the passwords").caused_by(e)
-        })?
-    } else {
-        Secrets::redacted()
-    };
-    let manifests = crate::stack::render(&stack, &secrets).map_err(Error::usage)?;
-    let manifests_yaml = crate::stack::to_yaml(&manifests);
-    let images: String = crate::stack::images::used(&stack)
-        .iter()
-        .map(|(_, image)| format!("{image}\n"))
-        .collect();
-
-    // (file name, file contents, what stdout shows) of the cluster part.
-    let cluster = match &definition {
-        Definition::File { file_name, yaml } => Some((*file_name, yaml.clone(), yaml.clone())),
-        Definition::Args(argv) => {
-            let inv = driver
-                .create(&spec, &provider, None, false)
-                .map_err(Error::failure)?;
-            let mut file = argv.join("\n");
-            file.push('\n');
-            Some((minikube::FILE_NAME, file, format!("{}\n", inv.display())))
-        }
-        Definition::Nothing => None,
-    };
-    if want_cluster && cluster.is_none() {
-        ui::note(
-            style,
-            &format!(
-                "existing cluster: context `{}` is used as it is; there is nothing to create",
-                target.context.as_deref().unwrap_or_default()
-            ),
-        );
-    }
-
-    let mut written = Vec::new();
-    match &args.output_dir {
-        Some(dir) => {
-            if want_cluster && let Some((file_name, text, _)) = &cluster {
-                let path = dir.join(file_name);
-                crate::driver::common::write_definition(&path, text)?;
-                written.push(path);
-            }
-            if want_manifests {
-                let path = dir.join(MANIFESTS_FILE);
-                crate::driver::common::write_definition(&path, &manifests_yaml)?;
-                written.push(path);
-            }
-            if want_images {
-                let path = dir.join(IMAGES_FILE);
-                crate::driver::common::write_definition(&path, &images)?;
-                written.push(path);
-            }
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            match (want_cluster, want_manifests, &cluster) {
-                (false, false, _) => out.write_all(images.as_bytes())?,
-                (true, false, Some((_, _, shown))) => out.write_all(shown.as_bytes())?,
-                (true, false, None) => {}
-                (false, _, _) => out.write_all(manifests_yaml.as_bytes())?,
-                (true, true, cluster) => {
-                    writeln!(out, "# images (pulled on the host, loaded into the nodes):")?;
-                    for line in images.lines() {
-                        writeln!(out, "#   {line}")?;
-                    }
-                    match cluster {
-                        Some((_, _, shown)) if shown.starts_with(driver.kind().label()) => {
-                            writeln!(out, "# cluster: {}", shown.trim_end())?
-                        }
-                        Some((file_name, _, shown)) => {
-                            writeln!(out, "# cluster: {file_name}")?;
-                            out.write_all(shown.as_bytes())?;
-                            writeln!(out, "---")?;
-                        }
-                        None => writeln!(out, "# cluster: the existing one; nothing to create")?,
-                    }
-                    writeln!(out, "# manifests, in the order they are applied")?;
-                    out.write_all(manifests_yaml.as_bytes())?;
-                }
-            }
-        }
-    }
-    for path in &written {
-        ui::note(style, &format!("wrote {}", path.display()));
-    }
-    if want_cluster
-        && (style.verbose || !written.is_empty())
-        && let Some((file_name, _, _)) = &cluster
-    {
-        let config = written
-            .iter()
-            .find(|p| p.ends_with(file_name))
-            .cloned()
-            .or_else(|| {
-                env.cache_dir()
-                    .map(|d| crate::driver::definition_path(&d, &spec.name, file_name))
-            });
-        if let Ok(inv) = driver.create(&spec, &provider, config.as_deref(), false) {
-            ui::note(
-                style,
-                &format!("`korthbox up` would run: {}", inv.display()),
-            );
-        }
-    }
-    Ok(ExitCode::Success)
-}
+use crate::driver::common;
+use crate::error::Result;
+use crate::sandbox::Context;
+use crate::sandbox::plan::{self, Plan};
+use crate::ui::Ui;
 
 /// The file `--output-dir` writes the manifests to.
 pub const MANIFESTS_FILE: &str = "manifests.yaml";
 /// The file `--output-dir` writes the image list to.
 pub const IMAGES_FILE: &str = "images.txt";
+
+/// Which parts to show.
+struct Parts {
+    cluster: bool,
+    manifests: bool,
+    images: bool,
+}
+
+pub async fn run(args: PlanArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    let parts = Parts {
+        cluster: matches!(args.only, None | Some(PlanPart::Cluster)),
+        manifests: matches!(args.only, None | Some(PlanPart::Manifests)),
+        images: matches!(args.only, None | Some(PlanPart::Images)),
+    };
+    let req = plan::Request {
+        wanted: wanted(&args.spec.target),
+        cluster: cluster_spec(&args.spec),
+        stack: choices(&args.stack),
+        show_secrets: args.show_secrets,
+        manifests_wanted: parts.manifests,
+    };
+    let plan = plan::plan(ctx, &req).await?;
+    if parts.cluster && plan.cluster.is_none() {
+        ui.note(&format!(
+            "existing cluster: context `{}` is used as it is; there is nothing to create",
+            req.wanted.context.as_deref().unwrap_or_default()
+        ));
+    }
+    let written = match &args.output_dir {
+        Some(dir) => write(dir, &plan, &parts)?,
+        None => {
+            print(&mut std::io::stdout().lock(), &plan, &parts)?;
+            Vec::new()
+        }
+    };
+    for path in &written {
+        ui.note(&format!("wrote {}", path.display()));
+    }
+    if parts.cluster && (ui.style.verbose || !written.is_empty()) {
+        would_run(ctx, ui, &plan, &req, &written);
+    }
+    Ok(ExitCode::Success)
+}
+
+/// The plan's files in `dir`.
+fn write(dir: &Path, plan: &Plan, parts: &Parts) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<(PathBuf, &str)> = Vec::new();
+    if parts.cluster
+        && let Some(cluster) = &plan.cluster
+    {
+        files.push((dir.join(cluster.file_name), &cluster.file));
+    }
+    if parts.manifests {
+        files.push((dir.join(MANIFESTS_FILE), &plan.manifests));
+    }
+    if parts.images {
+        files.push((dir.join(IMAGES_FILE), &plan.images));
+    }
+    for (path, text) in &files {
+        common::write_definition(path, text)?;
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// The plan on stdout: one part as it is, or everything with comments between the parts.
+fn print(out: &mut impl Write, plan: &Plan, parts: &Parts) -> std::io::Result<()> {
+    match (parts.cluster, parts.manifests, &plan.cluster) {
+        (false, false, _) => out.write_all(plan.images.as_bytes()),
+        (true, false, Some(cluster)) => out.write_all(cluster.shown.as_bytes()),
+        (true, false, None) => Ok(()),
+        (false, _, _) => out.write_all(plan.manifests.as_bytes()),
+        (true, true, cluster) => {
+            writeln!(out, "# images (pulled on the host, loaded into the nodes):")?;
+            for line in plan.images.lines() {
+                writeln!(out, "#   {line}")?;
+            }
+            match cluster {
+                Some(c) if c.shown.starts_with(plan.driver.label()) => {
+                    writeln!(out, "# cluster: {}", c.shown.trim_end())?
+                }
+                Some(c) => {
+                    writeln!(out, "# cluster: {}", c.file_name)?;
+                    out.write_all(c.shown.as_bytes())?;
+                    writeln!(out, "---")?;
+                }
+                None => writeln!(out, "# cluster: the existing one; nothing to create")?,
+            }
+            writeln!(out, "# manifests, in the order they are applied")?;
+            out.write_all(plan.manifests.as_bytes())
+        }
+    }
+}
+
+/// Says the command line `up` would run with the definition.
+fn would_run(ctx: &Context, ui: &Ui, plan: &Plan, req: &plan::Request, written: &[PathBuf]) {
+    let Some(cluster) = &plan.cluster else {
+        return;
+    };
+    let config = written
+        .iter()
+        .find(|p| p.ends_with(cluster.file_name))
+        .cloned()
+        .or_else(|| {
+            ctx.env
+                .cache_dir()
+                .map(|d| common::definition_path(&d, &req.cluster.name, cluster.file_name))
+        });
+    if let Ok(inv) = plan
+        .driver()
+        .create(&req.cluster, &plan.provider, config.as_deref(), false)
+    {
+        ui.note(&format!("`korthbox up` would run: {}", inv.display()));
+    }
+}

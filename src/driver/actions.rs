@@ -1,128 +1,20 @@
-//! What korthbox does with a driver: pick it, check its tool, and create (cleaning up a
-//! failed attempt), list, delete and feed clusters, each command under a timeout.
+//! What korthbox does with a driver's command lines: create a cluster (cleaning up a failed
+//! attempt), list, delete and feed clusters, each command under a timeout, its output streamed
+//! into the phase that runs it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::common::{self, Outcome};
-use super::{AUTO_ORDER, Definition, Driver, DriverKind, ImageSource, NodeProvider, ProviderKind};
+use super::api::{Definition, Driver, ImageSource, NodeProvider};
+use super::common;
+use super::run::{self, Outcome};
 use crate::env::Env;
 use crate::error::Error;
-use crate::host::HostFacts;
 use crate::host::engines;
-use crate::spec::{ClusterSpec, DriverChoice, SandboxName};
-
-/// Callback for each line a tool prints.
-pub type OnLine<'a> = &'a mut (dyn FnMut(&str) + Send);
-
-/// The driver for `choice`: an explicit one as asked, `auto` the first installed of
-/// [`AUTO_ORDER`]. `None` for `auto` when no driver is installed.
-pub fn pick(choice: DriverChoice, facts: &HostFacts) -> Option<DriverKind> {
-    match DriverKind::from_choice(choice) {
-        Some(kind) => Some(kind),
-        None => AUTO_ORDER.into_iter().find(|k| {
-            k.tool()
-                .and_then(|t| facts.tool(t))
-                .is_some_and(|t| t.installed())
-        }),
-    }
-}
-
-/// Like [`pick`], but a missing or too old tool is an error with the fix.
-pub fn require(choice: DriverChoice, facts: &HostFacts) -> Result<DriverKind, Error> {
-    let Some(kind) = pick(choice, facts) else {
-        return Err(Error::failure(
-            "no cluster driver is installed: korthbox needs kind, k3d or minikube",
-        )
-        .hint(format!(
-            "`korthbox install kind` downloads the pinned kind for this user (korthbox tries kind, then k3d, then minikube); or install it system-wide: {}",
-            crate::doctor::install_fix(crate::host::tools::ToolName::Kind, facts.host.family)
-        )));
-    };
-    let Some(tool_name) = kind.tool() else {
-        return Ok(kind);
-    };
-    let tool = facts.tool(tool_name);
-    match tool {
-        None | Some(crate::host::tools::Tool { path: None, .. }) => Err(Error::failure(format!(
-            "--driver {} needs {}, which is not installed",
-            kind.label(),
-            tool_name.executable()
-        ))
-        .hint(format!(
-            "install it: {}",
-            crate::doctor::install_fix(tool_name, facts.host.family)
-        ))),
-        Some(t) if !t.usable() => {
-            let have = t
-                .version
-                .as_ref()
-                .map(|v| format!("version {v}"))
-                .or_else(|| t.error.clone())
-                .unwrap_or_else(|| "an unknown version".into());
-            Err(Error::failure(format!(
-                "{} is too old or unreadable ({have}); korthbox needs {} or newer",
-                tool_name.executable(),
-                tool_name.minimum()
-            ))
-            .hint(format!(
-                "upgrade it: {}",
-                crate::doctor::install_fix(tool_name, facts.host.family)
-            )))
-        }
-        Some(_) => Ok(kind),
-    }
-}
-
-/// The engine the nodes go on: the one host detection selected, or the kind named with
-/// `--provider`. `None` when nothing is reachable and nothing was named.
-pub fn provider(facts: &HostFacts, wanted: Option<ProviderKind>) -> Option<NodeProvider> {
-    let reachable = facts.engines.iter().filter(|e| e.is_reachable());
-    match wanted {
-        None => facts.selected_engine().map(NodeProvider::from_engine),
-        Some(kind) => Some(
-            reachable
-                .map(NodeProvider::from_engine)
-                .find(|p| p.kind == kind)
-                .unwrap_or_else(|| NodeProvider::assumed(kind)),
-        ),
-    }
-}
-
-/// Like [`provider`], but with no engine at all it is an error with the fix.
-pub fn require_provider(
-    facts: &HostFacts,
-    wanted: Option<ProviderKind>,
-) -> Result<NodeProvider, Error> {
-    let found = provider(facts, wanted);
-    match found {
-        Some(p) if p.endpoint.is_some() => Ok(p),
-        _ => {
-            let mut err = Error::failure(match wanted {
-                Some(ProviderKind::Podman) => "no Podman service answered".to_string(),
-                Some(ProviderKind::Docker) => "no Docker engine answered".to_string(),
-                None => "no container engine answered".to_string(),
-            });
-            // What was tried, and why it did not answer.
-            for engine in &facts.engines {
-                err = err.caused_by(format!(
-                    "{} ({}): {}",
-                    engine.endpoint,
-                    engine.source.label(),
-                    engine.error.as_deref().unwrap_or("not answering")
-                ));
-            }
-            if facts.engines.is_empty() {
-                err = err.caused_by("no engine socket exists: DOCKER_HOST is unset and no Docker, Podman, colima, OrbStack or Rancher Desktop socket was found");
-            }
-            Err(err.hint(
-                "start your engine (`sudo systemctl start docker`, `colima start`, `podman machine start`, or open Docker Desktop); `korthbox doctor` gives the exact command for this machine",
-            ))
-        }
-    }
-}
+use crate::report::{Phase, seconds};
+use crate::spec::{ClusterSpec, SandboxName};
 
 /// Names of the clusters the driver's tool has.
 pub async fn list(
@@ -134,11 +26,11 @@ pub async fn list(
     let Some(inv) = driver.list(provider) else {
         return Ok(Vec::new());
     };
-    let outcome = common::run(env, &inv, timeout, &mut |_| {}).await?;
+    let outcome = run::run(env, &inv, timeout, None).await?;
     driver
         .parse_list(outcome.success, &outcome.stdout)
         .map_err(|e| {
-            common::failed(
+            run::failed(
                 &format!("could not list the {} clusters", driver.kind().label()),
                 &inv,
                 &outcome,
@@ -165,10 +57,10 @@ pub async fn create(
     provider: &NodeProvider,
     retain: bool,
     timeout: Duration,
-    on_line: OnLine<'_>,
+    phase: &Phase<'_>,
 ) -> Result<Created, Error> {
     let context = driver.context(&spec.name);
-    if driver.kind() == DriverKind::Existing {
+    if !driver.makes_cluster() {
         return Ok(Created {
             created: false,
             definition: None,
@@ -193,7 +85,7 @@ pub async fn create(
                 Error::failure("korthbox has no cache directory to write the cluster definition in")
                     .hint(format!("set {} or HOME", crate::env::KORTHBOX_CACHE_DIR))
             })?;
-            let path = super::definition_path(&dir, &spec.name, file_name);
+            let path = common::definition_path(&dir, &spec.name, file_name);
             common::write_definition(&path, yaml)?;
             Some(path)
         }
@@ -202,7 +94,7 @@ pub async fn create(
     let inv = driver
         .create(spec, provider, path.as_deref(), retain)
         .map_err(Error::failure)?;
-    let result = common::run(env, &inv, timeout, on_line).await;
+    let result = run::run(env, &inv, timeout, Some(phase)).await;
     let failure = match result {
         Ok(outcome) if outcome.success => {
             return Ok(Created {
@@ -212,7 +104,7 @@ pub async fn create(
             });
         }
         Ok(outcome) => {
-            let err = common::failed(
+            let err = run::failed(
                 &format!(
                     "{} could not create cluster {}",
                     driver.kind().label(),
@@ -224,7 +116,7 @@ pub async fn create(
             // The error shows the end of the output; all of it is kept for reading later.
             match env
                 .cache_dir()
-                .map(|d| super::definition_path(&d, &spec.name, CREATE_LOG))
+                .map(|d| common::definition_path(&d, &spec.name, CREATE_LOG))
             {
                 Some(log) if common::write_definition(&log, &outcome.lines.join("\n")).is_ok() => {
                     err.caused_by(format!("the whole output is in {}", log.display()))
@@ -256,7 +148,7 @@ async fn clean_up(
         };
         return failure.hint(hint);
     }
-    match delete(env, name, driver, provider, DELETE_TIMEOUT, &mut |_| {}).await {
+    match delete(env, name, driver, provider, DELETE_TIMEOUT, None).await {
         Ok(_) => failure
             .caused_by("the half-made cluster was deleted")
             .hint("run again with --retain to keep a failed cluster for inspection"),
@@ -291,7 +183,7 @@ pub async fn delete(
     driver: &dyn Driver,
     provider: &NodeProvider,
     timeout: Duration,
-    on_line: OnLine<'_>,
+    phase: Option<&Phase<'_>>,
 ) -> Result<Deleted, Error> {
     let Some(inv) = driver.delete(name, provider) else {
         return Ok(Deleted::NotOurs);
@@ -304,11 +196,11 @@ pub async fn delete(
     {
         return Ok(Deleted::Absent);
     }
-    let outcome = common::run(env, &inv, timeout, on_line).await?;
+    let outcome = run::run(env, &inv, timeout, phase).await?;
     if outcome.success {
         Ok(Deleted::Deleted)
     } else {
-        Err(common::failed(
+        Err(run::failed(
             &format!("{} could not delete cluster {name}", driver.kind().label()),
             &inv,
             &outcome,
@@ -324,7 +216,7 @@ pub async fn load(
     provider: &NodeProvider,
     images: &[String],
     timeout: Duration,
-    on_line: OnLine<'_>,
+    phase: &Phase<'_>,
 ) -> Result<(), Error> {
     let archive = match driver.image_source(provider) {
         ImageSource::Engine => None,
@@ -337,7 +229,7 @@ pub async fn load(
         ))
         .hint("push the images to a registry the cluster can pull from"));
     };
-    let outcome = common::run(env, &inv, timeout, on_line).await;
+    let outcome = run::run(env, &inv, timeout, Some(phase)).await;
     if let Some(path) = &archive {
         let _ = std::fs::remove_file(path);
     }
@@ -345,7 +237,7 @@ pub async fn load(
     if outcome.success {
         Ok(())
     } else {
-        Err(common::failed(
+        Err(run::failed(
             &format!(
                 "could not load the images into {} cluster {name}",
                 driver.kind().label()
@@ -371,13 +263,14 @@ async fn export(
         Error::failure("no engine answered, so there is nothing to export images from")
     })?;
     let docker = engines::client(uri, timeout).map_err(Error::failure)?;
-    let dir = env
-        .cache_dir()
-        .ok_or_else(|| Error::failure("korthbox has no cache directory for the image archive"))?
-        .join("clusters")
-        .join(name.as_str());
+    let dir = common::cluster_dir(
+        &env.cache_dir().ok_or_else(|| {
+            Error::failure("korthbox has no cache directory for the image archive")
+        })?,
+        name,
+    );
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).caused_by(e))?;
+        .map_err(|e| Error::failure(format!("could not create {}", dir.display())).because(e))?;
     let path = dir.join("images.tar");
     let refs: Vec<&str> = images.iter().map(String::as_str).collect();
     let write = async {
@@ -389,19 +282,22 @@ async fn export(
         }
         tokio::io::AsyncWriteExt::flush(&mut file).await
     };
-    match tokio::time::timeout(timeout, write).await {
-        Ok(Ok(())) => Ok(path),
-        Ok(Err(e)) => Err(Error::failure(format!(
+    let failure = match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => return Ok(path),
+        Ok(Err(e)) => Error::failure(format!(
             "could not export {} from the engine at {uri}",
             images.join(", ")
         ))
-        .caused_by(e)),
-        Err(_) => Err(Error::failure(format!(
+        .because(e),
+        Err(_) => Error::failure(format!(
             "exporting {} from the engine did not finish within {}",
             images.join(", "),
-            crate::ui::seconds(timeout)
-        ))),
-    }
+            seconds(timeout)
+        )),
+    };
+    // A partial archive is of no use to anyone.
+    let _ = std::fs::remove_file(&path);
+    Err(failure)
 }
 
 /// Where the output of a failed create is kept, beside the definition.

@@ -10,21 +10,11 @@ use bollard::query_parameters::{
 };
 use serde_json::Value;
 
-use super::{DriverKind, NodeProvider};
+use super::api::{Driver, NodeProvider};
 use crate::env::Env;
 use crate::error::Error;
 use crate::host::{engines, kubeconfig};
 use crate::spec::SandboxName;
-
-/// The label each driver puts on what it creates for a cluster.
-pub fn label(kind: DriverKind, name: &SandboxName) -> Option<String> {
-    match kind {
-        DriverKind::Kind => Some(format!("io.x-k8s.kind.cluster={name}")),
-        DriverKind::K3d => Some(format!("k3d.cluster={name}")),
-        DriverKind::Minikube => Some(format!("name.minikube.sigs.k8s.io={name}")),
-        DriverKind::Existing => None,
-    }
-}
 
 /// What was removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -41,19 +31,20 @@ fn filters(label: &str) -> Option<HashMap<String, Vec<String>>> {
     )]))
 }
 
-/// Removes every container, network and volume labelled for cluster `name` of `kind`.
+/// Removes every container, network and volume the driver labelled for cluster `name`.
 pub async fn engine_leftovers(
-    kind: DriverKind,
+    driver: &dyn Driver,
     name: &SandboxName,
     provider: &NodeProvider,
     timeout: Duration,
 ) -> Result<Removed, Error> {
-    let (Some(label), Some(uri)) = (label(kind, name), provider.endpoint.as_deref()) else {
+    let (Some(label), Some(uri)) = (driver.leftover_label(name), provider.endpoint.as_deref())
+    else {
         return Ok(Removed::default());
     };
     let docker = engines::client(uri, timeout).map_err(Error::failure)?;
     let api = |what: &str, e: bollard::errors::Error| {
-        Error::failure(format!("could not {what} on the engine at {uri}")).caused_by(e)
+        Error::failure(format!("could not {what} on the engine at {uri}")).because(e)
     };
     let mut removed = Removed::default();
     let containers = docker
@@ -152,7 +143,7 @@ pub fn kubeconfig_entries(env: &Env, context: &str) -> Result<Vec<std::path::Pat
             doc["current-context"] = Value::String(String::new());
         }
         std::fs::write(&path, crate::template::to_yaml(&doc)).map_err(|e| {
-            Error::failure(format!("could not rewrite {}", path.display())).caused_by(e)
+            Error::failure(format!("could not rewrite {}", path.display())).because(e)
         })?;
         changed.push(path);
     }

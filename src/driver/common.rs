@@ -1,163 +1,46 @@
-//! What every driver shares: running a tool with its output streamed and a timeout, quoting
-//! command lines for people, and reading Kubernetes versions.
+//! Small things every driver shares: quoting command lines for people, reading Kubernetes
+//! versions, and where the definitions korthbox hands to the tools are kept.
 
-use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::mpsc;
-
-use super::Invocation;
-use crate::env::Env;
 use crate::error::Error;
-use crate::host::tools;
+use crate::spec::{SandboxName, VolumeSource};
 
-/// How a finished command went, with everything it printed.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub success: bool,
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    /// stdout and stderr lines interleaved as they arrived, for error messages.
-    pub lines: Vec<String>,
+/// Where korthbox keeps what it hands to a tool for cluster `name` (the definition, the output
+/// of a failed create), so that it can be read afterwards.
+pub fn cluster_dir(cache_dir: &Path, name: &SandboxName) -> PathBuf {
+    cache_dir.join("clusters").join(name.as_str())
 }
 
-impl Outcome {
-    /// The last `n` lines of output, for an error message.
-    pub fn tail(&self, n: usize) -> String {
-        let start = self.lines.len().saturating_sub(n);
-        self.lines[start..].join("\n")
-    }
+/// Where korthbox writes the definition it hands to a tool.
+pub fn definition_path(cache_dir: &Path, name: &SandboxName, file_name: &str) -> PathBuf {
+    cluster_dir(cache_dir, name).join(file_name)
 }
 
-/// Runs `inv` with the program's environment plus the invocation's own, handing each output
-/// line to `on_line` as it arrives; gives up (and kills the tool) after `timeout`.
-pub async fn run(
-    env: &Env,
-    inv: &Invocation,
-    timeout: Duration,
-    on_line: &mut (dyn FnMut(&str) + Send),
-) -> Result<Outcome, Error> {
-    let program = tools::find(env, inv.tool).ok_or_else(|| {
-        Error::failure(format!("{} is not installed", inv.tool.executable()))
-            .hint("run `korthbox doctor` to see how to install it")
-    })?;
-    let mut cmd = tokio::process::Command::new(&program);
-    cmd.args(&inv.args)
-        .env_clear()
-        .envs(env.vars())
-        .envs(inv.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| {
-        Error::failure(format!("could not start `{}`", inv.display()))
-            .caused_by(format!("{}: {e}", program.display()))
-    })?;
-
-    let (tx, mut rx) = mpsc::unbounded_channel::<(bool, String)>();
-    for (is_err, pipe) in [
-        (
-            false,
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ),
-        (
-            true,
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ),
-    ] {
-        let Some(pipe) = pipe else { continue };
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(pipe).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if tx.send((is_err, line)).is_err() {
-                    break;
-                }
-            }
-        });
+/// The volume source of a driver whose clusters come with a default StorageClass (kind's
+/// `standard`, k3s's `local-path`), or may (an existing cluster): that class when the cluster
+/// has one, else local-path-provisioner made the default. `assume` is what to plan for when the
+/// cluster was not asked.
+pub fn default_class_or_local_path(
+    cluster_has_default: Option<bool>,
+    assume: bool,
+) -> VolumeSource {
+    if cluster_has_default.unwrap_or(assume) {
+        VolumeSource::ClusterDefault
+    } else {
+        VolumeSource::InstallLocalPath { default: true }
     }
-    drop(tx);
-
-    let mut outcome = Outcome {
-        success: false,
-        code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        lines: Vec::new(),
-    };
-    let collect = async {
-        while let Some((is_err, line)) = rx.recv().await {
-            on_line(&line);
-            let buf = if is_err {
-                &mut outcome.stderr
-            } else {
-                &mut outcome.stdout
-            };
-            buf.push_str(&line);
-            buf.push('\n');
-            outcome.lines.push(line);
-        }
-        child.wait().await
-    };
-    match tokio::time::timeout(timeout, collect).await {
-        Ok(Ok(status)) => {
-            outcome.success = status.success();
-            outcome.code = status.code();
-            Ok(outcome)
-        }
-        Ok(Err(e)) => {
-            Err(Error::failure(format!("`{}` could not be waited for", inv.display())).caused_by(e))
-        }
-        Err(_) => {
-            let _ = child.start_kill();
-            let mut err = Error::failure(format!(
-                "`{}` did not finish within {}",
-                inv.display(),
-                crate::ui::seconds(timeout)
-            ));
-            if !outcome.lines.is_empty() {
-                err = err.caused_by(format!("its last output:\n{}", outcome.tail(15)));
-            }
-            Err(err.hint(
-                "raise the limit with --timeout, or run the command by hand to see where it stops",
-            ))
-        }
-    }
-}
-
-/// An error for a tool that exited unsuccessfully, carrying the command and its last output.
-pub fn failed(what: &str, inv: &Invocation, outcome: &Outcome) -> Error {
-    let status = match outcome.code {
-        Some(code) => format!("exit status {code}"),
-        None => "killed by a signal".to_string(),
-    };
-    let mut err = Error::failure(what.to_string())
-        .caused_by(format!("`{}` failed ({status})", inv.display()));
-    if !outcome.lines.is_empty() {
-        err = err.caused_by(format!("its output ended with:\n{}", outcome.tail(25)));
-    }
-    err
 }
 
 /// Writes a definition file, creating its directory.
 pub fn write_definition(path: &Path, text: &str) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Error::failure(format!("could not create {}", dir.display())).caused_by(e)
+            Error::failure(format!("could not create {}", dir.display())).because(e)
         })?;
     }
     std::fs::write(path, text)
-        .map_err(|e| Error::failure(format!("could not write {}", path.display())).caused_by(e))
+        .map_err(|e| Error::failure(format!("could not write {}", path.display())).because(e))
 }
 
 /// Quotes a word for a POSIX shell when it needs it.

@@ -1,16 +1,20 @@
 //! A cluster the user already has, named by its kube context: nothing is created or deleted,
 //! and the same checks apply as to a cluster korthbox made.
 
-use std::path::Path;
-
-use super::{Definition, Driver, DriverKind, ImageSource, Invocation, NodeProvider};
-use crate::spec::{ClusterSpec, SandboxName};
+use super::api::{Definition, Driver, DriverKind, NodeProvider};
+use super::common;
+use crate::host::tools::ToolName;
+use crate::spec::{ClusterSpec, SandboxName, VolumeSource};
 
 pub struct Existing;
 
 impl Driver for Existing {
     fn kind(&self) -> DriverKind {
         DriverKind::Existing
+    }
+
+    fn tool(&self) -> Option<ToolName> {
+        None
     }
 
     fn default_kubernetes_version(&self) -> &'static str {
@@ -21,26 +25,29 @@ impl Driver for Existing {
         Ok(Definition::Nothing)
     }
 
-    fn create(
-        &self,
-        _spec: &ClusterSpec,
-        _provider: &NodeProvider,
-        _config: Option<&Path>,
-        _retain: bool,
-    ) -> Result<Invocation, String> {
-        Err("an existing cluster is used as it is; korthbox does not create it".into())
+    fn create_command(&self, _name: &SandboxName) -> Vec<String> {
+        Vec::new()
     }
 
-    fn list(&self, _provider: &NodeProvider) -> Option<Invocation> {
-        None
+    fn list_args(&self) -> Vec<String> {
+        Vec::new()
     }
 
     fn parse_list(&self, _status_ok: bool, _stdout: &str) -> Result<Vec<String>, String> {
         Ok(Vec::new())
     }
 
-    fn delete(&self, _name: &SandboxName, _provider: &NodeProvider) -> Option<Invocation> {
-        None
+    fn delete_args(&self, _name: &SandboxName) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Images reach an existing cluster through its registry, not by side-loading.
+    fn load_words(&self, _name: &SandboxName) -> (Vec<String>, Vec<String>) {
+        (Vec::new(), Vec::new())
+    }
+
+    fn tool_env(&self, _provider: &NodeProvider) -> Vec<(String, String)> {
+        Vec::new()
     }
 
     /// The context is the user's, given with --context; the sandbox name is not a context.
@@ -48,18 +55,14 @@ impl Driver for Existing {
         name.to_string()
     }
 
-    fn image_source(&self, _provider: &NodeProvider) -> ImageSource {
-        ImageSource::Engine
+    /// Orthanc is reached through `korthbox forward`.
+    fn maps_host_ports(&self) -> bool {
+        false
     }
 
-    /// Images reach an existing cluster through its registry, not by side-loading.
-    fn load(
-        &self,
-        _name: &SandboxName,
-        _provider: &NodeProvider,
-        _images: &[String],
-        _archive: Option<&Path>,
-    ) -> Option<Invocation> {
-        None
+    /// The cluster's default StorageClass when it has one; planned as local-path (made the
+    /// default) when the cluster was not asked.
+    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
+        common::default_class_or_local_path(cluster_has_default, false)
     }
 }

@@ -5,10 +5,12 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::KubeVersion;
-use super::{Definition, Driver, DriverKind, ImageSource, Invocation, NodeProvider};
-use crate::host::tools::ToolName;
-use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
+use super::api::{
+    Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, Release, words,
+};
+use super::common::{self, KubeVersion};
+use crate::host::tools::{ToolName, Version};
+use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName, VolumeSource};
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/k3d.yaml");
@@ -17,6 +19,19 @@ pub const FILE_NAME: &str = "k3d.yaml";
 /// The k3s release used when no version is asked for (Kubernetes v1.36.1, May 2026).
 pub const DEFAULT_K3S_VERSION: &str = "v1.36.1+k3s1";
 const K3S_IMAGE: &str = "rancher/k3s";
+
+/// What `korthbox install k3d` downloads.
+pub const RELEASE: Release = Release {
+    version: Version::new(5, 8, 3),
+    repository: "k3d-io/k3d",
+    checksums: Checksums::List("checksums.txt"),
+};
+
+const INSTALL: InstallCommands = InstallCommands {
+    macos: "`brew install k3d`",
+    windows: "`choco install k3d`",
+    linux: "`curl -s https://raw.githubusercontent.com/k3d-io/k3d/main/install.sh | bash`",
+};
 
 pub struct K3d;
 
@@ -48,6 +63,10 @@ impl Driver for K3d {
         DriverKind::K3d
     }
 
+    fn tool(&self) -> Option<ToolName> {
+        Some(ToolName::K3d)
+    }
+
     fn default_kubernetes_version(&self) -> &'static str {
         DEFAULT_K3S_VERSION
     }
@@ -75,33 +94,17 @@ impl Driver for K3d {
         })
     }
 
-    fn create(
-        &self,
-        spec: &ClusterSpec,
-        provider: &NodeProvider,
-        config: Option<&Path>,
-        retain: bool,
-    ) -> Result<Invocation, String> {
-        let config = config.ok_or("k3d needs its config file")?;
-        let mut args = vec![
-            "cluster".to_string(),
-            "create".into(),
-            spec.name.to_string(),
-            "--config".into(),
-            config.display().to_string(),
-        ];
-        if retain {
-            // k3d rolls a failed cluster back by itself unless told not to.
-            args.push("--no-rollback".into());
-        }
-        Ok(Invocation::new(ToolName::K3d, args).with_env(provider.docker_host()))
+    fn create_command(&self, name: &SandboxName) -> Vec<String> {
+        words(["cluster", "create", name.as_str()])
     }
 
-    fn list(&self, provider: &NodeProvider) -> Option<Invocation> {
-        Some(
-            Invocation::new(ToolName::K3d, ["cluster", "list", "-o", "json"])
-                .with_env(provider.docker_host()),
-        )
+    /// k3d rolls a failed cluster back by itself unless told not to.
+    fn retain_flag(&self) -> Option<&'static str> {
+        Some("--no-rollback")
+    }
+
+    fn list_args(&self) -> Vec<String> {
+        words(["cluster", "list", "-o", "json"])
     }
 
     fn parse_list(&self, status_ok: bool, stdout: &str) -> Result<Vec<String>, String> {
@@ -117,32 +120,59 @@ impl Driver for K3d {
         Ok(clusters.into_iter().map(|c| c.name).collect())
     }
 
-    fn delete(&self, name: &SandboxName, provider: &NodeProvider) -> Option<Invocation> {
-        Some(
-            Invocation::new(ToolName::K3d, ["cluster", "delete", name.as_str()])
-                .with_env(provider.docker_host()),
+    fn delete_args(&self, name: &SandboxName) -> Vec<String> {
+        words(["cluster", "delete", name.as_str()])
+    }
+
+    /// k3d exports the images through the same Docker API it creates nodes with.
+    fn load_words(&self, name: &SandboxName) -> (Vec<String>, Vec<String>) {
+        (
+            words(["image", "import"]),
+            words(["--cluster", name.as_str()]),
         )
+    }
+
+    fn tool_env(&self, provider: &NodeProvider) -> Vec<(String, String)> {
+        provider.docker_host()
     }
 
     fn context(&self, name: &SandboxName) -> String {
         format!("k3d-{name}")
     }
 
-    fn image_source(&self, _provider: &NodeProvider) -> ImageSource {
-        // k3d exports the images through the same Docker API it creates nodes with.
-        ImageSource::Engine
+    fn maps_host_ports(&self) -> bool {
+        true
     }
 
-    fn load(
-        &self,
-        name: &SandboxName,
-        provider: &NodeProvider,
-        images: &[String],
-        _archive: Option<&Path>,
-    ) -> Option<Invocation> {
-        let mut args = vec!["image".to_string(), "import".into()];
-        args.extend(images.iter().cloned());
-        args.extend(["--cluster".to_string(), name.to_string()]);
-        Some(Invocation::new(ToolName::K3d, args).with_env(provider.docker_host()))
+    fn mapped_ports(&self, dir: &Path) -> Option<(u16, u16)> {
+        let text = std::fs::read_to_string(dir.join(FILE_NAME)).ok()?;
+        let doc: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+        // `127.0.0.1:8042:30042` (host address, host port, node port).
+        let host_port = |node_port: u16| -> Option<u16> {
+            doc["ports"].as_array()?.iter().find_map(|p| {
+                let parts: Vec<&str> = p["port"].as_str()?.split(':').collect();
+                (parts.last()? == &node_port.to_string())
+                    .then(|| parts.get(parts.len().checked_sub(2)?)?.parse().ok())
+                    .flatten()
+            })
+        };
+        Some((host_port(HTTP_NODE_PORT)?, host_port(DICOM_NODE_PORT)?))
+    }
+
+    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
+        // k3s comes with its own `local-path` class, the default.
+        common::default_class_or_local_path(cluster_has_default, true)
+    }
+
+    fn leftover_label_key(&self) -> Option<&'static str> {
+        Some("k3d.cluster")
+    }
+
+    fn release(&self) -> Option<Release> {
+        Some(RELEASE)
+    }
+
+    fn install_commands(&self) -> Option<InstallCommands> {
+        Some(INSTALL)
     }
 }

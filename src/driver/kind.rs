@@ -4,10 +4,13 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::common::KubeVersion;
-use super::{Definition, Driver, DriverKind, ImageSource, Invocation, NodeProvider, ProviderKind};
+use super::api::{
+    Checksums, Definition, Driver, DriverKind, ImageSource, InstallCommands, NodeProvider,
+    ProviderKind, Release, around, words,
+};
+use super::common::{self, KubeVersion};
 use crate::host::tools::{ToolName, Version};
-use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
+use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName, VolumeSource};
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/kind.yaml");
@@ -38,6 +41,19 @@ pub const NODE_IMAGES: [(&str, &str); 4] = [
     ),
 ];
 
+/// What `korthbox install kind` downloads: the release whose node images are pinned.
+pub const RELEASE: Release = Release {
+    version: NODE_IMAGES_RELEASE,
+    repository: "kubernetes-sigs/kind",
+    checksums: Checksums::Beside(".sha256sum"),
+};
+
+const INSTALL: InstallCommands = InstallCommands {
+    macos: "`brew install kind`",
+    windows: "`winget install -e --id Kubernetes.kind`",
+    linux: "`curl -Lo kind https://kind.sigs.k8s.io/dl/latest/kind-linux-{arch} && sudo install kind /usr/local/bin/`",
+};
+
 pub struct Kind;
 
 /// The pinned node image for a version: `1.35` or `v1.35.8` picks the v1.35.8 image.
@@ -66,6 +82,10 @@ pub fn node_image(version: Option<&str>) -> Result<&'static str, String> {
 impl Driver for Kind {
     fn kind(&self) -> DriverKind {
         DriverKind::Kind
+    }
+
+    fn tool(&self) -> Option<ToolName> {
+        Some(ToolName::Kind)
     }
 
     fn default_kubernetes_version(&self) -> &'static str {
@@ -117,30 +137,16 @@ impl Driver for Kind {
         })
     }
 
-    fn create(
-        &self,
-        spec: &ClusterSpec,
-        provider: &NodeProvider,
-        config: Option<&Path>,
-        retain: bool,
-    ) -> Result<Invocation, String> {
-        let config = config.ok_or("kind needs its config file")?;
-        let mut args = vec![
-            "create".to_string(),
-            "cluster".into(),
-            "--name".into(),
-            spec.name.to_string(),
-            "--config".into(),
-            config.display().to_string(),
-        ];
-        if retain {
-            args.push("--retain".into());
-        }
-        Ok(Invocation::new(ToolName::Kind, args).with_env(env(provider)))
+    fn create_command(&self, name: &SandboxName) -> Vec<String> {
+        words(["create", "cluster", "--name", name.as_str()])
     }
 
-    fn list(&self, provider: &NodeProvider) -> Option<Invocation> {
-        Some(Invocation::new(ToolName::Kind, ["get", "clusters"]).with_env(env(provider)))
+    fn retain_flag(&self) -> Option<&'static str> {
+        Some("--retain")
+    }
+
+    fn list_args(&self) -> Vec<String> {
+        words(["get", "clusters"])
     }
 
     fn parse_list(&self, status_ok: bool, stdout: &str) -> Result<Vec<String>, String> {
@@ -156,14 +162,42 @@ impl Driver for Kind {
             .collect())
     }
 
-    fn delete(&self, name: &SandboxName, provider: &NodeProvider) -> Option<Invocation> {
-        Some(
-            Invocation::new(
-                ToolName::Kind,
-                ["delete", "cluster", "--name", name.as_str()],
-            )
-            .with_env(env(provider)),
+    fn delete_args(&self, name: &SandboxName) -> Vec<String> {
+        words(["delete", "cluster", "--name", name.as_str()])
+    }
+
+    fn load_words(&self, name: &SandboxName) -> (Vec<String>, Vec<String>) {
+        (
+            words(["load", "docker-image"]),
+            words(["--name", name.as_str()]),
         )
+    }
+
+    /// On Podman, kind loads an archive korthbox exported (its `docker-image` loader only
+    /// knows Docker).
+    fn load_args(
+        &self,
+        name: &SandboxName,
+        images: &[String],
+        archive: Option<&Path>,
+    ) -> Vec<String> {
+        match archive {
+            Some(path) => {
+                let path = path.display().to_string();
+                words(["load", "image-archive", &path, "--name", name.as_str()])
+            }
+            None => around(self.load_words(name), images),
+        }
+    }
+
+    fn tool_env(&self, provider: &NodeProvider) -> Vec<(String, String)> {
+        match provider.kind {
+            ProviderKind::Docker => provider.docker_host(),
+            ProviderKind::Podman => vec![(
+                crate::env::KIND_EXPERIMENTAL_PROVIDER.to_string(),
+                "podman".to_string(),
+            )],
+        }
     }
 
     fn context(&self, name: &SandboxName) -> String {
@@ -177,36 +211,48 @@ impl Driver for Kind {
         }
     }
 
-    fn load(
-        &self,
-        name: &SandboxName,
-        provider: &NodeProvider,
-        images: &[String],
-        archive: Option<&Path>,
-    ) -> Option<Invocation> {
-        let mut args: Vec<String> = match archive {
-            Some(path) => vec![
-                "load".into(),
-                "image-archive".into(),
-                path.display().to_string(),
-            ],
-            None => {
-                let mut a = vec!["load".to_string(), "docker-image".into()];
-                a.extend(images.iter().cloned());
-                a
-            }
-        };
-        args.extend(["--name".to_string(), name.to_string()]);
-        Some(Invocation::new(ToolName::Kind, args).with_env(env(provider)))
+    fn maps_host_ports(&self) -> bool {
+        true
     }
-}
 
-fn env(provider: &NodeProvider) -> Vec<(String, String)> {
-    match provider.kind {
-        ProviderKind::Docker => provider.docker_host(),
-        ProviderKind::Podman => vec![(
-            crate::env::KIND_EXPERIMENTAL_PROVIDER.to_string(),
-            "podman".to_string(),
-        )],
+    fn mapped_ports(&self, dir: &Path) -> Option<(u16, u16)> {
+        let text = std::fs::read_to_string(dir.join(FILE_NAME)).ok()?;
+        let doc: Value = serde_saphyr::from_str(&text).ok()?;
+        let host_port =
+            |node_port: u16| -> Option<u16> {
+                doc["nodes"]
+                .as_array()?
+                .iter()
+                .flat_map(|n| n["extraPortMappings"].as_array().cloned().unwrap_or_default())
+                .find(|m| m["containerPort"].as_u64() == Some(u64::from(node_port)))?["hostPort"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+            };
+        Some((host_port(HTTP_NODE_PORT)?, host_port(DICOM_NODE_PORT)?))
+    }
+
+    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
+        // kind's clusters come with the `standard` class.
+        common::default_class_or_local_path(cluster_has_default, true)
+    }
+
+    fn leftover_label_key(&self) -> Option<&'static str> {
+        Some("io.x-k8s.kind.cluster")
+    }
+
+    fn release(&self) -> Option<Release> {
+        Some(RELEASE)
+    }
+
+    fn install_commands(&self) -> Option<InstallCommands> {
+        Some(INSTALL)
+    }
+
+    fn version_warning(&self, have: &Version) -> Option<String> {
+        (*have < NODE_IMAGES_RELEASE).then(|| {
+            format!(
+                "the pinned node images are kind {NODE_IMAGES_RELEASE}'s and kind {have} may not boot them; if creation fails, upgrade kind"
+            )
+        })
     }
 }

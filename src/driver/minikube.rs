@@ -3,14 +3,15 @@
 //! minikube takes flags, not a config file, so its "definition" is an argument list.
 //! Host ports are not mapped here: a later stage forwards them.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
+use super::api::{
+    Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, ProviderKind,
+    Release, words,
+};
 use super::common::KubeVersion;
-use super::{Definition, Driver, DriverKind, ImageSource, Invocation, NodeProvider, ProviderKind};
-use crate::host::tools::ToolName;
-use crate::spec::{ClusterSpec, ControlPlanes, SandboxName};
+use crate::host::tools::{ToolName, Version};
+use crate::spec::{ClusterSpec, ControlPlanes, SandboxName, VolumeSource};
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/minikube.args");
@@ -19,6 +20,19 @@ pub const FILE_NAME: &str = "minikube.args";
 /// The Kubernetes version used when none is asked for: the same release as kind's default
 /// node image, so that both kubeadm-based drivers run the same Kubernetes.
 pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.36.4";
+
+/// What `korthbox install minikube` downloads.
+pub const RELEASE: Release = Release {
+    version: Version::new(1, 39, 0),
+    repository: "kubernetes/minikube",
+    checksums: Checksums::Beside(".sha256"),
+};
+
+const INSTALL: InstallCommands = InstallCommands {
+    macos: "`brew install minikube`",
+    windows: "`winget install -e --id Kubernetes.minikube`",
+    linux: "`curl -LO https://github.com/kubernetes/minikube/releases/latest/download/minikube-linux-{arch} && sudo install minikube-linux-{arch} /usr/local/bin/minikube`",
+};
 
 pub struct Minikube;
 
@@ -63,6 +77,10 @@ impl Driver for Minikube {
         DriverKind::Minikube
     }
 
+    fn tool(&self) -> Option<ToolName> {
+        Some(ToolName::Minikube)
+    }
+
     fn default_kubernetes_version(&self) -> &'static str {
         DEFAULT_KUBERNETES_VERSION
     }
@@ -71,26 +89,14 @@ impl Driver for Minikube {
         Ok(Definition::Args(Self::start_args(spec, provider)?))
     }
 
-    fn create(
-        &self,
-        spec: &ClusterSpec,
-        provider: &NodeProvider,
-        _config: Option<&Path>,
-        _retain: bool,
-    ) -> Result<Invocation, String> {
-        // minikube leaves a failed profile in place by itself; korthbox deletes it unless
-        // --retain, so nothing changes in the arguments.
-        Ok(
-            Invocation::new(ToolName::Minikube, Self::start_args(spec, provider)?)
-                .with_env(env(provider)),
-        )
+    /// `minikube start …` is the whole definition. minikube leaves a failed profile in place
+    /// by itself; korthbox deletes it unless --retain, so there is no flag for that.
+    fn create_command(&self, _name: &SandboxName) -> Vec<String> {
+        Vec::new()
     }
 
-    fn list(&self, provider: &NodeProvider) -> Option<Invocation> {
-        Some(
-            Invocation::new(ToolName::Minikube, ["profile", "list", "-o", "json"])
-                .with_env(env(provider)),
-        )
+    fn list_args(&self) -> Vec<String> {
+        words(["profile", "list", "-o", "json"])
     }
 
     fn parse_list(&self, status_ok: bool, stdout: &str) -> Result<Vec<String>, String> {
@@ -125,39 +131,47 @@ impl Driver for Minikube {
         }
     }
 
-    fn delete(&self, name: &SandboxName, provider: &NodeProvider) -> Option<Invocation> {
-        Some(
-            Invocation::new(ToolName::Minikube, ["delete", "--profile", name.as_str()])
-                .with_env(env(provider)),
-        )
+    fn delete_args(&self, name: &SandboxName) -> Vec<String> {
+        words(["delete", "--profile", name.as_str()])
     }
 
+    fn load_words(&self, name: &SandboxName) -> (Vec<String>, Vec<String>) {
+        (words(["image", "load"]), vec![format!("--profile={name}")])
+    }
+
+    fn tool_env(&self, provider: &NodeProvider) -> Vec<(String, String)> {
+        match provider.kind {
+            ProviderKind::Docker => provider.docker_host(),
+            // minikube drives the podman CLI, which finds its own service.
+            ProviderKind::Podman => Vec::new(),
+        }
+    }
+
+    /// The profile's name is its context.
     fn context(&self, name: &SandboxName) -> String {
         name.to_string()
     }
 
-    fn image_source(&self, _provider: &NodeProvider) -> ImageSource {
-        ImageSource::Engine
+    /// The nodes publish no ports for Orthanc: `korthbox forward` reaches it.
+    fn maps_host_ports(&self) -> bool {
+        false
     }
 
-    fn load(
-        &self,
-        name: &SandboxName,
-        provider: &NodeProvider,
-        images: &[String],
-        _archive: Option<&Path>,
-    ) -> Option<Invocation> {
-        let mut args = vec!["image".to_string(), "load".into()];
-        args.extend(images.iter().cloned());
-        args.push(format!("--profile={name}"));
-        Some(Invocation::new(ToolName::Minikube, args).with_env(env(provider)))
+    /// minikube's default class (hostpath) does not work across nodes, so local-path is
+    /// installed beside it and named by the stack's claims.
+    fn volumes(&self, _cluster_has_default: Option<bool>) -> VolumeSource {
+        VolumeSource::InstallLocalPath { default: false }
     }
-}
 
-fn env(provider: &NodeProvider) -> Vec<(String, String)> {
-    match provider.kind {
-        ProviderKind::Docker => provider.docker_host(),
-        // minikube drives the podman CLI, which finds its own service.
-        ProviderKind::Podman => Vec::new(),
+    fn leftover_label_key(&self) -> Option<&'static str> {
+        Some("name.minikube.sigs.k8s.io")
+    }
+
+    fn release(&self) -> Option<Release> {
+        Some(RELEASE)
+    }
+
+    fn install_commands(&self) -> Option<InstallCommands> {
+        Some(INSTALL)
     }
 }

@@ -1,73 +1,39 @@
 //! Cluster drivers: how kind, k3d and minikube make, find, delete and feed a sandbox cluster,
 //! and how a cluster the user already has is used as one.
 //!
-//! A [`Driver`] only *describes* work: it renders its tool's cluster definition and says which
-//! command lines to run. Running them (streaming output, timeouts, clean-up on failure) lives
-//! once, in [`common`]. Adding a driver is one file here and one template in drivers/.
+//! Each driver is one file implementing [`Driver`] (`api.rs`); this module names them all and
+//! picks one for the host. Running a driver's command lines (streaming output, timeouts,
+//! clean-up on failure) lives once, in `run` and `actions`. Adding a driver is one file here,
+//! one template in drivers/, and its tests.
 
 pub mod actions;
+pub mod api;
 pub mod cleanup;
 pub mod common;
 pub mod existing;
 pub mod k3d;
 pub mod kind;
 pub mod minikube;
+pub mod run;
 
-use std::path::{Path, PathBuf};
+pub use api::{
+    AUTO_ORDER, ClusterEntry, Definition, Driver, DriverChoice, DriverKind, ImageSource,
+    Invocation, NodeProvider, ProviderKind,
+};
 
-use serde::Serialize;
-
-use crate::host::engines::{EndpointSource, Engine, EngineKind};
-
-/// Where the Docker CLI and SDKs look when nothing says otherwise.
-const DEFAULT_DOCKER_ENDPOINT: &str = "unix:///var/run/docker.sock";
-use crate::host::tools::ToolName;
-use crate::spec::{ClusterSpec, DriverChoice, SandboxName};
-
-/// The order `--driver auto` tries the installed tools in: kind first (the most widely used,
-/// the closest to upstream kubeadm clusters), then k3d (lighter), then minikube.
-pub const AUTO_ORDER: [DriverKind; 3] = [DriverKind::Kind, DriverKind::K3d, DriverKind::Minikube];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DriverKind {
-    Kind,
-    K3d,
-    Minikube,
-    Existing,
-}
+use crate::error::Error;
+use crate::host::HostFacts;
+use crate::host::tools::{Tool, ToolName};
 
 impl DriverKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            DriverKind::Kind => "kind",
-            DriverKind::K3d => "k3d",
-            DriverKind::Minikube => "minikube",
-            DriverKind::Existing => "existing",
-        }
-    }
+    pub const ALL: [DriverKind; 4] = [
+        DriverKind::Kind,
+        DriverKind::K3d,
+        DriverKind::Minikube,
+        DriverKind::Existing,
+    ];
 
-    /// The executable the driver runs; an existing cluster needs none.
-    pub fn tool(self) -> Option<ToolName> {
-        match self {
-            DriverKind::Kind => Some(ToolName::Kind),
-            DriverKind::K3d => Some(ToolName::K3d),
-            DriverKind::Minikube => Some(ToolName::Minikube),
-            DriverKind::Existing => None,
-        }
-    }
-
-    /// The driver for an explicit choice; `None` for `auto`, which depends on the host.
-    pub fn from_choice(choice: DriverChoice) -> Option<Self> {
-        match choice {
-            DriverChoice::Auto => None,
-            DriverChoice::Kind => Some(DriverKind::Kind),
-            DriverChoice::K3d => Some(DriverKind::K3d),
-            DriverChoice::Minikube => Some(DriverKind::Minikube),
-            DriverChoice::Existing => Some(DriverKind::Existing),
-        }
-    }
-
+    /// Everything korthbox knows about this driver.
     pub fn driver(self) -> &'static dyn Driver {
         match self {
             DriverKind::Kind => &kind::Kind,
@@ -76,218 +42,163 @@ impl DriverKind {
             DriverKind::Existing => &existing::Existing,
         }
     }
-}
 
-/// What runs the cluster's nodes as containers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    /// Any Docker-API engine: Docker Engine, Docker Desktop, Rancher Desktop, colima, OrbStack.
-    Docker,
-    Podman,
-}
-
-/// The engine a driver puts its nodes on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeProvider {
-    pub kind: ProviderKind,
-    /// The engine's API endpoint (`unix:///var/run/docker.sock`), when one was found.
-    pub endpoint: Option<String>,
-    /// Whether tools must be pointed at the endpoint with `DOCKER_HOST`: yes when korthbox found
-    /// it at a well-known socket other than Docker's default (colima, OrbStack, Podman…); no when
-    /// DOCKER_HOST or the Docker CLI's context already names it, or it is the default socket.
-    #[serde(skip)]
-    pub point_tools_at_endpoint: bool,
-}
-
-impl NodeProvider {
-    pub fn from_engine(engine: &Engine) -> Self {
-        let kind = match engine.kind {
-            EngineKind::Podman => ProviderKind::Podman,
-            EngineKind::DockerEngine
-            | EngineKind::DockerDesktop
-            | EngineKind::RancherDesktop
-            | EngineKind::Colima
-            | EngineKind::OrbStack => ProviderKind::Docker,
-        };
-        let point_tools_at_endpoint = engine.source == EndpointSource::WellKnown
-            && engine.endpoint != DEFAULT_DOCKER_ENDPOINT;
-        Self {
-            kind,
-            endpoint: Some(engine.endpoint.clone()),
-            point_tools_at_endpoint,
-        }
-    }
-
-    /// A provider named on the command line, without an engine to point at.
-    pub fn assumed(kind: ProviderKind) -> Self {
-        Self {
-            kind,
-            endpoint: None,
-            point_tools_at_endpoint: false,
-        }
-    }
-
-    /// `DOCKER_HOST` for tools that speak the Docker API, so that they use the very engine
-    /// korthbox found (colima's or Podman's socket is not where they look by default).
-    pub fn docker_host(&self) -> Vec<(String, String)> {
-        match &self.endpoint {
-            Some(uri) if self.point_tools_at_endpoint => {
-                vec![(crate::env::DOCKER_HOST.to_string(), uri.clone())]
-            }
-            _ => Vec::new(),
+    /// Whether its tool is installed on this host (always true for `existing`).
+    pub fn installed(self, facts: &HostFacts) -> bool {
+        match self.driver().tool() {
+            None => true,
+            Some(tool) => facts.tool(tool).is_some_and(Tool::installed),
         }
     }
 }
 
-/// A driver's cluster definition, exactly as it is handed to the tool.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Definition {
-    /// A config file (kind, k3d): its conventional file name and its YAML.
-    File {
-        file_name: &'static str,
-        yaml: String,
-    },
-    /// Command-line arguments (minikube), without the executable.
-    Args(Vec<String>),
-    /// Nothing to create (an existing cluster).
-    Nothing,
+/// The driver whose executable is `tool`.
+pub fn for_tool(tool: ToolName) -> Option<&'static dyn Driver> {
+    DriverKind::ALL
+        .into_iter()
+        .map(DriverKind::driver)
+        .find(|d| d.tool() == Some(tool))
 }
 
-/// One command line to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    pub tool: ToolName,
-    pub args: Vec<String>,
-    /// Set on top of korthbox's own environment.
-    pub env: Vec<(String, String)>,
+/// The drivers `korthbox install` can download: those with a pinned release.
+pub fn installable() -> impl Iterator<Item = DriverKind> {
+    DriverKind::ALL
+        .into_iter()
+        .filter(|k| k.driver().release().is_some())
 }
 
-impl Invocation {
-    pub fn new(tool: ToolName, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self {
-            tool,
-            args: args.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-        }
-    }
+/// A driver `korthbox install` can download, by name.
+pub fn parse_installable(name: &str) -> Result<DriverKind, String> {
+    installable()
+        .find(|k| k.label() == name)
+        .ok_or_else(|| format!("korthbox does not install {name:?}"))
+}
 
-    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
-        self.env = env;
-        self
-    }
+/// The kind of cluster a kube context names: one the user already has.
+pub fn for_context() -> DriverKind {
+    DriverKind::Existing
+}
 
-    /// The command line as a user would type it: `KIND_EXPERIMENTAL_PROVIDER=podman kind …`.
-    pub fn display(&self) -> String {
-        let mut words: Vec<String> = self
-            .env
-            .iter()
-            .map(|(k, v)| format!("{k}={}", common::shell_quote(v)))
-            .collect();
-        words.push(self.tool.executable().to_string());
-        words.extend(self.args.iter().map(|a| common::shell_quote(a)));
-        words.join(" ")
+/// `--driver existing` needs `--context`, and `--context` means nothing to a driver that makes
+/// its own cluster.
+pub fn check_choice(choice: Option<DriverKind>, context: Option<&str>) -> Result<(), Error> {
+    match (choice, context) {
+        (Some(DriverKind::Existing), None) => Err(Error::usage(
+            "--driver existing needs the kube context of the cluster to use",
+        )
+        .hint("add --context NAME (`kubectl config get-contexts` lists them)")),
+        (Some(kind), Some(_)) if kind.driver().makes_cluster() => Err(Error::usage(format!(
+            "--context names an existing cluster, but --driver {} makes its own",
+            kind.label()
+        ))
+        .hint("use --driver existing --context NAME, or leave --context out")),
+        _ => Ok(()),
     }
 }
 
-/// A cluster a driver reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClusterEntry {
-    pub driver: DriverKind,
-    pub name: String,
-    pub context: String,
+/// The drivers to look in for a sandbox: the one asked for, or every installed one in `auto`
+/// order.
+pub fn candidates(choice: Option<DriverKind>, facts: &HostFacts) -> Vec<DriverKind> {
+    match choice {
+        Some(kind) => vec![kind],
+        None => AUTO_ORDER
+            .into_iter()
+            .filter(|k| k.installed(facts))
+            .collect(),
+    }
 }
 
-/// How a driver gets images into its nodes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageSource {
-    /// The tool reads the images from the engine itself.
-    Engine,
-    /// The tool reads an image archive that korthbox exports from the engine first
-    /// (kind on Podman, whose `docker-image` loader only knows Docker).
-    Archive,
+/// The driver for `choice`: an explicit one as asked, `auto` (`None`) the first installed of
+/// [`AUTO_ORDER`]. `None` for `auto` when no driver is installed.
+pub fn pick(choice: Option<DriverKind>, facts: &HostFacts) -> Option<DriverKind> {
+    candidates(choice, facts).first().copied()
 }
 
-/// The operations korthbox needs from a cluster tool.
-pub trait Driver: Sync {
-    fn kind(&self) -> DriverKind;
-
-    /// The Kubernetes version used when the user names none.
-    fn default_kubernetes_version(&self) -> &'static str;
-
-    /// The cluster definition for `spec`, as it would be handed to the tool.
-    fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String>;
-
-    /// The command that creates the cluster; `config` is where [`Driver::render`]'s file was
-    /// written. With `retain`, the tool must leave a failed cluster in place for inspection.
-    fn create(
-        &self,
-        spec: &ClusterSpec,
-        provider: &NodeProvider,
-        config: Option<&Path>,
-        retain: bool,
-    ) -> Result<Invocation, String>;
-
-    /// The command that lists the tool's clusters in a machine-readable form.
-    fn list(&self, provider: &NodeProvider) -> Option<Invocation>;
-
-    /// Cluster names from a successful or failed run of [`Driver::list`].
-    fn parse_list(&self, status_ok: bool, stdout: &str) -> Result<Vec<String>, String>;
-
-    /// The command that deletes the cluster.
-    fn delete(&self, name: &SandboxName, provider: &NodeProvider) -> Option<Invocation>;
-
-    /// The kube context the tool writes for the cluster.
-    fn context(&self, name: &SandboxName) -> String;
-
-    fn image_source(&self, provider: &NodeProvider) -> ImageSource;
-
-    /// The command that loads `images` (or the archive holding them) into every node.
-    fn load(
-        &self,
-        name: &SandboxName,
-        provider: &NodeProvider,
-        images: &[String],
-        archive: Option<&Path>,
-    ) -> Option<Invocation>;
-}
-
-/// Where korthbox writes the definition it hands to a tool, so that it can be read afterwards.
-pub fn definition_path(cache_dir: &Path, name: &SandboxName, file_name: &str) -> PathBuf {
-    cache_dir
-        .join("clusters")
-        .join(name.as_str())
-        .join(file_name)
-}
-
-/// The host ports (HTTP, DICOM) the definition korthbox handed to kind or k3d maps to Orthanc's
-/// NodePorts, read back from the copy kept in the cache directory.
-pub fn mapped_ports(kind: DriverKind, cache_dir: &Path, name: &SandboxName) -> Option<(u16, u16)> {
-    use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT};
-    let file = match kind {
-        DriverKind::Kind => kind::FILE_NAME,
-        DriverKind::K3d => k3d::FILE_NAME,
-        DriverKind::Minikube | DriverKind::Existing => return None,
+/// Like [`pick`], but a missing or too old tool is an error with the fix.
+pub fn require(choice: Option<DriverKind>, facts: &HostFacts) -> Result<DriverKind, Error> {
+    let Some(kind) = pick(choice, facts) else {
+        let hint = DriverKind::Kind
+            .driver()
+            .install_hint(&facts.host)
+            .unwrap_or_default();
+        return Err(Error::failure(
+            "no cluster driver is installed: korthbox needs kind, k3d or minikube",
+        )
+        .hint(format!(
+            "`korthbox install kind` downloads the pinned kind for this user (korthbox tries kind, then k3d, then minikube); or install it system-wide: {hint}"
+        )));
     };
-    let text = std::fs::read_to_string(definition_path(cache_dir, name, file)).ok()?;
-    let doc: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
-    let host_port =
-        |node_port: u16| -> Option<u16> {
-            match kind {
-            DriverKind::Kind => doc["nodes"]
-                .as_array()?
-                .iter()
-                .flat_map(|n| n["extraPortMappings"].as_array().cloned().unwrap_or_default())
-                .find(|m| m["containerPort"].as_u64() == Some(u64::from(node_port)))?["hostPort"]
-                .as_u64()
-                .and_then(|p| u16::try_from(p).ok()),
-            _ => doc["ports"].as_array()?.iter().find_map(|p| {
-                let parts: Vec<&str> = p["port"].as_str()?.split(':').collect();
-                (parts.last()? == &node_port.to_string())
-                    .then(|| parts.get(parts.len().checked_sub(2)?)?.parse().ok())
-                    .flatten()
-            }),
+    let driver = kind.driver();
+    let Some(tool_name) = driver.tool() else {
+        return Ok(kind);
+    };
+    let fix = driver.install_hint(&facts.host).unwrap_or_default();
+    match facts.tool(tool_name) {
+        Some(t) if t.usable() => Ok(kind),
+        Some(t) if t.installed() => {
+            let have = t
+                .version
+                .as_ref()
+                .map(|v| format!("version {v}"))
+                .or_else(|| t.error.clone())
+                .unwrap_or_else(|| "an unknown version".into());
+            Err(Error::failure(format!(
+                "{} is too old or unreadable ({have}); korthbox needs {} or newer",
+                tool_name.executable(),
+                tool_name.minimum()
+            ))
+            .hint(format!("upgrade it: {fix}")))
         }
-        };
-    Some((host_port(HTTP_NODE_PORT)?, host_port(DICOM_NODE_PORT)?))
+        _ => Err(Error::failure(format!(
+            "--driver {} needs {}, which is not installed",
+            kind.label(),
+            tool_name.executable()
+        ))
+        .hint(format!("install it: {fix}"))),
+    }
+}
+
+/// The engine the nodes go on: the one host detection selected, or the kind named with
+/// `--provider`. `None` when nothing is reachable and nothing was named.
+pub fn provider(facts: &HostFacts, wanted: Option<ProviderKind>) -> Option<NodeProvider> {
+    let reachable = facts.engines.iter().filter(|e| e.is_reachable());
+    match wanted {
+        None => facts.selected_engine().map(NodeProvider::from_engine),
+        Some(kind) => Some(
+            reachable
+                .map(NodeProvider::from_engine)
+                .find(|p| p.kind == kind)
+                .unwrap_or_else(|| NodeProvider::assumed(kind)),
+        ),
+    }
+}
+
+/// Like [`provider`], but with no engine at all it is an error with the fix.
+pub fn require_provider(
+    facts: &HostFacts,
+    wanted: Option<ProviderKind>,
+) -> Result<NodeProvider, Error> {
+    if let Some(found) = provider(facts, wanted).filter(|p| p.endpoint.is_some()) {
+        return Ok(found);
+    }
+    let mut err = Error::failure(match wanted {
+        Some(ProviderKind::Podman) => "no Podman service answered",
+        Some(ProviderKind::Docker) => "no Docker engine answered",
+        None => "no container engine answered",
+    });
+    // What was tried, and why it did not answer.
+    for engine in &facts.engines {
+        err = err.caused_by(format!(
+            "{} ({}): {}",
+            engine.endpoint,
+            engine.source.label(),
+            engine.error.as_deref().unwrap_or("not answering")
+        ));
+    }
+    if facts.engines.is_empty() {
+        err = err.caused_by("no engine socket exists: DOCKER_HOST is unset and no Docker, Podman, colima, OrbStack or Rancher Desktop socket was found");
+    }
+    Err(err.hint(
+        "start your engine (`sudo systemctl start docker`, `colima start`, `podman machine start`, or open Docker Desktop); `korthbox doctor` gives the exact command for this machine",
+    ))
 }

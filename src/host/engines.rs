@@ -409,7 +409,7 @@ pub async fn probe(endpoint: Endpoint, timeout: Duration) -> Engine {
             engine.state = EngineState::NoAnswer;
             engine.error = Some(format!(
                 "did not answer within {}",
-                crate::ui::seconds(timeout)
+                crate::report::seconds(timeout)
             ));
         }
         Ok(Err(message)) => engine.error = Some(message),

@@ -96,3 +96,17 @@ pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
         None
     }
 }
+
+/// Lets everyone run the file at `path` (a downloaded driver); nothing to do on Windows.
+pub fn make_executable(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}

@@ -31,6 +31,16 @@ impl OsFamily {
     pub fn is_linux_kernel(self) -> bool {
         matches!(self, OsFamily::Linux | OsFamily::Wsl2)
     }
+
+    /// The OS as release files name it (`kind-linux-amd64`); `None` where the drivers publish
+    /// no plain binary korthbox can install.
+    pub fn release_name(self) -> Option<&'static str> {
+        match self {
+            OsFamily::Linux | OsFamily::Wsl2 => Some("linux"),
+            OsFamily::Macos => Some("darwin"),
+            OsFamily::Windows | OsFamily::Other => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,6 +66,15 @@ impl Arch {
             Arch::X86_64 => "x86_64",
             Arch::Arm64 => "arm64",
             Arch::Other => "other",
+        }
+    }
+
+    /// The architecture as release files name it (`amd64`, `arm64`).
+    pub fn release_name(self) -> Option<&'static str> {
+        match self {
+            Arch::X86_64 => Some("amd64"),
+            Arch::Arm64 => Some("arm64"),
+            Arch::Other => None,
         }
     }
 }

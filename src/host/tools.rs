@@ -361,7 +361,7 @@ async fn run(
         Err(_) => {
             return Err(format!(
                 "`{shown}` did not finish within {}",
-                crate::ui::seconds(timeout)
+                crate::report::seconds(timeout)
             ));
         }
         Ok(Err(e)) => return Err(format!("could not run `{shown}`: {e}")),

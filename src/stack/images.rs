@@ -1,6 +1,6 @@
 //! Every image the stack runs, pinned by tag and digest, in one place.
 
-use crate::spec::StackImages;
+use serde::Serialize;
 
 /// orthancteam/orthanc (osimis/orthanc was renamed in 2024): Orthanc 1.12.11 with the
 /// PostgreSQL, DICOMweb and S3 plugins.
@@ -15,6 +15,31 @@ pub const MINIO_CLIENT: &str = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z@sh
 pub const LOCAL_PATH: &str = "docker.io/rancher/local-path-provisioner:v0.0.32@sha256:9289da488b07912cb4128eb96928a331a5f3e60c28c5cfc5790f354a4ad0cc68";
 /// The helper local-path-provisioner runs to create and remove volume directories.
 pub const BUSYBOX: &str = "docker.io/library/busybox:1.37.0@sha256:bdf57e528e45e4433820e045b29b4597825a1c9e38353532d90a01445013f82e";
+
+/// The images the stack runs; each can be overridden.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackImages {
+    pub orthanc: String,
+    pub postgres: String,
+    pub minio: String,
+    pub minio_client: String,
+    pub local_path: String,
+    pub busybox: String,
+}
+
+impl StackImages {
+    /// The same images, each changed by `f` (a mirror, a tag instead of a digest).
+    pub fn map(self, f: impl Fn(&str) -> String) -> Self {
+        Self {
+            orthanc: f(&self.orthanc),
+            postgres: f(&self.postgres),
+            minio: f(&self.minio),
+            minio_client: f(&self.minio_client),
+            local_path: f(&self.local_path),
+            busybox: f(&self.busybox),
+        }
+    }
+}
 
 impl Default for StackImages {
     fn default() -> Self {
@@ -116,25 +141,4 @@ impl std::fmt::Display for ImageRef {
         }
         Ok(())
     }
-}
-
-/// Every image the stack runs for `spec`, as pinned (with the mirror applied), by component.
-pub fn used(spec: &crate::spec::StackSpec) -> Vec<(&'static str, ImageRef)> {
-    use crate::spec::{StorageLayer, VolumeSource};
-    let images = &spec.images;
-    let mut out = vec![
-        ("postgres", images.postgres.as_str()),
-        ("orthanc", images.orthanc.as_str()),
-    ];
-    if spec.storage == StorageLayer::Minio {
-        out.push(("minio", images.minio.as_str()));
-        out.push(("minio-client", images.minio_client.as_str()));
-    }
-    if matches!(spec.volumes, VolumeSource::InstallLocalPath { .. }) {
-        out.push(("local-path-provisioner", images.local_path.as_str()));
-        out.push(("local-path-helper", images.busybox.as_str()));
-    }
-    out.into_iter()
-        .map(|(component, text)| (component, ImageRef::parse(text)))
-        .collect()
 }

@@ -1,6 +1,6 @@
 //! MinIO object storage and its bucket, for `--storage minio`.
 
-use super::{Manifest, Stage, docs};
+use super::manifest::{Manifest, Stage, docs};
 use crate::template::Vars;
 
 pub fn render(vars: &Vars) -> Result<Vec<Manifest>, String> {

@@ -1,117 +1,28 @@
 //! What is deployed into the cluster: the storage layer, PostgreSQL, MinIO and Orthanc, each
 //! rendered from its readable YAML under assets/ (embedded at build time) with a small set of
 //! substitutions, and tagged with the stage of the apply order it belongs to.
+//!
+//! Adding a component is one file here and its manifest in assets/.
 
 pub mod images;
+pub mod manifest;
 mod minio;
 mod orthanc;
 mod postgres;
+pub mod secrets;
+pub mod spec;
 mod storage;
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::spec::{StackSpec, StorageLayer, VolumeSource};
+pub use images::StackImages;
+pub use manifest::{Manifest, Stage};
+pub use secrets::Secrets;
+pub use spec::{Choices, StackSpec};
+
+use crate::spec::{StorageLayer, VolumeSource};
 use crate::template::{self, Vars};
-
-/// Where in the apply order an object goes; stages are applied (and waited for) in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stage {
-    Namespace,
-    Storage,
-    /// Created only when absent, never updated.
-    Secrets,
-    Config,
-    Postgres,
-    Minio,
-    Bucket,
-    Orthanc,
-}
-
-impl Stage {
-    pub fn label(self) -> &'static str {
-        match self {
-            Stage::Namespace => "namespace",
-            Stage::Storage => "storage",
-            Stage::Secrets => "secrets",
-            Stage::Config => "configuration",
-            Stage::Postgres => "PostgreSQL",
-            Stage::Minio => "MinIO",
-            Stage::Bucket => "MinIO bucket",
-            Stage::Orthanc => "Orthanc",
-        }
-    }
-}
-
-/// One object to apply.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Manifest {
-    pub stage: Stage,
-    pub object: Value,
-}
-
-impl Manifest {
-    pub fn kind(&self) -> &str {
-        self.object["kind"].as_str().unwrap_or_default()
-    }
-    pub fn name(&self) -> &str {
-        self.object["metadata"]["name"].as_str().unwrap_or_default()
-    }
-    pub fn namespace(&self) -> Option<&str> {
-        self.object["metadata"]["namespace"].as_str()
-    }
-    /// `Deployment orthanc/korthbox`, for messages.
-    pub fn describe(&self) -> String {
-        match self.namespace() {
-            Some(ns) => format!("{} {ns}/{}", self.kind(), self.name()),
-            None => format!("{} {}", self.kind(), self.name()),
-        }
-    }
-}
-
-/// The generated credentials. Values go into Secrets only, and are printed only when asked.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secrets {
-    pub postgres_password: String,
-    pub orthanc_password: String,
-    pub minio_password: String,
-}
-
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secrets { <redacted> }")
-    }
-}
-
-/// What `plan` shows in place of a secret value.
-pub const REDACTED: &str = "<redacted: korthbox plan --show-secrets prints values>";
-
-impl Secrets {
-    /// Fresh random passwords (24 bytes from the OS, hex).
-    pub fn generate() -> std::io::Result<Self> {
-        Ok(Self {
-            postgres_password: random_hex(24)?,
-            orthanc_password: random_hex(24)?,
-            minio_password: random_hex(24)?,
-        })
-    }
-
-    pub fn redacted() -> Self {
-        Self {
-            postgres_password: REDACTED.into(),
-            orthanc_password: REDACTED.into(),
-            minio_password: REDACTED.into(),
-        }
-    }
-}
-
-fn random_hex(bytes: usize) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
+use manifest::{docs, labels, selector};
 
 /// Every object of the stack, in apply order.
 pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, String> {
@@ -138,6 +49,11 @@ pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, Stri
     Ok(out)
 }
 
+/// Orthanc's configuration for `spec`, as the ConfigMap holds it.
+pub fn orthanc_config(spec: &StackSpec) -> Result<Value, String> {
+    orthanc::config(spec)
+}
+
 /// The objects as one multi-document YAML stream.
 pub fn to_yaml(manifests: &[Manifest]) -> String {
     manifests
@@ -145,32 +61,6 @@ pub fn to_yaml(manifests: &[Manifest]) -> String {
         .map(|m| template::to_yaml(&m.object))
         .collect::<Vec<_>>()
         .join("---\n")
-}
-
-/// Renders every document of a multi-document asset into `stage`.
-fn docs(stage: Stage, asset: &str, vars: &Vars) -> Result<Vec<Manifest>, String> {
-    Ok(template::render_yaml_documents(asset, vars)?
-        .into_iter()
-        .map(|object| Manifest { stage, object })
-        .collect())
-}
-
-/// The recommended labels, plus korthbox's own.
-fn labels(spec: &StackSpec, name: &str, component: &str) -> Value {
-    json!({
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/instance": spec.instance.as_str(),
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": "korthbox",
-        "app.kubernetes.io/managed-by": "korthbox",
-    })
-}
-
-fn selector(spec: &StackSpec, name: &str) -> Value {
-    json!({
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/instance": spec.instance.as_str(),
-    })
 }
 
 fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Manifest, Stage, docs};
-use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage, StackSpec};
+use super::manifest::{Manifest, Stage, docs};
+use super::spec::StackSpec;
+use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage};
 use crate::template::{self, Vars};
 
 const CONFIG: &str = include_str!("../../assets/orthanc.json");

@@ -1,6 +1,6 @@
 //! PostgreSQL: a StatefulSet from the official image, its volume from volumeClaimTemplates.
 
-use super::{Manifest, Stage, docs};
+use super::manifest::{Manifest, Stage, docs};
 use crate::template::Vars;
 
 pub fn render(vars: &Vars) -> Result<Vec<Manifest>, String> {

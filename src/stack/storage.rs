@@ -1,7 +1,8 @@
 //! The storage layer: the cluster's default StorageClass, or rancher's local-path-provisioner.
 
-use super::{Manifest, Stage, docs};
-use crate::spec::{StackSpec, VolumeSource};
+use super::manifest::{Manifest, Stage, docs};
+use super::spec::StackSpec;
+use crate::spec::VolumeSource;
 use crate::template::Vars;
 
 /// The StorageClass local-path-provisioner serves.

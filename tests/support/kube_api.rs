@@ -1,6 +1,7 @@
 //! A fake Kubernetes API server: answers `GET /api/v1/nodes` with real node objects (or nodes
 //! made from real `kubectl get nodes -o wide` captures) and records every request, so tests
-//! can assert that nothing but reads reached it.
+//! can assert that nothing but reads reached it. Lists and watches (`?watch=true`, streamed
+//! events until `timeoutSeconds`) take label and `metadata.name` field selectors.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Write};
@@ -32,6 +33,117 @@ struct Store {
     forwards: BTreeMap<u16, u16>,
 }
 
+impl Store {
+    /// Stores `object` at `path` with the next resourceVersion, as every write does.
+    fn insert(&mut self, path: String, mut object: Value) {
+        self.version += 1;
+        if object["metadata"].is_object() {
+            object["metadata"]["resourceVersion"] = json!(self.version.to_string());
+        }
+        self.objects.insert(path, object);
+    }
+
+    /// The objects directly in collection `path` that `query`'s selectors match; workloads
+    /// applied while the cluster was not ready become ready once it is.
+    fn collection(&mut self, path: &str, query: &str) -> BTreeMap<String, Value> {
+        let prefix = format!("{path}/");
+        let keys: Vec<String> = self
+            .objects
+            .keys()
+            .filter(|k| {
+                k.strip_prefix(&prefix)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+            .cloned()
+            .collect();
+        let mut out = BTreeMap::new();
+        for key in keys {
+            let value = self.read(&key).unwrap();
+            if matches_selector(&value, query) {
+                out.insert(key, value);
+            }
+        }
+        out
+    }
+
+    /// One object, settled first when the cluster is ready.
+    fn read(&mut self, path: &str) -> Option<Value> {
+        let mut v = self.objects.get(path).cloned()?;
+        if self.ready && v["status"].is_null() && settles(&v) {
+            settle(self, &mut v);
+            self.insert(path.to_string(), v);
+            v = self.objects.get(path).cloned()?;
+        }
+        Some(v)
+    }
+}
+
+fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+fn resource_version(object: &Value) -> u64 {
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A watch: every change to the collection's matching objects after the resourceVersion the
+/// client gives, as a stream of JSON events, until `timeoutSeconds` or the client leaves.
+fn watch(mut writer: TcpStream, store: &Mutex<Store>, path: &str, query: &str) {
+    let since: u64 = query_param(query, "resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let seconds: u64 = query_param(query, "timeoutSeconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(290);
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if writer.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    // What the client already has: the objects as they were at `since`.
+    let mut known: BTreeMap<String, Value> = store
+        .lock()
+        .unwrap()
+        .collection(path, query)
+        .into_iter()
+        .filter(|(_, v)| resource_version(v) <= since)
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        let now = store.lock().unwrap().collection(path, query);
+        let mut events = Vec::new();
+        for (key, object) in &now {
+            match known.get(key) {
+                None => events.push(json!({"type": "ADDED", "object": object})),
+                Some(old) if old != object => {
+                    events.push(json!({"type": "MODIFIED", "object": object}))
+                }
+                Some(_) => {}
+            }
+        }
+        for (key, object) in &known {
+            if !now.contains_key(key) {
+                events.push(json!({"type": "DELETED", "object": object}));
+            }
+        }
+        for event in events {
+            let line = format!("{event}\n");
+            let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+            if writer.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+        known = now;
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = writer.write_all(b"0\r\n\r\n");
+}
+
 impl FakeApi {
     /// A server whose cluster has `nodes`.
     pub fn serve(nodes: Vec<Value>) -> FakeApi {
@@ -58,6 +170,19 @@ impl FakeApi {
         api
     }
 
+    /// A kind cluster: its three nodes (from a real capture) and its default StorageClass.
+    pub fn kind() -> FakeApi {
+        let text = super::fixture("kind-multinode-get-nodes-wide.txt");
+        let api = FakeApi::serve(nodes_from_table(&text, None));
+        api.put(
+            "/apis/storage.k8s.io/v1/storageclasses/standard",
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                   "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                   "provisioner": "rancher.io/local-path"}),
+        );
+        api
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -81,17 +206,14 @@ impl FakeApi {
             .retain(|k, _| !k.starts_with("/api/v1/nodes/"));
         for node in nodes {
             let name = node["metadata"]["name"].as_str().unwrap().to_string();
-            store.objects.insert(format!("/api/v1/nodes/{name}"), node);
+            store.insert(format!("/api/v1/nodes/{name}"), node);
         }
     }
 
-    /// Stores `object` at `path` as it is (a pod in some state, a StorageClass…).
+    /// Stores `object` at `path` as it is (a pod in some state, a StorageClass…), with a new
+    /// resourceVersion.
     pub fn put(&self, path: &str, object: Value) {
-        self.store
-            .lock()
-            .unwrap()
-            .objects
-            .insert(path.to_string(), object);
+        self.store.lock().unwrap().insert(path.to_string(), object);
     }
 
     pub fn get(&self, path: &str) -> Option<Value> {
@@ -150,6 +272,10 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, store: &Mutex<S
         let target = parts.next().unwrap_or("/").to_string();
         log.lock().unwrap().push(format!("{method} {target}"));
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        if method == "GET" && is_collection(path) && query_param(query, "watch").is_some() {
+            watch(writer, store, path, query);
+            return;
+        }
         if path.ends_with("/portforward") && request.header("upgrade").is_some() {
             let forwards = store.lock().unwrap().forwards.clone();
             port_forward(writer, &request, query, &forwards);
@@ -321,6 +447,16 @@ fn status(code: u16, reason: &str, message: String) -> (String, Value) {
 }
 
 fn matches_selector(object: &Value, query: &str) -> bool {
+    let name = query_param(query, "fieldSelector").and_then(|f| {
+        f.replace("%3D", "=")
+            .strip_prefix("metadata.name=")
+            .map(String::from)
+    });
+    if let Some(name) = name
+        && object["metadata"]["name"].as_str() != Some(name.as_str())
+    {
+        return false;
+    }
     let selector = query
         .split('&')
         .find_map(|kv| kv.strip_prefix("labelSelector="))
@@ -365,32 +501,15 @@ fn handle(
 ) -> (String, Value) {
     match method {
         "GET" if is_collection(path) => {
-            let prefix = format!("{path}/");
-            let items: Vec<Value> = store
-                .objects
-                .iter()
-                .filter(|(k, _)| {
-                    k.strip_prefix(&prefix)
-                        .is_some_and(|rest| !rest.contains('/'))
-                })
-                .map(|(_, v)| v.clone())
-                .filter(|v| matches_selector(v, query))
-                .collect();
+            let items: Vec<Value> = store.collection(path, query).into_values().collect();
             (
                 "200 OK".into(),
                 json!({"kind": "List", "apiVersion": "v1",
                        "metadata": {"resourceVersion": store.version.to_string()}, "items": items}),
             )
         }
-        "GET" => match store.objects.get(path).cloned() {
-            Some(mut v) => {
-                // A workload applied while the cluster was not ready becomes ready once it is.
-                if store.ready && v["status"].is_null() {
-                    settle(store, &mut v);
-                    store.objects.insert(path.to_string(), v.clone());
-                }
-                ("200 OK".into(), v)
-            }
+        "GET" => match store.read(path) {
+            Some(v) => ("200 OK".into(), v),
             None => status(404, "NotFound", format!("{path} not found")),
         },
         "POST" => {
@@ -466,6 +585,14 @@ fn handle(
     }
 }
 
+/// Whether a healthy cluster gives this object a status by itself.
+fn settles(object: &Value) -> bool {
+    matches!(
+        object["kind"].as_str(),
+        Some("Deployment" | "StatefulSet" | "Job" | "PersistentVolumeClaim")
+    )
+}
+
 /// What a healthy cluster does to a workload by itself: runs its pods, reports it ready, binds
 /// its volume.
 fn settle(store: &mut Store, object: &mut Value) {
@@ -485,9 +612,7 @@ fn settle(store: &mut Store, object: &mut Value) {
                     "metadata": {"name": name, "namespace": ns,
                                  "labels": object["spec"]["template"]["metadata"]["labels"].clone()},
                     "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
-            store
-                .objects
-                .insert(format!("/api/v1/namespaces/{ns}/pods/{name}"), pod);
+            store.insert(format!("/api/v1/namespaces/{ns}/pods/{name}"), pod);
         }
         Some("Job") => object["status"] = json!({"succeeded": 1}),
         Some("PersistentVolumeClaim") => object["status"] = json!({"phase": "Bound"}),

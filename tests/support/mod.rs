@@ -38,6 +38,58 @@ pub fn real_part_available(what: &str, available: bool) -> bool {
     false
 }
 
+/// The values of `key` in a JSON list of objects (`[{"name": "a"}, …]` → `["a", …]`).
+pub fn strings<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|item| item[key].as_str().unwrap_or_default())
+        .collect()
+}
+
+/// SHA-256 of `data` in hex, computed by coreutils' `sha256sum` (an implementation other than
+/// the one korthbox uses).
+pub fn sha256(data: &[u8]) -> String {
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Packs directory `dir` into the tar file `tar`; false when `tar` could not.
+pub fn tar_dir(dir: &Path, tar: &Path) -> bool {
+    Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(tar)
+        .arg(".")
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Asserts that a run ended with exit `code` and said every one of `needles` on stderr; the
+/// stderr, for further checks.
+pub fn failed_with(out: &Output, code: i32, needles: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{needle:?} missing from:\n{stderr}"
+        );
+    }
+    stderr
+}
+
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

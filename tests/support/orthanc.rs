@@ -48,12 +48,20 @@ pub fn available() -> bool {
     )
 }
 
+/// A loopback port nothing listens on, never the same twice in a process. Taken below Linux's
+/// ephemeral range (32768–60999), so that no outgoing connection is given it between now and
+/// its use (which `bind(0)` ports suffer from), and spread by process id.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 60) as u16 * 200;
+    for _ in 0..200 {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 200;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {base}..{}", base + 200)
 }
 
 pub fn run(cmd: &mut Command) -> std::process::Output {

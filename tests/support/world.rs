@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::kube_api::{FakeApi, nodes_from_table};
+use super::kube_api::FakeApi;
 use super::orthanc::{Orthanc, Postgres, available, free_port, render, start_orthanc};
 use super::stand_ins::{self, Call};
-use super::{FakeEngine, Sandbox, fixture, fixture_json};
+use super::{FakeEngine, Sandbox, fixture_json};
 
 pub struct World {
     pub sandbox: Sandbox,
@@ -41,16 +41,7 @@ impl World {
             .map(String::from)
             .unwrap_or_else(|| engine.uri());
         sandbox.set("DOCKER_HOST", &uri);
-        let api = FakeApi::serve(nodes_from_table(
-            &fixture("kind-multinode-get-nodes-wide.txt"),
-            None,
-        ));
-        api.put(
-            "/apis/storage.k8s.io/v1/storageclasses/standard",
-            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                   "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-                   "provisioner": "rancher.io/local-path"}),
-        );
+        let api = FakeApi::kind();
         stand_ins::install(&mut sandbox, Some(&api.url()));
         let rendered = render(&sandbox, "pv");
         let dir = sandbox.path("orthanc");
@@ -193,17 +184,7 @@ pub fn push_image(
         &format!("{repository} {}\n", std::process::id()),
     );
     let tar = sandbox.path(&format!("{dir}/image.tar"));
-    assert!(
-        std::process::Command::new("tar")
-            .arg("-C")
-            .arg(file.parent().unwrap())
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(super::tar_dir(file.parent().unwrap(), &tar));
     let name = format!("127.0.0.1:{}/{repository}:kb-test", registry.port);
     assert!(
         docker(&["import", tar.to_str().unwrap(), &name])

@@ -1,0 +1,406 @@
+//! What a driver is: the [`Driver`] trait every cluster tool implements, and the values that
+//! pass through it (the driver's kind, the engine its nodes run on, a definition, a command
+//! line). A driver only *describes* work; `run` executes it.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::common::shell_quote;
+use crate::host::engines::{EndpointSource, Engine, EngineKind};
+use crate::host::os::{HostOs, OsFamily};
+use crate::host::tools::{ToolName, Version};
+use crate::spec::{ClusterSpec, SandboxName, VolumeSource};
+
+/// Where the Docker CLI and SDKs look when nothing says otherwise.
+const DEFAULT_DOCKER_ENDPOINT: &str = "unix:///var/run/docker.sock";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriverKind {
+    Kind,
+    K3d,
+    Minikube,
+    /// A cluster the user already has, named by `--context`.
+    Existing,
+}
+
+impl DriverKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            DriverKind::Kind => "kind",
+            DriverKind::K3d => "k3d",
+            DriverKind::Minikube => "minikube",
+            DriverKind::Existing => "existing",
+        }
+    }
+}
+
+/// `--driver`: one driver, or `auto` (`None`): the first installed of [`AUTO_ORDER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverChoice(pub Option<DriverKind>);
+
+impl DriverChoice {
+    pub const AUTO: DriverChoice = DriverChoice(None);
+    const VARIANTS: [DriverChoice; 5] = [
+        DriverChoice(None),
+        DriverChoice(Some(DriverKind::Kind)),
+        DriverChoice(Some(DriverKind::K3d)),
+        DriverChoice(Some(DriverKind::Minikube)),
+        DriverChoice(Some(DriverKind::Existing)),
+    ];
+}
+
+impl clap::ValueEnum for DriverChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self.0 {
+            None => Some(
+                clap::builder::PossibleValue::new("auto")
+                    .help("The first installed of kind, k3d, minikube"),
+            ),
+            Some(kind) => kind.to_possible_value(),
+        }
+    }
+}
+
+/// The order `--driver auto` tries the installed tools in: kind first (the most widely used,
+/// the closest to upstream kubeadm clusters), then k3d (lighter), then minikube.
+pub const AUTO_ORDER: [DriverKind; 3] = [DriverKind::Kind, DriverKind::K3d, DriverKind::Minikube];
+
+/// What runs the cluster's nodes as containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// Any Docker-API engine: Docker Engine, Docker Desktop, Rancher Desktop, colima, OrbStack.
+    Docker,
+    Podman,
+}
+
+/// The engine a driver puts its nodes on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeProvider {
+    pub kind: ProviderKind,
+    /// The engine's API endpoint (`unix:///var/run/docker.sock`), when one was found.
+    pub endpoint: Option<String>,
+    /// Whether tools must be pointed at the endpoint with `DOCKER_HOST`: yes when korthbox found
+    /// it at a well-known socket other than Docker's default (colima, OrbStack, Podman…); no when
+    /// DOCKER_HOST or the Docker CLI's context already names it, or it is the default socket.
+    #[serde(skip)]
+    pub point_tools_at_endpoint: bool,
+}
+
+impl NodeProvider {
+    pub fn from_engine(engine: &Engine) -> Self {
+        let kind = match engine.kind {
+            EngineKind::Podman => ProviderKind::Podman,
+            EngineKind::DockerEngine
+            | EngineKind::DockerDesktop
+            | EngineKind::RancherDesktop
+            | EngineKind::Colima
+            | EngineKind::OrbStack => ProviderKind::Docker,
+        };
+        let point_tools_at_endpoint = engine.source == EndpointSource::WellKnown
+            && engine.endpoint != DEFAULT_DOCKER_ENDPOINT;
+        Self {
+            kind,
+            endpoint: Some(engine.endpoint.clone()),
+            point_tools_at_endpoint,
+        }
+    }
+
+    /// A provider named on the command line, without an engine to point at.
+    pub fn assumed(kind: ProviderKind) -> Self {
+        Self {
+            kind,
+            endpoint: None,
+            point_tools_at_endpoint: false,
+        }
+    }
+
+    /// `DOCKER_HOST` for tools that speak the Docker API, so that they use the very engine
+    /// korthbox found (colima's or Podman's socket is not where they look by default).
+    pub fn docker_host(&self) -> Vec<(String, String)> {
+        match &self.endpoint {
+            Some(uri) if self.point_tools_at_endpoint => {
+                vec![(crate::env::DOCKER_HOST.to_string(), uri.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A driver's cluster definition, exactly as it is handed to the tool.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Definition {
+    /// A config file (kind, k3d): its conventional file name and its YAML.
+    File {
+        file_name: &'static str,
+        yaml: String,
+    },
+    /// Command-line arguments (minikube), without the executable.
+    Args(Vec<String>),
+    /// Nothing to create (an existing cluster).
+    Nothing,
+}
+
+/// One command line to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub tool: ToolName,
+    pub args: Vec<String>,
+    /// Set on top of korthbox's own environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl Invocation {
+    /// The command line as a user would type it: `KIND_EXPERIMENTAL_PROVIDER=podman kind …`.
+    pub fn display(&self) -> String {
+        let mut words: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+            .collect();
+        words.push(self.tool.executable().to_string());
+        words.extend(self.args.iter().map(|a| shell_quote(a)));
+        words.join(" ")
+    }
+}
+
+/// A cluster a driver reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterEntry {
+    pub driver: DriverKind,
+    pub name: String,
+    pub context: String,
+}
+
+/// How a driver gets images into its nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSource {
+    /// The tool reads the images from the engine itself.
+    Engine,
+    /// The tool reads an image archive that korthbox exports from the engine first
+    /// (kind on Podman, whose `docker-image` loader only knows Docker).
+    Archive,
+}
+
+/// The release `korthbox install` downloads, from the project's GitHub releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub version: Version,
+    /// `owner/repository` on GitHub.
+    pub repository: &'static str,
+    pub checksums: Checksums,
+}
+
+/// Where a project publishes the SHA-256 of its binaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksums {
+    /// Beside each binary, its name plus this suffix (`kind-linux-amd64.sha256sum`).
+    Beside(&'static str),
+    /// One list for every binary of the release (`checksums.txt`).
+    List(&'static str),
+}
+
+/// How people usually install a tool system-wide, per OS; `{arch}` is `amd64` or `arm64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstallCommands {
+    pub macos: &'static str,
+    pub windows: &'static str,
+    pub linux: &'static str,
+}
+
+/// Everything korthbox knows about one cluster tool. A driver describes work (definitions,
+/// command lines, how to read a tool's answers); `run` and `actions` execute it. Adding a
+/// driver is one implementation of this trait, one template in drivers/, and its tests.
+pub trait Driver: Sync {
+    fn kind(&self) -> DriverKind;
+
+    /// The executable the driver runs; `None` for a cluster korthbox does not make.
+    fn tool(&self) -> Option<ToolName>;
+
+    /// The Kubernetes version used when the user names none.
+    fn default_kubernetes_version(&self) -> &'static str;
+
+    /// The cluster definition for `spec`, as it would be handed to the tool.
+    fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String>;
+
+    /// The words that create cluster `name`, before `--config FILE` (a tool whose definition
+    /// is a list of arguments takes those instead).
+    fn create_command(&self, name: &SandboxName) -> Vec<String>;
+
+    /// The flag that makes the tool leave a failed cluster in place for inspection.
+    fn retain_flag(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The arguments that list the tool's clusters in a machine-readable form.
+    fn list_args(&self) -> Vec<String>;
+
+    /// Cluster names from a successful or failed run of the list command.
+    fn parse_list(&self, status_ok: bool, stdout: &str) -> Result<Vec<String>, String>;
+
+    /// The arguments that delete the cluster.
+    fn delete_args(&self, name: &SandboxName) -> Vec<String>;
+
+    /// The words before and after the image names in the command that loads images into
+    /// every node of cluster `name`.
+    fn load_words(&self, name: &SandboxName) -> (Vec<String>, Vec<String>);
+
+    /// The arguments that load `images` (or the archive holding them) into every node.
+    fn load_args(
+        &self,
+        name: &SandboxName,
+        images: &[String],
+        _archive: Option<&Path>,
+    ) -> Vec<String> {
+        let (mut args, after) = self.load_words(name);
+        args.extend(images.iter().cloned());
+        args.extend(after);
+        args
+    }
+
+    /// The environment the tool needs to use `provider`'s engine.
+    fn tool_env(&self, provider: &NodeProvider) -> Vec<(String, String)>;
+
+    /// The kube context the tool writes for the cluster.
+    fn context(&self, name: &SandboxName) -> String;
+
+    fn image_source(&self, _provider: &NodeProvider) -> ImageSource {
+        ImageSource::Engine
+    }
+
+    /// Whether the nodes publish Orthanc's ports on the host (then no `korthbox forward` is
+    /// needed), so that the host ports must be free before the cluster is made.
+    fn maps_host_ports(&self) -> bool;
+
+    /// The host ports (HTTP, DICOM) the definition handed to the tool maps, read back from the
+    /// copy korthbox keeps (`dir` holds it).
+    fn mapped_ports(&self, _dir: &Path) -> Option<(u16, u16)> {
+        None
+    }
+
+    /// Where the stack's volumes come from; `cluster_has_default` says whether the cluster
+    /// has a default StorageClass (`None`: not known, the cluster was not asked).
+    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource;
+
+    /// The key of the label the tool puts on the containers, networks and volumes of a
+    /// cluster (its value is the cluster's name).
+    fn leftover_label_key(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The release `korthbox install` downloads.
+    fn release(&self) -> Option<Release> {
+        None
+    }
+
+    /// How to install the tool system-wide.
+    fn install_commands(&self) -> Option<InstallCommands> {
+        None
+    }
+
+    /// A warning about the installed tool's version, when it may not work with what korthbox
+    /// pins (kind older than its node images).
+    fn version_warning(&self, _have: &Version) -> Option<String> {
+        None
+    }
+}
+
+impl dyn Driver + '_ {
+    /// Whether korthbox makes (and deletes) this driver's clusters; false for `existing`.
+    pub fn makes_cluster(&self) -> bool {
+        self.tool().is_some()
+    }
+
+    /// The label on what the tool made for cluster `name` (`k3d.cluster=NAME`).
+    pub fn leftover_label(&self, name: &SandboxName) -> Option<String> {
+        self.leftover_label_key().map(|key| format!("{key}={name}"))
+    }
+
+    /// How to install the tool system-wide on `host`.
+    pub fn install_hint(&self, host: &HostOs) -> Option<String> {
+        let commands = self.install_commands()?;
+        let command = match host.family {
+            OsFamily::Macos => commands.macos,
+            OsFamily::Windows => commands.windows,
+            OsFamily::Linux | OsFamily::Wsl2 | OsFamily::Other => commands.linux,
+        };
+        Some(command.replace("{arch}", host.arch.release_name().unwrap_or("amd64")))
+    }
+
+    fn invocation(&self, provider: &NodeProvider, args: Vec<String>) -> Option<Invocation> {
+        Some(Invocation {
+            tool: self.tool()?,
+            args,
+            env: self.tool_env(provider),
+        })
+    }
+
+    /// The command that creates the cluster; `config` is where [`Driver::render`]'s file was
+    /// written. With `retain`, the tool leaves a failed cluster in place.
+    pub fn create(
+        &self,
+        spec: &ClusterSpec,
+        provider: &NodeProvider,
+        config: Option<&Path>,
+        retain: bool,
+    ) -> Result<Invocation, String> {
+        let mut args = match self.render(spec, provider)? {
+            Definition::File { .. } => {
+                let config = config
+                    .ok_or_else(|| format!("{} needs its config file", self.kind().label()))?;
+                let mut args = self.create_command(&spec.name);
+                args.extend(["--config".to_string(), config.display().to_string()]);
+                args
+            }
+            Definition::Args(args) => args,
+            Definition::Nothing => Vec::new(),
+        };
+        if retain {
+            args.extend(self.retain_flag().map(String::from));
+        }
+        self.invocation(provider, args).ok_or_else(|| {
+            "an existing cluster is used as it is; korthbox does not create it".to_string()
+        })
+    }
+
+    /// The command that lists the tool's clusters.
+    pub fn list(&self, provider: &NodeProvider) -> Option<Invocation> {
+        self.invocation(provider, self.list_args())
+    }
+
+    /// The command that deletes the cluster.
+    pub fn delete(&self, name: &SandboxName, provider: &NodeProvider) -> Option<Invocation> {
+        self.invocation(provider, self.delete_args(name))
+    }
+
+    /// The command that loads `images` (or the archive holding them) into every node.
+    pub fn load(
+        &self,
+        name: &SandboxName,
+        provider: &NodeProvider,
+        images: &[String],
+        archive: Option<&Path>,
+    ) -> Option<Invocation> {
+        self.invocation(provider, self.load_args(name, images, archive))
+    }
+}
+
+/// `images` between the words before and after them.
+pub fn around((before, after): (Vec<String>, Vec<String>), images: &[String]) -> Vec<String> {
+    before
+        .into_iter()
+        .chain(images.iter().cloned())
+        .chain(after)
+        .collect()
+}
+
+/// Words for a command line.
+pub fn words<const N: usize>(words: [&str; N]) -> Vec<String> {
+    words.map(String::from).to_vec()
+}

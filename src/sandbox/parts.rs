@@ -1,0 +1,148 @@
+//! The sandbox's parts on their own, for `cluster create|check|list|delete|load` and `stack
+//! apply`: the same steps `up` runs, under the sandbox's lock where they change something.
+
+use std::time::Duration;
+
+use super::Context;
+use super::steps::{self, Deployed};
+use super::target::{self, Target, Wanted};
+use crate::cluster::ClusterReport;
+use crate::driver::actions::{self, Deleted};
+use crate::driver::{self, ClusterEntry, DriverKind, NodeProvider, ProviderKind};
+use crate::error::Error;
+use crate::lock::{self, Lock};
+use crate::spec::{ClusterSpec, SandboxName, VolumeSource};
+use crate::stack::{Choices, StackSpec};
+
+/// How long the commands without a --lock-wait flag wait for another korthbox on the sandbox.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+async fn lock(ctx: &Context, name: &SandboxName, command: &str) -> Result<Lock, Error> {
+    lock::acquire(&ctx.env, name, command, LOCK_WAIT, ctx.steps.reporter()).await
+}
+
+/// The driver and engine for a cluster of `wanted`, the tool and the engine checked.
+async fn resolve(ctx: &Context, wanted: &Wanted) -> Result<Target, Error> {
+    let facts = ctx.gather().await;
+    let (kind, provider) = target::for_cluster(&facts, wanted)?;
+    if let Some(warning) = kind
+        .driver()
+        .tool()
+        .and_then(|t| facts.tool(t)?.version.as_ref())
+        .and_then(|v| kind.driver().version_warning(v))
+    {
+        ctx.steps.note(&format!("warning: {warning}"));
+    }
+    Ok(Target::new(wanted, kind, provider, false))
+}
+
+/// Creates the cluster (unless it exists), then checks it.
+pub async fn create(
+    ctx: &Context,
+    wanted: &Wanted,
+    spec: &ClusterSpec,
+    retain: bool,
+    timeout: Duration,
+    wait: Duration,
+) -> Result<ClusterReport, Error> {
+    let target = resolve(ctx, wanted).await?;
+    let _lock = lock(ctx, &spec.name, "cluster create").await?;
+    // A bad version or size is a usage error, found before anything runs.
+    target
+        .driver()
+        .render(spec, &target.provider)
+        .map_err(Error::usage)?;
+    if target.driver().makes_cluster() {
+        steps::create_cluster(ctx, spec, &target, retain, timeout).await?;
+    }
+    steps::check_cluster(ctx, &target.context, wait).await
+}
+
+/// Checks the sandbox's cluster, or any cluster named with `--context`.
+pub async fn check(ctx: &Context, wanted: &Wanted, wait: Duration) -> Result<ClusterReport, Error> {
+    let (_, context) = target::context_of(ctx, wanted, "check").await?;
+    steps::check_cluster(ctx, &context, wait).await
+}
+
+/// The clusters of the driver asked for, or of every installed one.
+pub async fn list(
+    ctx: &Context,
+    choice: Option<DriverKind>,
+    provider: Option<ProviderKind>,
+) -> Result<Vec<ClusterEntry>, Error> {
+    let facts = ctx.gather().await;
+    let provider = driver::provider(&facts, provider)
+        .unwrap_or_else(|| NodeProvider::assumed(ProviderKind::Docker));
+    let mut entries = Vec::new();
+    for kind in driver::candidates(choice, &facts) {
+        let d = kind.driver();
+        if !d.makes_cluster() {
+            continue;
+        }
+        if !kind.installed(&facts) {
+            driver::require(Some(kind), &facts)?;
+        }
+        for name in actions::list(&ctx.env, d, &provider, actions::LIST_TIMEOUT).await? {
+            let context = SandboxName::parse(&name)
+                .map(|n| d.context(&n))
+                .unwrap_or_default();
+            entries.push(ClusterEntry {
+                driver: kind,
+                name,
+                context,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// Deletes the sandbox's cluster; one that does not exist is not an error.
+pub async fn delete(ctx: &Context, wanted: &Wanted, timeout: Duration) -> Result<Deleted, Error> {
+    let target = resolve(ctx, wanted).await?;
+    let _lock = lock(ctx, &wanted.name, "cluster delete").await?;
+    steps::delete_cluster(ctx, &target, timeout).await
+}
+
+/// Loads images from the engine into every node of the sandbox's cluster.
+pub async fn load(
+    ctx: &Context,
+    wanted: &Wanted,
+    images: &[String],
+    timeout: Duration,
+) -> Result<(), Error> {
+    let target = resolve(ctx, wanted).await?;
+    let title = format!(
+        "Loading {} image{} into {} cluster {}",
+        images.len(),
+        if images.len() == 1 { "" } else { "s" },
+        target.driver.label(),
+        target.name
+    );
+    steps::load_images(ctx, title, &target, images, timeout).await
+}
+
+/// Checks the cluster, then applies the stack to it and waits for it.
+pub async fn apply_stack(
+    ctx: &Context,
+    wanted: &Wanted,
+    choices: &Choices,
+    wait: Duration,
+) -> Result<Deployed, Error> {
+    wanted.check()?;
+    // A bad combination is a usage error before anything is read or written.
+    let spec = StackSpec::new(choices, &wanted.name, VolumeSource::ClusterDefault, false)
+        .map_err(Error::usage)?;
+    let (kind, context) = target::context_of(ctx, wanted, "apply to").await?;
+    let target = Target {
+        context,
+        ..Target::new(
+            wanted,
+            kind,
+            NodeProvider::assumed(ProviderKind::Docker),
+            true,
+        )
+    };
+    let _lock = lock(ctx, &wanted.name, "stack apply").await?;
+    steps::check_cluster(ctx, &target.context, wait).await?;
+    steps::apply_stack(ctx, &target, spec, wait).await
+}

@@ -1,0 +1,156 @@
+//! `plan`: what `up` would create — the driver's cluster definition, the stack's objects and
+//! images — decided without creating anything. The host is only asked what the request leaves
+//! open (which driver is installed, which engine answers).
+
+use super::Context;
+use super::target::Wanted;
+use crate::driver::{
+    self, AUTO_ORDER, Definition, Driver, DriverKind, NodeProvider, ProviderKind, minikube,
+};
+use crate::error::Error;
+use crate::spec::ClusterSpec;
+use crate::stack::{self, Choices, Secrets, StackSpec};
+
+/// What `plan` is asked.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub wanted: Wanted,
+    pub cluster: ClusterSpec,
+    pub stack: Choices,
+    pub show_secrets: bool,
+    /// Whether the manifests will be shown (notes about them are said only then).
+    pub manifests_wanted: bool,
+}
+
+/// The driver's part of the plan.
+#[derive(Debug, Clone)]
+pub struct ClusterPart {
+    /// The conventional file name of the definition (`kind.yaml`, `minikube.args`).
+    pub file_name: &'static str,
+    /// The file as written with `--output-dir`.
+    pub file: String,
+    /// What stdout shows: the file, or minikube's command line.
+    pub shown: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub driver: DriverKind,
+    pub provider: NodeProvider,
+    pub cluster: Option<ClusterPart>,
+    /// Every object, as one multi-document YAML stream.
+    pub manifests: String,
+    /// Every image, one per line.
+    pub images: String,
+}
+
+impl Plan {
+    pub fn driver(&self) -> &'static dyn Driver {
+        self.driver.driver()
+    }
+}
+
+pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
+    req.wanted.check()?;
+    let (kind, provider) = settle(ctx, &req.wanted).await;
+    let driver = kind.driver();
+    let definition = driver.render(&req.cluster, &provider).map_err(|e| {
+        Error::usage(e).hint(format!(
+            "{}'s default is {}",
+            kind.label(),
+            driver.default_kubernetes_version()
+        ))
+    })?;
+    // Where volumes come from is decided by the driver alone here: plan looks at no cluster.
+    let volumes = driver.volumes(None);
+    if !driver.makes_cluster() && req.manifests_wanted {
+        ctx.steps.note("note: the local-path-provisioner objects are skipped when the cluster already has a default StorageClass");
+    }
+    let spec = StackSpec::new(
+        &req.stack,
+        &req.cluster.name,
+        volumes,
+        driver.makes_cluster(),
+    )
+    .map_err(Error::usage)?;
+    let secrets = if req.show_secrets {
+        Secrets::generate().map_err(|e| {
+            Error::failure("could not read random bytes for the passwords").because(e)
+        })?
+    } else {
+        Secrets::redacted()
+    };
+    let manifests = stack::render(&spec, &secrets).map_err(Error::usage)?;
+    let images = spec
+        .images_used()
+        .iter()
+        .map(|(_, image)| format!("{image}\n"))
+        .collect();
+    let cluster = cluster_part(driver, &req.cluster, &provider, definition)?;
+    Ok(Plan {
+        driver: kind,
+        provider,
+        cluster,
+        manifests: stack::to_yaml(&manifests),
+        images,
+    })
+}
+
+/// The driver and engine to plan for, asking the host only what the request leaves open.
+async fn settle(ctx: &Context, wanted: &Wanted) -> (DriverKind, NodeProvider) {
+    let needs_engine =
+        wanted.provider.is_none() && wanted.driver.is_none_or(|k| k.driver().makes_cluster());
+    let facts = if wanted.driver.is_none() || needs_engine {
+        Some(ctx.gather().await)
+    } else {
+        None
+    };
+    let kind = wanted
+        .driver
+        .or_else(|| facts.as_ref().and_then(|f| driver::pick(None, f)))
+        .unwrap_or_else(|| {
+            ctx.steps.note(&format!(
+                "note: no cluster driver is installed; planning as for {}, the first one `up` would use",
+                AUTO_ORDER[0].label()
+            ));
+            AUTO_ORDER[0]
+        });
+    let provider = facts
+        .as_ref()
+        .and_then(|f| driver::provider(f, wanted.provider))
+        .or_else(|| wanted.provider.map(NodeProvider::assumed))
+        .unwrap_or_else(|| {
+            if kind.driver().makes_cluster() {
+                ctx.steps
+                    .note("note: no container engine answered; planning for Docker");
+            }
+            NodeProvider::assumed(ProviderKind::Docker)
+        });
+    (kind, provider)
+}
+
+fn cluster_part(
+    driver: &dyn Driver,
+    spec: &ClusterSpec,
+    provider: &NodeProvider,
+    definition: Definition,
+) -> Result<Option<ClusterPart>, Error> {
+    Ok(match definition {
+        Definition::File { file_name, yaml } => Some(ClusterPart {
+            file_name,
+            file: yaml.clone(),
+            shown: yaml,
+        }),
+        Definition::Args(argv) => {
+            let inv = driver
+                .create(spec, provider, None, false)
+                .map_err(Error::failure)?;
+            Some(ClusterPart {
+                file_name: minikube::FILE_NAME,
+                file: format!("{}\n", argv.join("\n")),
+                shown: format!("{}\n", inv.display()),
+            })
+        }
+        Definition::Nothing => None,
+    })
+}

@@ -1,0 +1,249 @@
+//! `status`: the sandbox as it is now (cluster, nodes, stack, volumes, endpoint, last proof)
+//! and whether it is healthy; read-only.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde::Serialize;
+
+use super::Context;
+use super::target::{self, Target, Wanted};
+use crate::cluster::{self, NodeFacts};
+use crate::driver::{DriverKind, common};
+use crate::error::Error;
+use crate::proof::{self, LastProof, Outcome};
+use crate::spec::{DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT, ORTHANC_AET};
+use crate::stack::manifest::{KORTHBOX, MANAGED_BY};
+
+/// How the sandbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Every node Ready, every component ready, every volume bound, the last proof passed.
+    Healthy,
+    /// It exists, with problems (listed).
+    Degraded,
+    /// There is no such sandbox.
+    Absent,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Healthy => "healthy",
+            State::Degraded => "degraded",
+            State::Absent => "absent",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub name: String,
+    pub state: State,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<DriverKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    pub namespace: String,
+    pub problems: Vec<String>,
+    pub nodes: Vec<NodeFacts>,
+    pub components: Vec<Component>,
+    pub volumes: Vec<Volume>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    pub last_proof: Option<LastProof>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Component {
+    pub kind: &'static str,
+    pub name: String,
+    pub ready: i32,
+    pub wanted: i32,
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Volume {
+    pub name: String,
+    pub phase: String,
+}
+
+/// Looks at the sandbox; never fails for what it finds (that goes into the report's problems).
+pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<Report, Error> {
+    let facts = ctx.gather().await;
+    let mut report = Report {
+        name: wanted.name.to_string(),
+        state: State::Absent,
+        driver: None,
+        context: None,
+        namespace: namespace.to_string(),
+        problems: Vec::new(),
+        nodes: Vec::new(),
+        components: Vec::new(),
+        volumes: Vec::new(),
+        endpoint: None,
+        last_proof: None,
+    };
+    let Some(found) = target::existing(&ctx.env, &facts, wanted).await? else {
+        report.problems.push(format!(
+            "there is no sandbox {} (`korthbox up` creates it)",
+            wanted.name
+        ));
+        return Ok(report);
+    };
+    report.driver = Some(found.driver);
+    report.context = Some(found.context.clone());
+    report.endpoint = Some(endpoint(ctx, &found));
+    inspect(ctx, &found.context, namespace, &mut report).await;
+    report.state = if report.problems.is_empty() {
+        State::Healthy
+    } else {
+        State::Degraded
+    };
+    Ok(report)
+}
+
+/// Where Orthanc answers: the ports `up` mapped (read back from the definition it handed to
+/// the driver), or through `korthbox forward`.
+fn endpoint(ctx: &Context, found: &Target) -> String {
+    let driver = found.driver();
+    if !driver.maps_host_ports() {
+        return "through `korthbox forward`".to_string();
+    }
+    let (http, dicom) = ctx
+        .env
+        .cache_dir()
+        .and_then(|d| driver.mapped_ports(&common::cluster_dir(&d, &found.name)))
+        .unwrap_or((DEFAULT_HTTP_PORT, DEFAULT_DICOM_PORT));
+    format!("http://127.0.0.1:{http} (DICOM 127.0.0.1:{dicom}, AE {ORTHANC_AET})")
+}
+
+async fn inspect(ctx: &Context, context: &str, namespace: &str, report: &mut Report) {
+    let client = match cluster::client(&ctx.env, context).await {
+        Ok(c) => c,
+        Err(e) => {
+            report.problems.push(e.message);
+            return;
+        }
+    };
+    match cluster::nodes(&client).await {
+        Ok(nodes) => {
+            for r in cluster::refusals(&nodes) {
+                report.problems.push(r.describe());
+            }
+            for n in nodes.iter().filter(|n| !n.ready) {
+                report
+                    .problems
+                    .push(format!("node {} is not Ready", n.name));
+            }
+            report.nodes = nodes;
+        }
+        Err(e) => {
+            report.problems.push(format!(
+                "the API server of context `{context}` cannot be reached: {e}"
+            ));
+            return;
+        }
+    }
+    components(&client, namespace, report).await;
+    volumes(&client, namespace, report).await;
+    last_proof(&client, namespace, report).await;
+}
+
+/// The stack's workloads and their readiness.
+async fn components(client: &kube::Client, namespace: &str, report: &mut Report) {
+    let statefulsets = ApiResource::erase::<StatefulSet>(&());
+    let deployments = ApiResource::erase::<Deployment>(&());
+    for resource in [statefulsets, deployments] {
+        report
+            .components
+            .extend(workloads(client, namespace, &resource).await);
+    }
+    for wanted in ["postgres", "orthanc"] {
+        if !report.components.iter().any(|c| c.name == wanted) {
+            report
+                .problems
+                .push(format!("{wanted} is not deployed in namespace {namespace}"));
+        }
+    }
+    for c in report.components.iter().filter(|c| c.ready < c.wanted) {
+        report.problems.push(format!(
+            "{} {} has {}/{} ready",
+            c.kind, c.name, c.ready, c.wanted
+        ));
+    }
+}
+
+/// korthbox's workloads of one kind (StatefulSets, Deployments), read from the fields both
+/// kinds share.
+async fn workloads(
+    client: &kube::Client,
+    namespace: &str,
+    resource: &ApiResource,
+) -> Vec<Component> {
+    let selector = ListParams::default().labels(&format!("{MANAGED_BY}={KORTHBOX}"));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
+    let Ok(list) = api.list(&selector).await else {
+        return Vec::new();
+    };
+    let kind: &'static str = if resource.kind == "StatefulSet" {
+        "StatefulSet"
+    } else {
+        "Deployment"
+    };
+    list.items
+        .iter()
+        .map(|w| {
+            let count = |v: &serde_json::Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
+            let containers = w.data["spec"]["template"]["spec"]["containers"].as_array();
+            Component {
+                kind,
+                name: w.metadata.name.clone().unwrap_or_default(),
+                ready: count(&w.data["status"]["readyReplicas"]).unwrap_or(0),
+                wanted: count(&w.data["spec"]["replicas"]).unwrap_or(1),
+                images: containers
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["image"].as_str().map(String::from))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+async fn volumes(client: &kube::Client, namespace: &str, report: &mut Report) {
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    let Ok(list) = claims.list(&ListParams::default()).await else {
+        return;
+    };
+    for pvc in list.items {
+        let phase = pvc
+            .status
+            .and_then(|s| s.phase)
+            .unwrap_or_else(|| "Pending".into());
+        let name = pvc.metadata.name.unwrap_or_default();
+        if phase != "Bound" {
+            report.problems.push(format!("volume {name} is {phase}"));
+        }
+        report.volumes.push(Volume { name, phase });
+    }
+}
+
+async fn last_proof(client: &kube::Client, namespace: &str, report: &mut Report) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if let Ok(Some(ns)) = namespaces.get_opt(namespace).await {
+        report.last_proof = proof::last(&ns);
+    }
+    match &report.last_proof {
+        Some(LastProof {
+            result: Outcome::Passed,
+            ..
+        }) => {}
+        Some(p) => report.problems.push(format!("the last proof {}", p.result)),
+        None => report
+            .problems
+            .push("no proof has run yet (`korthbox prove`)".into()),
+    }
+}

@@ -1,0 +1,182 @@
+//! The steps `up` is made of, each one phase, shared with the commands that run one of them on
+//! its own (`cluster create|check|delete|load`, `stack apply`, `prove`).
+
+use std::time::Duration;
+
+use super::Context;
+use super::target::Target;
+use crate::apply::{self, Applied};
+use crate::cluster::{self, ClusterReport};
+use crate::driver::actions::{self, Created, Deleted};
+use crate::error::Error;
+use crate::proof::{self, Proof};
+use crate::spec::{ClusterSpec, ORTHANC_AET};
+use crate::stack::{Secrets, StackSpec};
+
+/// How long the proof may take: two port-forwards and five small requests.
+pub const PROOF_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the proof did, in the words of `up`'s summary.
+pub const PROOF_DETAIL: &str =
+    "stored, read back, counted and deleted an instance; C-ECHO answered";
+
+/// Creates the cluster (kept when it exists).
+pub async fn create_cluster(
+    ctx: &Context,
+    spec: &ClusterSpec,
+    target: &Target,
+    retain: bool,
+    timeout: Duration,
+) -> Result<Created, Error> {
+    let driver = target.driver();
+    let title = format!("Creating {} cluster {}", target.driver.label(), spec.name);
+    ctx.steps
+        .run(
+            title,
+            async |phase| {
+                actions::create(
+                    &ctx.env,
+                    spec,
+                    driver,
+                    &target.provider,
+                    retain,
+                    timeout,
+                    phase,
+                )
+                .await
+            },
+            |created| {
+                if created.created {
+                    String::new()
+                } else {
+                    "it exists; reusing it".into()
+                }
+            },
+        )
+        .await
+}
+
+/// The cluster checks; every refusal happens here, before the first write.
+pub async fn check_cluster(
+    ctx: &Context,
+    context: &str,
+    wait: Duration,
+) -> Result<ClusterReport, Error> {
+    ctx.steps
+        .run(
+            format!("Checking the cluster of context {context}"),
+            async |_| cluster::check(&ctx.env, context, wait).await,
+            |report| format!("{} nodes Ready on containerd", report.nodes.len()),
+        )
+        .await
+}
+
+/// Loads images from the engine into every node, as the phase `title`.
+pub async fn load_images(
+    ctx: &Context,
+    title: String,
+    target: &Target,
+    images: &[String],
+    timeout: Duration,
+) -> Result<(), Error> {
+    let (name, driver, provider) = (&target.name, target.driver(), &target.provider);
+    ctx.steps
+        .run(
+            title,
+            async |phase| {
+                actions::load(&ctx.env, name, driver, provider, images, timeout, phase).await
+            },
+            |_| String::new(),
+        )
+        .await
+}
+
+/// Deletes the cluster; one that is not there is not an error.
+pub async fn delete_cluster(
+    ctx: &Context,
+    target: &Target,
+    timeout: Duration,
+) -> Result<Deleted, Error> {
+    let title = format!("Deleting {} cluster {}", target.driver.label(), target.name);
+    let (name, driver, provider) = (&target.name, target.driver(), &target.provider);
+    ctx.steps
+        .run(
+            title,
+            async |phase| {
+                actions::delete(&ctx.env, name, driver, provider, timeout, Some(phase)).await
+            },
+            |deleted| deleted_detail(*deleted).to_string(),
+        )
+        .await
+}
+
+/// How a finished delete is described.
+pub fn deleted_detail(deleted: Deleted) -> &'static str {
+    match deleted {
+        Deleted::Deleted => "",
+        Deleted::Absent => "there was no such cluster",
+        Deleted::NotOurs => "an existing cluster is the user's own; korthbox deletes nothing of it",
+    }
+}
+
+/// What applying the stack did.
+pub struct Deployed {
+    pub applied: Vec<Applied>,
+    /// Objects created or changed.
+    pub changed: usize,
+    pub client: kube::Client,
+    pub spec: StackSpec,
+}
+
+/// The stack, stage by stage, each stage a phase. Where its volumes come from is settled
+/// here, by the driver, from what the cluster has.
+pub async fn apply_stack(
+    ctx: &Context,
+    target: &Target,
+    mut spec: StackSpec,
+    wait: Duration,
+) -> Result<Deployed, Error> {
+    let client = cluster::client(&ctx.env, &target.context).await?;
+    let default_class = apply::default_storage_class(&client).await?;
+    let driver = target.driver();
+    spec.volumes = driver.volumes(Some(default_class.is_some()));
+    spec.side_loaded = driver.makes_cluster();
+    let secrets = Secrets::generate()
+        .map_err(|e| Error::failure("could not read random bytes for the passwords").because(e))?;
+    let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
+    let applied = apply::apply(&client, &manifests, wait, &ctx.steps).await?;
+    let changed = applied.iter().filter(|a| a.change.changed()).count();
+    Ok(Deployed {
+        applied,
+        changed,
+        client,
+        spec,
+    })
+}
+
+/// The proof, kept on the namespace for `status`; a proof that ran and failed is an `Ok`
+/// with `passed` false (the caller decides what that means).
+pub async fn prove(
+    ctx: &Context,
+    client: &kube::Client,
+    namespace: &str,
+    instance: &str,
+) -> Result<Proof, Error> {
+    let phase = ctx.steps.phase("Proving Orthanc works");
+    let proof = match proof::prove(client, namespace, instance, ORTHANC_AET, PROOF_TIMEOUT).await {
+        Ok(p) => p,
+        Err(e) => {
+            phase.finish(false, "");
+            return Err(e);
+        }
+    };
+    if let Err(e) = proof::record(client, namespace, &proof).await {
+        ctx.steps.note(&format!("warning: {}", e.message));
+    }
+    if proof.passed {
+        phase.finish(true, PROOF_DETAIL);
+    } else {
+        phase.finish(false, "");
+    }
+    Ok(proof)
+}

@@ -1,0 +1,154 @@
+//! Which sandbox a command means, and where it is: one resolution of the name, driver, engine
+//! and kube context, used by every command. No state file: the drivers' own cluster lists are
+//! the truth.
+
+use super::Context;
+use crate::driver::{self, DriverKind, NodeProvider, ProviderKind, actions};
+use crate::env::Env;
+use crate::error::Error;
+use crate::host::HostFacts;
+use crate::spec::SandboxName;
+
+/// What the user asked for: a name, and perhaps a driver, a kube context and an engine.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub name: SandboxName,
+    /// `None`: `--driver auto`.
+    pub driver: Option<DriverKind>,
+    pub context: Option<String>,
+    pub provider: Option<ProviderKind>,
+}
+
+impl Wanted {
+    /// `--driver existing` needs `--context`, and `--context` is only for existing clusters.
+    pub fn check(&self) -> Result<(), Error> {
+        driver::check_choice(self.driver, self.context.as_deref())
+    }
+}
+
+/// Where a sandbox is, or would be.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: SandboxName,
+    pub driver: DriverKind,
+    pub context: String,
+    /// Whether the driver has a cluster of that name (always true for `existing`).
+    pub exists: bool,
+    pub provider: NodeProvider,
+}
+
+impl Target {
+    /// The sandbox `wanted` names, on `kind`'s cluster: the context given, or the driver's.
+    pub fn new(wanted: &Wanted, kind: DriverKind, provider: NodeProvider, exists: bool) -> Self {
+        Target {
+            name: wanted.name.clone(),
+            driver: kind,
+            context: wanted
+                .context
+                .clone()
+                .unwrap_or_else(|| kind.driver().context(&wanted.name)),
+            exists,
+            provider,
+        }
+    }
+
+    pub fn driver(&self) -> &'static dyn driver::Driver {
+        self.driver.driver()
+    }
+}
+
+/// Looks for the sandbox: in the cluster behind `--context` when one is given; in the driver
+/// asked for; else in every installed driver, in `auto` order. When it is nowhere, the result
+/// names the driver `up` would create it with (`None` if none is installed).
+pub async fn locate(
+    env: &Env,
+    facts: &HostFacts,
+    wanted: &Wanted,
+) -> Result<Option<Target>, Error> {
+    wanted.check()?;
+    let provider = driver::provider(facts, wanted.provider)
+        .unwrap_or_else(|| NodeProvider::assumed(ProviderKind::Docker));
+    let target = |driver: DriverKind, context: String, exists: bool| Target {
+        name: wanted.name.clone(),
+        driver,
+        context,
+        exists,
+        provider: provider.clone(),
+    };
+    if let Some(context) = &wanted.context {
+        return Ok(Some(target(driver::for_context(), context.clone(), true)));
+    }
+    let candidates = driver::candidates(wanted.driver, facts);
+    for kind in &candidates {
+        let d = kind.driver();
+        if !d
+            .tool()
+            .is_some_and(|t| facts.tool(t).is_some_and(|t| t.installed()))
+        {
+            continue;
+        }
+        let names = actions::list(env, d, &provider, actions::LIST_TIMEOUT).await?;
+        if names.iter().any(|n| n == wanted.name.as_str()) {
+            return Ok(Some(target(*kind, d.context(&wanted.name), true)));
+        }
+    }
+    Ok(candidates
+        .first()
+        .map(|kind| target(*kind, kind.driver().context(&wanted.name), false)))
+}
+
+/// The sandbox when it exists.
+pub async fn existing(
+    env: &Env,
+    facts: &HostFacts,
+    wanted: &Wanted,
+) -> Result<Option<Target>, Error> {
+    Ok(locate(env, facts, wanted).await?.filter(|t| t.exists))
+}
+
+/// The error for a sandbox that is not there.
+pub fn absent(name: &SandboxName) -> Error {
+    Error::failure(format!(
+        "there is no sandbox {name} (no kind, k3d or minikube cluster of that name)"
+    ))
+    .hint("`korthbox up` creates it; `korthbox cluster list` shows the clusters there are")
+}
+
+/// The driver and engine to make or delete a cluster with, the tool and the engine checked.
+pub fn for_cluster(
+    facts: &HostFacts,
+    wanted: &Wanted,
+) -> Result<(DriverKind, NodeProvider), Error> {
+    wanted.check()?;
+    let kind = driver::require(wanted.driver, facts)?;
+    let provider = if kind.driver().makes_cluster() {
+        driver::require_provider(facts, wanted.provider)?
+    } else {
+        driver::provider(facts, wanted.provider)
+            .unwrap_or_else(|| NodeProvider::assumed(ProviderKind::Docker))
+    };
+    Ok((kind, provider))
+}
+
+/// The driver and kube context of the sandbox's cluster, without asking any tool: the context
+/// given (an existing cluster), or the one the driver (asked for, or the first installed)
+/// names its cluster; the host is looked at only in that case. `what` the command wants to do
+/// with the cluster, for the error.
+pub async fn context_of(
+    ctx: &Context,
+    wanted: &Wanted,
+    what: &str,
+) -> Result<(DriverKind, String), Error> {
+    wanted.check()?;
+    if let Some(context) = &wanted.context {
+        return Ok((driver::for_context(), context.clone()));
+    }
+    let facts = ctx.gather().await;
+    let kind = driver::pick(wanted.driver, &facts).ok_or_else(|| {
+        Error::usage(format!(
+            "no cluster driver is installed, so there is no sandbox cluster to {what}"
+        ))
+        .hint("name a cluster with --context NAME")
+    })?;
+    Ok((kind, kind.driver().context(&wanted.name)))
+}

@@ -1,0 +1,239 @@
+//! `up`: host → (image pulls ∥ cluster creation) → load → cluster checks → the stack → the
+//! proof, each step one phase over one context; the result is a [`Summary`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use super::Context;
+use super::host::{self, Host};
+use super::steps;
+use super::target::Wanted;
+use crate::driver::DriverKind;
+use crate::error::Error;
+use crate::host::HostFacts;
+use crate::lock::{self, Lock};
+use crate::proof::Proof;
+use crate::pull::{self, Pulled};
+use crate::report::{Phase, PhaseTiming, Timing};
+use crate::spec::{ClusterSpec, DEFAULT_NAME, ORTHANC_AET, SandboxName};
+use crate::stack::{Choices, StackSpec};
+
+/// Everything `up` (and `reset`) is asked to do.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub wanted: Wanted,
+    pub cluster: ClusterSpec,
+    pub stack: Choices,
+    /// Keep a cluster whose creation failed.
+    pub retain: bool,
+    /// How long the driver may take to create the cluster (and the pulls and loads).
+    pub timeout: Duration,
+    /// How long to wait for the nodes, and for each component.
+    pub wait: Duration,
+    /// How long another korthbox on the same sandbox is waited for.
+    pub lock_wait: Duration,
+    /// Whether to offer installing kind when no driver is installed (someone is reading).
+    pub offer_install: bool,
+}
+
+/// What `up` reports at the end.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub driver: DriverKind,
+    pub context: String,
+    pub namespace: String,
+    /// Whether this run created the cluster (false: it was there and was reused).
+    pub cluster_created: bool,
+    /// Objects created or changed by this run; 0 on a healthy sandbox.
+    pub changed: usize,
+    pub endpoints: Endpoints,
+    pub proof: Proof,
+    /// The images pulled into the host's engine and loaded into the nodes.
+    pub images: Vec<Pulled>,
+    pub phases: Vec<PhaseTiming>,
+}
+
+/// How to reach the sandbox.
+#[derive(Debug, Serialize)]
+pub struct Endpoints {
+    /// `http://127.0.0.1:8042` where the driver maps the port; `None` where `korthbox forward`
+    /// is needed (minikube, existing clusters).
+    pub orthanc_url: Option<String>,
+    pub dicom: Option<String>,
+    pub aet: String,
+    pub user: String,
+    pub password_command: String,
+    pub kubectl: String,
+    pub forward_command: Option<String>,
+}
+
+/// Brings the sandbox up under its lock (taken here unless the caller holds it), reusing
+/// host facts the caller already gathered.
+pub async fn up(
+    ctx: &Context,
+    req: &Request,
+    held: Option<Lock>,
+    facts: Option<HostFacts>,
+) -> Result<Summary, Error> {
+    req.wanted.check()?;
+    // Impossible combinations are usage errors before anything happens.
+    let stack = StackSpec::new(
+        &req.stack,
+        &req.cluster.name,
+        crate::spec::VolumeSource::ClusterDefault,
+        false,
+    )
+    .map_err(Error::usage)?;
+    let _lock = match held {
+        Some(lock) => lock,
+        None => {
+            let reporter = ctx.steps.reporter();
+            lock::acquire(&ctx.env, &req.cluster.name, "up", req.lock_wait, reporter).await?
+        }
+    };
+    let host = ctx
+        .steps
+        .run(
+            "Checking the host",
+            async |phase| {
+                let ports = req.cluster.ports;
+                host::check(ctx, phase, &req.wanted, ports, facts, req.offer_install).await
+            },
+            Host::detail,
+        )
+        .await?;
+    let target = &host.target;
+    let pulls = start_pulls(ctx, req, &host, &stack);
+    let created = match target.driver().makes_cluster() {
+        true => {
+            Some(steps::create_cluster(ctx, &req.cluster, target, req.retain, req.timeout).await?)
+        }
+        false => None,
+    };
+    let images = match pulls {
+        Some(pulls) => pulls.finish(ctx).await?,
+        None => Vec::new(),
+    };
+    if !images.is_empty() {
+        let tagged: Vec<String> = images.iter().map(|p| p.tagged.clone()).collect();
+        let title = format!("Loading {} images into the nodes", tagged.len());
+        steps::load_images(ctx, title, target, &tagged, req.timeout).await?;
+    }
+    steps::check_cluster(ctx, &target.context, req.wait).await?;
+    let deployed = steps::apply_stack(ctx, target, stack, req.wait).await?;
+    let namespace = deployed.spec.namespace.clone();
+    let proof = steps::prove(ctx, &deployed.client, &namespace, target.name.as_str()).await?;
+    if !proof.passed {
+        return Err(Error::failure("the sandbox is up but the proof failed")
+            .caused_by(proof.failure())
+            .hint(format!(
+                "`kubectl --context {} -n {namespace} logs deployment/orthanc` shows Orthanc's side; `korthbox prove` runs the proof again",
+                target.context
+            )));
+    }
+    let (phases, _) = ctx.steps.timings().relative();
+    Ok(Summary {
+        name: target.name.to_string(),
+        driver: target.driver,
+        context: target.context.clone(),
+        endpoints: endpoints(req, target.driver, &target.context, &namespace),
+        namespace,
+        cluster_created: created.is_some_and(|c| c.created),
+        changed: deployed.changed,
+        proof,
+        images,
+        phases,
+    })
+}
+
+/// Image pulls into the host's engine, running while the cluster is created.
+struct Pulls {
+    started: Instant,
+    task: JoinHandle<(Result<Vec<Pulled>, Error>, Instant)>,
+}
+
+/// Starts pulling the stack's images, for drivers that side-load them.
+fn start_pulls(ctx: &Context, req: &Request, host: &Host, stack: &StackSpec) -> Option<Pulls> {
+    let driver = host.target.driver();
+    if !driver.makes_cluster() {
+        return None;
+    }
+    let mut stack = stack.clone();
+    stack.volumes = driver.volumes(None);
+    stack.side_loaded = true;
+    let images = stack.images_used();
+    let reporter: Arc<dyn crate::report::Reporter> = ctx.steps.shared_reporter();
+    let (provider, timeout) = (host.target.provider.clone(), req.timeout);
+    let started = Instant::now();
+    let task = tokio::spawn(async move {
+        let result = pull::pull_all(&provider, images, timeout, reporter).await;
+        (result, Instant::now())
+    });
+    Some(Pulls { started, task })
+}
+
+impl Pulls {
+    /// Waits for the pulls as a phase; its time is the pulls' own (they began earlier).
+    async fn finish(self, ctx: &Context) -> Result<Vec<Pulled>, Error> {
+        let phase = Phase::start(ctx.steps.reporter(), "Pulling images");
+        let (result, finished) = self
+            .task
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let pulled = match result {
+            Ok(pulled) => pulled,
+            Err(e) => {
+                phase.finish(false, "");
+                return Err(e);
+            }
+        };
+        for p in &pulled {
+            phase.item(&p.describe());
+        }
+        let fresh = pulled.iter().filter(|p| p.pulled).count();
+        phase.finish(
+            true,
+            &format!("{fresh} pulled, {} already there", pulled.len() - fresh),
+        );
+        ctx.steps.timings().record(Timing {
+            phase: "Pulling images (during cluster creation)".into(),
+            start: self.started,
+            took: finished.duration_since(self.started),
+        });
+        Ok(pulled)
+    }
+}
+
+/// The flag that names this sandbox in a command line (empty for the default name).
+pub fn name_flag(name: &SandboxName) -> String {
+    if name.as_str() == DEFAULT_NAME {
+        String::new()
+    } else {
+        format!(" --name {name}")
+    }
+}
+
+fn endpoints(req: &Request, kind: DriverKind, context: &str, namespace: &str) -> Endpoints {
+    let name_flag = name_flag(&req.cluster.name);
+    let ports = req.cluster.ports;
+    let driver = kind.driver();
+    let mapped = driver.maps_host_ports();
+    let forward = if driver.makes_cluster() {
+        format!("korthbox forward{name_flag}")
+    } else {
+        format!("korthbox forward --context {context}")
+    };
+    Endpoints {
+        orthanc_url: mapped.then(|| format!("http://127.0.0.1:{}", ports.http)),
+        dicom: mapped.then(|| format!("127.0.0.1:{}", ports.dicom)),
+        aet: ORTHANC_AET.into(),
+        user: "admin".into(),
+        password_command: format!("korthbox password{name_flag}"),
+        kubectl: format!("kubectl --context {context} -n {namespace} get pods"),
+        forward_command: (!mapped).then_some(forward),
+    }
+}

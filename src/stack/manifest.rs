@@ -1,0 +1,100 @@
+//! One object of the stack, the stage of the apply order it belongs to, and the labels
+//! korthbox puts on everything it deploys.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::spec::StackSpec;
+use crate::template::{self, Vars};
+
+/// The label every object korthbox deploys carries, with `app.kubernetes.io/instance`.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The sandbox an object belongs to.
+pub const INSTANCE: &str = "app.kubernetes.io/instance";
+/// korthbox's value of [`MANAGED_BY`].
+pub const KORTHBOX: &str = "korthbox";
+
+/// Where in the apply order an object goes; stages are applied (and waited for) in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Namespace,
+    Storage,
+    /// Created only when absent, never updated.
+    Secrets,
+    Config,
+    Postgres,
+    Minio,
+    Bucket,
+    Orthanc,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Namespace => "namespace",
+            Stage::Storage => "storage",
+            Stage::Secrets => "secrets",
+            Stage::Config => "configuration",
+            Stage::Postgres => "PostgreSQL",
+            Stage::Minio => "MinIO",
+            Stage::Bucket => "MinIO bucket",
+            Stage::Orthanc => "Orthanc",
+        }
+    }
+}
+
+/// One object to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub stage: Stage,
+    pub object: Value,
+}
+
+impl Manifest {
+    pub fn kind(&self) -> &str {
+        self.object["kind"].as_str().unwrap_or_default()
+    }
+    pub fn api_version(&self) -> &str {
+        self.object["apiVersion"].as_str().unwrap_or_default()
+    }
+    pub fn name(&self) -> &str {
+        self.object["metadata"]["name"].as_str().unwrap_or_default()
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        self.object["metadata"]["namespace"].as_str()
+    }
+    /// `Deployment orthanc/korthbox`, for messages.
+    pub fn describe(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{} {ns}/{}", self.kind(), self.name()),
+            None => format!("{} {}", self.kind(), self.name()),
+        }
+    }
+}
+
+/// Renders every document of a multi-document asset into `stage`.
+pub fn docs(stage: Stage, asset: &str, vars: &Vars) -> Result<Vec<Manifest>, String> {
+    Ok(template::render_yaml_documents(asset, vars)?
+        .into_iter()
+        .map(|object| Manifest { stage, object })
+        .collect())
+}
+
+/// The recommended labels, plus korthbox's own.
+pub fn labels(spec: &StackSpec, name: &str, component: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": name,
+        INSTANCE: spec.instance.as_str(),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": KORTHBOX,
+        MANAGED_BY: KORTHBOX,
+    })
+}
+
+pub fn selector(spec: &StackSpec, name: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": name,
+        INSTANCE: spec.instance.as_str(),
+    })
+}

@@ -1,0 +1,109 @@
+//! What is deployed into the cluster: the user's choices, the images, and where volumes come
+//! from.
+
+use serde::Serialize;
+
+use super::images::{ImageRef, StackImages};
+use crate::spec::{OrthancStorage, SandboxName, StorageLayer, VolumeSource};
+
+/// What the user chose for the stack (flags or korthbox.toml).
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    pub namespace: String,
+    pub storage: StorageLayer,
+    pub orthanc_storage: OrthancStorage,
+    pub orthanc_image: Option<String>,
+    pub postgres_image: Option<String>,
+    pub minio_image: Option<String>,
+    /// Every image from this registry instead (`HOST[:PORT]`).
+    pub registry_mirror: Option<String>,
+}
+
+/// What is deployed into the cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackSpec {
+    pub instance: SandboxName,
+    pub namespace: String,
+    pub storage: StorageLayer,
+    pub orthanc_storage: OrthancStorage,
+    pub volumes: VolumeSource,
+    /// The pinned images (tag and digest), with the registry mirror applied.
+    pub images: StackImages,
+    /// Whether korthbox side-loads the images into the nodes; then the manifests name them by
+    /// tag, which is how the nodes know a loaded image (its registry digest is not kept).
+    pub side_loaded: bool,
+}
+
+impl StackSpec {
+    /// The stack for `choices`; a combination that cannot work is an error saying the fix.
+    pub fn new(
+        choices: &Choices,
+        instance: &SandboxName,
+        volumes: VolumeSource,
+        side_loaded: bool,
+    ) -> Result<Self, String> {
+        let mut images = StackImages::default();
+        for (image, wanted) in [
+            (&mut images.orthanc, &choices.orthanc_image),
+            (&mut images.postgres, &choices.postgres_image),
+            (&mut images.minio, &choices.minio_image),
+        ] {
+            if let Some(wanted) = wanted {
+                *image = wanted.clone();
+            }
+        }
+        if let Some(mirror) = &choices.registry_mirror {
+            images = images.map(|image| ImageRef::parse(image).with_registry(mirror).to_string());
+        }
+        let spec = StackSpec {
+            instance: instance.clone(),
+            namespace: choices.namespace.clone(),
+            storage: choices.storage,
+            orthanc_storage: choices.orthanc_storage,
+            volumes,
+            images,
+            side_loaded,
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// Checks the combination of choices.
+    pub fn check(&self) -> Result<(), String> {
+        if self.orthanc_storage == OrthancStorage::S3 && self.storage != StorageLayer::Minio {
+            return Err("--orthanc-storage s3 keeps DICOM files in MinIO, which --storage local-path does not install; add --storage minio".into());
+        }
+        Ok(())
+    }
+
+    /// The images as the manifests name them.
+    pub fn manifest_images(&self) -> StackImages {
+        if self.side_loaded {
+            self.images
+                .clone()
+                .map(|image| ImageRef::parse(image).tagged())
+        } else {
+            self.images.clone()
+        }
+    }
+
+    /// Every image the stack runs, as pinned (with the mirror applied), by component.
+    pub fn images_used(&self) -> Vec<(&'static str, ImageRef)> {
+        let images = &self.images;
+        let mut out = vec![
+            ("postgres", images.postgres.as_str()),
+            ("orthanc", images.orthanc.as_str()),
+        ];
+        if self.storage == StorageLayer::Minio {
+            out.push(("minio", images.minio.as_str()));
+            out.push(("minio-client", images.minio_client.as_str()));
+        }
+        if matches!(self.volumes, VolumeSource::InstallLocalPath { .. }) {
+            out.push(("local-path-provisioner", images.local_path.as_str()));
+            out.push(("local-path-helper", images.busybox.as_str()));
+        }
+        out.into_iter()
+            .map(|(component, text)| (component, ImageRef::parse(text)))
+            .collect()
+    }
+}

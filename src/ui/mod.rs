@@ -1,0 +1,305 @@
+//! Everything that knows about terminals: how output looks (colour, symbols, plain lines),
+//! the [`Reporter`] that shows phases as spinners ending in ✓/✗ on a terminal and as plain
+//! lines elsewhere, questions that pause the spinners, and the rendering of korthbox's results
+//! (`render`). Only `commands` uses it.
+
+pub mod render;
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use console::Style as Paint;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::env::{self, Env};
+use crate::error::Error;
+use crate::report::{Answer, Asking, PhaseEnd, PhaseId, Progress, Reporter, took};
+
+/// How output should look, decided once from the environment and the flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// ANSI colours (a terminal, and NO_COLOR unset).
+    pub color: bool,
+    /// Unicode symbols and aligned tables (stdout is a terminal); plain lines otherwise.
+    pub terminal: bool,
+    pub verbose: bool,
+    pub quiet: bool,
+    /// stderr is a terminal: progress gets spinners and ✓/✗; plain lines otherwise.
+    pub progress_terminal: bool,
+}
+
+impl Style {
+    pub fn detect(env: &Env, verbose: bool, quiet: bool) -> Self {
+        let terminal = std::io::stdout().is_terminal();
+        Style {
+            color: terminal && env.var_os(env::NO_COLOR).is_none(),
+            terminal,
+            verbose,
+            quiet,
+            progress_terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Plain output, as scripts and tests see it.
+    pub fn plain() -> Self {
+        Style {
+            color: false,
+            terminal: false,
+            verbose: false,
+            quiet: false,
+            progress_terminal: false,
+        }
+    }
+
+    /// `text` in `paint` on stdout, when colours are on.
+    pub fn paint(&self, paint: Paint, text: &str) -> String {
+        paint.force_styling(self.color).apply_to(text).to_string()
+    }
+
+    /// `text` in `paint` on stderr (progress), when colours are on there.
+    fn paint_err(&self, paint: Paint, text: &str) -> String {
+        paint
+            .force_styling(self.progress_terminal && self.color)
+            .apply_to(text)
+            .to_string()
+    }
+
+    fn spinners(&self) -> bool {
+        self.progress_terminal && !self.quiet
+    }
+}
+
+/// The terminal (or plain stderr) as korthbox's [`Reporter`].
+pub struct Ui {
+    pub style: Style,
+    multi: MultiProgress,
+    phases: Mutex<HashMap<PhaseId, ProgressBar>>,
+    tasks: Mutex<HashMap<String, ProgressBar>>,
+    /// The phases running now, for the message Ctrl-C prints.
+    running: Mutex<Vec<(PhaseId, String)>>,
+}
+
+impl Ui {
+    pub fn new(style: Style) -> Self {
+        Self {
+            style,
+            // Every spinner and bar goes through one MultiProgress, so that phases and image
+            // pulls running at the same time do not garble each other.
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            phases: Mutex::default(),
+            tasks: Mutex::default(),
+            running: Mutex::default(),
+        }
+    }
+
+    fn spinner(&self, template: &str, prefix: &str) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(prefix.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    }
+
+    /// A line above the spinners (or plainly on stderr).
+    fn line(&self, text: &str) {
+        if self.style.spinners() {
+            let _ = self.multi.println(text);
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    /// What to say when Ctrl-C stops korthbox.
+    pub fn interrupted(&self) -> String {
+        let during = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.last().map(|(_, title)| format!(" during \"{title}\"")))
+            .unwrap_or_default();
+        format!(
+            "error: interrupted{during}\nhint: nothing is left half-done that `korthbox up` cannot continue from; `korthbox reset` starts over"
+        )
+    }
+
+    /// Prints an error once, on stderr, above any spinner.
+    pub fn error(&self, err: &Error) {
+        if err.message.is_empty() {
+            return;
+        }
+        self.clear();
+        eprintln!("{err}");
+    }
+
+    /// Takes every spinner off the screen.
+    pub fn clear(&self) {
+        let mut bars: Vec<ProgressBar> = Vec::new();
+        if let Ok(mut phases) = self.phases.lock() {
+            bars.extend(phases.drain().map(|(_, bar)| bar));
+        }
+        if let Ok(mut tasks) = self.tasks.lock() {
+            bars.extend(tasks.drain().map(|(_, bar)| bar));
+        }
+        bars.iter().for_each(ProgressBar::finish_and_clear);
+    }
+
+    /// A note on stderr, for people; silent under --quiet.
+    pub fn note(&self, text: &str) {
+        if !self.style.quiet {
+            self.line(text);
+        }
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+impl Reporter for Ui {
+    fn phase_started(&self, id: PhaseId, title: &str) {
+        if let Ok(mut running) = self.running.lock() {
+            running.push((id, title.to_string()));
+        }
+        if self.style.spinners() {
+            let bar = self.spinner("{spinner} {prefix} {elapsed:.dim} {wide_msg:.dim}", title);
+            if let Ok(mut phases) = self.phases.lock() {
+                phases.insert(id, bar);
+            }
+        } else if !self.style.quiet {
+            eprintln!("{title} ...");
+        }
+    }
+
+    fn phase_output(&self, id: PhaseId, line: &str) {
+        match self.phases.lock().ok().and_then(|p| p.get(&id).cloned()) {
+            Some(bar) => bar.set_message(line.trim().to_string()),
+            None if self.style.verbose && !self.style.spinners() => eprintln!("  | {line}"),
+            None => {}
+        }
+    }
+
+    fn phase_item(&self, _id: PhaseId, line: &str) {
+        if self.style.quiet {
+            return;
+        }
+        if self.style.spinners() {
+            let mark = self.style.paint_err(Paint::new().green(), "✓");
+            let _ = self.multi.println(format!("{mark} {line}"));
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn phase_progress(&self, id: PhaseId, progress: Progress) {
+        let Some(bar) = self.phases.lock().ok().and_then(|p| p.get(&id).cloned()) else {
+            return;
+        };
+        let mut parts = Vec::new();
+        if let Some(total) = progress.total_items {
+            parts.push(format!("{} of {total}", progress.items));
+        }
+        match progress.total_bytes {
+            Some(total) => parts.push(format!(
+                "{:.1} of {:.1} MiB",
+                mib(progress.bytes),
+                mib(total)
+            )),
+            None if progress.bytes > 0 => parts.push(format!("{:.1} MiB", mib(progress.bytes))),
+            None => {}
+        }
+        bar.set_message(parts.join(", "));
+    }
+
+    fn phase_finished(&self, id: PhaseId, title: &str, end: &PhaseEnd) {
+        if let Ok(mut running) = self.running.lock() {
+            running.retain(|(r, _)| *r != id);
+        }
+        let detail = if end.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", end.detail)
+        };
+        let took = took(end.took);
+        let bar = self.phases.lock().ok().and_then(|mut p| p.remove(&id));
+        match bar {
+            Some(bar) => {
+                bar.finish_and_clear();
+                let mark = if end.ok {
+                    self.style.paint_err(Paint::new().green(), "✓")
+                } else {
+                    self.style.paint_err(Paint::new().red(), "✗")
+                };
+                let _ = self
+                    .multi
+                    .println(format!("{mark} {title}{detail} ({took})"));
+            }
+            None if self.style.quiet && end.ok => {}
+            None => {
+                let word = if end.ok { "done" } else { "failed" };
+                eprintln!("{word}: {title}{detail} ({took})");
+            }
+        }
+    }
+
+    fn task(&self, task: &str, status: Option<&str>) {
+        if !self.style.spinners() {
+            return;
+        }
+        let Ok(mut tasks) = self.tasks.lock() else {
+            return;
+        };
+        match status {
+            Some(status) => {
+                let bar = tasks.entry(task.to_string()).or_insert_with(|| {
+                    self.spinner("{spinner} pulling {prefix} {wide_msg:.dim}", task)
+                });
+                bar.set_message(status.to_string());
+            }
+            None => {
+                if let Some(bar) = tasks.remove(task) {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+
+    fn note(&self, text: &str) {
+        Ui::note(self, text);
+    }
+
+    fn confirm<'a>(&'a self, question: &'a str, default: bool) -> Asking<'a> {
+        Box::pin(async move {
+            if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+                return Answer::NoTerminal;
+            }
+            // The spinners stop drawing while the question waits, so that it stays readable.
+            let _ = self.multi.clear();
+            self.multi.set_draw_target(ProgressDrawTarget::hidden());
+            let choices = if default { "[Y/n]" } else { "[y/N]" };
+            eprint!("{question} {choices} ");
+            // Read off the async threads, so that Ctrl-C is still heard while it waits.
+            let read = tokio::task::spawn_blocking(|| {
+                let mut answer = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut answer)
+                    .map(|n| (n, answer))
+            });
+            let answer = match read.await {
+                Ok(Ok((0, _))) | Ok(Err(_)) | Err(_) => Answer::No,
+                Ok(Ok((_, text))) => match text.trim() {
+                    "" if default => Answer::Yes,
+                    "y" | "Y" | "yes" | "YES" | "Yes" => Answer::Yes,
+                    _ => Answer::No,
+                },
+            };
+            self.multi.set_draw_target(ProgressDrawTarget::stderr());
+            answer
+        })
+    }
+}
