@@ -20,7 +20,8 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::report::{Phase, Steps, seconds};
-use crate::stack::manifest::{KORTHBOX, MANAGED_BY};
+use crate::spec::SandboxName;
+use crate::stack::manifest::belongs;
 use crate::stack::{Manifest, Stage};
 
 /// The one field manager every korthbox apply uses.
@@ -63,7 +64,7 @@ pub struct Applied {
 
 /// The API path pieces korthbox needs for the kinds it deploys. A fixed table instead of
 /// discovery: the stack's kinds are known, and one fewer round trip per object.
-fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+pub fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
     let (plural, namespaced) = match (api_version, kind) {
         ("v1", "Namespace") => ("namespaces", false),
         ("v1", "ServiceAccount") => ("serviceaccounts", true),
@@ -116,11 +117,12 @@ fn api_error(what: &str, m: &Manifest, e: impl std::error::Error + Send + Sync +
         .hint(hint)
 }
 
-/// Applies `manifests` stage by stage, each stage a phase, waiting for each stage's workloads
-/// up to `wait`.
+/// Applies `manifests` of sandbox `instance` stage by stage, each stage a phase, waiting for
+/// each stage's workloads up to `wait`.
 pub async fn apply(
     client: &Client,
     manifests: &[Manifest],
+    instance: &SandboxName,
     wait: Duration,
     steps: &Steps,
 ) -> Result<Vec<Applied>, Error> {
@@ -133,7 +135,7 @@ pub async fn apply(
         let applied = steps
             .run(
                 title,
-                async |phase| apply_stage(client, &objects, wait, phase).await,
+                async |phase| apply_stage(client, &objects, instance, wait, phase).await,
                 |_| String::new(),
             )
             .await?;
@@ -146,12 +148,13 @@ pub async fn apply(
 async fn apply_stage(
     client: &Client,
     objects: &[&Manifest],
+    instance: &SandboxName,
     wait: Duration,
     phase: &Phase<'_>,
 ) -> Result<Vec<Applied>, Error> {
     let mut done = Vec::new();
     for m in objects {
-        let change = apply_object(client, m).await?;
+        let change = apply_object(client, m, instance).await?;
         phase.output(&format!("{} {}", m.describe(), change.label()));
         done.push(Applied {
             object: m.describe(),
@@ -165,8 +168,14 @@ async fn apply_stage(
     Ok(done)
 }
 
-/// Server-side apply, except for Secrets, which are created only when absent.
-async fn apply_object(client: &Client, m: &Manifest) -> Result<Change, Error> {
+/// Server-side apply, except for Secrets, which are created only when absent. Only what is
+/// new or already korthbox's for this sandbox is taken over by force; anything else that is
+/// there is applied without force, so a conflict names the program that owns the fields.
+async fn apply_object(
+    client: &Client,
+    m: &Manifest,
+    instance: &SandboxName,
+) -> Result<Change, Error> {
     let api = api_for(client, m)?;
     let before = api
         .get_opt(m.name())
@@ -186,11 +195,18 @@ async fn apply_object(client: &Client, m: &Manifest) -> Result<Change, Error> {
             Err(e) => Err(api_error("create", m, e)),
         };
     }
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let after = api
-        .patch(m.name(), &params, &Patch::Apply(&m.object))
-        .await
-        .map_err(|e| api_error("apply", m, e))?;
+    let ours = before
+        .as_ref()
+        .is_none_or(|b| belongs(b.metadata.labels.as_ref(), instance.as_str()));
+    let params = match ours {
+        true => PatchParams::apply(FIELD_MANAGER).force(),
+        false => PatchParams::apply(FIELD_MANAGER),
+    };
+    let after = match api.patch(m.name(), &params, &Patch::Apply(&m.object)).await {
+        Ok(after) => after,
+        Err(kube::Error::Api(s)) if s.code == 409 => return Err(conflict(m, &s.message)),
+        Err(e) => return Err(api_error("apply", m, e)),
+    };
     Ok(match before {
         None => Change::Created,
         Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
@@ -198,6 +214,22 @@ async fn apply_object(client: &Client, m: &Manifest) -> Result<Change, Error> {
         }
         Some(_) => Change::Configured,
     })
+}
+
+/// An object someone else manages: korthbox does not take it over.
+fn conflict(m: &Manifest, message: &str) -> Error {
+    // "Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"
+    let managers: Vec<&str> = message.split('"').skip(1).step_by(2).collect();
+    let owner = match managers.as_slice() {
+        [] => "another program".to_string(),
+        names => names.join(", "),
+    };
+    Error::failure(format!(
+        "{} exists and is managed by {owner}, not by korthbox",
+        m.describe()
+    ))
+    .caused_by(message.to_string())
+    .hint("korthbox changes only what it made: remove the object (or give the sandbox another --namespace or --name) if it is not in use")
 }
 
 fn is_workload(m: &Manifest) -> bool {
@@ -428,39 +460,6 @@ fn container_cause(pod: &str, cs: &ContainerStatus) -> Option<(String, bool)> {
         ),
         false,
     ))
-}
-
-/// Deletes the cluster-wide objects korthbox installed (local-path-provisioner's namespace,
-/// RBAC and StorageClass), recognised by their `managed-by: korthbox` label.
-pub async fn delete_labelled_cluster_objects(client: &Client) -> Result<(), Error> {
-    let params = ListParams::default().labels(&format!("{MANAGED_BY}={KORTHBOX}"));
-    for (api_version, kind) in [
-        ("storage.k8s.io/v1", "StorageClass"),
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-        ("v1", "Namespace"),
-    ] {
-        let Some((ar, _)) = resource(api_version, kind) else {
-            continue;
-        };
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-        let list = api.list(&params).await.map_err(|e| {
-            Error::failure(format!("could not list korthbox's {kind} objects")).because(e)
-        })?;
-        for object in list.items {
-            let name = object.metadata.name.unwrap_or_default();
-            match api.delete(&name, &Default::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => {
-                    return Err(
-                        Error::failure(format!("could not delete {kind} {name}")).because(e)
-                    );
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The name of the cluster's default StorageClass, if it has one.

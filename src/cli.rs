@@ -161,15 +161,15 @@ pub struct SpecArgs {
 #[derive(Debug, Args, Clone, Copy)]
 pub struct PortArgs {
     /// Host port (on 127.0.0.1) for Orthanc's HTTP API.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT, value_parser = port())]
     pub http_port: u16,
 
     /// Host port (on 127.0.0.1) for Orthanc's DICOM listener.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DICOM_PORT)]
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DICOM_PORT, value_parser = port())]
     pub dicom_port: u16,
 
     /// Host port (on 127.0.0.1) for the Kubernetes API server (kind, k3d).
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_API_SERVER_PORT)]
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_API_SERVER_PORT, value_parser = port())]
     pub api_server_port: u16,
 }
 
@@ -296,6 +296,10 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
+    /// Delete a cluster of that name even though korthbox did not make it.
+    #[arg(long)]
+    pub force: bool,
+
     /// How long the driver may take.
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
@@ -373,6 +377,10 @@ pub struct DownArgs {
     #[arg(short, long)]
     pub yes: bool,
 
+    /// Delete a cluster of the sandbox's name even though korthbox did not make it.
+    #[arg(long)]
+    pub force: bool,
+
     /// How long the driver may take to delete the cluster.
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
@@ -390,6 +398,10 @@ pub struct ResetArgs {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub yes: bool,
+
+    /// Delete a cluster of the sandbox's name even though korthbox did not make it.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -401,11 +413,11 @@ pub struct ForwardArgs {
     pub ns: NamespaceArg,
 
     /// Local port (on 127.0.0.1) for Orthanc's HTTP API.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT, value_parser = port())]
     pub http_port: u16,
 
     /// Local port (on 127.0.0.1) for Orthanc's DICOM listener.
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DICOM_PORT)]
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DICOM_PORT, value_parser = port())]
     pub dicom_port: u16,
 }
 
@@ -442,6 +454,12 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// A TCP port a listener can be given: 1–65535 (0 would mean "any", which korthbox could not
+/// report).
+fn port() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(1..)
+}
+
 fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
     text.trim()
         .parse::<u64>()
@@ -452,6 +470,9 @@ fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
 }
 
 fn parse_namespace(text: &str) -> Result<String, String> {
+    if let Some(why) = crate::ownership::reserved(text) {
+        return Err(why);
+    }
     crate::spec::SandboxName::parse(text)
         .map(|n| n.to_string())
         .map_err(|e| e.replace("sandbox name", "namespace"))

@@ -185,7 +185,7 @@ pub async fn install(
         }
         phase.output("installing");
         let path = dir.join(executable);
-        crate::host::make_executable(&partial).map_err(|e| {
+        crate::host::fs::make_executable(&partial).map_err(|e| {
             Error::failure(format!("could not make {} executable", partial.display())).because(e)
         })?;
         std::fs::rename(&partial, &path).map_err(|e| {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod host;
 pub mod install;
 pub mod lock;
+pub mod ownership;
 pub mod proof;
 pub mod pull;
 pub mod report;

@@ -40,7 +40,12 @@ fn main() -> std::process::ExitCode {
     // `forward` ends with Ctrl-C by design; everything else is interrupted by it.
     let ends_with_ctrl_c = matches!(cli.command, Command::Forward(_));
     let code = runtime.block_on(async {
-        let work = commands::run(cli, env, ui.clone());
+        let typed = args
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().to_string())
+            .collect();
+        let work = commands::run(cli, env, ui.clone(), typed);
         let result = if ends_with_ctrl_c {
             work.await
         } else {

@@ -212,3 +212,14 @@ pub enum VolumeSource {
     /// where there is none), otherwise volumes name it explicitly.
     InstallLocalPath { default: bool },
 }
+
+/// Where the stack goes in a cluster, as the driver decides it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Placement {
+    pub volumes: VolumeSource,
+    /// Whether korthbox side-loads the images into the nodes.
+    pub side_loaded: bool,
+    /// Whether Orthanc's Service is a NodePort the driver maps host ports to; otherwise it is
+    /// a ClusterIP Service, reached through `korthbox forward`.
+    pub node_ports: bool,
+}

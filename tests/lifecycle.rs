@@ -566,7 +566,7 @@ fn reset_removes_what_the_driver_left_behind_on_the_real_engine() {
             .status
             .success()
     );
-    stand_ins::add_cluster(&world.sandbox, "kind", &name);
+    stand_ins::add_korthbox_cluster(&world.sandbox, "kind", &name);
     // A stale context in a second kubeconfig file, beside one to keep.
     let second = world.sandbox.path("home/.kube/second");
     let merged = format!(

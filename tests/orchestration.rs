@@ -223,6 +223,7 @@ fn down_request(yes: bool) -> DownRequest {
         wanted: wanted(),
         namespace: DEFAULT_NAMESPACE.into(),
         yes,
+        force: false,
         timeout: Duration::from_secs(30),
         lock_wait: Duration::from_secs(5),
     }
@@ -294,6 +295,7 @@ async fn reset_deletes_then_runs_every_step_of_up() {
     let req = ResetRequest {
         up: request(&world),
         yes: true,
+        force: false,
     };
     let summary = down::reset(&context(&world, &recorder), &req)
         .await

@@ -278,7 +278,7 @@ fn minio_and_s3_apply_the_bucket_after_minio_is_ready() {
 }
 
 #[test]
-fn without_a_default_class_local_path_is_installed_as_the_default() {
+fn without_a_default_class_local_path_is_installed_but_not_made_the_default() {
     let (sandbox, api) = world();
     api.put(
         "/apis/storage.k8s.io/v1/storageclasses/standard",
@@ -288,16 +288,28 @@ fn without_a_default_class_local_path_is_installed_as_the_default() {
     let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
     assert_eq!(objects[1], "Namespace local-path-storage");
     assert!(objects.contains(&"Deployment local-path-storage/local-path-provisioner".to_string()));
+    // The cluster is the user's (an existing one): its default class stays as it is, and
+    // korthbox's claims name local-path.
     let class = api
         .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
         .unwrap();
     assert_eq!(
         class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
-        "true"
+        "false"
     );
-    // The provisioner was waited for before PostgreSQL's volume was asked for.
+    let pvc = api
+        .get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
+        .unwrap();
+    assert_eq!(pvc["spec"]["storageClassName"], "local-path");
+    // The provisioner was watched until ready before PostgreSQL's volume was asked for.
     let requests = api.requests();
-    let waited = requests.iter().position(|r| r == "GET /apis/apps/v1/namespaces/local-path-storage/deployments/local-path-provisioner").unwrap();
+    let waited = requests
+        .iter()
+        .position(|r| {
+            r.starts_with("GET /apis/apps/v1/namespaces/local-path-storage/deployments?")
+                && r.contains("local-path-provisioner")
+        })
+        .unwrap();
     let postgres = requests
         .iter()
         .position(|r| {

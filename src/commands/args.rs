@@ -1,6 +1,7 @@
 //! From the flags to the library's requests.
 
 use crate::cli::{PortArgs, SpecArgs, StackArgs, TargetArgs};
+use crate::error::{Error, Result};
 use crate::sandbox::target::Wanted;
 use crate::spec::{ClusterSpec, HostPorts};
 use crate::stack::Choices;
@@ -14,16 +15,16 @@ pub fn wanted(args: &TargetArgs) -> Wanted {
     }
 }
 
-pub fn cluster_spec(args: &SpecArgs) -> ClusterSpec {
-    ClusterSpec {
+pub fn cluster_spec(args: &SpecArgs) -> Result<ClusterSpec> {
+    Ok(ClusterSpec {
         name: args.target.name.clone(),
         control_planes: args.control_planes,
         workers: args.workers,
         kubernetes_version: args.kubernetes_version.clone(),
-        ports: host_ports(&args.ports),
+        ports: host_ports(&args.ports)?,
         node_cpus: args.node_cpus,
         node_memory_mib: args.node_memory,
-    }
+    })
 }
 
 pub fn choices(args: &StackArgs) -> Choices {
@@ -38,10 +39,27 @@ pub fn choices(args: &StackArgs) -> Choices {
     }
 }
 
-pub fn host_ports(args: &PortArgs) -> HostPorts {
-    HostPorts {
+/// The host ports, each different from the others.
+pub fn host_ports(args: &PortArgs) -> Result<HostPorts> {
+    distinct(&[
+        ("--http-port", args.http_port),
+        ("--dicom-port", args.dicom_port),
+        ("--api-server-port", args.api_server_port),
+    ])?;
+    Ok(HostPorts {
         http: args.http_port,
         dicom: args.dicom_port,
         api_server: args.api_server_port,
+    })
+}
+
+/// Two listeners cannot share a port: the second would fail, later and less clearly.
+pub fn distinct(ports: &[(&str, u16)]) -> Result<()> {
+    for (i, (flag, port)) in ports.iter().enumerate() {
+        if let Some((other, _)) = ports[i + 1..].iter().find(|(_, p)| p == port) {
+            return Err(Error::usage(format!("{flag} and {other} are both {port}"))
+                .hint("give each its own port"));
+        }
     }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use crate::sandbox::{Context, parts};
 use crate::ui::{Ui, render};
 
 pub async fn create(args: CreateArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
-    let spec = cluster_spec(&args.spec);
+    let spec = cluster_spec(&args.spec)?;
     let target = wanted(&args.spec.target);
     let report = parts::create(ctx, &target, &spec, args.retain, args.timeout, args.wait).await?;
     show(ui, &report, args.json)
@@ -44,7 +44,7 @@ pub async fn list(args: ListArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
 }
 
 pub async fn delete(args: DeleteArgs, ctx: &Context) -> Result<ExitCode> {
-    parts::delete(ctx, &wanted(&args.target), args.timeout).await?;
+    parts::delete(ctx, &wanted(&args.target), args.force, args.timeout).await?;
     Ok(ExitCode::Success)
 }
 

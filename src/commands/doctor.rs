@@ -11,7 +11,7 @@ use crate::ui::{Ui, render};
 
 pub async fn run(args: DoctorArgs, env: &Env, ui: &Ui) -> Result<ExitCode> {
     let facts = host::gather(env, args.timeout).await;
-    let local = LocalFacts::read(env, &facts, host_ports(&args.ports));
+    let local = LocalFacts::read(env, &facts, host_ports(&args.ports)?);
     let checks = doctor::checks(&facts, &local);
     let mut out = std::io::stdout().lock();
     if args.json {

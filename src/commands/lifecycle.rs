@@ -1,6 +1,6 @@
 //! `status`, `down`, `forward`, `password`, `prove` and `completions`: the commands around `up`.
 
-use super::args::wanted;
+use super::args::{distinct, wanted};
 use super::exit::ExitCode;
 use crate::cli::{CompletionsArgs, DownArgs, ForwardArgs, PasswordArgs, StatusArgs};
 use crate::error::{Error, Result};
@@ -28,6 +28,7 @@ pub async fn down(args: DownArgs, ctx: &Context) -> Result<ExitCode> {
         wanted: wanted(&args.target),
         namespace: args.ns.namespace.clone(),
         yes: args.yes,
+        force: args.force,
         timeout: args.timeout,
         lock_wait: args.lock_wait,
     };
@@ -56,6 +57,10 @@ pub async fn prove(args: PasswordArgs, ctx: &Context) -> Result<ExitCode> {
 
 /// Forwards until Ctrl-C, which ends it well.
 pub async fn forward(args: ForwardArgs, ctx: &Context) -> Result<ExitCode> {
+    distinct(&[
+        ("--http-port", args.http_port),
+        ("--dicom-port", args.dicom_port),
+    ])?;
     let target = wanted(&args.target);
     let forwarding = access::forward(
         ctx,

@@ -22,8 +22,8 @@ use crate::report::Steps;
 use crate::sandbox::Context;
 use crate::ui::Ui;
 
-pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>) -> Result<ExitCode> {
-    let ctx = Context::new(env, Steps::new(ui.clone()));
+pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<ExitCode> {
+    let ctx = Context::new(env, Steps::new(ui.clone())).with_args(args);
     let ui = ui.as_ref();
     match cli.command {
         Command::Up(args) => up::up(args, &ctx, ui).await,

@@ -8,7 +8,7 @@ use super::args::{choices, cluster_spec, wanted};
 use super::exit::ExitCode;
 use crate::cli::{PlanArgs, PlanPart};
 use crate::driver::common;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sandbox::Context;
 use crate::sandbox::plan::{self, Plan};
 use crate::ui::Ui;
@@ -33,7 +33,7 @@ pub async fn run(args: PlanArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     };
     let req = plan::Request {
         wanted: wanted(&args.spec.target),
-        cluster: cluster_spec(&args.spec),
+        cluster: cluster_spec(&args.spec)?,
         stack: choices(&args.stack),
         show_secrets: args.show_secrets,
         manifests_wanted: parts.manifests,
@@ -46,7 +46,7 @@ pub async fn run(args: PlanArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
         ));
     }
     let written = match &args.output_dir {
-        Some(dir) => write(dir, &plan, &parts)?,
+        Some(dir) => write(dir, &plan, &parts, args.show_secrets)?,
         None => {
             print(&mut std::io::stdout().lock(), &plan, &parts)?;
             Vec::new()
@@ -61,24 +61,31 @@ pub async fn run(args: PlanArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-/// The plan's files in `dir`.
-fn write(dir: &Path, plan: &Plan, parts: &Parts) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<(PathBuf, &str)> = Vec::new();
+/// The plan's files in `dir`; the manifests readable by their owner only when they hold the
+/// secrets.
+fn write(dir: &Path, plan: &Plan, parts: &Parts, secrets: bool) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<(PathBuf, &str, bool)> = Vec::new();
     if parts.cluster
         && let Some(cluster) = &plan.cluster
     {
-        files.push((dir.join(cluster.file_name), &cluster.file));
+        files.push((dir.join(cluster.file_name), &cluster.file, false));
     }
     if parts.manifests {
-        files.push((dir.join(MANIFESTS_FILE), &plan.manifests));
+        files.push((dir.join(MANIFESTS_FILE), &plan.manifests, secrets));
     }
     if parts.images {
-        files.push((dir.join(IMAGES_FILE), &plan.images));
+        files.push((dir.join(IMAGES_FILE), &plan.images, false));
     }
-    for (path, text) in &files {
-        common::write_definition(path, text)?;
+    for (path, text, private) in &files {
+        if *private {
+            crate::host::fs::write_private(path, text.as_bytes()).map_err(|e| {
+                Error::failure(format!("could not write {}", path.display())).because(e)
+            })?;
+        } else {
+            common::write_definition(path, text)?;
+        }
     }
-    Ok(files.into_iter().map(|(path, _)| path).collect())
+    Ok(files.into_iter().map(|(path, _, _)| path).collect())
 }
 
 /// The plan on stdout: one part as it is, or everything with comments between the parts.

@@ -9,28 +9,29 @@ use crate::sandbox::down::{self, ResetRequest};
 use crate::sandbox::up::{self as sandbox_up, Request, Summary};
 use crate::ui::{Ui, render};
 
-fn request(args: &UpArgs) -> Request {
-    Request {
+fn request(args: &UpArgs) -> Result<Request> {
+    Ok(Request {
         wanted: wanted(&args.spec.target),
-        cluster: cluster_spec(&args.spec),
+        cluster: cluster_spec(&args.spec)?,
         stack: choices(&args.stack),
         retain: args.retain,
         timeout: args.timeout,
         wait: args.wait,
         lock_wait: args.lock_wait,
         offer_install: !args.json,
-    }
+    })
 }
 
 pub async fn up(args: UpArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
-    let summary = sandbox_up::up(ctx, &request(&args), None, None).await?;
+    let summary = sandbox_up::up(ctx, &request(&args)?, None, None).await?;
     show(&args, ctx, ui, &summary)
 }
 
 pub async fn reset(args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     let req = ResetRequest {
-        up: request(&args.up),
+        up: request(&args.up)?,
         yes: args.yes,
+        force: args.force,
     };
     let summary = down::reset(ctx, &req).await?;
     show(&args.up, ctx, ui, &summary)

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 
 use super::api::{Definition, Driver, ImageSource, NodeProvider};
 use super::common;
+use super::owned;
 use super::run::{self, Outcome};
 use crate::env::Env;
 use crate::error::Error;
@@ -44,6 +45,8 @@ pub async fn list(
 pub struct Created {
     /// `false` when a cluster of that name was already there and was kept.
     pub created: bool,
+    /// A cluster of that name was there, and korthbox had not made it (nothing was done).
+    pub foreign: bool,
     /// Where the definition handed to the tool was written.
     pub definition: Option<PathBuf>,
     pub context: String,
@@ -63,6 +66,7 @@ pub async fn create(
     if !driver.makes_cluster() {
         return Ok(Created {
             created: false,
+            foreign: false,
             definition: None,
             context,
         });
@@ -72,24 +76,35 @@ pub async fn create(
         .iter()
         .any(|n| n == spec.name.as_str())
     {
+        let ours = owned::made_by_korthbox(env.cache_dir().as_deref(), driver, &spec.name);
         return Ok(Created {
             created: false,
+            foreign: !ours,
             definition: None,
             context,
         });
     }
     let definition = driver.render(spec, provider).map_err(Error::usage)?;
+    // Written before the tool runs: it is also the evidence that korthbox made the cluster,
+    // even one that breaks half-way.
+    let dir = env.cache_dir().ok_or_else(|| {
+        Error::failure("korthbox has no cache directory to write the cluster definition in")
+            .hint(format!("set {} or HOME", crate::env::KORTHBOX_CACHE_DIR))
+    })?;
     let path = match &definition {
         Definition::File { file_name, yaml } => {
-            let dir = env.cache_dir().ok_or_else(|| {
-                Error::failure("korthbox has no cache directory to write the cluster definition in")
-                    .hint(format!("set {} or HOME", crate::env::KORTHBOX_CACHE_DIR))
-            })?;
             let path = common::definition_path(&dir, &spec.name, file_name);
             common::write_definition(&path, yaml)?;
             Some(path)
         }
-        Definition::Args(_) | Definition::Nothing => None,
+        Definition::Args(args) => {
+            if let Some(file) = driver.definition_file() {
+                let path = common::definition_path(&dir, &spec.name, file);
+                common::write_definition(&path, &format!("{}\n", args.join("\n")))?;
+            }
+            None
+        }
+        Definition::Nothing => None,
     };
     let inv = driver
         .create(spec, provider, path.as_deref(), retain)
@@ -99,6 +114,7 @@ pub async fn create(
         Ok(outcome) if outcome.success => {
             return Ok(Created {
                 created: true,
+                foreign: false,
                 definition: path,
                 context,
             });
@@ -116,7 +132,7 @@ pub async fn create(
             // The error shows the end of the output; all of it is kept for reading later.
             match env
                 .cache_dir()
-                .map(|d| common::definition_path(&d, &spec.name, CREATE_LOG))
+                .map(|d| common::definition_path(&d, &spec.name, common::CREATE_LOG))
             {
                 Some(log) if common::write_definition(&log, &outcome.lines.join("\n")).is_ok() => {
                     err.caused_by(format!("the whole output is in {}", log.display()))
@@ -148,7 +164,8 @@ async fn clean_up(
         };
         return failure.hint(hint);
     }
-    match delete(env, name, driver, provider, DELETE_TIMEOUT, None).await {
+    // The half-made cluster is korthbox's: it wrote the definition before running the tool.
+    match delete(env, name, driver, provider, false, DELETE_TIMEOUT, None).await {
         Ok(_) => failure
             .caused_by("the half-made cluster was deleted")
             .hint("run again with --retain to keep a failed cluster for inspection"),
@@ -174,14 +191,18 @@ pub enum Deleted {
     Absent,
     /// An existing cluster is the user's own; korthbox never deletes it.
     NotOurs,
+    /// A cluster of that name korthbox did not make; left alone (not forced).
+    Foreign,
 }
 
-/// Deletes the cluster; a cluster that does not exist is not an error.
+/// Deletes the cluster; a cluster that does not exist is not an error, and one korthbox did not
+/// make is left alone unless `force`.
 pub async fn delete(
     env: &Env,
     name: &SandboxName,
     driver: &dyn Driver,
     provider: &NodeProvider,
+    force: bool,
     timeout: Duration,
     phase: Option<&Phase<'_>>,
 ) -> Result<Deleted, Error> {
@@ -194,10 +215,17 @@ pub async fn delete(
         .iter()
         .any(|n| n == name.as_str())
     {
+        // Gone already: korthbox's record of it would only mistake a later cluster of the same
+        // name for its own.
+        owned::forget(env.cache_dir().as_deref(), driver, name);
         return Ok(Deleted::Absent);
+    }
+    if !force && !owned::made_by_korthbox(env.cache_dir().as_deref(), driver, name) {
+        return Ok(Deleted::Foreign);
     }
     let outcome = run::run(env, &inv, timeout, phase).await?;
     if outcome.success {
+        owned::forget(env.cache_dir().as_deref(), driver, name);
         Ok(Deleted::Deleted)
     } else {
         Err(run::failed(
@@ -299,9 +327,6 @@ async fn export(
     let _ = std::fs::remove_file(&path);
     Err(failure)
 }
-
-/// Where the output of a failed create is kept, beside the definition.
-pub const CREATE_LOG: &str = "create.log";
 
 /// How long listing clusters may take: a Go tool's start plus one engine round trip.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -10,7 +10,7 @@ use super::common::shell_quote;
 use crate::host::engines::{EndpointSource, Engine, EngineKind};
 use crate::host::os::{HostOs, OsFamily};
 use crate::host::tools::{ToolName, Version};
-use crate::spec::{ClusterSpec, SandboxName, VolumeSource};
+use crate::spec::{ClusterSpec, Placement, SandboxName, VolumeSource};
 
 /// Where the Docker CLI and SDKs look when nothing says otherwise.
 const DEFAULT_DOCKER_ENDPOINT: &str = "unix:///var/run/docker.sock";
@@ -229,6 +229,12 @@ pub trait Driver: Sync {
     /// The cluster definition for `spec`, as it would be handed to the tool.
     fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String>;
 
+    /// The file korthbox keeps the definition in (`kind.yaml`), under its cache directory; its
+    /// presence is the evidence that korthbox made the cluster.
+    fn definition_file(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The words that create cluster `name`, before `--config FILE` (a tool whose definition
     /// is a list of arguments takes those instead).
     fn create_command(&self, name: &SandboxName) -> Vec<String>;
@@ -315,6 +321,16 @@ impl dyn Driver + '_ {
     /// Whether korthbox makes (and deletes) this driver's clusters; false for `existing`.
     pub fn makes_cluster(&self) -> bool {
         self.tool().is_some()
+    }
+
+    /// Where the stack goes in this driver's cluster; `cluster_has_default` as for
+    /// [`Driver::volumes`].
+    pub fn placement(&self, cluster_has_default: Option<bool>) -> Placement {
+        Placement {
+            volumes: self.volumes(cluster_has_default),
+            side_loaded: self.makes_cluster(),
+            node_ports: self.maps_host_ports(),
+        }
     }
 
     /// The label on what the tool made for cluster `name` (`k3d.cluster=NAME`).

@@ -1,5 +1,5 @@
 //! What a driver leaves behind when a cluster breaks half-way: containers, networks and volumes
-//! labelled for the cluster (removed through the engine's API), and kubeconfig entries.
+//! labelled for the cluster, removed through the engine's API.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,12 +8,10 @@ use bollard::query_parameters::{
     ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
     RemoveVolumeOptions,
 };
-use serde_json::Value;
 
 use super::api::{Driver, NodeProvider};
-use crate::env::Env;
 use crate::error::Error;
-use crate::host::{engines, kubeconfig};
+use crate::host::engines;
 use crate::spec::SandboxName;
 
 /// What was removed.
@@ -104,48 +102,4 @@ pub async fn engine_leftovers(
         removed.volumes.push(v.name);
     }
     Ok(removed)
-}
-
-/// Removes the kube context `context`, with the cluster and user it names, from every
-/// kubeconfig file that has it. Returns the files changed.
-pub fn kubeconfig_entries(env: &Env, context: &str) -> Result<Vec<std::path::PathBuf>, Error> {
-    let mut changed = Vec::new();
-    for path in kubeconfig::files(env) {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let Ok(mut doc) = serde_saphyr::from_str::<Value>(&text) else {
-            continue;
-        };
-        let entry = doc["contexts"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["name"] == context))
-            .cloned();
-        let Some(entry) = entry else { continue };
-        let cluster = entry["context"]["cluster"]
-            .as_str()
-            .unwrap_or(context)
-            .to_string();
-        let user = entry["context"]["user"]
-            .as_str()
-            .unwrap_or(context)
-            .to_string();
-        for (list, name) in [
-            ("contexts", context),
-            ("clusters", &cluster),
-            ("users", &user),
-        ] {
-            if let Some(items) = doc[list].as_array_mut() {
-                items.retain(|i| i["name"] != name);
-            }
-        }
-        if doc["current-context"] == context {
-            doc["current-context"] = Value::String(String::new());
-        }
-        std::fs::write(&path, crate::template::to_yaml(&doc)).map_err(|e| {
-            Error::failure(format!("could not rewrite {}", path.display())).because(e)
-        })?;
-        changed.push(path);
-    }
-    Ok(changed)
 }

@@ -17,18 +17,24 @@ pub fn definition_path(cache_dir: &Path, name: &SandboxName, file_name: &str) ->
     cluster_dir(cache_dir, name).join(file_name)
 }
 
+/// Where the output of a failed create is kept, beside the definition.
+pub const CREATE_LOG: &str = "create.log";
+
 /// The volume source of a driver whose clusters come with a default StorageClass (kind's
 /// `standard`, k3s's `local-path`), or may (an existing cluster): that class when the cluster
-/// has one, else local-path-provisioner made the default. `assume` is what to plan for when the
-/// cluster was not asked.
+/// has one, else local-path-provisioner, made the cluster's default only in a cluster korthbox
+/// made (`make_default`). `assume` is what to plan for when the cluster was not asked.
 pub fn default_class_or_local_path(
     cluster_has_default: Option<bool>,
     assume: bool,
+    make_default: bool,
 ) -> VolumeSource {
     if cluster_has_default.unwrap_or(assume) {
         VolumeSource::ClusterDefault
     } else {
-        VolumeSource::InstallLocalPath { default: true }
+        VolumeSource::InstallLocalPath {
+            default: make_default,
+        }
     }
 }
 

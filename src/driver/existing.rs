@@ -60,9 +60,9 @@ impl Driver for Existing {
         false
     }
 
-    /// The cluster's default StorageClass when it has one; planned as local-path (made the
-    /// default) when the cluster was not asked.
+    /// The cluster's default StorageClass when it has one; otherwise local-path, named by the
+    /// stack's claims and never made the default of a cluster that is the user's.
     fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
-        common::default_class_or_local_path(cluster_has_default, false)
+        common::default_class_or_local_path(cluster_has_default, false, false)
     }
 }

@@ -94,6 +94,10 @@ impl Driver for K3d {
         })
     }
 
+    fn definition_file(&self) -> Option<&'static str> {
+        Some(FILE_NAME)
+    }
+
     fn create_command(&self, name: &SandboxName) -> Vec<String> {
         words(["cluster", "create", name.as_str()])
     }
@@ -161,7 +165,7 @@ impl Driver for K3d {
 
     fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
         // k3s comes with its own `local-path` class, the default.
-        common::default_class_or_local_path(cluster_has_default, true)
+        common::default_class_or_local_path(cluster_has_default, true, true)
     }
 
     fn leftover_label_key(&self) -> Option<&'static str> {

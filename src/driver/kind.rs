@@ -137,6 +137,10 @@ impl Driver for Kind {
         })
     }
 
+    fn definition_file(&self) -> Option<&'static str> {
+        Some(FILE_NAME)
+    }
+
     fn create_command(&self, name: &SandboxName) -> Vec<String> {
         words(["create", "cluster", "--name", name.as_str()])
     }
@@ -233,7 +237,7 @@ impl Driver for Kind {
 
     fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
         // kind's clusters come with the `standard` class.
-        common::default_class_or_local_path(cluster_has_default, true)
+        common::default_class_or_local_path(cluster_has_default, true, true)
     }
 
     fn leftover_label_key(&self) -> Option<&'static str> {

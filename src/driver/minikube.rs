@@ -89,6 +89,10 @@ impl Driver for Minikube {
         Ok(Definition::Args(Self::start_args(spec, provider)?))
     }
 
+    fn definition_file(&self) -> Option<&'static str> {
+        Some(FILE_NAME)
+    }
+
     /// `minikube start …` is the whole definition. minikube leaves a failed profile in place
     /// by itself; korthbox deletes it unless --retain, so there is no flag for that.
     fn create_command(&self, _name: &SandboxName) -> Vec<String> {

@@ -14,6 +14,7 @@ pub mod existing;
 pub mod k3d;
 pub mod kind;
 pub mod minikube;
+pub mod owned;
 pub mod run;
 
 pub use api::{

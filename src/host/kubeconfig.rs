@@ -3,10 +3,14 @@
 
 use std::path::PathBuf;
 
+use std::collections::BTreeSet;
+
 use kube::config::Kubeconfig;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::env::{self, Env};
+use crate::error::Error;
 
 /// The context name Docker Desktop gives its built-in cluster, in both its modes.
 pub const DOCKER_DESKTOP_CONTEXT: &str = "docker-desktop";
@@ -123,4 +127,85 @@ pub fn read(env: &Env) -> KubeContexts {
         })
         .collect();
     out
+}
+
+/// Removes kube context `context` from every kubeconfig file that has it, with the cluster and
+/// user it names unless another context (in any of the files) still uses them. Each file is
+/// replaced atomically; a file that cannot be rewritten is left as it was, and said so.
+/// Returns the files changed.
+pub fn remove_context(env: &Env, context: &str) -> Result<Vec<PathBuf>, Error> {
+    let docs: Vec<(PathBuf, Value)> = files(env)
+        .into_iter()
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            let doc = serde_saphyr::from_str::<Value>(&text).ok()?;
+            Some((path, doc))
+        })
+        .collect();
+    let Some(entry) = docs
+        .iter()
+        .find_map(|(_, doc)| named(doc, "contexts", context))
+    else {
+        return Ok(Vec::new());
+    };
+    let cluster = entry["context"]["cluster"]
+        .as_str()
+        .unwrap_or(context)
+        .to_string();
+    let user = entry["context"]["user"]
+        .as_str()
+        .unwrap_or(context)
+        .to_string();
+    // What the other contexts, in every file, still use.
+    let mut used_clusters = BTreeSet::new();
+    let mut used_users = BTreeSet::new();
+    for (_, doc) in &docs {
+        for c in doc["contexts"].as_array().into_iter().flatten() {
+            if c["name"] != context {
+                used_clusters.extend(c["context"]["cluster"].as_str().map(String::from));
+                used_users.extend(c["context"]["user"].as_str().map(String::from));
+            }
+        }
+    }
+    let mut changed = Vec::new();
+    for (path, mut doc) in docs {
+        let mut gone = remove_named(&mut doc, "contexts", context);
+        if !used_clusters.contains(&cluster) {
+            gone |= remove_named(&mut doc, "clusters", &cluster);
+        }
+        if !used_users.contains(&user) {
+            gone |= remove_named(&mut doc, "users", &user);
+        }
+        if doc["current-context"] == context {
+            doc["current-context"] = Value::String(String::new());
+            gone = true;
+        }
+        if !gone {
+            continue;
+        }
+        let text = crate::template::to_yaml(&doc);
+        crate::host::fs::replace(&path, text.as_bytes()).map_err(|e| {
+            Error::failure(format!("could not rewrite {}; it is unchanged", path.display()))
+                .because(e)
+                .hint(format!(
+                    "remove the context yourself when there is room: `kubectl config delete-context {context}`"
+                ))
+        })?;
+        changed.push(path);
+    }
+    Ok(changed)
+}
+
+fn named<'a>(doc: &'a Value, list: &str, name: &str) -> Option<&'a Value> {
+    doc[list].as_array()?.iter().find(|i| i["name"] == name)
+}
+
+/// Removes the entries of `list` named `name`; whether there were any.
+fn remove_named(doc: &mut Value, list: &str, name: &str) -> bool {
+    let Some(items) = doc[list].as_array_mut() else {
+        return false;
+    };
+    let before = items.len();
+    items.retain(|i| i["name"] != name);
+    items.len() != before
 }

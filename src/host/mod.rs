@@ -2,6 +2,7 @@
 //! container engines, the cluster tools, kubeconfig contexts and a few Linux kernel settings.
 
 pub mod engines;
+pub mod fs;
 pub mod kubeconfig;
 pub mod linux;
 pub mod os;
@@ -94,19 +95,5 @@ pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
     {
         let _ = path;
         None
-    }
-}
-
-/// Lets everyone run the file at `path` (a downloaded driver); nothing to do on Windows.
-pub fn make_executable(path: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(())
     }
 }

@@ -1,19 +1,20 @@
-//! `down` and `reset`: deleting the sandbox, after asking. `reset` deletes it whatever state it
-//! is in (a dead API server included), cleans up what the driver left, and brings it up again.
+//! `down` and `reset`: deleting the sandbox, after asking, and only what korthbox made: a
+//! cluster whose definition korthbox keeps (others need `--force`), or on an existing cluster the
+//! namespace and cluster-wide objects labelled for the sandbox. `reset` deletes it whatever
+//! state it is in (a dead API server included), cleans up what the driver left, and brings it
+//! up again.
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams};
-
 use super::Context;
-use super::steps::deleted_detail;
+use super::steps::{self, deleted_detail};
 use super::target::{self, Target, Wanted};
 use super::up::{self, Summary};
 use crate::driver::actions::{self, Deleted};
-use crate::driver::{cleanup, run};
+use crate::driver::{cleanup, owned, run};
 use crate::error::Error;
 use crate::lock;
+use crate::ownership;
 use crate::report::{Answer, Phase};
 
 /// Asks "are you sure?"; with `yes` it does not ask, and with no one to ask it is a usage
@@ -27,9 +28,14 @@ pub async fn confirm(ctx: &Context, question: &str, yes: bool, command: &str) ->
         Answer::NoTerminal => Err(Error::usage(format!(
             "`korthbox {command}` deletes data and asks first, but there is no terminal to ask on"
         ))
-        .hint(format!("add --yes: `korthbox {command} --yes`"))),
-        Answer::No => Err(Error::failure("nothing was deleted")
-            .hint(format!("`korthbox {command} --yes` does not ask"))),
+        .hint(format!(
+            "add --yes: `{}`",
+            ctx.command_with(command, &["--yes"])
+        ))),
+        Answer::No => Err(Error::failure("nothing was deleted").hint(format!(
+            "`{}` does not ask",
+            ctx.command_with(command, &["--yes"])
+        ))),
     }
 }
 
@@ -39,8 +45,35 @@ pub struct DownRequest {
     pub wanted: Wanted,
     pub namespace: String,
     pub yes: bool,
+    /// Delete a same-named cluster korthbox did not make.
+    pub force: bool,
     pub timeout: Duration,
     pub lock_wait: Duration,
+}
+
+/// Refuses a cluster korthbox did not make, unless `force`.
+fn check_ours(ctx: &Context, found: &Target, force: bool, command: &str) -> Result<(), Error> {
+    if force || !found.driver().makes_cluster() || found.made_by_korthbox(&ctx.env) {
+        return Ok(());
+    }
+    let again = ctx.command_with(command, &["--force"]);
+    Err(found.not_ours(&ctx.env, Some(&again)))
+}
+
+/// What `down` deletes, in words.
+fn what(found: &Target, namespace: &str) -> String {
+    if found.driver().makes_cluster() {
+        format!(
+            "the {} cluster {} and all data in it",
+            found.driver.label(),
+            found.name
+        )
+    } else {
+        format!(
+            "sandbox {} in context {} (namespace {namespace}; the cluster itself stays)",
+            found.name, found.context
+        )
+    }
 }
 
 /// Deletes the sandbox; `None` when there was none.
@@ -57,61 +90,34 @@ pub async fn down(ctx: &Context, req: &DownRequest) -> Result<Option<Deleted>, E
         ));
         return Ok(None);
     };
-    let what = if found.driver().makes_cluster() {
-        format!(
-            "the {} cluster {} and all data in it",
-            found.driver.label(),
-            found.name
-        )
-    } else {
-        format!(
-            "everything korthbox installed in context {} (namespace {}; the cluster itself stays)",
-            found.context, req.namespace
-        )
-    };
+    check_ours(ctx, &found, req.force, "down")?;
+    let what = what(&found, &req.namespace);
     confirm(ctx, &format!("Delete {what}?"), req.yes, "down").await?;
-    let deleted = ctx
-        .steps
-        .run(
-            format!("Deleting {what}"),
-            async |phase| {
-                if found.driver().makes_cluster() {
-                    let d = found.driver();
-                    actions::delete(
-                        &ctx.env,
-                        &found.name,
-                        d,
-                        &found.provider,
-                        req.timeout,
-                        Some(phase),
-                    )
-                    .await
-                } else {
-                    delete_owned(ctx, &found.context, &req.namespace).await
-                }
-            },
-            |deleted| deleted_detail(*deleted).to_string(),
-        )
-        .await?;
+    let title = format!("Deleting {what}");
+    let deleted = if found.driver().makes_cluster() {
+        let how = (req.force, "down");
+        steps::delete_cluster(ctx, title, &found, how, req.timeout).await?
+    } else {
+        let delete = async |_: &Phase<'_>| delete_owned(ctx, &found, &req.namespace).await;
+        let detail = |deleted: &Deleted| deleted_detail(*deleted).to_string();
+        ctx.steps.run(title, delete, detail).await?
+    };
     Ok(Some(deleted))
 }
 
-/// Deletes what korthbox installed into an existing cluster: the stack's namespace and the
-/// cluster-wide objects it labelled as its own.
-async fn delete_owned(ctx: &Context, context: &str, namespace: &str) -> Result<Deleted, Error> {
-    let client = crate::cluster::client(&ctx.env, context).await?;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let gone = match namespaces.delete(namespace, &DeleteParams::default()).await {
-        Ok(_) => Deleted::Deleted,
-        Err(kube::Error::Api(s)) if s.code == 404 => Deleted::Absent,
-        Err(e) => {
-            return Err(
-                Error::failure(format!("could not delete namespace {namespace}")).because(e),
-            );
-        }
-    };
-    crate::apply::delete_labelled_cluster_objects(&client).await?;
-    Ok(gone)
+/// Deletes what korthbox installed into an existing cluster for the sandbox: its namespace and
+/// the cluster-wide objects labelled for it.
+async fn delete_owned(ctx: &Context, found: &Target, namespace: &str) -> Result<Deleted, Error> {
+    let client = crate::cluster::client(&ctx.env, &found.context).await?;
+    let removed = ownership::delete_sandbox(&client, namespace, &found.name).await?;
+    if let Some(kept) = &removed.kept_provisioner {
+        ctx.steps.note(kept);
+    }
+    Ok(if removed.namespace {
+        Deleted::Deleted
+    } else {
+        Deleted::Absent
+    })
 }
 
 /// What `reset` is asked to do: `up`'s request, and whether to ask first.
@@ -119,6 +125,8 @@ async fn delete_owned(ctx: &Context, context: &str, namespace: &str) -> Result<D
 pub struct ResetRequest {
     pub up: up::Request,
     pub yes: bool,
+    /// Delete a same-named cluster korthbox did not make.
+    pub force: bool,
 }
 
 /// Deletes the sandbox whatever state it is in, then brings it up again, holding the lock from
@@ -130,33 +138,44 @@ pub async fn reset(ctx: &Context, req: &ResetRequest) -> Result<Summary, Error> 
     let lock = lock::acquire(&ctx.env, &wanted.name, "reset", req.up.lock_wait, reporter).await?;
     let facts = ctx.gather().await;
     if let Some(found) = target::locate(&ctx.env, &facts, wanted).await? {
-        let what = if found.driver().makes_cluster() {
-            format!(
-                "sandbox {} ({} cluster) and all data in it — the database and every DICOM file",
-                found.name,
-                found.driver.label()
-            )
-        } else {
-            format!(
-                "everything korthbox installed in context {} (its PostgreSQL data and DICOM files)",
-                found.context
-            )
-        };
-        ctx.steps.note(&format!(
-            "reset deletes {what}, then brings the sandbox up again"
-        ));
-        confirm(ctx, "Reset it?", req.yes, "reset").await?;
-        let namespace = &req.up.stack.namespace;
-        ctx.steps
-            .run(
-                format!("Deleting sandbox {}", found.name),
-                async |phase| wipe(ctx, &found, namespace, phase).await,
-                Clone::clone,
-            )
-            .await?;
+        if found.exists {
+            check_ours(ctx, &found, req.force, "reset")?;
+        }
+        // A cluster that is not listed may be half-made; korthbox cleans up after its own only.
+        if found.exists || found.made_by_korthbox(&ctx.env) {
+            wipe_after_asking(ctx, req, &found).await?;
+        }
     }
     // The host has not changed since it was probed above: `up` reuses those facts.
     up::up(ctx, &req.up, Some(lock), Some(facts)).await
+}
+
+async fn wipe_after_asking(ctx: &Context, req: &ResetRequest, found: &Target) -> Result<(), Error> {
+    let what = if found.driver().makes_cluster() {
+        format!(
+            "sandbox {} ({} cluster) and all data in it — the database and every DICOM file",
+            found.name,
+            found.driver.label()
+        )
+    } else {
+        format!(
+            "sandbox {} in context {} (its PostgreSQL data and DICOM files)",
+            found.name, found.context
+        )
+    };
+    ctx.steps.note(&format!(
+        "reset deletes {what}, then brings the sandbox up again"
+    ));
+    confirm(ctx, "Reset it?", req.yes, "reset").await?;
+    let namespace = &req.up.stack.namespace;
+    ctx.steps
+        .run(
+            format!("Deleting sandbox {}", found.name),
+            async |phase| wipe(ctx, found, namespace, phase).await,
+            Clone::clone,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Deletes the cluster even when its API server is dead, then what the driver left behind.
@@ -168,7 +187,7 @@ async fn wipe(
 ) -> Result<String, Error> {
     let driver = found.driver();
     if !driver.makes_cluster() {
-        delete_owned(ctx, &found.context, namespace).await?;
+        delete_owned(ctx, found, namespace).await?;
         return Ok("korthbox's objects deleted".into());
     }
     if let Some(inv) = driver.delete(&found.name, &found.provider) {
@@ -186,7 +205,10 @@ async fn wipe(
         Duration::from_secs(60),
     )
     .await?;
-    let files = cleanup::kubeconfig_entries(&ctx.env, &found.context)?;
+    // The kube context the driver wrote for this cluster (and its cluster and user entries,
+    // unless another context uses them); nobody else's.
+    let files = crate::host::kubeconfig::remove_context(&ctx.env, &found.context)?;
+    owned::forget(ctx.env.cache_dir().as_deref(), driver, &found.name);
     let mut parts = Vec::new();
     if !removed.containers.is_empty() {
         parts.push(format!(

@@ -89,6 +89,9 @@ pub async fn check(
     let checks = doctor::checks(&facts, &local);
     refuse(&blocking(&checks, d, exists))?;
     let target = Target::new(wanted, kind, provider, exists);
+    if exists && d.makes_cluster() && !target.made_by_korthbox(&ctx.env) {
+        return Err(target.not_ours(&ctx.env, None));
+    }
     Ok(Host { facts, target })
 }
 

@@ -15,20 +15,51 @@ pub mod up;
 
 use std::time::Duration;
 
+use crate::driver::common::shell_quote;
 use crate::env::{self, Env};
 use crate::host::{self as host_facts, HostFacts};
 use crate::report::Steps;
 
-/// What every step runs with: the environment and where its phases go.
+/// What every step runs with: the environment, where its phases go, and the command line
+/// (for hints that repeat it).
 #[derive(Clone)]
 pub struct Context {
     pub env: Env,
     pub steps: Steps,
+    /// The arguments after the program's name, as typed.
+    pub args: Vec<String>,
 }
 
 impl Context {
     pub fn new(env: Env, steps: Steps) -> Self {
-        Self { env, steps }
+        Self {
+            env,
+            steps,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn with_args(mut self, args: Vec<String>) -> Self {
+        self.args = args;
+        self
+    }
+
+    /// The user's command line with `flags` added (those it already has are not repeated),
+    /// quoted for a shell: what a hint tells them to run. `command` stands in when korthbox was
+    /// not run from a command line.
+    pub fn command_with(&self, command: &str, flags: &[&str]) -> String {
+        let mut words: Vec<String> = if self.args.is_empty() {
+            command.split_whitespace().map(String::from).collect()
+        } else {
+            self.args.clone()
+        };
+        for flag in flags {
+            if !words.iter().any(|w| w == flag) {
+                words.push(flag.to_string());
+            }
+        }
+        let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
+        format!("korthbox {}", quoted.join(" "))
     }
 
     /// How long host probes may take when a command (not doctor) gathers host facts.

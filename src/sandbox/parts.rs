@@ -11,7 +11,7 @@ use crate::driver::actions::{self, Deleted};
 use crate::driver::{self, ClusterEntry, DriverKind, NodeProvider, ProviderKind};
 use crate::error::Error;
 use crate::lock::{self, Lock};
-use crate::spec::{ClusterSpec, SandboxName, VolumeSource};
+use crate::spec::{ClusterSpec, SandboxName};
 use crate::stack::{Choices, StackSpec};
 
 /// How long the commands without a --lock-wait flag wait for another korthbox on the sandbox.
@@ -96,11 +96,18 @@ pub async fn list(
     Ok(entries)
 }
 
-/// Deletes the sandbox's cluster; one that does not exist is not an error.
-pub async fn delete(ctx: &Context, wanted: &Wanted, timeout: Duration) -> Result<Deleted, Error> {
+/// Deletes the sandbox's cluster; one that does not exist is not an error, one that korthbox
+/// did not make is refused unless `force`.
+pub async fn delete(
+    ctx: &Context,
+    wanted: &Wanted,
+    force: bool,
+    timeout: Duration,
+) -> Result<Deleted, Error> {
     let target = resolve(ctx, wanted).await?;
     let _lock = lock(ctx, &wanted.name, "cluster delete").await?;
-    steps::delete_cluster(ctx, &target, timeout).await
+    let title = format!("Deleting {} cluster {}", target.driver.label(), target.name);
+    steps::delete_cluster(ctx, title, &target, (force, "cluster delete"), timeout).await
 }
 
 /// Loads images from the engine into every node of the sandbox's cluster.
@@ -130,8 +137,8 @@ pub async fn apply_stack(
 ) -> Result<Deployed, Error> {
     wanted.check()?;
     // A bad combination is a usage error before anything is read or written.
-    let spec = StackSpec::new(choices, &wanted.name, VolumeSource::ClusterDefault, false)
-        .map_err(Error::usage)?;
+    let provisional = driver::for_context().driver().placement(None);
+    let spec = StackSpec::new(choices, &wanted.name, provisional).map_err(Error::usage)?;
     let (kind, context) = target::context_of(ctx, wanted, "apply to").await?;
     let target = Target {
         context,

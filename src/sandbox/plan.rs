@@ -62,17 +62,11 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
         ))
     })?;
     // Where volumes come from is decided by the driver alone here: plan looks at no cluster.
-    let volumes = driver.volumes(None);
+    let placement = driver.placement(None);
     if !driver.makes_cluster() && req.manifests_wanted {
         ctx.steps.note("note: the local-path-provisioner objects are skipped when the cluster already has a default StorageClass");
     }
-    let spec = StackSpec::new(
-        &req.stack,
-        &req.cluster.name,
-        volumes,
-        driver.makes_cluster(),
-    )
-    .map_err(Error::usage)?;
+    let spec = StackSpec::new(&req.stack, &req.cluster.name, placement).map_err(Error::usage)?;
     let secrets = if req.show_secrets {
         Secrets::generate().map_err(|e| {
             Error::failure("could not read random bytes for the passwords").because(e)

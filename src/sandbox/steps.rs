@@ -9,6 +9,7 @@ use crate::apply::{self, Applied};
 use crate::cluster::{self, ClusterReport};
 use crate::driver::actions::{self, Created, Deleted};
 use crate::error::Error;
+use crate::ownership;
 use crate::proof::{self, Proof};
 use crate::spec::{ClusterSpec, ORTHANC_AET};
 use crate::stack::{Secrets, StackSpec};
@@ -91,19 +92,35 @@ pub async fn load_images(
         .await
 }
 
-/// Deletes the cluster; one that is not there is not an error.
+/// Deletes the cluster; one that is not there is not an error, one korthbox did not make is
+/// refused unless `force` (`command` is how the user asked, for the hint).
 pub async fn delete_cluster(
     ctx: &Context,
+    title: String,
     target: &Target,
+    (force, command): (bool, &str),
     timeout: Duration,
 ) -> Result<Deleted, Error> {
-    let title = format!("Deleting {} cluster {}", target.driver.label(), target.name);
     let (name, driver, provider) = (&target.name, target.driver(), &target.provider);
     ctx.steps
         .run(
             title,
             async |phase| {
-                actions::delete(&ctx.env, name, driver, provider, timeout, Some(phase)).await
+                let deleted = actions::delete(
+                    &ctx.env,
+                    name,
+                    driver,
+                    provider,
+                    force,
+                    timeout,
+                    Some(phase),
+                )
+                .await?;
+                if deleted == Deleted::Foreign {
+                    let again = ctx.command_with(command, &["--force"]);
+                    return Err(target.not_ours(&ctx.env, Some(&again)));
+                }
+                Ok(deleted)
             },
             |deleted| deleted_detail(*deleted).to_string(),
         )
@@ -116,6 +133,7 @@ pub fn deleted_detail(deleted: Deleted) -> &'static str {
         Deleted::Deleted => "",
         Deleted::Absent => "there was no such cluster",
         Deleted::NotOurs => "an existing cluster is the user's own; korthbox deletes nothing of it",
+        Deleted::Foreign => "korthbox did not make it; left alone",
     }
 }
 
@@ -137,14 +155,14 @@ pub async fn apply_stack(
     wait: Duration,
 ) -> Result<Deployed, Error> {
     let client = cluster::client(&ctx.env, &target.context).await?;
+    ownership::claim_namespace(&client, &spec.namespace, &spec.instance, wait).await?;
     let default_class = apply::default_storage_class(&client).await?;
     let driver = target.driver();
-    spec.volumes = driver.volumes(Some(default_class.is_some()));
-    spec.side_loaded = driver.makes_cluster();
+    spec.place(driver.placement(Some(default_class.is_some())));
     let secrets = Secrets::generate()
         .map_err(|e| Error::failure("could not read random bytes for the passwords").because(e))?;
     let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
-    let applied = apply::apply(&client, &manifests, wait, &ctx.steps).await?;
+    let applied = apply::apply(&client, &manifests, &spec.instance, wait, &ctx.steps).await?;
     let changed = applied.iter().filter(|a| a.change.changed()).count();
     Ok(Deployed {
         applied,

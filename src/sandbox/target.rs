@@ -3,7 +3,7 @@
 //! the truth.
 
 use super::Context;
-use crate::driver::{self, DriverKind, NodeProvider, ProviderKind, actions};
+use crate::driver::{self, DriverKind, NodeProvider, ProviderKind, actions, common, owned};
 use crate::env::Env;
 use crate::error::Error;
 use crate::host::HostFacts;
@@ -54,6 +54,43 @@ impl Target {
 
     pub fn driver(&self) -> &'static dyn driver::Driver {
         self.driver.driver()
+    }
+
+    /// Whether korthbox made this cluster (see [`common::made_by_korthbox`]); an existing
+    /// cluster is the user's, never korthbox's.
+    pub fn made_by_korthbox(&self, env: &Env) -> bool {
+        owned::made_by_korthbox(env.cache_dir().as_deref(), self.driver(), &self.name)
+    }
+
+    /// The refusal for a cluster of this name that korthbox did not make. `force` is the
+    /// command line that deletes it anyway, when there is one.
+    pub fn not_ours(&self, env: &Env, force: Option<&str>) -> Error {
+        let evidence = env
+            .cache_dir()
+            .zip(self.driver().definition_file())
+            .map(|(dir, file)| {
+                common::definition_path(&dir, &self.name, file)
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "its definition in korthbox's cache".into());
+        let err = Error::failure(format!(
+            "{} cluster {} exists, but korthbox did not make it",
+            self.driver.label(),
+            self.name
+        ))
+        .caused_by(format!(
+            "korthbox keeps the definition of every cluster it makes ({evidence}), and has none for this one"
+        ));
+        match force {
+            Some(command) => err.hint(format!(
+                "it may be someone's own cluster, so korthbox leaves it alone; to delete it anyway: `{command}`"
+            )),
+            None => err.hint(format!(
+                "korthbox leaves it alone: give the sandbox another name with --name, or deploy into this cluster on purpose with `--driver existing --context {}`",
+                self.context
+            )),
+        }
     }
 }
 

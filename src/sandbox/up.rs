@@ -11,7 +11,7 @@ use super::Context;
 use super::host::{self, Host};
 use super::steps;
 use super::target::Wanted;
-use crate::driver::DriverKind;
+use crate::driver::{AUTO_ORDER, DriverKind};
 use crate::error::Error;
 use crate::host::HostFacts;
 use crate::lock::{self, Lock};
@@ -81,13 +81,8 @@ pub async fn up(
 ) -> Result<Summary, Error> {
     req.wanted.check()?;
     // Impossible combinations are usage errors before anything happens.
-    let stack = StackSpec::new(
-        &req.stack,
-        &req.cluster.name,
-        crate::spec::VolumeSource::ClusterDefault,
-        false,
-    )
-    .map_err(Error::usage)?;
+    let provisional = AUTO_ORDER[0].driver().placement(None);
+    let stack = StackSpec::new(&req.stack, &req.cluster.name, provisional).map_err(Error::usage)?;
     let _lock = match held {
         Some(lock) => lock,
         None => {
@@ -163,8 +158,7 @@ fn start_pulls(ctx: &Context, req: &Request, host: &Host, stack: &StackSpec) -> 
         return None;
     }
     let mut stack = stack.clone();
-    stack.volumes = driver.volumes(None);
-    stack.side_loaded = true;
+    stack.place(driver.placement(None));
     let images = stack.images_used();
     let reporter: Arc<dyn crate::report::Reporter> = ctx.steps.shared_reporter();
     let (provider, timeout) = (host.target.provider.clone(), req.timeout);

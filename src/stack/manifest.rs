@@ -14,6 +14,22 @@ pub const INSTANCE: &str = "app.kubernetes.io/instance";
 /// korthbox's value of [`MANAGED_BY`].
 pub const KORTHBOX: &str = "korthbox";
 
+/// Whether an object's labels say korthbox made it for sandbox `instance`.
+pub fn belongs(
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+    instance: &str,
+) -> bool {
+    labels.is_some_and(|l| {
+        l.get(MANAGED_BY).map(String::as_str) == Some(KORTHBOX)
+            && l.get(INSTANCE).map(String::as_str) == Some(instance)
+    })
+}
+
+/// The label selector for what korthbox made for sandbox `instance`.
+pub fn selector_for(instance: &str) -> String {
+    format!("{MANAGED_BY}={KORTHBOX},{INSTANCE}={instance}")
+}
+
 /// Where in the apply order an object goes; stages are applied (and waited for) in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

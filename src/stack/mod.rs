@@ -19,6 +19,7 @@ pub use images::StackImages;
 pub use manifest::{Manifest, Stage};
 pub use secrets::Secrets;
 pub use spec::{Choices, StackSpec};
+pub use storage::{CLASS as LOCAL_PATH_CLASS, NAMESPACE as LOCAL_PATH_NAMESPACE};
 
 use crate::spec::{StorageLayer, VolumeSource};
 use crate::template::{self, Vars};

@@ -80,10 +80,28 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
         ("orthanc_probe", json!(["python3", "-c", PROBE])),
         ("orthanc_mounts", Value::Array(mounts)),
         ("orthanc_volumes", Value::Array(volumes)),
-        ("http_node_port", json!(HTTP_NODE_PORT)),
-        ("dicom_node_port", json!(DICOM_NODE_PORT)),
+        // A NodePort only where the driver maps host ports to it; elsewhere nothing outside
+        // the cluster reaches Orthanc but `korthbox forward`.
+        (
+            "orthanc_service_type",
+            json!(if spec.node_ports {
+                "NodePort"
+            } else {
+                "ClusterIP"
+            }),
+        ),
+        ("http_node_port", node_port(spec, HTTP_NODE_PORT)),
+        ("dicom_node_port", node_port(spec, DICOM_NODE_PORT)),
     ]);
     Ok(())
+}
+
+fn node_port(spec: &StackSpec, port: u16) -> Value {
+    if spec.node_ports {
+        json!(port)
+    } else {
+        Value::Null
+    }
 }
 
 pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {

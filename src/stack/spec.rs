@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::images::{ImageRef, StackImages};
-use crate::spec::{OrthancStorage, SandboxName, StorageLayer, VolumeSource};
+use crate::spec::{OrthancStorage, Placement, SandboxName, StorageLayer, VolumeSource};
 
 /// What the user chose for the stack (flags or korthbox.toml).
 #[derive(Debug, Clone, Default)]
@@ -32,15 +32,17 @@ pub struct StackSpec {
     /// Whether korthbox side-loads the images into the nodes; then the manifests name them by
     /// tag, which is how the nodes know a loaded image (its registry digest is not kept).
     pub side_loaded: bool,
+    /// Whether Orthanc's Service is a NodePort (the driver maps host ports to it) or ClusterIP.
+    pub node_ports: bool,
 }
 
 impl StackSpec {
-    /// The stack for `choices`; a combination that cannot work is an error saying the fix.
+    /// The stack for `choices`, placed as the driver says; a combination that cannot work is an
+    /// error saying the fix.
     pub fn new(
         choices: &Choices,
         instance: &SandboxName,
-        volumes: VolumeSource,
-        side_loaded: bool,
+        placement: Placement,
     ) -> Result<Self, String> {
         let mut images = StackImages::default();
         for (image, wanted) in [
@@ -60,12 +62,20 @@ impl StackSpec {
             namespace: choices.namespace.clone(),
             storage: choices.storage,
             orthanc_storage: choices.orthanc_storage,
-            volumes,
+            volumes: placement.volumes,
             images,
-            side_loaded,
+            side_loaded: placement.side_loaded,
+            node_ports: placement.node_ports,
         };
         spec.check()?;
         Ok(spec)
+    }
+
+    /// Puts the stack where the driver says.
+    pub fn place(&mut self, placement: Placement) {
+        self.volumes = placement.volumes;
+        self.side_loaded = placement.side_loaded;
+        self.node_ports = placement.node_ports;
     }
 
     /// Checks the combination of choices.

@@ -7,6 +7,8 @@ use crate::template::Vars;
 
 /// The StorageClass local-path-provisioner serves.
 pub const CLASS: &str = "local-path";
+/// The namespace local-path-provisioner runs in.
+pub const NAMESPACE: &str = "local-path-storage";
 
 pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {
     match spec.volumes {

@@ -271,3 +271,18 @@ pub fn has_cluster(sandbox: &Sandbox, tool: &str, name: &str) -> bool {
 pub fn add_cluster(sandbox: &Sandbox, tool: &str, name: &str) {
     sandbox.write(&format!("standin/state/{tool}/{name}"), "");
 }
+
+/// A cluster korthbox made: the tool has it, and korthbox's cache holds the definition it
+/// wrote for it (the evidence of ownership).
+pub fn add_korthbox_cluster(sandbox: &Sandbox, tool: &str, name: &str) {
+    add_cluster(sandbox, tool, name);
+    let file = match tool {
+        "kind" => "kind.yaml",
+        "k3d" => "k3d.yaml",
+        _ => "minikube.args",
+    };
+    sandbox.write(
+        &format!("home/.cache/korthbox/clusters/{name}/{file}"),
+        &format!("name: {name}\n"),
+    );
+}
