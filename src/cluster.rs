@@ -165,7 +165,7 @@ pub struct ClusterReport {
 pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<ClusterReport, Error> {
     let merged = kubeconfig::load(env);
     let server = server_of(&merged.config, context);
-    let api: Api<Node> = Api::all(connect(env, &merged, context).await?);
+    let api: Api<Node> = Api::all(connect(env, &merged, context, Some(REQUEST_TIMEOUT)).await?);
     let deadline = tokio::time::Instant::now() + timeout;
     let config = watcher::Config::default().timeout(WATCH_SECONDS);
     let mut events = pin!(watcher(api, config).default_backoff());
@@ -361,13 +361,21 @@ pub async fn nodes(client: &kube::Client) -> Result<Vec<NodeFacts>, String> {
 /// A client for the cluster behind `context`, with korthbox's request timeouts.
 pub async fn client(env: &Env, context: &str) -> Result<kube::Client, Error> {
     let merged = kubeconfig::load(env);
-    connect(env, &merged, context).await
+    connect(env, &merged, context, Some(REQUEST_TIMEOUT)).await
+}
+
+/// A client for long-lived streams (`korthbox forward`'s port-forwards): no read timeout, so an
+/// idle browser connection or a paused DICOM association stays open.
+pub async fn stream_client(env: &Env, context: &str) -> Result<kube::Client, Error> {
+    let merged = kubeconfig::load(env);
+    connect(env, &merged, context, None).await
 }
 
 async fn connect(
     env: &Env,
     merged: &kubeconfig::Merged,
     context: &str,
+    read_timeout: Option<Duration>,
 ) -> Result<kube::Client, Error> {
     if !merged.config.contexts.iter().any(|c| c.name == context) {
         let files: Vec<String> = kubeconfig::files(env)
@@ -400,7 +408,7 @@ async fn connect(
             .because(e)
         })?;
     config.connect_timeout = Some(REQUEST_TIMEOUT);
-    config.read_timeout = Some(REQUEST_TIMEOUT);
+    config.read_timeout = read_timeout;
     kube::Client::try_from(config).map_err(|e| {
         Error::failure(format!("could not set up a client for context `{context}`")).because(e)
     })

@@ -150,27 +150,77 @@ pub fn load(args: &[OsString]) -> Result<Option<(PathBuf, Config)>, Error> {
     Ok(Some((path.clone(), parse(&text, &path)?)))
 }
 
-/// The command line with the file's values as defaults, everywhere a flag of that name exists.
+/// The command line with the file's values as defaults, on the commands where each key means
+/// what it means for `up`.
 pub fn command(config: Option<&Config>) -> clap::Command {
     use clap::CommandFactory;
     let command = crate::cli::Cli::command();
     match config {
         None => command,
-        Some(config) => with_defaults(command, &config.defaults()),
+        Some(config) => with_defaults(command, &config.defaults(), ""),
     }
 }
 
-fn with_defaults(command: clap::Command, defaults: &[(&'static str, String)]) -> clap::Command {
+/// Whether key `id` of the file applies to the command at `path` (`up`, `cluster create`).
+/// `timeout` is how long the driver may take to create the cluster: doctor's per-probe
+/// `--timeout`, install's download limit and delete's are other things; `wait` and
+/// `lock-wait` likewise apply only where the flags mean the same.
+fn applies(id: &str, path: &str) -> bool {
+    match id {
+        "timeout" => matches!(path, "up" | "reset" | "cluster create"),
+        "wait" => matches!(
+            path,
+            "up" | "reset" | "cluster create" | "cluster check" | "stack apply"
+        ),
+        "lock_wait" => matches!(path, "up" | "reset" | "down"),
+        _ => true,
+    }
+}
+
+fn with_defaults(
+    command: clap::Command,
+    defaults: &[(&'static str, String)],
+    path: &str,
+) -> clap::Command {
     command
         .mut_args(|arg| {
-            match defaults.iter().find(|(id, _)| arg.get_id() == *id) {
+            let value = defaults
+                .iter()
+                .find(|(id, _)| arg.get_id() == *id && applies(id, path));
+            match value {
                 // clap keeps defaults for the program's life; leaking a few short strings once
                 // at start-up is what that costs.
                 Some((_, value)) => arg.default_value(&*Box::leak(value.clone().into_boxed_str())),
                 None => arg,
             }
         })
-        .mut_subcommands(|sub| with_defaults(sub, defaults))
+        .mut_subcommands(|sub| {
+            let path = format!("{path} {}", sub.get_name()).trim().to_string();
+            with_defaults(sub, defaults, &path)
+        })
+}
+
+/// The keys of the file that chose which sandbox a command acts on (given on the command line,
+/// a flag would have won): for `down` and `reset` to say so before they delete.
+pub fn chose_target(config: &Config, matches: &clap::ArgMatches) -> Vec<String> {
+    let mut sub = matches;
+    while let Some((_, next)) = sub.subcommand() {
+        sub = next;
+    }
+    let from_file =
+        |id: &str| sub.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
+    [
+        ("name", &config.name),
+        ("driver", &config.driver),
+        ("context", &config.context),
+        ("namespace", &config.namespace),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| {
+        let value = value.as_ref()?;
+        from_file(key).then(|| format!("{key} = \"{value}\""))
+    })
+    .collect()
 }
 
 #[cfg(test)]

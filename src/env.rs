@@ -36,6 +36,9 @@ pub const KORTHBOX_CACHE_DIR: &str = "KORTHBOX_CACHE_DIR";
 pub const KORTHBOX_PROBE_TIMEOUT: &str = "KORTHBOX_PROBE_TIMEOUT";
 /// Where `korthbox install` puts drivers (default: the user's data directory, `korthbox/bin`).
 pub const KORTHBOX_BIN_DIR: &str = "KORTHBOX_BIN_DIR";
+/// The SHA-256 `korthbox install` expects instead of the pinned one, honoured only with a
+/// `KORTHBOX_DOWNLOAD_BASE` on this machine (your own builds; the tests).
+pub const KORTHBOX_INSTALL_SHA256: &str = "KORTHBOX_INSTALL_SHA256";
 /// Where `korthbox install` downloads from instead of the drivers' GitHub releases
 /// (`BASE/TOOL/VERSION/FILE`): a mirror, or the tests' local server.
 pub const KORTHBOX_DOWNLOAD_BASE: &str = "KORTHBOX_DOWNLOAD_BASE";

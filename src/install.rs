@@ -12,19 +12,21 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::driver::api::{Checksums, Driver};
+use crate::driver::api::{Checksums, Driver, Release};
 use crate::env::{self, Env};
 use crate::error::Error;
 use crate::host::os::HostOs;
 use crate::report::{Phase, Progress, seconds};
 
-/// Where the binary and its published checksum are.
+/// Where the binary and its published checksum are, and the SHA-256 it must have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Download {
     pub binary_url: String,
     pub checksum_url: String,
     /// The file name the checksum list names the binary by.
     pub file: String,
+    /// The SHA-256 korthbox pins for it.
+    pub sha256: String,
 }
 
 /// The release names' OS and architecture for `host`.
@@ -62,11 +64,76 @@ pub fn download(env: &Env, driver: &dyn Driver, os: &str, arch: &str) -> Result<
         Checksums::Beside(suffix) => format!("{dir}/{file}{suffix}"),
         Checksums::List(list) => format!("{dir}/{list}"),
     };
+    let binary_url = format!("{dir}/{file}");
+    let sha256 = pinned_sha256(env, &release, &binary_url, os, arch)?;
+    let sha256 = sha256.ok_or_else(|| {
+        Error::failure(format!(
+            "korthbox pins no SHA-256 for {name} {v} on {os}-{arch}, so it cannot check a download"
+        ))
+        .hint(format!(
+            "install {name} with your system's package manager (`brew install {name}` on macOS)"
+        ))
+    })?;
     Ok(Download {
-        binary_url: format!("{dir}/{file}"),
+        binary_url,
         checksum_url,
         file,
+        sha256,
     })
+}
+
+/// The SHA-256 a download must have: the one embedded in korthbox; or, for a mirror on this
+/// machine only, the one `KORTHBOX_INSTALL_SHA256` names (your own builds, the tests).
+fn pinned_sha256(
+    env: &Env,
+    release: &Release,
+    url: &str,
+    os: &str,
+    arch: &str,
+) -> Result<Option<String>, Error> {
+    match env.var(env::KORTHBOX_INSTALL_SHA256) {
+        Some(hash) if loopback(url) => Ok(Some(hash.to_lowercase())),
+        Some(_) => Err(Error::usage(format!(
+            "{} replaces the pinned SHA-256 only for a {} on this machine (127.0.0.1, ::1, localhost)",
+            env::KORTHBOX_INSTALL_SHA256,
+            env::KORTHBOX_DOWNLOAD_BASE
+        ))
+        .hint(format!("unset {}", env::KORTHBOX_INSTALL_SHA256))),
+        None => Ok(release.sha256_for(os, arch).map(String::from)),
+    }
+}
+
+/// Whether `url` names this machine.
+fn loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<hyper::Uri>() else {
+        return false;
+    };
+    match uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+    {
+        Some("localhost") => true,
+        Some(host) => host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// HTTPS, or plain HTTP to this machine (a local mirror, the tests' server).
+fn check_scheme(url: &str) -> Result<(), Error> {
+    let scheme = url.split("://").next().unwrap_or_default();
+    match scheme {
+        "https" => Ok(()),
+        "http" if loopback(url) => Ok(()),
+        _ => Err(Error::failure(format!(
+            "refusing to download {url}: only HTTPS is used (plain HTTP only from this machine)"
+        ))
+        .hint(format!(
+            "point {} at an https:// mirror",
+            env::KORTHBOX_DOWNLOAD_BASE
+        ))),
+    }
 }
 
 /// The hash for `file` in a published checksum text: a bare hash (minikube), `HASH  FILE`
@@ -116,6 +183,7 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
     let client = client()?;
     let mut url = url.to_string();
     for _ in 0..6 {
+        check_scheme(&url)?;
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;
@@ -170,10 +238,20 @@ pub async fn install(
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::failure(format!("could not create {}", dir.display())).because(e))?;
     let executable = driver.kind().label();
-    let partial = dir.join(format!("{executable}.partial"));
+    let partial = dir.join(format!("{executable}.{}.partial", std::process::id()));
     let work = async {
         phase.output("fetching the checksum");
-        let expected = published_hash(&release).await?;
+        let published = published_hash(&release).await?;
+        let expected = release.sha256.clone();
+        if published != expected {
+            return Err(Error::failure(format!(
+                "{} publishes a different SHA-256 than korthbox pins for {}",
+                release.checksum_url, release.file
+            ))
+            .caused_by(format!("pinned SHA-256    {expected}"))
+            .caused_by(format!("published SHA-256 {published}"))
+            .hint("nothing was downloaded; the release was replaced or the mirror serves another build: get the driver from its project directly"));
+        }
         phase.output("downloading");
         let (actual, bytes) = fetch(&release.binary_url, &partial, phase).await?;
         phase.output("verifying");
@@ -237,9 +315,10 @@ async fn fetch(url: &str, path: &Path, phase: &Phase<'_>) -> Result<(String, u64
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let mut file = tokio::fs::File::create(path)
-        .await
+    // Created exclusively: never a file someone else put (or linked) there.
+    let file = crate::host::fs::create_exclusive(path)
         .map_err(|e| Error::failure(format!("could not create {}", path.display())).because(e))?;
+    let mut file = tokio::fs::File::from_std(file);
     let mut hasher = Sha256::new();
     let mut done = 0u64;
     let mut body = response.into_body();

@@ -27,6 +27,17 @@ fn main() -> std::process::ExitCode {
     };
     let env = Env::from_process();
     let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
+    // Before deleting anything, say which settings of the file chose the sandbox.
+    if let (Some((path, config)), Command::Down(_) | Command::Reset(_)) = (&config, &cli.command) {
+        let chosen = korthbox::config::chose_target(config, &matches);
+        if !chosen.is_empty() {
+            ui.note(&format!(
+                "{} chose the sandbox: {}",
+                path.display(),
+                chosen.join(", ")
+            ));
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -105,12 +105,17 @@ fn release(tool: &str, body: Answer, hash: &str) -> HashMap<String, Answer> {
     ])
 }
 
-fn sandbox(port: u16) -> Sandbox {
+/// A sandbox downloading from the local server; `pin` stands in for the SHA-256 korthbox pins
+/// (the stand-in binaries are not the real releases).
+fn sandbox(port: u16, pin: Option<&str>) -> Sandbox {
     let mut sandbox = Sandbox::new();
     sandbox.set(
         "KORTHBOX_DOWNLOAD_BASE",
         &format!("http://127.0.0.1:{port}"),
     );
+    if let Some(pin) = pin {
+        sandbox.set("KORTHBOX_INSTALL_SHA256", pin);
+    }
     sandbox.set(
         "KORTHBOX_BIN_DIR",
         sandbox.path("bin-installed").to_str().unwrap(),
@@ -132,12 +137,9 @@ fn installed(sandbox: &Sandbox) -> Vec<String> {
 fn every_driver_installs_verified_and_is_used_from_there() {
     for tool in ["kind", "k3d", "minikube"] {
         let body = binary(tool);
-        let port = serve(release(
-            tool,
-            Answer::Body(body.clone()),
-            &support::sha256(&body),
-        ));
-        let sandbox = sandbox(port);
+        let hash = support::sha256(&body);
+        let port = serve(release(tool, Answer::Body(body.clone()), &hash));
+        let sandbox = sandbox(port, Some(&hash));
         let out = sandbox.run(&["install", tool]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{tool}: {stderr}");
@@ -167,7 +169,7 @@ fn a_corrupted_download_is_its_own_error_with_both_hashes() {
     let body = binary("kind");
     let published = support::sha256(b"what the project really published");
     let port = serve(release("kind", Answer::Body(body.clone()), &published));
-    let sandbox = sandbox(port);
+    let sandbox = sandbox(port, Some(&published));
     let out = sandbox.run(&["install", "kind"]);
     let expected = format!("expected SHA-256 {published}");
     let got = format!("got SHA-256      {}", support::sha256(&body));
@@ -187,12 +189,9 @@ fn a_corrupted_download_is_its_own_error_with_both_hashes() {
 #[test]
 fn a_truncated_download_installs_nothing() {
     let body = binary("kind");
-    let port = serve(release(
-        "kind",
-        Answer::CutShort(body.clone()),
-        &support::sha256(&body),
-    ));
-    let sandbox = sandbox(port);
+    let hash = support::sha256(&body);
+    let port = serve(release("kind", Answer::CutShort(body.clone()), &hash));
+    let sandbox = sandbox(port, Some(&hash));
     let out = sandbox.run(&["install", "kind"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -207,7 +206,7 @@ fn a_server_that_is_down_says_so() {
         .local_addr()
         .unwrap()
         .port();
-    let sandbox = sandbox(port);
+    let sandbox = sandbox(port, Some(&"0".repeat(64)));
     let out = sandbox.run(&["install", "minikube"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -219,9 +218,67 @@ fn a_server_that_is_down_says_so() {
 #[test]
 fn a_missing_release_is_named() {
     let port = serve(HashMap::new());
-    let sandbox = sandbox(port);
+    let sandbox = sandbox(port, Some(&"0".repeat(64)));
     let out = sandbox.run(&["install", "k3d"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the server answered 404"), "{stderr}");
+}
+
+/// The real kind v0.33.0 linux-amd64 binary's SHA-256, as korthbox pins it.
+const KIND_PINNED: &str = "aee6151561422756b764a4ae28e7f44cda5af5a9eead3cc9985112b1de8d8e0d";
+
+#[test]
+fn a_mirror_serving_another_build_is_refused_by_the_pinned_hash() {
+    if std::env::consts::ARCH != "x86_64" {
+        return;
+    }
+    let body = binary("kind");
+    // The mirror publishes its build's true checksum: korthbox's pin disagrees, so nothing is
+    // downloaded.
+    let port = serve(release(
+        "kind",
+        Answer::Body(body.clone()),
+        &support::sha256(&body),
+    ));
+    let sandbox = sandbox(port, None);
+    let out = sandbox.run(&["install", "kind"]);
+    let pinned = format!("pinned SHA-256    {KIND_PINNED}");
+    support::failed_with(
+        &out,
+        1,
+        &["publishes a different SHA-256 than korthbox pins", &pinned],
+    );
+    assert!(installed(&sandbox).is_empty(), "{:?}", installed(&sandbox));
+
+    // The mirror claims the pinned checksum but serves something else: the download itself is
+    // checked against the pin.
+    let port = serve(release("kind", Answer::Body(body.clone()), KIND_PINNED));
+    let lying = self::sandbox(port, None);
+    let out = lying.run(&["install", "kind"]);
+    let got = format!("got SHA-256      {}", support::sha256(&body));
+    support::failed_with(&out, 1, &["does not match", &got]);
+    assert!(installed(&lying).is_empty(), "{:?}", installed(&lying));
+}
+
+#[test]
+fn downloads_are_https_only_and_the_pin_is_replaced_only_for_this_machine() {
+    let mut sandbox = Sandbox::new();
+    sandbox.set("KORTHBOX_DOWNLOAD_BASE", "http://mirror.example.invalid");
+    sandbox.set(
+        "KORTHBOX_BIN_DIR",
+        sandbox.path("bin-installed").to_str().unwrap(),
+    );
+    let out = sandbox.run(&["install", "k3d"]);
+    support::failed_with(&out, 1, &["only HTTPS is used"]);
+
+    sandbox.set("KORTHBOX_DOWNLOAD_BASE", "https://mirror.example.invalid");
+    sandbox.set("KORTHBOX_INSTALL_SHA256", &"0".repeat(64));
+    let out = sandbox.run(&["install", "k3d"]);
+    support::failed_with(
+        &out,
+        2,
+        &["KORTHBOX_INSTALL_SHA256 replaces the pinned SHA-256 only"],
+    );
+    assert!(installed(&sandbox).is_empty());
 }

@@ -982,6 +982,7 @@ fn up_offers_to_install_a_driver_at_a_terminal() {
         std::fs::remove_file(world.sandbox.bin().join(tool)).unwrap();
     }
     let hash = support::sha256(&kind);
+    let pin = hash.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -1026,6 +1027,7 @@ fn up_offers_to_install_a_driver_at_a_terminal() {
     }
     let mut child = cmd
         .env("KORTHBOX_DOWNLOAD_BASE", format!("http://127.0.0.1:{port}"))
+        .env("KORTHBOX_INSTALL_SHA256", &pin)
         .env("KORTHBOX_BIN_DIR", &bin_dir)
         // A terminal that draws (without TERM, spinners are not drawn at all).
         .env("TERM", "xterm-256color")

@@ -195,6 +195,20 @@ pub struct Release {
     /// `owner/repository` on GitHub.
     pub repository: &'static str,
     pub checksums: Checksums,
+    /// The SHA-256 of each binary korthbox knows, by `os-arch` (`linux-amd64`): what a download
+    /// must match, whatever the server publishes beside it.
+    pub sha256: &'static [(&'static str, &'static str)],
+}
+
+impl Release {
+    /// The pinned SHA-256 of the binary for `os`-`arch`, if korthbox has it.
+    pub fn sha256_for(&self, os: &str, arch: &str) -> Option<&'static str> {
+        let platform = format!("{os}-{arch}");
+        self.sha256
+            .iter()
+            .find(|(p, _)| *p == platform)
+            .map(|(_, hash)| *hash)
+    }
 }
 
 /// Where a project publishes the SHA-256 of its binaries.

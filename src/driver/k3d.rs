@@ -25,6 +25,24 @@ pub const RELEASE: Release = Release {
     version: Version::new(5, 8, 3),
     repository: "k3d-io/k3d",
     checksums: Checksums::List("checksums.txt"),
+    sha256: &[
+        (
+            "linux-amd64",
+            "dbaa79a76ace7f4ca230a1ff41dc7d8a5036a8ad0309e9c54f9bf3836dbe853e",
+        ),
+        (
+            "linux-arm64",
+            "0b8110f2229631af7402fb828259330985918b08fefd38b7f1b788a1c8687216",
+        ),
+        (
+            "darwin-amd64",
+            "fd0f8e9e8ea4d8bc3674572ca6ed0833b639bf57c43c708616d937377324cfea",
+        ),
+        (
+            "darwin-arm64",
+            "8da468daa7dc7cf7cdd4735f90a9bb05179fa27858250f62e3d8cdf5b5ca0698",
+        ),
+    ],
 };
 
 const INSTALL: InstallCommands = InstallCommands {

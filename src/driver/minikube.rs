@@ -26,6 +26,12 @@ pub const RELEASE: Release = Release {
     version: Version::new(1, 39, 0),
     repository: "kubernetes/minikube",
     checksums: Checksums::Beside(".sha256"),
+    // Only the Linux amd64 binary's is pinned: the others could not be confirmed from a source
+    // korthbox trusts, so `korthbox install minikube` refuses them (brew and winget install it).
+    sha256: &[(
+        "linux-amd64",
+        "b738496da01be06bbaf80c688f57ce25acd3849fbb518155f3a88e03ef555aa4",
+    )],
 };
 
 const INSTALL: InstallCommands = InstallCommands {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::api::Invocation;
 use crate::env::Env;
 use crate::error::Error;
-use crate::host::tools;
+use crate::host::{process, tools};
 use crate::report::{Phase, seconds};
 
 /// How a finished command went, with everything it printed.
@@ -52,8 +52,9 @@ pub async fn run(
     timeout: Duration,
     phase: Option<&Phase<'_>>,
 ) -> Result<Outcome, Error> {
-    let mut child = spawn(env, inv)?;
-    let mut lines = stream_lines(&mut child);
+    let mut group = process::Group(spawn(env, inv)?);
+    let child = &mut group.0;
+    let mut lines = stream_lines(child);
     let mut outcome = Outcome::default();
     let collect = async {
         while let Some((is_err, line)) = lines.recv().await {
@@ -75,7 +76,8 @@ pub async fn run(
             Err(Error::failure(format!("`{}` could not be waited for", inv.display())).because(e))
         }
         Err(_) => {
-            let _ = child.start_kill();
+            // The tool and whatever it started (a kind create runs docker, kubeadm, …).
+            process::kill_group(&mut group.0);
             Err(timed_out(inv, timeout, &outcome))
         }
     }
@@ -86,7 +88,8 @@ fn spawn(env: &Env, inv: &Invocation) -> Result<Child, Error> {
         Error::failure(format!("{} is not installed", inv.tool.executable()))
             .hint("run `korthbox doctor` to see how to install it")
     })?;
-    tokio::process::Command::new(&program)
+    let mut cmd = tokio::process::Command::new(&program);
+    process::own_group(&mut cmd)
         .args(&inv.args)
         .env_clear()
         .envs(env.vars())

@@ -6,6 +6,7 @@ pub mod fs;
 pub mod kubeconfig;
 pub mod linux;
 pub mod os;
+pub mod process;
 pub mod tools;
 
 use std::time::Duration;

@@ -47,12 +47,20 @@ impl Store {
     /// applied while the cluster was not ready become ready once it is.
     fn collection(&mut self, path: &str, query: &str) -> BTreeMap<String, Value> {
         let prefix = format!("{path}/");
+        // `/api/v1/persistentvolumeclaims`: a namespaced kind in every namespace.
+        let (base, resource) = path.rsplit_once('/').unwrap_or(("", path));
+        let across = format!("{base}/namespaces/");
         let keys: Vec<String> = self
             .objects
             .keys()
             .filter(|k| {
                 k.strip_prefix(&prefix)
                     .is_some_and(|rest| !rest.contains('/'))
+                    || (!path.contains("/namespaces/")
+                        && k.strip_prefix(&across).is_some_and(|rest| {
+                            let parts: Vec<&str> = rest.split('/').collect();
+                            parts.len() == 3 && parts[1] == resource
+                        }))
             })
             .cloned()
             .collect();
@@ -360,7 +368,12 @@ fn port_forward(
                     let mut buf = [0u8; 16384];
                     loop {
                         match std::io::Read::read(&mut from_pod, &mut buf) {
-                            Ok(0) | Err(_) => break,
+                            // The pod's side closed: so does the port-forward, as the API
+                            // server closes the WebSocket.
+                            Ok(0) | Err(_) => {
+                                let _ = ws.lock().unwrap().close(None);
+                                break;
+                            }
                             Ok(n) => {
                                 let mut frame = vec![channel];
                                 frame.extend_from_slice(&buf[..n]);
@@ -539,6 +552,22 @@ fn handle(
             }
             let applied: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let old = store.objects.get(path).cloned();
+            // Fields another manager owns conflict unless the apply forces them.
+            let others: Vec<String> = old
+                .as_ref()
+                .and_then(|o| o["metadata"]["managedFields"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|f| f["manager"].as_str().map(String::from))
+                .filter(|m| m != "korthbox")
+                .collect();
+            if !others.is_empty() && !query.contains("force=true") {
+                let message = format!(
+                    "Apply failed with 1 conflict: conflict with \"{}\": .spec",
+                    others[0]
+                );
+                return status(409, "Conflict", message);
+            }
             // Server-side apply merges the applied fields into what is there.
             let mut object = match &old {
                 Some(old) => merge(old.clone(), applied),
@@ -558,6 +587,8 @@ fn handle(
                 + 1;
             object["metadata"]["resourceVersion"] = json!(store.version.to_string());
             object["metadata"]["generation"] = json!(generation);
+            object["metadata"]["managedFields"] =
+                json!([{"manager": "korthbox", "operation": "Apply"}]);
             if store.ready {
                 settle(store, &mut object);
             } else if let Some(old) = &old {

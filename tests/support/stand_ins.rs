@@ -92,6 +92,8 @@ case "$1 $2" in
     echo " ✓ Ensuring node image (kindest/node:v1.36.4) 🖼" >&2
     touch "$state/$name"
     echo " ✓ Preparing nodes 📦 📦 📦" >&2
+    # A process of its own, as kind's docker and kubeadm calls are: a timeout must end it too.
+    if [ -n "$STANDIN_CHILD" ]; then sleep 300 & echo $! > "$dir/child.pid"; fi
     sleep "${STANDIN_SLEEP:-0}"
     echo " ✓ Writing configuration 📜" >&2
     if [ -n "$STANDIN_FAIL" ]; then
