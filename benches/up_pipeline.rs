@@ -15,7 +15,7 @@ mod support;
 use std::time::Instant;
 
 use serde_json::Value;
-use support::world::{World, docker, push_image, start_registry};
+use support::world::{World, docker, start_registry};
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -58,21 +58,9 @@ fn main() {
     let mut world = World::with_engine(Some("unix:///var/run/docker.sock")).unwrap();
     let registry = start_registry(&world.sandbox);
     let mirror = format!("127.0.0.1:{}", registry.port);
-    let orthanc = push_image(&world.sandbox, &registry, "orthancteam/orthanc", mb << 20);
-    let postgres = push_image(&world.sandbox, &registry, "library/postgres", mb << 20);
-    let orthanc_image = format!("docker.io/orthancteam/orthanc:kb-test@{orthanc}");
-    let postgres_image = format!("docker.io/library/postgres:kb-test@{postgres}");
-    let args = [
-        "--json",
-        "--registry-mirror",
-        &mirror,
-        "--orthanc-image",
-        &orthanc_image,
-        "--postgres-image",
-        &postgres_image,
-        "--wait",
-        "60",
-    ];
+    let mut flags = support::world::mirrored_stack(&world.sandbox, &registry, mb << 20);
+    flags.extend(["--wait".to_string(), "60".into()]);
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
     let forget_images = || {
         for repo in ["orthancteam/orthanc", "library/postgres"] {
             let _ = docker(&["rmi", "-f", &format!("{mirror}/{repo}:kb-test")]);

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use support::kube_api::{FakeApi, nodes_from_table};
 use support::orthanc::free_port;
 use support::stand_ins::{self, Call};
-use support::world::{World, docker, push_image, start_registry};
+use support::world::{World, docker, start_registry};
 use support::{Sandbox, fixture, fixture_json};
 
 fn stderr(out: &std::process::Output) -> String {
@@ -823,21 +823,13 @@ fn images_come_through_the_mirror_in_parallel_with_creation_and_load_into_the_no
     };
     let registry = start_registry(&world.sandbox);
     // Big enough (48 MiB each) that a pull takes a measurable time.
-    let orthanc = push_image(&world.sandbox, &registry, "orthancteam/orthanc", 48 << 20);
-    let postgres = push_image(&world.sandbox, &registry, "library/postgres", 48 << 20);
+    let flags = support::world::mirrored_stack(&world.sandbox, &registry, 48 << 20);
     let mirror = format!("127.0.0.1:{}", registry.port);
-    let orthanc_image = format!("docker.io/orthancteam/orthanc:kb-test@{orthanc}");
-    let postgres_image = format!("docker.io/library/postgres:kb-test@{postgres}");
+    let (orthanc_image, postgres_image) = (flags[4].clone(), flags[6].clone());
+    let digest = |image: &str| image.rsplit_once('@').unwrap().1.to_string();
+    let (orthanc, postgres) = (digest(&orthanc_image), digest(&postgres_image));
     world.sandbox.set("STANDIN_SLEEP", "2");
-    let args = [
-        "--json",
-        "--registry-mirror",
-        &mirror,
-        "--orthanc-image",
-        &orthanc_image,
-        "--postgres-image",
-        &postgres_image,
-    ];
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
     let out = world.run("up", &args);
     let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
     let images: Vec<(String, bool)> = summary["images"]

@@ -160,14 +160,6 @@ fn existing() -> (Sandbox, FakeApi) {
     (sandbox, api)
 }
 
-fn namespace(name: &str, instance: Option<&str>) -> Value {
-    let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-    if let Some(instance) = instance {
-        ns["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "korthbox", "app.kubernetes.io/instance": instance});
-    }
-    ns
-}
-
 fn down_existing(sandbox: &Sandbox, namespace: &str) -> std::process::Output {
     sandbox.run(&[
         "down",
@@ -185,15 +177,9 @@ fn down_existing(sandbox: &Sandbox, namespace: &str) -> std::process::Output {
 #[test]
 fn down_on_an_existing_cluster_deletes_only_the_sandboxs_own_namespace() {
     let (sandbox, api) = existing();
-    api.put("/api/v1/namespaces/orthanc", namespace("orthanc", None));
-    api.put(
-        "/api/v1/namespaces/other",
-        namespace("other", Some("other")),
-    );
-    api.put(
-        "/api/v1/namespaces/korthbox",
-        namespace("korthbox", Some("korthbox")),
-    );
+    api.put_namespace("orthanc", None);
+    api.put_namespace("other", Some("other"));
+    api.put_namespace("korthbox", Some("korthbox"));
     let out = down_existing(&sandbox, "orthanc");
     failed_with(
         &out,
@@ -218,7 +204,7 @@ fn down_on_an_existing_cluster_deletes_only_the_sandboxs_own_namespace() {
 #[test]
 fn up_refuses_a_namespace_that_is_not_the_sandboxs() {
     let (sandbox, api) = existing();
-    api.put("/api/v1/namespaces/data", namespace("data", None));
+    api.put_namespace("data", None);
     api.put(
         "/apis/apps/v1/namespaces/data/statefulsets/postgres",
         json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "postgres", "namespace": "data"}}),
@@ -254,10 +240,7 @@ fn up_refuses_a_namespace_that_is_not_the_sandboxs() {
 #[test]
 fn an_object_someone_else_manages_is_not_forced() {
     let (sandbox, api) = existing();
-    api.put(
-        "/api/v1/namespaces/korthbox",
-        namespace("korthbox", Some("korthbox")),
-    );
+    api.put_namespace("korthbox", Some("korthbox"));
     let theirs = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "namespace": "korthbox",
         "managedFields": [{"manager": "kubectl-client-side-apply", "operation": "Update"}]}, "spec": {"ports": [{"port": 5432}]}});
     api.put("/api/v1/namespaces/korthbox/services/postgres", theirs);
@@ -289,7 +272,8 @@ fn an_object_someone_else_manages_is_not_forced() {
 #[test]
 fn a_terminating_namespace_is_said_plainly() {
     let (sandbox, api) = existing();
-    let mut ns = namespace("korthbox", Some("korthbox"));
+    api.put_namespace("korthbox", Some("korthbox"));
+    let mut ns = api.get("/api/v1/namespaces/korthbox").unwrap();
     ns["metadata"]["deletionTimestamp"] = json!("2026-11-29T00:00:00Z");
     ns["status"] = json!({"phase": "Terminating"});
     api.put("/api/v1/namespaces/korthbox", ns);
@@ -311,13 +295,7 @@ fn the_shared_provisioner_stays_while_other_volumes_use_it() {
     let (sandbox, api) = existing();
     api.remove("/apis/storage.k8s.io/v1/storageclasses/standard");
     ok(&sandbox.run(&["stack", "apply", "--context", "corp", "--wait", "3"]));
-    let class = api
-        .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
-        .unwrap();
-    assert_eq!(
-        class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
-        "false"
-    );
+    api.assert_local_path_named_not_default();
     api.put(
         "/api/v1/namespaces/team/persistentvolumeclaims/data",
         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "team"},

@@ -290,17 +290,7 @@ fn without_a_default_class_local_path_is_installed_but_not_made_the_default() {
     assert!(objects.contains(&"Deployment local-path-storage/local-path-provisioner".to_string()));
     // The cluster is the user's (an existing one): its default class stays as it is, and
     // korthbox's claims name local-path.
-    let class = api
-        .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
-        .unwrap();
-    assert_eq!(
-        class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
-        "false"
-    );
-    let pvc = api
-        .get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
-        .unwrap();
-    assert_eq!(pvc["spec"]["storageClassName"], "local-path");
+    api.assert_local_path_named_not_default();
     // The provisioner was watched until ready before PostgreSQL's volume was asked for.
     let requests = api.requests();
     let waited = requests
@@ -329,17 +319,7 @@ fn on_minikube_local_path_is_used_by_name_beside_the_default() {
         "stack", "apply", "--driver", "minikube", "--wait", "3", "--json",
     ]);
     applied(&out);
-    let class = api
-        .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
-        .unwrap();
-    assert_eq!(
-        class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
-        "false"
-    );
-    let pvc = api
-        .get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
-        .unwrap();
-    assert_eq!(pvc["spec"]["storageClassName"], "local-path");
+    api.assert_local_path_named_not_default();
     let sts = api
         .get("/apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
         .unwrap();

@@ -63,13 +63,14 @@ pub async fn create(
     phase: &Phase<'_>,
 ) -> Result<Created, Error> {
     let context = driver.context(&spec.name);
+    let kept = |foreign| Created {
+        created: false,
+        foreign,
+        definition: None,
+        context: context.clone(),
+    };
     if !driver.makes_cluster() {
-        return Ok(Created {
-            created: false,
-            foreign: false,
-            definition: None,
-            context,
-        });
+        return Ok(kept(false));
     }
     if list(env, driver, provider, LIST_TIMEOUT)
         .await?
@@ -77,40 +78,14 @@ pub async fn create(
         .any(|n| n == spec.name.as_str())
     {
         let ours = owned::made_by_korthbox(env.cache_dir().as_deref(), driver, &spec.name);
-        return Ok(Created {
-            created: false,
-            foreign: !ours,
-            definition: None,
-            context,
-        });
+        return Ok(kept(!ours));
     }
     let definition = driver.render(spec, provider).map_err(Error::usage)?;
-    // Written before the tool runs: it is also the evidence that korthbox made the cluster,
-    // even one that breaks half-way.
-    let dir = env.cache_dir().ok_or_else(|| {
-        Error::failure("korthbox has no cache directory to write the cluster definition in")
-            .hint(format!("set {} or HOME", crate::env::KORTHBOX_CACHE_DIR))
-    })?;
-    let path = match &definition {
-        Definition::File { file_name, yaml } => {
-            let path = common::definition_path(&dir, &spec.name, file_name);
-            common::write_definition(&path, yaml)?;
-            Some(path)
-        }
-        Definition::Args(args) => {
-            if let Some(file) = driver.definition_file() {
-                let path = common::definition_path(&dir, &spec.name, file);
-                common::write_definition(&path, &format!("{}\n", args.join("\n")))?;
-            }
-            None
-        }
-        Definition::Nothing => None,
-    };
+    let path = keep_definition(env, driver, spec, &definition)?;
     let inv = driver
         .create(spec, provider, path.as_deref(), retain)
         .map_err(Error::failure)?;
-    let result = run::run(env, &inv, timeout, Some(phase)).await;
-    let failure = match result {
+    let failure = match run::run(env, &inv, timeout, Some(phase)).await {
         Ok(outcome) if outcome.success => {
             return Ok(Created {
                 created: true,
@@ -119,30 +94,62 @@ pub async fn create(
                 context,
             });
         }
-        Ok(outcome) => {
-            let err = run::failed(
-                &format!(
-                    "{} could not create cluster {}",
-                    driver.kind().label(),
-                    spec.name
-                ),
-                &inv,
-                &outcome,
-            );
-            // The error shows the end of the output; all of it is kept for reading later.
-            match env
-                .cache_dir()
-                .map(|d| common::definition_path(&d, &spec.name, common::CREATE_LOG))
-            {
-                Some(log) if common::write_definition(&log, &outcome.lines.join("\n")).is_ok() => {
-                    err.caused_by(format!("the whole output is in {}", log.display()))
-                }
-                _ => err,
-            }
-        }
+        Ok(outcome) => create_failed(env, spec, driver, &inv, &outcome),
         Err(e) => e,
     };
     Err(clean_up(env, &spec.name, driver, provider, retain, failure).await)
+}
+
+/// Writes the definition into korthbox's cache before the tool runs: it is handed to the tool
+/// (a config file), and it is the evidence that korthbox made the cluster, even one that breaks
+/// half-way. The config file's path, when the tool takes one.
+fn keep_definition(
+    env: &Env,
+    driver: &dyn Driver,
+    spec: &ClusterSpec,
+    definition: &Definition,
+) -> Result<Option<PathBuf>, Error> {
+    let dir = env.cache_dir().ok_or_else(|| {
+        Error::failure("korthbox has no cache directory to write the cluster definition in")
+            .hint(format!("set {} or HOME", crate::env::KORTHBOX_CACHE_DIR))
+    })?;
+    let (text, config) = match definition {
+        Definition::File { yaml, .. } => (yaml.clone(), true),
+        Definition::Args(args) => (format!("{}\n", args.join("\n")), false),
+        Definition::Nothing => return Ok(None),
+    };
+    let Some(file) = driver.definition_file() else {
+        return Ok(None);
+    };
+    let path = common::definition_path(&dir, &spec.name, file);
+    common::write_definition(&path, &text)?;
+    Ok(config.then_some(path))
+}
+
+/// The error for a create the tool failed: its command and last output here, all of its output
+/// kept beside the definition.
+fn create_failed(
+    env: &Env,
+    spec: &ClusterSpec,
+    driver: &dyn Driver,
+    inv: &super::api::Invocation,
+    outcome: &Outcome,
+) -> Error {
+    let what = format!(
+        "{} could not create cluster {}",
+        driver.kind().label(),
+        spec.name
+    );
+    let err = run::failed(&what, inv, outcome);
+    let log = env
+        .cache_dir()
+        .map(|d| common::definition_path(&d, &spec.name, common::CREATE_LOG));
+    match log {
+        Some(log) if common::write_definition(&log, &outcome.lines.join("\n")).is_ok() => {
+            err.caused_by(format!("the whole output is in {}", log.display()))
+        }
+        _ => err,
+    }
 }
 
 /// After a failed create: delete what was made, unless the user wants to look at it.

@@ -220,6 +220,17 @@ pub enum Checksums {
     List(&'static str),
 }
 
+/// What korthbox knows of a cluster tool beyond its command lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFacts {
+    /// The key of the label the tool puts on the containers, networks and volumes of a cluster
+    /// (its value is the cluster's name).
+    pub leftover_label: &'static str,
+    /// The release `korthbox install` downloads.
+    pub release: Release,
+    pub install: InstallCommands,
+}
+
 /// How people usually install a tool system-wide, per OS; `{arch}` is `amd64` or `arm64`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InstallCommands {
@@ -305,22 +316,15 @@ pub trait Driver: Sync {
     }
 
     /// Where the stack's volumes come from; `cluster_has_default` says whether the cluster
-    /// has a default StorageClass (`None`: not known, the cluster was not asked).
-    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource;
-
-    /// The key of the label the tool puts on the containers, networks and volumes of a
-    /// cluster (its value is the cluster's name).
-    fn leftover_label_key(&self) -> Option<&'static str> {
-        None
+    /// has a default StorageClass (`None`: not known, the cluster was not asked). By default:
+    /// the class a cluster korthbox makes comes with (kind's `standard`, k3s's `local-path`).
+    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
+        super::common::default_class_or_local_path(cluster_has_default, true, true)
     }
 
-    /// The release `korthbox install` downloads.
-    fn release(&self) -> Option<Release> {
-        None
-    }
-
-    /// How to install the tool system-wide.
-    fn install_commands(&self) -> Option<InstallCommands> {
+    /// What korthbox knows of the tool itself: its leftovers' label, the release it installs,
+    /// how people install it. `None` for a cluster korthbox does not make.
+    fn tool_facts(&self) -> Option<ToolFacts> {
         None
     }
 
@@ -349,12 +353,18 @@ impl dyn Driver + '_ {
 
     /// The label on what the tool made for cluster `name` (`k3d.cluster=NAME`).
     pub fn leftover_label(&self, name: &SandboxName) -> Option<String> {
-        self.leftover_label_key().map(|key| format!("{key}={name}"))
+        self.tool_facts()
+            .map(|facts| format!("{}={name}", facts.leftover_label))
+    }
+
+    /// The release `korthbox install` downloads.
+    pub fn release(&self) -> Option<Release> {
+        self.tool_facts().map(|facts| facts.release)
     }
 
     /// How to install the tool system-wide on `host`.
     pub fn install_hint(&self, host: &HostOs) -> Option<String> {
-        let commands = self.install_commands()?;
+        let commands = self.tool_facts()?.install;
         let command = match host.family {
             OsFamily::Macos => commands.macos,
             OsFamily::Windows => commands.windows,

@@ -6,11 +6,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::api::{
-    Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, Release, words,
+    Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, Release, ToolFacts,
+    words,
 };
-use super::common::{self, KubeVersion};
+use super::common::KubeVersion;
 use crate::host::tools::{ToolName, Version};
-use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName, VolumeSource};
+use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/k3d.yaml");
@@ -181,20 +182,11 @@ impl Driver for K3d {
         Some((host_port(HTTP_NODE_PORT)?, host_port(DICOM_NODE_PORT)?))
     }
 
-    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
-        // k3s comes with its own `local-path` class, the default.
-        common::default_class_or_local_path(cluster_has_default, true, true)
-    }
-
-    fn leftover_label_key(&self) -> Option<&'static str> {
-        Some("k3d.cluster")
-    }
-
-    fn release(&self) -> Option<Release> {
-        Some(RELEASE)
-    }
-
-    fn install_commands(&self) -> Option<InstallCommands> {
-        Some(INSTALL)
+    fn tool_facts(&self) -> Option<ToolFacts> {
+        Some(ToolFacts {
+            leftover_label: "k3d.cluster",
+            release: RELEASE,
+            install: INSTALL,
+        })
     }
 }

@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 
 use super::api::{
     Checksums, Definition, Driver, DriverKind, ImageSource, InstallCommands, NodeProvider,
-    ProviderKind, Release, around, words,
+    ProviderKind, Release, ToolFacts, around, words,
 };
-use super::common::{self, KubeVersion};
+use super::common::KubeVersion;
 use crate::host::tools::{ToolName, Version};
-use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName, VolumeSource};
+use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/kind.yaml");
@@ -253,21 +253,12 @@ impl Driver for Kind {
         Some((host_port(HTTP_NODE_PORT)?, host_port(DICOM_NODE_PORT)?))
     }
 
-    fn volumes(&self, cluster_has_default: Option<bool>) -> VolumeSource {
-        // kind's clusters come with the `standard` class.
-        common::default_class_or_local_path(cluster_has_default, true, true)
-    }
-
-    fn leftover_label_key(&self) -> Option<&'static str> {
-        Some("io.x-k8s.kind.cluster")
-    }
-
-    fn release(&self) -> Option<Release> {
-        Some(RELEASE)
-    }
-
-    fn install_commands(&self) -> Option<InstallCommands> {
-        Some(INSTALL)
+    fn tool_facts(&self) -> Option<ToolFacts> {
+        Some(ToolFacts {
+            leftover_label: "io.x-k8s.kind.cluster",
+            release: RELEASE,
+            install: INSTALL,
+        })
     }
 
     fn version_warning(&self, have: &Version) -> Option<String> {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::api::{
     Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, ProviderKind,
-    Release, words,
+    Release, ToolFacts, words,
 };
 use super::common::KubeVersion;
 use crate::host::tools::{ToolName, Version};
@@ -173,15 +173,11 @@ impl Driver for Minikube {
         VolumeSource::InstallLocalPath { default: false }
     }
 
-    fn leftover_label_key(&self) -> Option<&'static str> {
-        Some("name.minikube.sigs.k8s.io")
-    }
-
-    fn release(&self) -> Option<Release> {
-        Some(RELEASE)
-    }
-
-    fn install_commands(&self) -> Option<InstallCommands> {
-        Some(INSTALL)
+    fn tool_facts(&self) -> Option<ToolFacts> {
+        Some(ToolFacts {
+            leftover_label: "name.minikube.sigs.k8s.io",
+            release: RELEASE,
+            install: INSTALL,
+        })
     }
 }

@@ -191,6 +191,30 @@ impl FakeApi {
         api
     }
 
+    /// Asserts that local-path-provisioner's class is not the cluster's default and that the
+    /// sandbox's claims name it.
+    pub fn assert_local_path_named_not_default(&self) {
+        let class = self
+            .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
+            .expect("the local-path StorageClass");
+        let default =
+            &class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"];
+        assert_eq!(default, "false", "{class:#}");
+        let pvc = self
+            .get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
+            .expect("Orthanc's claim");
+        assert_eq!(pvc["spec"]["storageClassName"], "local-path", "{pvc:#}");
+    }
+
+    /// Puts namespace `name`, labelled as sandbox `instance`'s when given.
+    pub fn put_namespace(&self, name: &str, instance: Option<&str>) {
+        let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        if let Some(instance) = instance {
+            ns["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "korthbox", "app.kubernetes.io/instance": instance});
+        }
+        self.put(&format!("/api/v1/namespaces/{name}"), ns);
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -213,3 +213,20 @@ pub fn push_image(
     assert!(docker(&["rmi", "-f", &name]).status.success());
     digest
 }
+
+/// Pushes an Orthanc and a PostgreSQL image of `random_bytes` each to `registry`, and returns
+/// the `up` flags that take the stack's images from there by digest (with `--json`).
+pub fn mirrored_stack(sandbox: &Sandbox, registry: &Registry, random_bytes: usize) -> Vec<String> {
+    let orthanc = push_image(sandbox, registry, "orthancteam/orthanc", random_bytes);
+    let postgres = push_image(sandbox, registry, "library/postgres", random_bytes);
+    [
+        "--json".to_string(),
+        "--registry-mirror".into(),
+        format!("127.0.0.1:{}", registry.port),
+        "--orthanc-image".into(),
+        format!("docker.io/orthancteam/orthanc:kb-test@{orthanc}"),
+        "--postgres-image".into(),
+        format!("docker.io/library/postgres:kb-test@{postgres}"),
+    ]
+    .to_vec()
+}
