@@ -367,11 +367,15 @@ async fn diagnose(client: &Client, m: &Manifest, obj: &Value, mut err: Error) ->
     }
     let kind_name = format!("{}/{}", m.kind().to_lowercase(), m.name());
     let ns = m.namespace().unwrap_or("default");
-    match pull_failure {
-        Some(image) => err.hint(format!(
+    let note = pull_failure
+        .as_deref()
+        .and_then(crate::stack::images::pull_note);
+    match (pull_failure, note) {
+        (Some(_), Some(note)) => err.hint(note),
+        (Some(image), None) => err.hint(format!(
             "the nodes could not pull {image}: check that the registry is reachable from the cluster, or load the image into the nodes with `korthbox cluster load {image}`"
         )),
-        None => err.hint(format!(
+        (None, _) => err.hint(format!(
             "`kubectl -n {ns} describe {kind_name}` and `kubectl -n {ns} logs {kind_name}` show more; raise the limit with --wait"
         )),
     }

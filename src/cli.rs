@@ -44,8 +44,9 @@ pub enum Command {
     Forward(ForwardArgs),
     /// Print Orthanc's admin password.
     Password(PasswordArgs),
-    /// Run the proof again: store, read back and delete an instance; a DICOM C-ECHO.
-    Prove(PasswordArgs),
+    /// Prove Orthanc works through every interface: DICOM echo, store and find, REST,
+    /// DICOMweb, and (in the sandbox) where the files landed. The sandbox's, or any with --url.
+    Prove(ProveArgs),
     /// Download a driver (the pinned release, checksum verified) into korthbox's bin directory.
     Install(InstallArgs),
     /// Print a shell completion script.
@@ -431,6 +432,45 @@ pub struct PasswordArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ProveArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+
+    /// Prove any Orthanc instead of the sandbox: its base URL, e.g. http://127.0.0.1:8042
+    /// (needs --dicom). The password comes from KORTHBOX_ORTHANC_PASSWORD (empty: no
+    /// authentication) or, on a terminal, a prompt.
+    #[arg(long, value_name = "URL", requires = "dicom", conflicts_with_all = ["name", "context", "driver", "provider", "namespace"])]
+    pub url: Option<String>,
+
+    /// With --url: Orthanc's DICOM port.
+    #[arg(long, value_name = "HOST:PORT", requires = "url", value_parser = parse_host_port)]
+    pub dicom: Option<String>,
+
+    /// With --url: the AE title Orthanc answers to (its DicomAet) [default: ORTHANC].
+    #[arg(long, value_name = "AET", requires = "url", value_parser = parse_aet)]
+    pub aet: Option<String>,
+
+    /// With --url: the user [default: admin].
+    #[arg(long, value_name = "USER", requires = "url")]
+    pub user: Option<String>,
+
+    /// With --url: DICOMweb's root under the URL [default: /dicom-web/].
+    #[arg(long, value_name = "PATH", requires = "url")]
+    pub dicomweb_root: Option<String>,
+
+    /// How long each step may take.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
+    pub step_timeout: std::time::Duration,
+
+    /// Print the steps as JSON: {"passed", "steps": [{"name", "ok", "seconds", "detail"}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct InstallArgs {
     /// The driver to install.
     #[arg(value_name = "DRIVER", value_parser = installable())]
@@ -467,6 +507,31 @@ fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
         .filter(|s| *s <= 86_400)
         .map(std::time::Duration::from_secs)
         .ok_or_else(|| format!("{text:?} is not a whole number of seconds between 0 and 86400"))
+}
+
+/// HOST:PORT, the port a number.
+fn parse_host_port(text: &str) -> Result<String, String> {
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(text.to_string())
+        }
+        _ => Err(format!("{text:?} is not HOST:PORT (e.g. 127.0.0.1:4242)")),
+    }
+}
+
+/// An AE title: 1 to 16 characters of printable ASCII, not only spaces, no backslash.
+fn parse_aet(text: &str) -> Result<String, String> {
+    let ok = !text.trim().is_empty()
+        && text.len() <= 16
+        && text
+            .chars()
+            .all(|c| (c.is_ascii_graphic() && c != '\\') || c == ' ');
+    match ok {
+        true => Ok(text.trim().to_string()),
+        false => Err(format!(
+            "{text:?} is not an AE title: 1 to 16 printable ASCII characters, no backslash"
+        )),
+    }
 }
 
 fn parse_namespace(text: &str) -> Result<String, String> {

@@ -42,6 +42,8 @@ pub const KORTHBOX_INSTALL_SHA256: &str = "KORTHBOX_INSTALL_SHA256";
 /// Where `korthbox install` downloads from instead of the drivers' GitHub releases
 /// (`BASE/TOOL/VERSION/FILE`): a mirror, or the tests' local server.
 pub const KORTHBOX_DOWNLOAD_BASE: &str = "KORTHBOX_DOWNLOAD_BASE";
+/// The password `korthbox prove --url` logs in with (empty: Orthanc has no authentication).
+pub const KORTHBOX_ORTHANC_PASSWORD: &str = "KORTHBOX_ORTHANC_PASSWORD";
 
 /// A snapshot of the environment: variables, home directory and the host root.
 #[derive(Debug, Clone)]

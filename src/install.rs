@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -159,28 +157,9 @@ pub fn expected_hash(text: &str, file: &str) -> Option<String> {
     })
 }
 
-type HttpsClient = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Empty<Bytes>,
->;
-
-fn client() -> Result<HttpsClient, Error> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| {
-            Error::failure("this system has no CA certificates to check downloads against")
-                .because(e)
-                .hint("install them (`sudo apt-get install ca-certificates` on Debian and Ubuntu)")
-        })?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
-}
-
 /// GET with redirects followed (GitHub's release downloads redirect to their storage).
 async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error> {
-    let client = client()?;
+    let client = crate::host::http::client::<Empty<Bytes>>()?;
     let mut url = url.to_string();
     for _ in 0..6 {
         check_scheme(&url)?;

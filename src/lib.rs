@@ -1,8 +1,9 @@
 //! korthbox: one command to a multi-node Kubernetes sandbox running PostgreSQL and Orthanc.
 //!
 //! Layers, each using only those below it: `commands` (with `cli` and `config`) → `ui` →
-//! `sandbox` (the orchestration) → `doctor`, `proof`, `apply`, `pull`, `install`, `cluster`,
-//! `driver`, `stack` → `host`, `lock`, `dicom`, `template` → `spec`, `env`, `error`, `report`.
+//! `sandbox` (the orchestration) → `doctor`, `proof`, `apply`, `pull`, `install`, `ownership` →
+//! `cluster`, `driver`, `stack`, `pod`, `minio` → `host`, `lock`, `dicom`, `s3`, `template` →
+//! `spec`, `env`, `error`, `report`.
 
 pub mod apply;
 pub mod cli;
@@ -17,10 +18,13 @@ pub mod error;
 pub mod host;
 pub mod install;
 pub mod lock;
+pub mod minio;
 pub mod ownership;
+pub mod pod;
 pub mod proof;
 pub mod pull;
 pub mod report;
+pub mod s3;
 pub mod sandbox;
 pub mod spec;
 pub mod stack;

@@ -47,7 +47,15 @@ impl Pulled {
 }
 
 fn pull_failed(reference: &str, image: &ImageRef) -> Error {
-    Error::failure(format!("could not pull {reference} from {}", image.registry)).hint(format!(
+    let err = Error::failure(format!(
+        "could not pull {reference} from {}",
+        image.registry
+    ));
+    let err = match crate::stack::images::pull_note(reference) {
+        Some(note) => err.hint(note),
+        None => err,
+    };
+    err.hint(format!(
         "check that {} is reachable from this machine and has the image; behind a proxy or without internet, point korthbox at a mirror with --registry-mirror HOST:PORT",
         image.registry
     ))

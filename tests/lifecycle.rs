@@ -117,15 +117,21 @@ fn up_creates_proves_and_summarises_then_changes_nothing_when_run_again() {
             "{phase} missing from:\n{err}"
         );
     }
-    // The proof ran against the real Orthanc through the fake's port-forwards, and cleaned up.
-    let portforwards: Vec<String> = world
-        .api
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("/portforward"))
-        .collect();
-    assert_eq!(portforwards.len(), 2, "{portforwards:?}");
-    assert!(portforwards[0].contains("ports=8042") && portforwards[1].contains("ports=4242"));
+    // The proof ran against the real Orthanc through the fake's port-forwards (one per
+    // connection: three DICOM associations, HTTP kept alive), asked the volume through exec
+    // in the Orthanc pod, and cleaned up.
+    let requests = world.api.requests();
+    let count = |needle: &str| requests.iter().filter(|r| r.contains(needle)).count();
+    assert_eq!(count("/portforward?&ports=4242"), 3, "{requests:#?}");
+    assert!(count("/portforward?&ports=8042") >= 1, "{requests:#?}");
+    assert!(count("/pods/orthanc-0/exec?") >= 3, "{requests:#?}");
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.contains("/exec?"))
+            .all(|r| r.contains("container=orthanc")),
+        "{requests:#?}"
+    );
     assert_eq!(
         world.orthanc.get("/statistics").json()["CountInstances"],
         0,
@@ -154,13 +160,14 @@ fn up_creates_proves_and_summarises_then_changes_nothing_when_run_again() {
     assert_eq!(
         steps,
         [
-            "port-forward",
-            "create",
-            "read back",
-            "statistics",
-            "delete",
-            "C-ECHO"
+            "echo", "store", "find", "read", "dicomweb", "storage", "cleanup"
         ]
+    );
+    let storage = summary["proof"]["steps"][5]["detail"].as_str().unwrap();
+    assert!(
+        storage.starts_with("Orthanc's volume (/var/lib/orthanc/db): ")
+            && storage.contains(" /var/lib/orthanc/db/"),
+        "{storage}"
     );
     assert_eq!(
         summary["endpoints"]["orthanc_url"],
@@ -682,10 +689,20 @@ fn forward_password_and_prove() {
     );
 
     let proof = ok(&world.run("prove", &[]));
-    assert!(
-        proof.lines().any(|l| l.starts_with("ok   C-ECHO")),
+    let marks: Vec<&str> = proof
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            "echo", "store", "find", "read", "dicomweb", "storage", "cleanup"
+        ],
         "{proof}"
     );
+    assert!(proof.lines().all(|l| l.starts_with('✓')), "{proof}");
+    let json: Value = serde_json::from_str(&ok(&world.run("prove", &["--json"]))).unwrap();
+    assert_eq!(json["passed"], true);
 
     let (http, dicom) = (free_port().to_string(), free_port().to_string());
     let mut child = world.spawn("forward", &["--http-port", &http, "--dicom-port", &dicom]);
@@ -719,10 +736,23 @@ fn a_failed_proof_fails_up_with_the_step() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("error: the sandbox is up but the proof failed"),
+        err.contains("error: the sandbox is up but the proof failed at step echo"),
         "{err}"
     );
-    assert!(err.contains("caused by: DICOM C-ECHO to KORTHBOX"), "{err}");
+    assert!(
+        err.contains("caused by: expected a C-ECHO answer, got: could not associate with KORTHBOX"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "(port-forward: orthanc-0:4242: error forwarding port 4242: connection refused)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: the port-forward to Orthanc's pod failed"),
+        "{err}"
+    );
     assert!(
         err.contains("`korthbox prove` runs the proof again"),
         "{err}"
@@ -731,7 +761,10 @@ fn a_failed_proof_fails_up_with_the_step() {
     let last = ns["metadata"]["annotations"]["korthbox.io/last-proof"]
         .as_str()
         .unwrap();
-    assert!(last.starts_with("failed: DICOM C-ECHO"), "{last}");
+    assert!(
+        last.starts_with("failed: echo: expected a C-ECHO answer"),
+        "{last}"
+    );
     let out = world.run("status", &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -957,6 +990,33 @@ fn images_come_through_the_mirror_in_parallel_with_creation_and_load_into_the_no
         "{err}"
     );
     assert!(err.contains("--registry-mirror"), "{err}");
+    // MinIO's image is not where people expect it any more: its failure says what to do.
+    let out = world.run(
+        "up",
+        &[
+            "--registry-mirror",
+            &mirror,
+            "--postgres-image",
+            &postgres_image,
+            "--orthanc-image",
+            &orthanc_image,
+            "--storage",
+            "minio",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: could not pull {mirror}/minio/minio:RELEASE."
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: MinIO stopped publishing community images (its Docker Hub repositories were withdrawn in September 2026)")
+            && err.contains("--minio-image"),
+        "{err}"
+    );
     for image in [
         format!("{mirror}/orthancteam/orthanc:kb-test"),
         format!("{mirror}/library/postgres:kb-test"),

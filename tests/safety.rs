@@ -606,7 +606,7 @@ fn korthbox_toml_keys_apply_where_they_mean_the_same() {
 }
 
 // A forwarded connection stays open while idle longer than the API client's 10 s read timeout
-// (a paused DICOM association, an idle browser tab).
+// (an idle browser tab, a paused DICOM association).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forward_stays_open_while_idle() {
     let Some(world) = World::new() else { return };
@@ -629,7 +629,7 @@ async fn a_forward_stays_open_while_idle() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let address = format!("127.0.0.1:{dicom}");
+    let address = format!("127.0.0.1:{http}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut stream = loop {
         match tokio::net::TcpStream::connect(&address).await {
@@ -641,12 +641,26 @@ async fn a_forward_stays_open_while_idle() {
         }
     };
     tokio::time::sleep(Duration::from_secs(11)).await;
-    let echoed = korthbox::dicom::echo(&mut stream, "KORTHBOX").await;
+    // After the pause, the same connection still carries a request and its answer.
+    let answered = async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let auth = support::http::base64(format!("admin:{}", world.orthanc.password).as_bytes());
+        let request = format!(
+            "GET /system HTTP/1.1\r\nHost: orthanc\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok::<String, std::io::Error>(answer)
+    }
+    .await;
     let _ = forward.kill();
     let out = forward.wait_with_output().unwrap();
     assert!(
-        echoed.is_ok(),
-        "{echoed:?}; forward said: {}",
+        answered
+            .as_ref()
+            .is_ok_and(|a| a.starts_with("HTTP/1.1 200") && a.contains("\"DicomAet\"")),
+        "{answered:?}; forward said: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -7,6 +7,7 @@ mod support;
 use serde_json::{Value, json};
 use support::Sandbox;
 use support::kube_api::FakeApi;
+use support::s3::Moto;
 
 const CONTEXT: &str = "kind-korthbox";
 
@@ -226,6 +227,47 @@ fn a_readiness_timeout_names_the_object_and_the_reason() {
 }
 
 #[test]
+fn minio_that_cannot_be_pulled_names_the_flags_that_get_another() {
+    let (sandbox, api) = world();
+    api.set_ready(false);
+    let image = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z";
+    api.put(
+        "/api/v1/namespaces/korthbox/pods/minio-0",
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "minio-0", "namespace": "korthbox",
+                            "labels": {"app.kubernetes.io/name": "minio", "app.kubernetes.io/instance": "korthbox"}},
+               "status": {"phase": "Pending", "containerStatuses": [{
+                   "name": "minio", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+                   "state": {"waiting": {"reason": "ErrImagePull", "message": "quay.io: no such host"}}}]}}),
+    );
+    // Everything before MinIO is ready; MinIO never is.
+    api.set_ready(true);
+    api.hold("/apis/apps/v1/namespaces/korthbox/deployments/minio");
+    let out = sandbox.run(&[
+        "stack",
+        "apply",
+        "--context",
+        CONTEXT,
+        "--wait",
+        "2",
+        "--storage",
+        "minio",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: Deployment korthbox/minio was not ready within 2s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: MinIO stopped publishing community images")
+            && stderr.contains("--minio-image")
+            && stderr.contains("--registry-mirror"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_refused_cluster_gets_no_write() {
     let mut sandbox = Sandbox::new();
     let api = FakeApi::serve(vec![support::fixture_json("docker-desktop-k8s-node.json")]);
@@ -248,10 +290,30 @@ fn a_refused_cluster_gets_no_write() {
     assert!(api.writes().is_empty(), "{:?}", api.writes());
 }
 
+/// MinIO's Secret, as if an earlier `up` had made it, holding `keys` (apply keeps Secrets).
+fn minio_secret(api: &FakeApi, keys: (&str, &str)) {
+    api.put(
+        "/api/v1/namespaces/korthbox/secrets/minio-credentials",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "minio-credentials", "namespace": "korthbox", "resourceVersion": "1"},
+               "data": {"root-user": support::http::base64(keys.0.as_bytes()), "root-password": support::http::base64(keys.1.as_bytes())}}),
+    );
+}
+
+const MINIO_S3: [&str; 4] = ["--storage", "minio", "--orthanc-storage", "s3"];
+
+// MinIO is moto here, a real S3 server with Signature V4 and IAM checks, behind the fake's
+// port-forward to the MinIO pod's 9000.
 #[test]
-fn minio_and_s3_apply_the_bucket_after_minio_is_ready() {
+fn minio_and_s3_make_the_bucket_after_minio_is_ready_and_once() {
+    if !support::s3::available() {
+        return;
+    }
     let (sandbox, api) = world();
-    let out = apply(&sandbox, &["--storage", "minio", "--orthanc-storage", "s3"]);
+    let moto = Moto::start(&sandbox.path(""), true);
+    api.forward(9000, moto.port);
+    let (id, secret) = moto.keys.clone().unwrap();
+    minio_secret(&api, (&id, &secret));
+    let out = apply(&sandbox, &MINIO_S3);
     let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
     let at = |name: &str| {
         objects
@@ -261,11 +323,31 @@ fn minio_and_s3_apply_the_bucket_after_minio_is_ready() {
     };
     assert!(at("Secret korthbox/minio-credentials") < at("StatefulSet korthbox/postgres"));
     assert!(at("StatefulSet korthbox/postgres") < at("Deployment korthbox/minio"));
-    assert!(at("Deployment korthbox/minio") < at("Job korthbox/minio-bucket"));
-    assert!(at("Job korthbox/minio-bucket") < at("Deployment korthbox/orthanc"));
+    assert!(at("Deployment korthbox/minio") < at("Deployment korthbox/orthanc"));
     assert!(
-        !objects.iter().any(|o| o.contains("orthanc-storage")),
-        "no volume for files in s3 mode"
+        !objects
+            .iter()
+            .any(|o| o.contains("Job") || o.contains("orthanc-storage")),
+        "no bucket Job, no volume for files in s3 mode: {objects:?}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let made = err
+        .find("done: Making MinIO bucket orthanc: created")
+        .expect(&err);
+    assert!(err.find("done: Applying MinIO").unwrap() < made, "{err}");
+    assert!(made < err.find("done: Applying Orthanc").unwrap(), "{err}");
+    assert_eq!(
+        moto.keys("orthanc"),
+        Vec::<String>::new(),
+        "the bucket is there"
+    );
+    // A second apply finds it.
+    let again = apply(&sandbox, &MINIO_S3);
+    applied(&again);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("done: Making MinIO bucket orthanc: already there"),
+        "{err}"
     );
     let deployment = api
         .get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
@@ -274,6 +356,35 @@ fn minio_and_s3_apply_the_bucket_after_minio_is_ready() {
     assert!(
         env.contains("MINIO_ROOT_PASSWORD") && env.contains("minio-credentials"),
         "{env}"
+    );
+}
+
+#[test]
+fn wrong_minio_credentials_stop_the_apply_before_orthanc_with_a_clear_error() {
+    if !support::s3::available() {
+        return;
+    }
+    let (sandbox, api) = world();
+    let moto = Moto::start(&sandbox.path(""), true);
+    api.forward(9000, moto.port);
+    let (id, _) = moto.keys.clone().unwrap();
+    minio_secret(&api, (&id, "not-the-secret"));
+    let out = apply(&sandbox, &MINIO_S3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: could not make MinIO bucket orthanc"),
+        "{err}"
+    );
+    assert!(
+        err.contains("answered SignatureDoesNotMatch (the access key or secret key is wrong"),
+        "{err}"
+    );
+    assert!(err.contains("Secret minio-credentials"), "{err}");
+    assert!(
+        api.get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
+            .is_none(),
+        "Orthanc is not applied without its bucket"
     );
 }
 

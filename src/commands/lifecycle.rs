@@ -3,7 +3,7 @@
 use super::args::{distinct, wanted};
 use super::exit::ExitCode;
 use crate::cli::{CompletionsArgs, DownArgs, ForwardArgs, PasswordArgs, StatusArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sandbox::down::{self, DownRequest};
 use crate::sandbox::status::State;
 use crate::sandbox::{Context, access, status as sandbox_status};
@@ -40,19 +40,6 @@ pub async fn password(args: PasswordArgs, ctx: &Context) -> Result<ExitCode> {
     let password = access::password(ctx, &wanted(&args.target), &args.ns.namespace).await?;
     println!("{password}");
     Ok(ExitCode::Success)
-}
-
-pub async fn prove(args: PasswordArgs, ctx: &Context) -> Result<ExitCode> {
-    let namespace = &args.ns.namespace;
-    let proof = access::prove(ctx, &wanted(&args.target), namespace).await?;
-    render::proof(&mut std::io::stdout().lock(), &proof)?;
-    if proof.passed {
-        Ok(ExitCode::Success)
-    } else {
-        Err(Error::failure("the proof failed").hint(format!(
-            "`kubectl -n {namespace} logs deployment/orthanc` shows Orthanc's side"
-        )))
-    }
 }
 
 /// Forwards until Ctrl-C, which ends it well.

@@ -8,6 +8,7 @@ mod exit;
 mod install;
 mod lifecycle;
 mod plan;
+mod prove;
 mod stack;
 mod up;
 
@@ -32,7 +33,7 @@ pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<E
         Command::Down(args) => lifecycle::down(args, &ctx).await,
         Command::Forward(args) => lifecycle::forward(args, &ctx).await,
         Command::Password(args) => lifecycle::password(args, &ctx).await,
-        Command::Prove(args) => lifecycle::prove(args, &ctx).await,
+        Command::Prove(args) => prove::run(args, &ctx).await,
         Command::Completions(args) => lifecycle::completions(args),
         Command::Install(args) => install::run(args, &ctx, ui).await,
         Command::Doctor(args) => doctor::run(args, &ctx.env, ui).await,

@@ -3,6 +3,7 @@
 
 pub mod engines;
 pub mod fs;
+pub mod http;
 pub mod kubeconfig;
 pub mod linux;
 pub mod os;

@@ -11,15 +11,15 @@ use crate::driver::actions::{self, Created, Deleted};
 use crate::error::Error;
 use crate::ownership;
 use crate::proof::{self, Proof};
-use crate::spec::{ClusterSpec, ORTHANC_AET};
-use crate::stack::{Secrets, StackSpec};
+use crate::s3::Made;
+use crate::spec::{BUCKET, ClusterSpec, StorageLayer};
+use crate::stack::{Secrets, StackSpec, Stage};
 
-/// How long the proof may take: two port-forwards and five small requests.
+/// How long the whole proof may take (each step has its own limit too).
 pub const PROOF_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the proof did, in the words of `up`'s summary.
-pub const PROOF_DETAIL: &str =
-    "stored, read back, counted and deleted an instance; C-ECHO answered";
+pub const PROOF_DETAIL: &str = "DICOM echo, store and find; REST read-back; DICOMweb QIDO, WADO and STOW; files found in storage; cleaned up";
 
 /// Creates the cluster (kept when it exists).
 pub async fn create_cluster(
@@ -162,7 +162,14 @@ pub async fn apply_stack(
     let secrets = Secrets::generate()
         .map_err(|e| Error::failure("could not read random bytes for the passwords").because(e))?;
     let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
-    let applied = apply::apply(&client, &manifests, &spec.instance, wait, &ctx.steps).await?;
+    // MinIO's bucket is made through the S3 API once MinIO is ready, before Orthanc starts.
+    let (first, then): (Vec<_>, Vec<_>) =
+        manifests.into_iter().partition(|m| m.stage <= Stage::Minio);
+    let mut applied = apply::apply(&client, &first, &spec.instance, wait, &ctx.steps).await?;
+    if spec.storage == StorageLayer::Minio {
+        make_bucket(ctx, &client, &spec, wait).await?;
+    }
+    applied.extend(apply::apply(&client, &then, &spec.instance, wait, &ctx.steps).await?);
     let changed = applied.iter().filter(|a| a.change.changed()).count();
     Ok(Deployed {
         applied,
@@ -172,6 +179,29 @@ pub async fn apply_stack(
     })
 }
 
+/// MinIO's bucket, made unless it is there.
+async fn make_bucket(
+    ctx: &Context,
+    client: &kube::Client,
+    spec: &StackSpec,
+    wait: Duration,
+) -> Result<(), Error> {
+    let title = format!("Making MinIO bucket {BUCKET}");
+    let (ns, instance) = (&spec.namespace, spec.instance.as_str());
+    let timeout = wait.min(Duration::from_secs(60));
+    ctx.steps
+        .run(
+            title,
+            async |_| crate::minio::ensure_bucket(client, ns, instance, BUCKET, timeout).await,
+            |made| match made {
+                Made::Created => "created".to_string(),
+                Made::Existed => "already there".to_string(),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
 /// The proof, kept on the namespace for `status`; a proof that ran and failed is an `Ok`
 /// with `passed` false (the caller decides what that means).
 pub async fn prove(
@@ -179,9 +209,12 @@ pub async fn prove(
     client: &kube::Client,
     namespace: &str,
     instance: &str,
+    step_timeout: Duration,
 ) -> Result<Proof, Error> {
     let phase = ctx.steps.phase("Proving Orthanc works");
-    let proof = match proof::prove(client, namespace, instance, ORTHANC_AET, PROOF_TIMEOUT).await {
+    let limits = (step_timeout, PROOF_TIMEOUT);
+    let proving = proof::sandbox::prove(client, namespace, instance, limits, Some(&phase));
+    let proof = match proving.await {
         Ok(p) => p,
         Err(e) => {
             phase.finish(false, "");

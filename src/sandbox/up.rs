@@ -121,11 +121,11 @@ pub async fn up(
     steps::check_cluster(ctx, &target.context, req.wait).await?;
     let deployed = steps::apply_stack(ctx, target, stack, req.wait).await?;
     let namespace = deployed.spec.namespace.clone();
-    let proof = steps::prove(ctx, &deployed.client, &namespace, target.name.as_str()).await?;
+    let instance = target.name.as_str();
+    let step_timeout = crate::proof::sandbox::STEP_TIMEOUT;
+    let proof = steps::prove(ctx, &deployed.client, &namespace, instance, step_timeout).await?;
     if !proof.passed {
-        return Err(Error::failure("the sandbox is up but the proof failed")
-            .caused_by(proof.failure())
-            .hint(format!(
+        return Err(proof.error("the sandbox is up but the proof").hint(format!(
                 "`kubectl --context {} -n {namespace} logs deployment/orthanc` shows Orthanc's side; `korthbox prove` runs the proof again",
                 target.context
             )));

@@ -41,7 +41,6 @@ pub enum Stage {
     Config,
     Postgres,
     Minio,
-    Bucket,
     Orthanc,
 }
 
@@ -54,7 +53,6 @@ impl Stage {
             Stage::Config => "configuration",
             Stage::Postgres => "PostgreSQL",
             Stage::Minio => "MinIO",
-            Stage::Bucket => "MinIO bucket",
             Stage::Orthanc => "Orthanc",
         }
     }

@@ -1,4 +1,5 @@
-//! MinIO object storage and its bucket, for `--storage minio`.
+//! MinIO object storage, for `--storage minio`. Its bucket is made through the S3 API once
+//! MinIO is ready (`sandbox::steps::apply_stack`), not by a Job.
 
 use super::manifest::{Manifest, Stage, docs};
 use crate::template::Vars;
@@ -9,11 +10,10 @@ pub fn render(vars: &Vars) -> Result<Vec<Manifest>, String> {
         include_str!("../../assets/minio-secret.yaml"),
         vars,
     )?;
-    for mut m in docs(Stage::Minio, include_str!("../../assets/minio.yaml"), vars)? {
-        if m.kind() == "Job" {
-            m.stage = Stage::Bucket;
-        }
-        out.push(m);
-    }
+    out.extend(docs(
+        Stage::Minio,
+        include_str!("../../assets/minio.yaml"),
+        vars,
+    )?);
     Ok(out)
 }

@@ -89,7 +89,6 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         ("image_orthanc", json!(images.orthanc)),
         ("image_postgres", json!(images.postgres)),
         ("image_minio", json!(images.minio)),
-        ("image_mc", json!(images.minio_client)),
         ("image_local_path", json!(images.local_path)),
         ("image_busybox", json!(images.busybox)),
         ("storage_class", storage_class),

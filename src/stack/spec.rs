@@ -106,7 +106,6 @@ impl StackSpec {
         ];
         if self.storage == StorageLayer::Minio {
             out.push(("minio", images.minio.as_str()));
-            out.push(("minio-client", images.minio_client.as_str()));
         }
         if matches!(self.volumes, VolumeSource::InstallLocalPath { .. }) {
             out.push(("local-path-provisioner", images.local_path.as_str()));

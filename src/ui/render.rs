@@ -358,12 +358,7 @@ pub fn cluster_list(out: &mut impl Write, entries: &[ClusterEntry]) -> std::io::
 /// The proof's steps, one line each.
 pub fn proof(out: &mut impl Write, proof: &Proof) -> std::io::Result<()> {
     for step in &proof.steps {
-        let mark = if step.ok { "ok  " } else { "FAIL" };
-        writeln!(
-            out,
-            "{mark} {:<13} {} ({} ms)",
-            step.name, step.detail, step.millis
-        )?;
+        writeln!(out, "{}", step.line())?;
     }
     Ok(())
 }

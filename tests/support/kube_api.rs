@@ -29,8 +29,20 @@ struct Store {
     version: u64,
     /// Workloads stay unready (no status) when false.
     ready: bool,
+    /// Workloads that stay unready whatever `ready` says.
+    held: std::collections::BTreeSet<String>,
     /// Where a port-forward to a pod's port really goes: pod port → 127.0.0.1 port.
     forwards: BTreeMap<u16, u16>,
+    /// How a command exec'd in a container really runs: container name → route.
+    execs: BTreeMap<String, ExecRoute>,
+}
+
+/// A command exec'd in a container runs here as a process, with these variables set and
+/// these path prefixes (the container's) replaced in its arguments (by the test's).
+#[derive(Clone, Default)]
+pub struct ExecRoute {
+    pub env: Vec<(String, String)>,
+    pub paths: Vec<(String, String)>,
 }
 
 impl Store {
@@ -77,7 +89,7 @@ impl Store {
     /// One object, settled first when the cluster is ready.
     fn read(&mut self, path: &str) -> Option<Value> {
         let mut v = self.objects.get(path).cloned()?;
-        if self.ready && v["status"].is_null() && settles(&v) {
+        if self.ready && v["status"].is_null() && settles(&v) && !self.held.contains(path) {
             settle(self, &mut v);
             self.insert(path.to_string(), v);
             v = self.objects.get(path).cloned()?;
@@ -257,6 +269,11 @@ impl FakeApi {
         self.store.lock().unwrap().objects.keys().cloned().collect()
     }
 
+    /// The workload at `path` never becomes ready (a pod that cannot pull its image).
+    pub fn hold(&self, path: &str) {
+        self.store.lock().unwrap().held.insert(path.to_string());
+    }
+
     pub fn set_ready(&self, ready: bool) {
         self.store.lock().unwrap().ready = ready;
     }
@@ -268,6 +285,15 @@ impl FakeApi {
             .unwrap()
             .forwards
             .insert(pod_port, local_port);
+    }
+
+    /// Commands exec'd in any pod's `container` run here, as `route` says.
+    pub fn exec(&self, container: &str, route: ExecRoute) {
+        self.store
+            .lock()
+            .unwrap()
+            .execs
+            .insert(container.to_string(), route);
     }
 
     /// Removes every object whose path starts with `prefix`.
@@ -306,6 +332,11 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, store: &Mutex<S
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         if method == "GET" && is_collection(path) && query_param(query, "watch").is_some() {
             watch(writer, store, path, query);
+            return;
+        }
+        if path.ends_with("/exec") && request.header("upgrade").is_some() {
+            let execs = store.lock().unwrap().execs.clone();
+            exec(writer, &request, query, &execs);
             return;
         }
         if path.ends_with("/portforward") && request.header("upgrade").is_some() {
@@ -450,6 +481,126 @@ fn port_forward(
     }
     for target in targets.into_iter().flatten() {
         let _ = target.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// A query value, percent- and form-decoded.
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// The exec protocol (v4.channel.k8s.io over a WebSocket): the command's standard output on
+/// channel 1, its standard error on 2, and its Status on 3, then the WebSocket closes. The
+/// command runs here as the container's route says; a container without a route answers
+/// the way a missing executable does.
+fn exec(
+    mut stream: TcpStream,
+    request: &super::Request,
+    query: &str,
+    routes: &BTreeMap<String, ExecRoute>,
+) {
+    use tungstenite::protocol::{Role, WebSocket};
+    use tungstenite::{Message, handshake::derive_accept_key};
+
+    let key = request.header("sec-websocket-key").unwrap_or_default();
+    let accept = derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n"
+    );
+    if stream.write_all(response.as_bytes()).is_err() {
+        return;
+    }
+    let mut argv = Vec::new();
+    let mut container = String::new();
+    for kv in query.split('&') {
+        if let Some(v) = kv.strip_prefix("command=") {
+            argv.push(decode(v));
+        } else if let Some(v) = kv.strip_prefix("container=") {
+            container = decode(v);
+        }
+    }
+    let (stdout, stderr, code) = match routes.get(&container) {
+        Some(route) if !argv.is_empty() => {
+            let argv: Vec<String> = argv
+                .iter()
+                .map(|a| {
+                    route
+                        .paths
+                        .iter()
+                        .fold(a.clone(), |a, (from, to)| a.replace(from.as_str(), to))
+                })
+                .collect();
+            // What the command prints names the container's paths, not the test's.
+            let back = |bytes: Vec<u8>| {
+                let text = String::from_utf8_lossy(&bytes).to_string();
+                route
+                    .paths
+                    .iter()
+                    .fold(text, |t, (from, to)| t.replace(to.as_str(), from))
+                    .into_bytes()
+            };
+            match std::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .envs(route.env.iter().cloned())
+                .output()
+            {
+                Ok(out) => (
+                    back(out.stdout),
+                    back(out.stderr),
+                    out.status.code().unwrap_or(128),
+                ),
+                Err(e) => (Vec::new(), e.to_string().into_bytes(), 127),
+            }
+        }
+        _ => (
+            Vec::new(),
+            format!("no exec route for container {container:?}").into_bytes(),
+            127,
+        ),
+    };
+    let mut ws = WebSocket::from_raw_socket(stream, Role::Server, None);
+    let mut send = |channel: u8, data: &[u8]| {
+        let mut frame = vec![channel];
+        frame.extend_from_slice(data);
+        let _ = ws.send(Message::Binary(frame.into()));
+    };
+    if !stdout.is_empty() {
+        send(1, &stdout);
+    }
+    if !stderr.is_empty() {
+        send(2, &stderr);
+    }
+    let status = if code == 0 {
+        json!({"metadata": {}, "status": "Success"})
+    } else {
+        json!({"metadata": {}, "status": "Failure",
+               "message": format!("command terminated with non-zero exit code: error executing command {argv:?}, exit code {code}"),
+               "reason": "NonZeroExitCode",
+               "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]}})
+    };
+    send(3, status.to_string().as_bytes());
+    let _ = ws.close(None);
+    // Until the client has the close, so that nothing is lost.
+    for _ in 0..100 {
+        match ws.read() {
+            Ok(_) => {}
+            Err(_) => break,
+        }
     }
 }
 
@@ -613,7 +764,7 @@ fn handle(
             object["metadata"]["generation"] = json!(generation);
             object["metadata"]["managedFields"] =
                 json!([{"manager": "korthbox", "operation": "Apply"}]);
-            if store.ready {
+            if store.ready && !store.held.contains(path) {
                 settle(store, &mut object);
             } else if let Some(old) = &old {
                 object["status"] = old["status"].clone();

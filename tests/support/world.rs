@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::kube_api::FakeApi;
+use super::kube_api::{ExecRoute, FakeApi};
 use super::orthanc::{Orthanc, Postgres, available, free_port, render, start_orthanc};
 use super::stand_ins::{self, Call};
 use super::{FakeEngine, Sandbox, fixture_json};
@@ -29,6 +29,15 @@ impl World {
 
     /// With `docker_host`, the nodes' engine is that real one instead of a captured one.
     pub fn with_engine(docker_host: Option<&str>) -> Option<World> {
+        Self::build(docker_host, "pv")
+    }
+
+    /// With Orthanc keeping its files as `--orthanc-storage mode` says (`pv` or `postgres`).
+    pub fn with_storage(mode: &str) -> Option<World> {
+        Self::build(None, mode)
+    }
+
+    fn build(docker_host: Option<&str>, mode: &str) -> Option<World> {
         if !available() {
             return None;
         }
@@ -43,12 +52,39 @@ impl World {
         sandbox.set("DOCKER_HOST", &uri);
         let api = FakeApi::kind();
         stand_ins::install(&mut sandbox, Some(&api.url()));
-        let rendered = render(&sandbox, "pv");
+        let rendered = render(&sandbox, mode);
         let dir = sandbox.path("orthanc");
         let postgres = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
         let orthanc = start_orthanc(&dir, &rendered, &postgres);
         api.forward(8042, orthanc.http);
         api.forward(4242, orthanc.dicom);
+        // Commands exec'd in the pods run here: in Orthanc's, its volume is the storage
+        // directory; in PostgreSQL's, `psql` reaches the real server.
+        let volume = rendered.config["StorageDirectory"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        api.exec(
+            "orthanc",
+            ExecRoute {
+                env: Vec::new(),
+                paths: vec![(volume, orthanc.storage.display().to_string())],
+            },
+        );
+        api.exec(
+            "postgres",
+            ExecRoute {
+                env: [
+                    ("POSTGRES_USER", "orthanc".to_string()),
+                    ("PGHOST", "127.0.0.1".into()),
+                    ("PGPORT", postgres.port.to_string()),
+                    ("PGPASSWORD", rendered.postgres_password.clone()),
+                ]
+                .map(|(k, v)| (k.to_string(), v))
+                .to_vec(),
+                paths: Vec::new(),
+            },
+        );
         // The Secrets Orthanc was started with; `up` keeps Secrets that exist.
         for (name, password) in [
             ("orthanc-credentials", &rendered.orthanc_password),

@@ -1,0 +1,104 @@
+//! HTTP and HTTPS from this workstation: one client (the system's CA certificates, HTTP/1.1)
+//! for downloads, Orthanc's REST and DICOMweb APIs, and S3. Every request has a timeout.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::HeaderMap;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::error::{Error, one_line};
+use crate::report::seconds;
+
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// A client for request bodies of type `B`, HTTP and HTTPS alike.
+pub fn client<B>() -> Result<Client<Connector, B>, Error>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| {
+            Error::failure("this system has no CA certificates to check HTTPS servers against")
+                .because(e)
+                .hint("install them (`sudo apt-get install ca-certificates` on Debian and Ubuntu)")
+        })?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+/// An answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    /// The start of the body, as text, for error messages.
+    pub fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        match text.char_indices().nth(300) {
+            Some((at, _)) => format!("{}…", &text[..at]),
+            None => text.to_string(),
+        }
+    }
+}
+
+/// Requests with whole bodies, each under `timeout`.
+#[derive(Clone)]
+pub struct Http {
+    client: Client<Connector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Result<Http, Error> {
+        Ok(Http {
+            client: client()?,
+            timeout,
+        })
+    }
+
+    /// Sends `request` and reads the whole answer; `Err` says what failed, as one line.
+    pub async fn send(&self, request: hyper::Request<Full<Bytes>>) -> Result<Response, String> {
+        let what = format!("{} {}", request.method(), request.uri());
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| format!("{what}: {}", one_line(&e)))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("{what}: reading the answer: {e}"))?
+                .to_bytes();
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "{what}: no answer within {}",
+                    seconds(self.timeout)
+                ))
+            })
+    }
+}

@@ -1,0 +1,87 @@
+//! The sandbox's MinIO as korthbox talks to it: the S3 API through a loopback tunnel to the
+//! MinIO pod, with the root credentials from MinIO's Secret. `up` makes the bucket this way
+//! once MinIO is ready; the proof lists the bucket's objects the same way.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::Client;
+use kube::api::Api;
+
+use crate::error::Error;
+use crate::pod::{self, Route, Tunnel};
+use crate::s3::{Made, S3};
+
+/// One key of a Secret, as text (never printed).
+pub async fn secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<String, String> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets
+        .get(name)
+        .await
+        .map_err(|e| format!("could not read Secret {name}: {e}"))?;
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| String::from_utf8_lossy(&b.0).to_string())
+        .ok_or_else(|| format!("Secret {name} has no {key}"))
+}
+
+/// Bucket `bucket` of sandbox `instance`'s MinIO, reachable while the tunnel lives.
+pub async fn connect(
+    client: &Client,
+    namespace: &str,
+    instance: &str,
+    bucket: &str,
+    timeout: Duration,
+) -> Result<(S3, Tunnel), Error> {
+    let tunnel = Tunnel::open(Route {
+        pods: Api::<Pod>::namespaced(client.clone(), namespace),
+        selector: pod::selector("minio", instance),
+        remote: 9000,
+    })
+    .await?;
+    let user = secret(client, namespace, "minio-credentials", "root-user").await;
+    let password = secret(client, namespace, "minio-credentials", "root-password").await;
+    let (user, password) = user
+        .and_then(|u| Ok((u, password?)))
+        .map_err(Error::failure)?;
+    let endpoint = format!("http://{}", tunnel.address);
+    let s3 = S3::new(&endpoint, bucket, &user, &password, timeout).map_err(Error::failure)?;
+    Ok((s3, tunnel))
+}
+
+/// Makes the bucket unless it is there. MinIO has just become ready: a connection that fails
+/// outright is tried again for a while; an answer (wrong credentials, say) is final.
+pub async fn ensure_bucket(
+    client: &Client,
+    namespace: &str,
+    instance: &str,
+    bucket: &str,
+    timeout: Duration,
+) -> Result<Made, Error> {
+    let (s3, tunnel) = connect(client, namespace, instance, bucket, timeout).await?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match s3.ensure_bucket().await {
+            Ok(made) => return Ok(made),
+            Err(e) if !e.contains(" answered ") && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                let e = match tunnel.last_error() {
+                    Some(why) => format!("{e} (port-forward: {why})"),
+                    None => e,
+                };
+                return Err(Error::failure(format!("could not make MinIO bucket {bucket}"))
+                    .caused_by(e)
+                    .hint(format!("`kubectl -n {namespace} logs deployment/minio` shows MinIO's side; the credentials are in Secret minio-credentials")));
+            }
+        }
+    }
+}

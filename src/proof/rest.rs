@@ -1,0 +1,128 @@
+//! Orthanc's REST API and DICOMweb, as the proof calls them: a base URL (any path prefix
+//! kept), HTTP Basic authentication when there is a password, every answer read whole.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::host::http::{Http, Response};
+
+pub struct Rest {
+    http: Http,
+    base: String,
+    auth: Option<String>,
+}
+
+/// A request: method, path under the base URL, and optionally a body and its type.
+pub struct Call<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub content_type: Option<&'a str>,
+    pub accept: Option<&'a str>,
+    pub body: Bytes,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(path: &'a str) -> Self {
+        Call {
+            method: "GET",
+            path,
+            content_type: None,
+            accept: None,
+            body: Bytes::new(),
+        }
+    }
+
+    pub fn delete(path: &'a str) -> Self {
+        Call {
+            method: "DELETE",
+            ..Call::get(path)
+        }
+    }
+
+    pub fn post(path: &'a str, content_type: &'a str, body: impl Into<Bytes>) -> Self {
+        Call {
+            method: "POST",
+            content_type: Some(content_type),
+            body: body.into(),
+            ..Call::get(path)
+        }
+    }
+
+    pub fn accept(mut self, accept: &'a str) -> Self {
+        self.accept = Some(accept);
+        self
+    }
+}
+
+impl Rest {
+    /// `url` is Orthanc's base URL (`http://127.0.0.1:8042`, `https://pacs.example/orthanc/`).
+    pub fn new(
+        url: &str,
+        user: &str,
+        password: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Rest, Error> {
+        let auth = password.map(|p| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{p}"))
+            )
+        });
+        Ok(Rest {
+            http: Http::new(timeout)?,
+            base: url.trim_end_matches('/').to_string(),
+            auth,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends the call; any answer is an `Ok`.
+    pub async fn call(&self, call: Call<'_>) -> Result<Response, String> {
+        let mut request = hyper::Request::builder()
+            .method(call.method)
+            .uri(format!("{}{}", self.base, call.path));
+        if let Some(auth) = &self.auth {
+            request = request.header("authorization", auth);
+        }
+        if let Some(t) = call.content_type {
+            request = request.header("content-type", t);
+        }
+        if let Some(a) = call.accept {
+            request = request.header("accept", a);
+        }
+        let request = request
+            .body(Full::new(call.body))
+            .map_err(|e| format!("{} {}: {e}", call.method, call.path))?;
+        self.http.send(request).await
+    }
+
+    /// Sends the call and wants 200 with JSON.
+    pub async fn json(&self, call: Call<'_>) -> Result<Value, String> {
+        let what = format!("{} {}", call.method, call.path);
+        let r = self.ok(call).await?;
+        serde_json::from_slice(&r.body).map_err(|e| format!("{what} answered no JSON: {e}"))
+    }
+
+    /// Sends the call and wants 200.
+    pub async fn ok(&self, call: Call<'_>) -> Result<Response, String> {
+        let what = format!("{} {}", call.method, call.path);
+        let r = self.call(call).await?;
+        if r.status == 200 {
+            return Ok(r);
+        }
+        Err(match r.status {
+            401 => {
+                format!("{what} answered 401 Unauthorized: Orthanc refused the user and password")
+            }
+            status => format!("{what} answered {status}: {}", r.excerpt()),
+        })
+    }
+}

@@ -1,0 +1,500 @@
+//! The proof's steps, in order: echo, store, find, read, dicomweb, storage (sandbox only) and
+//! cleanup. Each says what it did, or what it expected and what came back. A failing step
+//! ends the proof, but what was stored is still cleaned up.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::model::{Proof, Step, Target};
+use super::rest::{Call, Rest};
+use crate::dicom::{Synthetic, instance};
+use crate::report::Phase;
+
+/// Why a step failed, and what to do about it.
+pub struct Failure {
+    pub detail: String,
+    pub hint: Option<String>,
+}
+
+impl From<String> for Failure {
+    fn from(detail: String) -> Self {
+        Failure { detail, hint: None }
+    }
+}
+
+type Outcome = Result<String, Failure>;
+
+/// What the steps share: the REST client, the instances, what was there before.
+pub struct Run<'a> {
+    target: &'a Target,
+    rest: Rest,
+    first: Synthetic,
+    second: Synthetic,
+    /// Instances in Orthanc, and files/rows/objects in the backend, before the proof.
+    instances_before: Option<u64>,
+    storage_before: Option<Result<u64, String>>,
+    /// Orthanc's ids of the instances the proof stored, once known.
+    ids: Vec<String>,
+    /// Whether the proof may have stored anything (so cleanup must run).
+    stored: bool,
+}
+
+fn failure(detail: impl Into<String>, hint: impl Into<String>) -> Failure {
+    Failure {
+        detail: detail.into(),
+        hint: Some(hint.into()),
+    }
+}
+
+/// A DICOM JSON attribute's first value ("0020000D": {"vr": "UI", "Value": ["1.2…"]}).
+fn first_value<'v>(object: &'v Value, tag: &str) -> Option<&'v str> {
+    object[tag]["Value"][0].as_str()
+}
+
+impl<'a> Run<'a> {
+    pub fn new(target: &'a Target, rest: Rest) -> std::io::Result<Run<'a>> {
+        let first = Synthetic::new()?;
+        let second = first.next()?;
+        Ok(Run {
+            target,
+            rest,
+            first,
+            second,
+            instances_before: None,
+            storage_before: None,
+            ids: Vec::new(),
+            stored: false,
+        })
+    }
+
+    /// Runs every step into `proof`, each one reported on `phase` as it ends.
+    pub async fn all(&mut self, proof: &mut Proof, phase: Option<&Phase<'_>>) {
+        self.baseline().await;
+        let mut passed = true;
+        for name in ["echo", "store", "find", "read", "dicomweb", "storage"] {
+            if name == "storage" && self.target.storage.is_none() {
+                continue;
+            }
+            if name == "store" {
+                self.stored = true;
+            }
+            passed = self.step(proof, phase, name).await;
+            if !passed {
+                break;
+            }
+        }
+        if self.stored {
+            passed = self.step(proof, phase, "cleanup").await && passed;
+        }
+        proof.passed = passed;
+    }
+
+    async fn step(
+        &mut self,
+        proof: &mut Proof,
+        phase: Option<&Phase<'_>>,
+        name: &'static str,
+    ) -> bool {
+        let started = Instant::now();
+        let limit = self.target.step_timeout;
+        let work = async {
+            match name {
+                "echo" => self.echo().await,
+                "store" => self.store().await,
+                "find" => self.find().await,
+                "read" => self.read().await,
+                "dicomweb" => self.dicomweb().await,
+                "storage" => self.storage().await,
+                _ => self.cleanup().await,
+            }
+        };
+        let outcome = tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(format!("did not finish within {}", crate::report::seconds(limit)).into())
+        });
+        let (ok, detail, hint) = match outcome {
+            Ok(detail) => (true, detail, None),
+            Err(f) => (false, f.detail, f.hint),
+        };
+        let step = Step {
+            name,
+            ok,
+            seconds: started.elapsed().as_secs_f64(),
+            detail,
+            hint,
+        };
+        if let Some(phase) = phase {
+            phase.output(&step.line());
+        }
+        proof.steps.push(step);
+        ok
+    }
+
+    /// What was there before: best effort, as the steps that need it say when it failed.
+    async fn baseline(&mut self) {
+        self.instances_before = self.instances().await.ok();
+        if let Some(backend) = &self.target.storage {
+            self.storage_before = Some(backend.count().await);
+        }
+    }
+
+    async fn instances(&self) -> Result<u64, String> {
+        let stats = self.rest.json(Call::get("/statistics")).await?;
+        stats["CountInstances"]
+            .as_u64()
+            .ok_or_else(|| format!("GET /statistics has no CountInstances: {stats}"))
+    }
+
+    fn dicom_hint(&self, detail: &str) -> String {
+        let peer = &self.target.dicom;
+        if detail.contains("rejected the association") {
+            format!(
+                "Orthanc does not answer to the called AE title {}: pass the title it does answer to (its DicomAet) with --aet",
+                peer.called
+            )
+        } else if detail.contains("aborted the association") {
+            format!(
+                "Orthanc refuses this from unknown modalities: list AE title {} in its DicomModalities, or set DicomAlwaysAllowFind (and DicomAlwaysAllowStore) to true",
+                crate::dicom::CALLING_AET
+            )
+        } else if detail.contains("could not associate") {
+            format!(
+                "nothing answers DICOM at {}: is Orthanc's DicomPort there, and reachable from here?",
+                peer.address
+            )
+        } else {
+            "Orthanc's log says why it refused".into()
+        }
+    }
+
+    async fn echo(&mut self) -> Outcome {
+        let peer = &self.target.dicom;
+        match peer.echo().await {
+            Ok(()) => Ok(format!(
+                "C-ECHO to {} at {}: Success",
+                peer.called, peer.address
+            )),
+            Err(e) => Err(failure(
+                format!("expected a C-ECHO answer, got: {e}"),
+                self.dicom_hint(&e),
+            )),
+        }
+    }
+
+    async fn store(&mut self) -> Outcome {
+        let peer = &self.target.dicom;
+        match peer.store(&self.first).await {
+            Ok(stored) => Ok(format!(
+                "C-STORE of a synthetic {}×{} Secondary Capture ({} bytes, {}): Success",
+                instance::COLUMNS,
+                instance::ROWS,
+                stored.bytes,
+                transfer_syntax_name(&stored.transfer_syntax)
+            )),
+            Err(e) => Err(failure(
+                format!("expected C-STORE status Success, got: {e}"),
+                self.dicom_hint(&e),
+            )),
+        }
+    }
+
+    async fn find(&mut self) -> Outcome {
+        let uid = &self.first.study_uid;
+        let found = self.target.dicom.find_study(uid).await.map_err(|e| {
+            failure(
+                format!("expected C-FIND to answer, got: {e}"),
+                self.dicom_hint(&e),
+            )
+        })?;
+        match found.as_slice() {
+            [only] if only == uid => Ok(
+                "C-FIND (Study Root, STUDY) by StudyInstanceUID matched exactly the study stored"
+                    .to_string(),
+            ),
+            _ => Err(format!(
+                "expected C-FIND to match exactly study {uid}, got {} match(es): {}",
+                found.len(),
+                found.join(", ")
+            )
+            .into()),
+        }
+    }
+
+    /// Orthanc's id of the instance with SOP Instance UID `uid`, through /tools/lookup.
+    async fn lookup(&self, uid: &str, kind: &str) -> Result<Option<String>, String> {
+        let found = self
+            .rest
+            .json(Call::post("/tools/lookup", "text/plain", uid.to_string()))
+            .await?;
+        Ok(found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["Type"] == kind)
+            .and_then(|r| r["ID"].as_str())
+            .map(String::from))
+    }
+
+    fn rest_hint(&self, detail: &str) -> String {
+        if detail.contains("401") {
+            "the user or password is wrong: set KORTHBOX_ORTHANC_PASSWORD to Orthanc's password for --user".into()
+        } else {
+            format!(
+                "is Orthanc's REST API at {}? Check --url (Orthanc's HttpPort)",
+                self.rest.base()
+            )
+        }
+    }
+
+    async fn read(&mut self) -> Outcome {
+        let uid = self.first.sop_uid.clone();
+        let id = self
+            .lookup(&uid, "Instance")
+            .await
+            .map_err(|e| {
+                failure(
+                    format!("expected to look the instance up, got: {e}"),
+                    self.rest_hint(&e),
+                )
+            })?
+            .ok_or_else(|| {
+                format!("expected Orthanc to know SOP Instance UID {uid}, it does not")
+            })?;
+        self.ids.push(id.clone());
+        let path = format!("/instances/{id}/file");
+        let file = self.rest.ok(Call::get(&path)).await.map_err(|e| {
+            failure(
+                format!("expected the file back, got: {e}"),
+                self.rest_hint(&e),
+            )
+        })?;
+        let back = instance::read(&file.body)
+            .map_err(|e| format!("expected GET {path} to give a DICOM file: {e}"))?;
+        let differences = back.differences(&self.first);
+        if !differences.is_empty() {
+            return Err(format!(
+                "expected the file read back to be the one sent: {}",
+                differences.join("; ")
+            )
+            .into());
+        }
+        Ok(format!(
+            "GET {path}: UIDs and {} pixel bytes equal what was sent",
+            back.pixels.len()
+        ))
+    }
+
+    fn web(&self, path: &str) -> String {
+        format!("{}{path}", self.target.dicomweb.trim_end_matches('/'))
+    }
+
+    fn web_failure(&self, what: &str, e: String) -> Failure {
+        let hint = if e.contains(" 404") {
+            format!(
+                "is the DICOMweb plugin loaded, with its root at {}? Load it in Orthanc's configuration, or pass its root with --dicomweb-root",
+                self.target.dicomweb
+            )
+        } else {
+            self.rest_hint(&e)
+        };
+        failure(format!("expected {what}, got: {e}"), hint)
+    }
+
+    async fn dicomweb(&mut self) -> Outcome {
+        let study = self.first.study_uid.clone();
+        let qido = self.web(&format!("/studies?StudyInstanceUID={study}"));
+        let found = self
+            .rest
+            .json(Call::get(&qido).accept("application/dicom+json"))
+            .await
+            .map_err(|e| self.web_failure("QIDO-RS to find the study", e))?;
+        let matches: Vec<&str> = found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| first_value(s, "0020000D"))
+            .collect();
+        if matches != [study.as_str()] {
+            return Err(
+                format!("expected QIDO-RS to find study {study}, it found {matches:?}").into(),
+            );
+        }
+        let wado = self.web(&format!("/studies/{study}/metadata"));
+        let metadata = self
+            .rest
+            .json(Call::get(&wado).accept("application/dicom+json"))
+            .await
+            .map_err(|e| self.web_failure("WADO-RS metadata", e))?;
+        let sop = self.first.sop_uid.as_str();
+        let named = metadata
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| first_value(i, "00080018") == Some(sop));
+        if !named {
+            return Err(format!(
+                "expected WADO-RS metadata of study {study} to name instance {sop}, it does not"
+            )
+            .into());
+        }
+        self.stow(&study).await?;
+        Ok("QIDO-RS found the study; WADO-RS metadata names the instance; STOW-RS stored a second instance".into())
+    }
+
+    /// STOW-RS of the second instance into the same study.
+    async fn stow(&mut self, study: &str) -> Result<(), Failure> {
+        let file = self.second.file()?;
+        let boundary = format!(
+            "korthbox-{}",
+            &self.second.sop_uid[self.second.sop_uid.len() - 12..]
+        );
+        let mut body =
+            format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
+        body.extend_from_slice(&file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let content_type =
+            format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
+        let stow = self.web(&format!("/studies/{study}"));
+        let answer = self
+            .rest
+            .json(Call::post(&stow, &content_type, body).accept("application/dicom+json"))
+            .await
+            .map_err(|e| self.web_failure("STOW-RS to store the second instance", e))?;
+        let sop = self.second.sop_uid.as_str();
+        let referenced = answer["00081199"]["Value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| first_value(r, "00081155") == Some(sop));
+        if !referenced
+            || answer["00081198"]["Value"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty())
+        {
+            return Err(
+                format!("expected STOW-RS to store instance {sop}, it answered {answer}").into(),
+            );
+        }
+        let id = self.lookup(sop, "Instance").await?.ok_or_else(|| {
+            format!("expected Orthanc to know the instance STOW-RS stored ({sop}), it does not")
+        })?;
+        self.ids.push(id);
+        Ok(())
+    }
+
+    /// The uuid of each stored instance's DICOM attachment.
+    async fn attachments(&self) -> Result<Vec<String>, String> {
+        let mut uuids = Vec::new();
+        for id in &self.ids {
+            let path = format!("/instances/{id}/attachments/dicom/info");
+            let info = self.rest.json(Call::get(&path)).await?;
+            let uuid = info["Uuid"]
+                .as_str()
+                .ok_or_else(|| format!("GET {path} has no Uuid: {info}"))?;
+            uuids.push(uuid.to_string());
+        }
+        Ok(uuids)
+    }
+
+    async fn storage(&mut self) -> Outcome {
+        let Some(backend) = &self.target.storage else {
+            return Ok("no backend to ask".into());
+        };
+        let uuids = self.attachments().await?;
+        let found = backend
+            .find(&uuids)
+            .await
+            .map_err(|e| format!("expected to ask {}, got: {e}", backend.describe()))?;
+        if let Some((uuid, _)) = uuids.iter().zip(&found).find(|(_, f)| f.is_empty()) {
+            return Err(format!(
+                "expected attachment {uuid} in {}, it is not there",
+                backend.describe()
+            )
+            .into());
+        }
+        let before = match &self.storage_before {
+            Some(Ok(n)) => *n,
+            Some(Err(e)) => {
+                return Err(format!(
+                    "expected to count what {} holds, got: {e}",
+                    backend.describe()
+                )
+                .into());
+            }
+            None => 0,
+        };
+        let now = backend.count().await?;
+        if now < before + uuids.len() as u64 {
+            return Err(format!(
+                "expected {} to gain {} {}, it went from {before} to {now}",
+                backend.describe(),
+                uuids.len(),
+                backend.unit()
+            )
+            .into());
+        }
+        Ok(format!(
+            "{}: {} ({} → {now} {})",
+            backend.describe(),
+            found.join(", "),
+            before,
+            backend.unit()
+        ))
+    }
+
+    async fn cleanup(&mut self) -> Outcome {
+        let uid = self.first.study_uid.clone();
+        let study = self.lookup(&uid, "Study").await.map_err(|e| {
+            failure(
+                format!("could not delete the proof's study {uid}: {e}"),
+                format!(
+                    "delete it in Orthanc (its StudyInstanceUID is {uid}); {}",
+                    self.rest_hint(&e)
+                ),
+            )
+        })?;
+        let Some(study) = study else {
+            return Ok("nothing was stored; nothing to delete".into());
+        };
+        self.rest
+            .ok(Call::delete(&format!("/studies/{study}")))
+            .await?;
+        for sop in [&self.first.sop_uid, &self.second.sop_uid] {
+            if self.lookup(sop, "Instance").await?.is_some() {
+                return Err(format!(
+                    "expected instance {sop} gone after deleting its study, it is still there"
+                )
+                .into());
+            }
+        }
+        let mut said = vec![format!("study {uid} deleted")];
+        if let Some(before) = self.instances_before {
+            let now = self.instances().await?;
+            if now != before {
+                return Err(format!("expected Orthanc to count {before} instances again, it counts {now} (did another client store or delete meanwhile?)").into());
+            }
+            said.push(format!("{now} instances as before"));
+        }
+        if let (Some(backend), Some(Ok(before))) = (&self.target.storage, &self.storage_before) {
+            let now = backend.count().await?;
+            if now != *before {
+                return Err(format!(
+                    "expected {} to hold {before} {} again, it holds {now}",
+                    backend.describe(),
+                    backend.unit()
+                )
+                .into());
+            }
+            said.push(format!("{now} {} as before", backend.unit()));
+        }
+        Ok(said.join("; "))
+    }
+}
+
+fn transfer_syntax_name(uid: &str) -> &str {
+    match uid {
+        dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN => "Explicit VR Little Endian",
+        dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN => "Implicit VR Little Endian",
+        other => other,
+    }
+}

@@ -1,0 +1,98 @@
+//! korthbox's S3 client against a real S3 server (moto, with Signature V4 and IAM checks on):
+//! the bucket is made once and found the second time, objects others put are listed, and
+//! wrong credentials are refused with an error that says so.
+
+mod support;
+
+use std::time::Duration;
+
+use korthbox::s3::{Made, S3};
+use support::Sandbox;
+use support::s3::{Moto, available};
+
+fn client(moto: &Moto, bucket: &str, keys: (&str, &str)) -> S3 {
+    S3::new(
+        &moto.endpoint(),
+        bucket,
+        keys.0,
+        keys.1,
+        Duration::from_secs(20),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_bucket_is_made_once_and_its_objects_are_listed() {
+    if !available() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let moto = Moto::start(&sandbox.path(""), true);
+    let (id, secret) = moto.keys.clone().unwrap();
+    let s3 = client(&moto, "orthanc", (&id, &secret));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(runtime.block_on(s3.ensure_bucket()), Ok(Made::Created));
+    assert_eq!(runtime.block_on(s3.ensure_bucket()), Ok(Made::Existed));
+    assert_eq!(runtime.block_on(s3.keys()), Ok(vec![]));
+    // Objects named as Orthanc's S3 plugin names them, put by another client.
+    moto.put(
+        "orthanc",
+        "4b02b7e7-c21d-4afd-974c-2b7d850e7fe5.dcm",
+        "DICM",
+    );
+    moto.put(
+        "orthanc",
+        "fa890880-002e-48d0-a7a8-49f8e1fcc90f.dcm",
+        "DICM",
+    );
+    let mut keys = runtime.block_on(s3.keys()).unwrap();
+    keys.sort();
+    assert_eq!(keys, moto.keys("orthanc"));
+    assert_eq!(keys.len(), 2);
+}
+
+#[test]
+fn wrong_credentials_are_refused_with_a_clear_error() {
+    if !available() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let moto = Moto::start(&sandbox.path(""), true);
+    let (id, _) = moto.keys.clone().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let wrong_secret = client(&moto, "orthanc", (&id, "not-the-secret"));
+    let err = runtime.block_on(wrong_secret.ensure_bucket()).unwrap_err();
+    assert!(
+        err.contains("answered SignatureDoesNotMatch (the access key or secret key is wrong"),
+        "{err}"
+    );
+    let unknown = client(&moto, "orthanc", ("AKIANOTAKEY000000000", "x"));
+    let err = runtime.block_on(unknown.keys()).unwrap_err();
+    assert!(
+        err.starts_with(&format!(
+            "listing bucket orthanc at {} answered InvalidAccessKeyId",
+            moto.endpoint()
+        )),
+        "{err}"
+    );
+    // Nothing was made with the wrong keys.
+    let (id, secret) = moto.keys.clone().unwrap();
+    let right = client(&moto, "orthanc", (&id, &secret));
+    assert_eq!(runtime.block_on(right.ensure_bucket()), Ok(Made::Created));
+}
+
+#[test]
+fn a_server_that_is_not_there_is_named() {
+    let s3 = S3::new(
+        "http://127.0.0.1:9",
+        "orthanc",
+        "a",
+        "b",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = runtime.block_on(s3.ensure_bucket()).unwrap_err();
+    assert!(err.starts_with("GET http://127.0.0.1:9/orthanc/?"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+}
