@@ -6,8 +6,10 @@
 # Two comparisons, both printed as medians and the median ratio doctor/docker-info:
 #   same-engine  doctor sees only ENGINE_SOCKET (DOCKER_HOST, and an empty host root so no
 #                other well-known socket is probed): the like-for-like comparison;
-#   whole-host   doctor as a user runs it, probing every engine and tool on this machine.
-# Target (issue 2): same-engine ratio at most 0.5.
+#   whole-host   doctor as a user runs it: every engine on this machine (here Docker Engine
+#                and the Podman service), the engine it uses asked everything, the others
+#                pinged; and every tool.
+# Targets (issue 13): same-engine ratio at most 0.5, whole-host at most 1.0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-21}
@@ -42,5 +44,5 @@ for name, m in med.items():
     print(f"{name:<20} median {m*1000:7.1f} ms  (min {min(times[name])*1000:.1f}, max {max(times[name])*1000:.1f}, n={runs})")
 ratio = statistics.median(d / i for d, i in zip(times["doctor same-engine"], times["docker info"]))
 whole = statistics.median(d / i for d, i in zip(times["doctor whole-host"], times["docker info"]))
-print(f"median ratio doctor/docker-info: same-engine {ratio:.2f}, whole-host {whole:.2f} (target <= 0.50 same-engine)")
+print(f"median ratio doctor/docker-info: same-engine {ratio:.2f} (target <= 0.50), whole-host {whole:.2f} (target <= 1.00)")
 PY

@@ -1,7 +1,7 @@
-//! Putting the stack into the cluster: server-side apply with one field manager, stage by
-//! stage (each a phase), Secrets created only when absent, and a wait after each stage that
-//! watches the workload and, when it gives up, says which object it was waiting for and why it
-//! is not ready.
+//! Putting the stack into the cluster: server-side apply with one field manager, what the
+//! components need first, then the components at once (each a phase), Secrets created only
+//! when absent, and waits that watch each workload and, when they give up, say which object
+//! they were waiting for and why it is not ready.
 
 use std::pin::pin;
 use std::time::Duration;
@@ -117,39 +117,86 @@ fn api_error(what: &str, m: &Manifest, e: impl std::error::Error + Send + Sync +
         .hint(hint)
 }
 
-/// Applies `manifests` of sandbox `instance` stage by stage, each stage a phase, waiting for
-/// each stage's workloads up to `wait`.
-pub async fn apply(
+/// Applies `manifests` of sandbox `instance`. What the components need (namespace, storage,
+/// Secrets, configuration) goes first, in order, one quick phase each; then every component
+/// (PostgreSQL, MinIO, Orthanc) is applied and waited for at once, each its own phase, under
+/// one deadline `wait` — Orthanc's init container waits for PostgreSQL by itself, and MinIO
+/// needs neither. The storage provisioner is waited for beside them. `after(stage)` is what
+/// must follow a component once it is ready (MinIO's bucket), in that component's branch.
+pub async fn apply<F, Fut>(
     client: &Client,
     manifests: &[Manifest],
     instance: &SandboxName,
     wait: Duration,
     steps: &Steps,
-) -> Result<Vec<Applied>, Error> {
-    let mut done = Vec::new();
+    after: F,
+) -> Result<Vec<Applied>, Error>
+where
+    F: Fn(Stage) -> Option<Fut>,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
     let mut stages: Vec<Stage> = manifests.iter().map(|m| m.stage).collect();
     stages.dedup();
-    for stage in stages {
-        let objects: Vec<&Manifest> = manifests.iter().filter(|m| m.stage == stage).collect();
+    let of = |stage: Stage| -> Vec<&Manifest> {
+        manifests.iter().filter(|m| m.stage == stage).collect()
+    };
+    let mut done = Vec::new();
+    for &stage in stages.iter().filter(|s| s.is_shared()) {
+        let objects = of(stage);
         let title = format!("Applying {}", stage.label());
         let applied = steps
             .run(
                 title,
-                async |phase| apply_stage(client, &objects, instance, wait, phase).await,
+                async |phase| apply_objects(client, &objects, instance, phase).await,
                 |_| String::new(),
             )
             .await?;
         done.extend(applied);
     }
+    let deadline = tokio::time::Instant::now() + wait;
+    let branches = stages.iter().filter_map(|&stage| {
+        let objects = of(stage);
+        let shared = stage.is_shared();
+        if shared && !objects.iter().any(|m| is_workload(m)) {
+            return None;
+        }
+        let after = &after;
+        Some(async move {
+            let title = match shared {
+                true => format!("Waiting for {}", stage.label()),
+                false => format!("Applying {}", stage.label()),
+            };
+            let applied = steps
+                .run(
+                    title,
+                    async |phase| {
+                        let applied = match shared {
+                            true => Vec::new(),
+                            false => apply_objects(client, &objects, instance, phase).await?,
+                        };
+                        wait_workloads(client, &objects, (deadline, wait), phase).await?;
+                        Ok::<_, Error>(applied)
+                    },
+                    |_| String::new(),
+                )
+                .await?;
+            if let Some(next) = after(stage) {
+                next.await?;
+            }
+            Ok::<_, Error>(applied)
+        })
+    });
+    for applied in futures_util::future::try_join_all(branches).await? {
+        done.extend(applied);
+    }
     Ok(done)
 }
 
-/// One stage: every object applied, then its workloads waited for.
-async fn apply_stage(
+/// Every object applied, in order.
+async fn apply_objects(
     client: &Client,
     objects: &[&Manifest],
     instance: &SandboxName,
-    wait: Duration,
     phase: &Phase<'_>,
 ) -> Result<Vec<Applied>, Error> {
     let mut done = Vec::new();
@@ -161,11 +208,23 @@ async fn apply_stage(
             change,
         });
     }
+    Ok(done)
+}
+
+/// The workloads among `objects` watched until ready, giving up at `deadline` (`wait` after
+/// the components started).
+async fn wait_workloads(
+    client: &Client,
+    objects: &[&Manifest],
+    (deadline, wait): (tokio::time::Instant, Duration),
+    phase: &Phase<'_>,
+) -> Result<(), Error> {
     for m in objects.iter().filter(|m| is_workload(m)) {
         phase.output(&format!("waiting for {}", m.describe()));
-        wait_ready(client, m, wait).await?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        wait_ready(client, m, left, wait).await?;
     }
-    Ok(done)
+    Ok(())
 }
 
 /// Server-side apply, except for Secrets, which are created only when absent. Only what is
@@ -275,8 +334,14 @@ fn as_value(obj: &DynamicObject) -> Value {
     serde_json::to_value(obj).unwrap_or_default()
 }
 
-/// Watches the workload until it is ready (or has failed for good), for at most `timeout`.
-async fn wait_ready(client: &Client, m: &Manifest, timeout: Duration) -> Result<(), Error> {
+/// Watches the workload until it is ready (or has failed for good), for at most `timeout`;
+/// giving up, it names `limit`, the wait the user gave for the whole stack.
+async fn wait_ready(
+    client: &Client,
+    m: &Manifest,
+    timeout: Duration,
+    limit: Duration,
+) -> Result<(), Error> {
     let api = api_for(client, m)?;
     let config = watcher::Config::default()
         .fields(&format!("metadata.name={}", m.name()))
@@ -318,7 +383,7 @@ async fn wait_ready(client: &Client, m: &Manifest, timeout: Duration) -> Result<
             let err = Error::failure(format!(
                 "{} was not ready within {}",
                 m.describe(),
-                seconds(timeout)
+                seconds(limit)
             ));
             (as_value(&now), err)
         }

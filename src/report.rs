@@ -259,7 +259,8 @@ impl Timings {
             return (Vec::new(), 0.0);
         };
         let last = all.iter().map(|t| t.start + t.took).max().unwrap_or(first);
-        let tenths = |d: Duration| (d.as_secs_f64() * 10.0).round() / 10.0;
+        // Milliseconds: a host check or a re-apply takes tens of them.
+        let tenths = |d: Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
         let phases = all
             .iter()
             .map(|t| PhaseTiming {

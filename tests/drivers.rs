@@ -401,7 +401,11 @@ fn no_driver_installed_is_an_error_with_the_install_command() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("hint: `korthbox install kind`") && stderr.contains("kind.sigs.k8s.io/dl"),
+        stderr.contains("hint: `korthbox install kind`")
+            && stderr.contains(
+                "https://github.com/kubernetes-sigs/kind/releases/download/v0.33.0/kind-linux-amd64"
+            )
+            && !stderr.contains("latest"),
         "{stderr}"
     );
 
@@ -464,4 +468,38 @@ fn an_older_kind_is_warned_about_the_pinned_images() {
         ),
         "{stderr}"
     );
+}
+
+#[test]
+fn install_hints_name_the_pinned_release_never_a_branch_or_latest() {
+    // doctor's fix for each missing driver on this (Linux amd64) host.
+    let sandbox = support::Sandbox::new();
+    let (doc, _) = sandbox.doctor_json(&[]);
+    let fix = support::check(&doc, "tools.driver")["fix"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        fix.starts_with("`korthbox install kind` (v0.33.0, checksum verified), or system-wide: `curl -Lo kind https://github.com/kubernetes-sigs/kind/releases/download/v0.33.0/kind-linux-"),
+        "{fix}"
+    );
+    for driver in ["kind", "k3d", "minikube"] {
+        let world = World::docker();
+        for tool in ["kind", "k3d", "minikube"] {
+            std::fs::remove_file(world.sandbox.bin().join(tool)).unwrap();
+        }
+        let stderr = failed(&world.run(&["cluster", "create", "--driver", driver]), 1);
+        let version = match driver {
+            "kind" => "v0.33.0",
+            "k3d" => "v5.8.3",
+            _ => "v1.39.0",
+        };
+        assert!(
+            stderr.contains(&format!("releases/download/{version}/{driver}-linux-")),
+            "{driver}: {stderr}"
+        );
+        for moving in ["/latest", "main/install.sh", "dl/latest"] {
+            assert!(!stderr.contains(moving), "{driver}: {stderr}");
+        }
+    }
 }

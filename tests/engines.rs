@@ -261,3 +261,82 @@ fn a_stale_socket_says_how_to_start_the_engine() {
         "start it: `colima start`"
     );
 }
+
+/// Docker Engine at its default socket and Podman at the user's, both answering.
+fn docker_and_podman() -> (Sandbox, support::FakeEngine, support::FakeEngine) {
+    let s = Sandbox::new();
+    let docker = s.serve_engine(
+        "root/var/run/docker.sock",
+        fixture_json("docker-engine-linux-fedora-info.json"),
+    );
+    let podman = s.serve_engine(
+        "home/run/podman/podman.sock",
+        fixture_json("podman-docker-api-info.json"),
+    );
+    (s, docker, podman)
+}
+
+fn asked(engine: &support::FakeEngine) -> Vec<String> {
+    let mut paths: Vec<String> = engine
+        .requests()
+        .iter()
+        .map(|p| p.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+#[test]
+fn only_the_engine_korthbox_uses_is_asked_everything() {
+    let (s, docker, podman) = docker_and_podman();
+    let (doc, _) = s.doctor_json(&[]);
+    assert_eq!(asked(&docker), ["info", "version"]);
+    assert_eq!(asked(&podman), ["_ping"], "Podman is only pinged");
+    let engines = doc["engines"].as_array().unwrap();
+    assert_eq!(engines[0]["kind"], "docker-engine");
+    assert_eq!(engines[0]["asked"], "everything");
+    // What the ping's headers say: Podman, its version and API version.
+    assert_eq!(engines[1]["kind"], "podman");
+    assert_eq!(engines[1]["asked"], "ping");
+    assert_eq!(engines[1]["state"], "reachable");
+    assert_eq!(
+        engines[1]["server_version"],
+        fixture_json("podman-docker-api-info.json")["ServerVersion"]
+    );
+    assert_eq!(engines[1]["api_version"], "1.53");
+    assert!(engines[1]["resources"].is_null());
+    let reachable = check(&doc, "engine.reachable")["detail"].as_str().unwrap();
+    assert!(reachable.ends_with("(1 more reachable)"), "{reachable}");
+    // The human form says how to see more.
+    let out = s.run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("answers (only pinged; `korthbox doctor -v` asks it everything)"),
+        "{text}"
+    );
+    // -v asks every engine everything.
+    let (doc, _) = s.doctor_json(&["-v"]);
+    assert_eq!(asked(&podman), ["_ping", "info", "version"]);
+    assert_eq!(doc["engines"][1]["asked"], "everything");
+    assert!(doc["engines"][1]["resources"]["cpus"].is_number());
+}
+
+#[test]
+fn a_provider_asked_for_is_the_engine_asked_everything() {
+    let (s, docker, podman) = docker_and_podman();
+    // `cluster list --provider podman` gathers the host for Podman: Docker, first in preference
+    // order, is pinged (it might have been Podman behind an unusual path), Podman asked.
+    let _ = s.run(&["cluster", "list", "--provider", "podman"]);
+    assert_eq!(asked(&podman), ["info", "version"]);
+    assert!(
+        asked(&docker).iter().all(|p| p == "_ping"),
+        "{:?}",
+        asked(&docker)
+    );
+    // Without a provider, the first choice answers and the others are not asked at all.
+    let (s, docker, podman) = docker_and_podman();
+    let _ = s.run(&["cluster", "list"]);
+    assert_eq!(asked(&docker), ["info", "version"]);
+    assert!(asked(&podman).is_empty(), "{:?}", asked(&podman));
+}

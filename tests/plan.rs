@@ -315,3 +315,108 @@ fn existing_cluster_plans_nothing() {
         "{stderr}"
     );
 }
+
+/// A sandbox whose only engine is Docker Engine (a real capture) reporting cgroup `version`.
+fn engine_on_cgroup(version: &str) -> (Sandbox, support::FakeEngine) {
+    let mut sandbox = Sandbox::new();
+    let mut info = fixture_json("docker-engine-linux-fedora-info.json");
+    info["CgroupVersion"] = serde_json::json!(version);
+    let engine = sandbox.serve_docker_host("engine/docker.sock", info);
+    (sandbox, engine)
+}
+
+#[test]
+fn cgroup_v1_engines_get_definitions_whose_kubelets_start() {
+    let kind_schema = schema("kind-cluster-v1alpha4.schema.json");
+    let k3d_schema = schema("k3d-simple-v1alpha5.schema.json");
+    let (v1, _engine) = engine_on_cgroup("1");
+    let (v2, _engine2) = engine_on_cgroup("2");
+
+    // kind: its 1.35+ node images drop cgroup v1, so the newest pinned image below 1.35.
+    let (text, stderr) = plan(&v1, &["--driver", "kind"]);
+    let doc = yaml(&text);
+    assert_valid(&kind_schema, &doc, "kind on cgroup v1");
+    assert!(
+        doc["nodes"][0]["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("kindest/node:v1.34.11@sha256:")
+    );
+    assert!(doc.get("kubeadmConfigPatches").is_none());
+    assert!(
+        stderr.contains("note: the engine runs cgroup v1: korthbox picks Kubernetes v1.34.11"),
+        "{stderr}"
+    );
+    // An asked-for 1.35+ is respected, with the kubelet setting.
+    let (text, stderr) = plan(&v1, &["--driver", "kind", "--kubernetes-version", "v1.36"]);
+    let doc = yaml(&text);
+    assert_valid(&kind_schema, &doc, "kind 1.36 on cgroup v1");
+    assert!(
+        doc["nodes"][0]["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("kindest/node:v1.36.4@")
+    );
+    let patch = doc["kubeadmConfigPatches"][0].as_str().unwrap();
+    let patch: Value = yaml(patch);
+    assert_eq!(patch["kind"], "KubeletConfiguration");
+    assert_eq!(patch["failCgroupV1"], false);
+    assert!(stderr.contains("`failCgroupV1: false`"), "{stderr}");
+
+    // k3d: every k3s node's kubelet gets the flag.
+    let (text, stderr) = plan(&v1, &["--driver", "k3d"]);
+    let doc = yaml(&text);
+    assert_valid(&k3d_schema, &doc, "k3d on cgroup v1");
+    let args = doc["options"]["k3s"]["extraArgs"].as_array().unwrap();
+    let allow = args
+        .iter()
+        .find(|a| a["arg"] == "--kubelet-arg=fail-cgroupv1=false")
+        .unwrap_or_else(|| panic!("{args:?}"));
+    assert_eq!(
+        allow["nodeFilters"],
+        serde_json::json!(["server:*", "agent:*"])
+    );
+    assert!(
+        stderr.contains("note: the engine runs cgroup v1"),
+        "{stderr}"
+    );
+    // A Kubernetes that still runs on cgroup v1 needs nothing.
+    let (text, stderr) = plan(&v1, &["--driver", "k3d", "--kubernetes-version", "v1.34.5"]);
+    assert!(!text.contains("fail-cgroupv1"), "{text}");
+    assert!(
+        stderr.contains("Kubernetes v1.34.5 still starts there as it is"),
+        "{stderr}"
+    );
+
+    // minikube does it itself: the command line is the same, the note says so.
+    let (on_v1, stderr) = plan(&v1, &["--driver", "minikube"]);
+    let (on_v2, _) = plan(&v2, &["--driver", "minikube"]);
+    assert_eq!(on_v1, on_v2);
+    assert!(
+        stderr.contains("minikube v1.39.0 gives the kubelets `failCgroupV1: false` itself"),
+        "{stderr}"
+    );
+
+    // cgroup v2 engines get exactly what korthbox planned before (the engine not asked).
+    let bare = Sandbox::new();
+    for driver in ["kind", "k3d"] {
+        let (text, stderr) = plan(&v2, &["--driver", driver]);
+        let (before, _) = plan(&bare, &["--driver", driver, "--provider", "docker"]);
+        assert_eq!(text, before, "{driver}");
+        assert!(!stderr.contains("cgroup"), "{stderr}");
+    }
+}
+
+#[test]
+fn doctor_says_what_up_does_on_cgroup_v1() {
+    let (v1, _engine) = engine_on_cgroup("1");
+    let (doc, _) = v1.doctor_json(&[]);
+    let check = support::check(&doc, "engine.cgroup");
+    assert_eq!(check["status"], "warn", "{check}");
+    let message = check["detail"].as_str().unwrap();
+    assert!(
+        message.contains("`up` copes — kind gets Kubernetes 1.34")
+            && message.contains("k3d's kubelets `fail-cgroupv1=false`"),
+        "{message}"
+    );
+}

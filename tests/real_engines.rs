@@ -115,6 +115,28 @@ fn real_engines_are_both_found_without_docker_host() {
         kinds.contains(&"docker-engine") && kinds.contains(&"podman"),
         "{kinds:?}"
     );
+    // Podman, not the engine korthbox uses, was only pinged: its headers still name it and
+    // its version, as `podman version` does.
+    let podman = doc["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "podman")
+        .unwrap();
+    assert_eq!(podman["asked"], "ping", "{podman:#}");
+    if let Some(version) = cli(
+        "podman",
+        &[
+            "--remote",
+            "--url",
+            &format!("unix://{PODMAN_SOCKET}"),
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ],
+    ) {
+        assert_eq!(podman["server_version"], version.trim(), "{podman:#}");
+    }
     // Docker's socket comes first in preference order and is the one checked.
     assert_eq!(
         doc["engines"][0]["endpoint"],

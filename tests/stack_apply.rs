@@ -63,7 +63,7 @@ fn writes(api: &FakeApi) -> Vec<String> {
 }
 
 #[test]
-fn the_stack_is_applied_in_dependency_order_with_waits_between() {
+fn the_stack_is_applied_what_it_needs_first_then_the_components_at_once() {
     let (sandbox, api) = world();
     let out = apply(&sandbox, &[]);
     let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
@@ -81,32 +81,63 @@ fn the_stack_is_applied_in_dependency_order_with_waits_between() {
             "Service korthbox/orthanc",
         ]
     );
+    // What the components need, in order; then the components at once, each in its own order.
+    let writes = writes(&api);
     assert_eq!(
-        writes(&api),
+        writes[..4],
         [
             "PATCH /api/v1/namespaces/korthbox",
             "POST /api/v1/namespaces/korthbox/secrets",
             "POST /api/v1/namespaces/korthbox/secrets",
             "PATCH /api/v1/namespaces/korthbox/configmaps/orthanc-config",
+        ]
+    );
+    let component = |name: &str| -> Vec<&str> {
+        writes[4..]
+            .iter()
+            .map(String::as_str)
+            .filter(|w| w.contains(&format!("/{name}")))
+            .collect()
+    };
+    assert_eq!(
+        component("postgres"),
+        [
             "PATCH /api/v1/namespaces/korthbox/services/postgres",
             "PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres",
+        ]
+    );
+    assert_eq!(
+        component("orthanc"),
+        [
             "PATCH /api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage",
             "PATCH /apis/apps/v1/namespaces/korthbox/deployments/orthanc",
             "PATCH /api/v1/namespaces/korthbox/services/orthanc",
         ]
     );
-    // PostgreSQL was watched (listed by name, then watched) before Orthanc was applied.
+    assert_eq!(writes.len(), 9);
+    // Both were applied before either was waited for: they start together.
     let requests = api.requests();
     let position = |needle: &str| requests.iter().position(|r| r.starts_with(needle)).unwrap();
-    let waited = requests
-        .iter()
-        .rposition(|r| {
-            r.starts_with("GET /apis/apps/v1/namespaces/korthbox/statefulsets?")
-                && r.contains("fieldSelector=metadata.name%3Dpostgres")
-        })
-        .unwrap();
-    assert!(waited > position("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres"));
-    assert!(waited < position("PATCH /apis/apps/v1/namespaces/korthbox/deployments/orthanc"));
+    let watched = |name: &str| {
+        requests
+            .iter()
+            .position(|r| {
+                r.starts_with("GET /apis/apps/v1/namespaces/korthbox/")
+                    && r.contains(&format!("fieldSelector=metadata.name%3D{name}"))
+            })
+            .unwrap()
+    };
+    // Orthanc's first object was asked for before PostgreSQL was waited for: they start
+    // together (Orthanc's init container waits for the database by itself).
+    assert!(
+        position("GET /api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
+            < watched("postgres"),
+        "the components overlap: {requests:#?}"
+    );
+    assert!(
+        watched("postgres")
+            > position("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
+    );
     // Every apply is server-side with korthbox's field manager.
     assert!(
         api.writes()
@@ -218,11 +249,16 @@ fn a_readiness_timeout_names_the_object_and_the_reason() {
         "{stderr}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
-    // Orthanc was never applied: it comes after PostgreSQL is ready.
+    // Orthanc was applied beside PostgreSQL (its init container waits for the database), and
+    // the failure is PostgreSQL's alone.
     assert!(
-        !writes(&api)
+        writes(&api)
             .iter()
             .any(|w| w.contains("deployments/orthanc"))
+    );
+    assert!(
+        !stderr.contains("error: Deployment korthbox/orthanc"),
+        "{stderr}"
     );
 }
 
@@ -301,6 +337,64 @@ fn minio_secret(api: &FakeApi, keys: (&str, &str)) {
 
 const MINIO_S3: [&str; 4] = ["--storage", "minio", "--orthanc-storage", "s3"];
 
+#[test]
+fn the_components_start_together_and_each_is_ready_in_its_own_time() {
+    if !support::s3::available() {
+        return;
+    }
+    let (sandbox, api) = world();
+    // MinIO is moto (credentials not checked), so that its bucket is made.
+    let moto = Moto::start(&sandbox.path(""), false);
+    api.forward(9000, moto.port);
+    let ms = std::time::Duration::from_millis;
+    let (postgres, minio, orthanc) = (
+        "/apis/apps/v1/namespaces/korthbox/statefulsets/postgres",
+        "/apis/apps/v1/namespaces/korthbox/deployments/minio",
+        "/apis/apps/v1/namespaces/korthbox/deployments/orthanc",
+    );
+    api.ready_after(postgres, ms(1500), None);
+    api.ready_after(minio, ms(500), None);
+    api.ready_after(orthanc, ms(700), Some(postgres));
+    let out = sandbox.run(&[
+        "stack",
+        "apply",
+        "--context",
+        CONTEXT,
+        "--wait",
+        "20",
+        "--storage",
+        "minio",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("{needle} in {err}"))
+    };
+    let first_done = at("done: Applying PostgreSQL")
+        .min(at("done: Applying MinIO"))
+        .min(at("done: Applying Orthanc"));
+    for started in [
+        "Applying PostgreSQL ...",
+        "Applying MinIO ...",
+        "Applying Orthanc ...",
+    ] {
+        assert!(at(started) < first_done, "{started} started late:\n{err}");
+    }
+    // Each is ready in its own time: MinIO first, PostgreSQL, then Orthanc after it.
+    assert!(
+        at("done: Applying MinIO") < at("done: Applying PostgreSQL"),
+        "{err}"
+    );
+    assert!(
+        at("done: Applying PostgreSQL") < at("done: Applying Orthanc"),
+        "{err}"
+    );
+}
+
 // MinIO is moto here, a real S3 server with Signature V4 and IAM checks, behind the fake's
 // port-forward to the MinIO pod's 9000.
 #[test]
@@ -335,7 +429,6 @@ fn minio_and_s3_make_the_bucket_after_minio_is_ready_and_once() {
         .find("done: Making MinIO bucket orthanc: created")
         .expect(&err);
     assert!(err.find("done: Applying MinIO").unwrap() < made, "{err}");
-    assert!(made < err.find("done: Applying Orthanc").unwrap(), "{err}");
     assert_eq!(
         moto.keys("orthanc"),
         Vec::<String>::new(),
@@ -360,7 +453,7 @@ fn minio_and_s3_make_the_bucket_after_minio_is_ready_and_once() {
 }
 
 #[test]
-fn wrong_minio_credentials_stop_the_apply_before_orthanc_with_a_clear_error() {
+fn wrong_minio_credentials_stop_the_apply_with_a_clear_error() {
     if !support::s3::available() {
         return;
     }
@@ -381,11 +474,6 @@ fn wrong_minio_credentials_stop_the_apply_before_orthanc_with_a_clear_error() {
         "{err}"
     );
     assert!(err.contains("Secret minio-credentials"), "{err}");
-    assert!(
-        api.get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
-            .is_none(),
-        "Orthanc is not applied without its bucket"
-    );
 }
 
 #[test]
@@ -402,22 +490,21 @@ fn without_a_default_class_local_path_is_installed_but_not_made_the_default() {
     // The cluster is the user's (an existing one): its default class stays as it is, and
     // korthbox's claims name local-path.
     api.assert_local_path_named_not_default();
-    // The provisioner was watched until ready before PostgreSQL's volume was asked for.
+    // The provisioner's objects (its StorageClass among them) were applied before PostgreSQL's
+    // volume was asked for; the provisioner was waited for beside the components.
     let requests = api.requests();
-    let waited = requests
-        .iter()
-        .position(|r| {
-            r.starts_with("GET /apis/apps/v1/namespaces/local-path-storage/deployments?")
-                && r.contains("local-path-provisioner")
-        })
-        .unwrap();
-    let postgres = requests
-        .iter()
-        .position(|r| {
-            r.starts_with("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
-        })
-        .unwrap();
-    assert!(waited < postgres);
+    let position = |needle: &str| requests.iter().position(|r| r.starts_with(needle)).unwrap();
+    let provisioner = position(
+        "PATCH /apis/apps/v1/namespaces/local-path-storage/deployments/local-path-provisioner",
+    );
+    let postgres = position("PATCH /apis/apps/v1/namespaces/korthbox/statefulsets/postgres");
+    assert!(provisioner < postgres);
+    assert!(requests.iter().any(|r| {
+        r.starts_with("GET /apis/apps/v1/namespaces/local-path-storage/deployments?")
+            && r.contains("local-path-provisioner")
+    }));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("done: Waiting for storage"), "{err}");
 }
 
 #[test]

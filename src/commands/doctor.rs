@@ -10,7 +10,13 @@ use crate::host;
 use crate::ui::{Ui, render};
 
 pub async fn run(args: DoctorArgs, env: &Env, ui: &Ui) -> Result<ExitCode> {
-    let facts = host::gather(env, args.timeout).await;
+    // The engine doctor checks is asked everything; the others only whether they answer,
+    // unless -v asks for everything about every engine.
+    let scope = match ui.style.verbose {
+        true => host::Scope::Everything,
+        false => host::Scope::Listed,
+    };
+    let facts = host::gather(env, args.timeout, scope).await;
     let local = LocalFacts::read(env, &facts, host_ports(&args.ports)?);
     let checks = doctor::checks(&facts, &local);
     let mut out = std::io::stdout().lock();

@@ -81,6 +81,11 @@ pub async fn create(
         return Ok(kept(!ours));
     }
     let definition = driver.render(spec, provider).map_err(Error::usage)?;
+    // A new cluster has none of the images an earlier one of the same name was given.
+    owned::record_loaded(env.cache_dir().as_deref(), &spec.name, &[], true);
+    if let Some(note) = driver.cgroup_note(spec, provider) {
+        phase.item(&note);
+    }
     let path = keep_definition(env, driver, spec, &definition)?;
     let inv = driver
         .create(spec, provider, path.as_deref(), retain)
@@ -202,6 +207,16 @@ pub enum Deleted {
     Foreign,
 }
 
+/// Of `images`, those korthbox has not loaded into cluster `name` yet.
+pub fn not_loaded(env: &Env, name: &SandboxName, images: &[String]) -> Vec<String> {
+    let loaded = owned::loaded(env.cache_dir().as_deref(), name);
+    images
+        .iter()
+        .filter(|i| !loaded.contains(i))
+        .cloned()
+        .collect()
+}
+
 /// Deletes the cluster; a cluster that does not exist is not an error, and one korthbox did not
 /// make is left alone unless `force`.
 pub async fn delete(
@@ -270,6 +285,7 @@ pub async fn load(
     }
     let outcome: Outcome = outcome?;
     if outcome.success {
+        owned::record_loaded(env.cache_dir().as_deref(), name, images, false);
         Ok(())
     } else {
         Err(run::failed(

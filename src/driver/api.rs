@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::cgroup::Cgroup;
 use super::common::shell_quote;
-use crate::host::engines::{EndpointSource, Engine, EngineKind};
+use crate::host::engines::{Api, EndpointSource, Engine, EngineKind};
 use crate::host::os::{HostOs, OsFamily};
 use crate::host::tools::{ToolName, Version};
 use crate::spec::{ClusterSpec, Placement, SandboxName, VolumeSource};
@@ -80,10 +81,22 @@ pub enum ProviderKind {
     Podman,
 }
 
+impl ProviderKind {
+    /// The API the engine of this kind speaks.
+    pub fn api(self) -> Api {
+        match self {
+            ProviderKind::Docker => Api::Docker,
+            ProviderKind::Podman => Api::Podman,
+        }
+    }
+}
+
 /// The engine a driver puts its nodes on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeProvider {
     pub kind: ProviderKind,
+    /// The engine's cgroup version, when the engine was asked.
+    pub cgroup: Option<Cgroup>,
     /// The engine's API endpoint (`unix:///var/run/docker.sock`), when one was found.
     pub endpoint: Option<String>,
     /// Whether tools must be pointed at the endpoint with `DOCKER_HOST`: yes when korthbox found
@@ -105,8 +118,18 @@ impl NodeProvider {
         };
         let point_tools_at_endpoint = engine.source == EndpointSource::WellKnown
             && engine.endpoint != DEFAULT_DOCKER_ENDPOINT;
+        let cgroup = match engine
+            .resources
+            .as_ref()
+            .and_then(|r| r.cgroup_version.as_deref())
+        {
+            Some("1") => Some(Cgroup::V1),
+            Some("2") => Some(Cgroup::V2),
+            _ => None,
+        };
         Self {
             kind,
+            cgroup,
             endpoint: Some(engine.endpoint.clone()),
             point_tools_at_endpoint,
         }
@@ -116,6 +139,7 @@ impl NodeProvider {
     pub fn assumed(kind: ProviderKind) -> Self {
         Self {
             kind,
+            cgroup: None,
             endpoint: None,
             point_tools_at_endpoint: false,
         }
@@ -254,6 +278,13 @@ pub trait Driver: Sync {
     /// The cluster definition for `spec`, as it would be handed to the tool.
     fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String>;
 
+    /// On a cgroup v1 engine, what the definition does so that the kubelets start, in one
+    /// line; `None` on cgroup v2, when the engine's cgroup version is not known, or for a
+    /// cluster korthbox does not make.
+    fn cgroup_note(&self, _spec: &ClusterSpec, _provider: &NodeProvider) -> Option<String> {
+        None
+    }
+
     /// The file korthbox keeps the definition in (`kind.yaml`), under its cache directory; its
     /// presence is the evidence that korthbox made the cluster.
     fn definition_file(&self) -> Option<&'static str> {
@@ -362,15 +393,42 @@ impl dyn Driver + '_ {
         self.tool_facts().map(|facts| facts.release)
     }
 
-    /// How to install the tool system-wide on `host`.
-    pub fn install_hint(&self, host: &HostOs) -> Option<String> {
-        let commands = self.tool_facts()?.install;
+    /// The system-wide command that installs the pinned release on `host` (the package
+    /// managers' commands install the project's latest release).
+    pub fn install_command(&self, host: &HostOs) -> Option<String> {
+        let facts = self.tool_facts()?;
         let command = match host.family {
-            OsFamily::Macos => commands.macos,
-            OsFamily::Windows => commands.windows,
-            OsFamily::Linux | OsFamily::Wsl2 | OsFamily::Other => commands.linux,
+            OsFamily::Macos => facts.install.macos,
+            OsFamily::Windows => facts.install.windows,
+            OsFamily::Linux | OsFamily::Wsl2 | OsFamily::Other => facts.install.linux,
         };
-        Some(command.replace("{arch}", host.arch.release_name().unwrap_or("amd64")))
+        let arch = host.arch.release_name().unwrap_or("amd64");
+        Some(
+            command
+                .replace("{arch}", arch)
+                .replace("{version}", &facts.release.version.to_string()),
+        )
+    }
+
+    /// How to install the tool on `host`: `korthbox install` where korthbox pins the binary
+    /// for this platform, else the system-wide command.
+    pub fn install_hint(&self, host: &HostOs) -> Option<String> {
+        let facts = self.tool_facts()?;
+        let command = self.install_command(host)?;
+        let arch = host.arch.release_name().unwrap_or("amd64");
+        let pinned = host
+            .family
+            .release_name()
+            .and_then(|os| facts.release.sha256_for(os, arch))
+            .is_some();
+        Some(match pinned {
+            true => format!(
+                "`korthbox install {}` ({}, checksum verified), or system-wide: {command}",
+                self.kind().label(),
+                facts.release.version
+            ),
+            false => command,
+        })
     }
 
     fn invocation(&self, provider: &NodeProvider, args: Vec<String>) -> Option<Invocation> {

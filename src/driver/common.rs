@@ -20,6 +20,9 @@ pub fn definition_path(cache_dir: &Path, name: &SandboxName, file_name: &str) ->
 /// Where the output of a failed create is kept, beside the definition.
 pub const CREATE_LOG: &str = "create.log";
 
+/// Which images korthbox loaded into the cluster's nodes, one per line, beside the definition.
+pub const LOADED: &str = "loaded-images";
+
 /// The volume source of a driver whose clusters come with a default StorageClass (kind's
 /// `standard`, k3s's `local-path`), or may (an existing cluster): that class when the cluster
 /// has one, else local-path-provisioner, made the cluster's default only in a cluster korthbox

@@ -9,6 +9,7 @@ use super::api::{
     Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, Release, ToolFacts,
     words,
 };
+use super::cgroup::Need;
 use super::common::KubeVersion;
 use crate::host::tools::{ToolName, Version};
 use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
@@ -49,10 +50,23 @@ pub const RELEASE: Release = Release {
 const INSTALL: InstallCommands = InstallCommands {
     macos: "`brew install k3d`",
     windows: "`choco install k3d`",
-    linux: "`curl -s https://raw.githubusercontent.com/k3d-io/k3d/main/install.sh | bash`",
+    linux: "`curl -Lo k3d https://github.com/k3d-io/k3d/releases/download/{version}/k3d-linux-{arch} && sudo install k3d /usr/local/bin/`",
 };
 
 pub struct K3d;
+
+/// The k3s argument that lets a Kubernetes 1.35+ kubelet run on cgroup v1.
+const ALLOW_CGROUP_V1: &str = "--kubelet-arg=fail-cgroupv1=false";
+
+/// What the nodes need on the engine's cgroup version (the k3s release's Kubernetes).
+fn cgroup_need(spec: &ClusterSpec, provider: &NodeProvider) -> Result<Need, String> {
+    let version = spec
+        .kubernetes_version
+        .as_deref()
+        .unwrap_or(DEFAULT_K3S_VERSION);
+    let core = version.split(['+', '-']).next().unwrap_or(version);
+    Need::of(provider.cgroup, core)
+}
 
 /// The k3s image for a Kubernetes version: `v1.35.3` → `rancher/k3s:v1.35.3-k3s1`; a k3s
 /// release (`v1.35.3+k3s2`) is taken as written.
@@ -90,7 +104,7 @@ impl Driver for K3d {
         DEFAULT_K3S_VERSION
     }
 
-    fn render(&self, spec: &ClusterSpec, _provider: &NodeProvider) -> Result<Definition, String> {
+    fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String> {
         let vars = Vars::from([
             ("name", json!(spec.name.as_str())),
             ("servers", json!(spec.control_planes.count())),
@@ -106,11 +120,23 @@ impl Driver for K3d {
             ("http_node_port", json!(HTTP_NODE_PORT)),
             ("dicom_node_port", json!(DICOM_NODE_PORT)),
         ]);
-        let doc = template::render_yaml(TEMPLATE, &vars)?;
+        let mut doc = template::render_yaml(TEMPLATE, &vars)?;
+        if cgroup_need(spec, provider)?.allow_v1() {
+            let args = doc["options"]["k3s"]["extraArgs"]
+                .as_array_mut()
+                .ok_or("drivers/k3d.yaml has no options.k3s.extraArgs")?;
+            args.push(json!({"arg": ALLOW_CGROUP_V1, "nodeFilters": ["server:*", "agent:*"]}));
+        }
         Ok(Definition::File {
             file_name: FILE_NAME,
             yaml: template::to_yaml(&doc),
         })
+    }
+
+    fn cgroup_note(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Option<String> {
+        cgroup_need(spec, provider).ok()?.note(&format!(
+            "korthbox gives every k3s node `{ALLOW_CGROUP_V1}`"
+        ))
     }
 
     fn definition_file(&self) -> Option<&'static str> {

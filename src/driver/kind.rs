@@ -8,6 +8,7 @@ use super::api::{
     Checksums, Definition, Driver, DriverKind, ImageSource, InstallCommands, NodeProvider,
     ProviderKind, Release, ToolFacts, around, words,
 };
+use super::cgroup::{self, Cgroup, Need};
 use super::common::KubeVersion;
 use crate::host::tools::{ToolName, Version};
 use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
@@ -69,16 +70,54 @@ pub const RELEASE: Release = Release {
 const INSTALL: InstallCommands = InstallCommands {
     macos: "`brew install kind`",
     windows: "`winget install -e --id Kubernetes.kind`",
-    linux: "`curl -Lo kind https://kind.sigs.k8s.io/dl/latest/kind-linux-{arch} && sudo install kind /usr/local/bin/`",
+    linux: "`curl -Lo kind https://github.com/kubernetes-sigs/kind/releases/download/{version}/kind-linux-{arch} && sudo install kind /usr/local/bin/`",
 };
 
 pub struct Kind;
 
+/// The kubelet configuration patch that lets Kubernetes 1.35+ run on cgroup v1.
+const ALLOW_CGROUP_V1: &str = "kind: KubeletConfiguration\nfailCgroupV1: false\n";
+
+/// What kind is handed for the engine's cgroup version: the Kubernetes version, and whether
+/// the kubelets are told `failCgroupV1: false`. kind's node images from 1.35 on drop cgroup v1
+/// (kind v0.31's release notes advise an older Kubernetes there), so on cgroup v1 korthbox
+/// picks the newest pinned image below 1.35 unless a version is asked for; an asked-for 1.35+
+/// gets the kubelet setting, the best kind allows.
+struct Choice {
+    version: &'static str,
+    need: Need,
+    picked_for_v1: bool,
+}
+
+fn choice(spec: &ClusterSpec, provider: &NodeProvider) -> Result<Choice, String> {
+    let asked = spec.kubernetes_version.as_deref();
+    let picked_for_v1 = asked.is_none() && provider.cgroup == Some(Cgroup::V1);
+    let version = match asked {
+        Some(text) => pinned(text)?.0,
+        None if picked_for_v1 => NODE_IMAGES
+            .iter()
+            .map(|(v, _)| *v)
+            .find(|v| KubeVersion::parse(v).is_ok_and(|k| k.minor < cgroup::REFUSED_FROM_MINOR))
+            .unwrap_or(NODE_IMAGES[0].0),
+        None => NODE_IMAGES[0].0,
+    };
+    Ok(Choice {
+        version,
+        need: Need::of(provider.cgroup, version)?,
+        picked_for_v1,
+    })
+}
+
 /// The pinned node image for a version: `1.35` or `v1.35.8` picks the v1.35.8 image.
 pub fn node_image(version: Option<&str>) -> Result<&'static str, String> {
-    let Some(text) = version else {
-        return Ok(NODE_IMAGES[0].1);
-    };
+    match version {
+        None => Ok(NODE_IMAGES[0].1),
+        Some(text) => Ok(pinned(text)?.1),
+    }
+}
+
+/// The pinned (version, image) a written version names.
+fn pinned(text: &str) -> Result<(&'static str, &'static str), String> {
     let wanted = KubeVersion::parse(text)?;
     NODE_IMAGES
         .iter()
@@ -87,7 +126,7 @@ pub fn node_image(version: Option<&str>) -> Result<&'static str, String> {
                 have.minor == wanted.minor && wanted.patch.is_none_or(|p| Some(p) == have.patch)
             })
         })
-        .map(|(_, image)| *image)
+        .copied()
         .ok_or_else(|| {
             let known: Vec<&str> = NODE_IMAGES.iter().map(|(v, _)| *v).collect();
             format!(
@@ -110,14 +149,12 @@ impl Driver for Kind {
         NODE_IMAGES[0].0
     }
 
-    fn render(&self, spec: &ClusterSpec, _provider: &NodeProvider) -> Result<Definition, String> {
+    fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String> {
+        let chosen = choice(spec, provider)?;
         let vars = Vars::from([
             ("name", json!(spec.name.as_str())),
             ("api_server_port", json!(spec.ports.api_server)),
-            (
-                "node_image",
-                json!(node_image(spec.kubernetes_version.as_deref())?),
-            ),
+            ("node_image", json!(node_image(Some(chosen.version))?)),
             ("http_port", json!(spec.ports.http)),
             ("dicom_port", json!(spec.ports.dicom)),
             ("http_node_port", json!(HTTP_NODE_PORT)),
@@ -149,10 +186,28 @@ impl Driver for Kind {
         }
         all.extend(std::iter::repeat_n(worker, usize::from(spec.workers)));
         *nodes = all;
+        if chosen.need.allow_v1() {
+            // A cluster-wide patch: kubeadm init writes it into the kubelet-config ConfigMap,
+            // which every joining node's kubelet reads too.
+            doc["kubeadmConfigPatches"] = json!([ALLOW_CGROUP_V1]);
+        }
         Ok(Definition::File {
             file_name: FILE_NAME,
             yaml: template::to_yaml(&doc),
         })
+    }
+
+    fn cgroup_note(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Option<String> {
+        let chosen = choice(spec, provider).ok()?;
+        if chosen.picked_for_v1 {
+            return Some(format!(
+                "the engine runs cgroup v1: korthbox picks Kubernetes {}, the newest pinned kind node image that still runs there (kind's 1.35+ images drop cgroup v1); --kubernetes-version asks for another",
+                chosen.version
+            ));
+        }
+        chosen.need.note(
+            "korthbox gives the kubelets `failCgroupV1: false` (a kubeadmConfigPatches entry), though kind advises Kubernetes 1.34 or older there",
+        )
     }
 
     fn definition_file(&self) -> Option<&'static str> {

@@ -9,6 +9,7 @@ use super::api::{
     Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, ProviderKind,
     Release, ToolFacts, words,
 };
+use super::cgroup::Need;
 use super::common::KubeVersion;
 use crate::host::tools::{ToolName, Version};
 use crate::spec::{ClusterSpec, ControlPlanes, SandboxName, VolumeSource};
@@ -37,7 +38,7 @@ pub const RELEASE: Release = Release {
 const INSTALL: InstallCommands = InstallCommands {
     macos: "`brew install minikube`",
     windows: "`winget install -e --id Kubernetes.minikube`",
-    linux: "`curl -LO https://github.com/kubernetes/minikube/releases/latest/download/minikube-linux-{arch} && sudo install minikube-linux-{arch} /usr/local/bin/minikube`",
+    linux: "`curl -LO https://github.com/kubernetes/minikube/releases/download/{version}/minikube-linux-{arch} && sudo install minikube-linux-{arch} /usr/local/bin/minikube`",
 };
 
 pub struct Minikube;
@@ -93,6 +94,19 @@ impl Driver for Minikube {
 
     fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String> {
         Ok(Definition::Args(Self::start_args(spec, provider)?))
+    }
+
+    /// minikube handles cgroup v1 itself: since v1.38 (minikube PR #22319) it gives the
+    /// kubelets of Kubernetes 1.35+ `failCgroupV1: false` on a cgroup v1 host.
+    fn cgroup_note(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Option<String> {
+        let version = spec
+            .kubernetes_version
+            .as_deref()
+            .unwrap_or(DEFAULT_KUBERNETES_VERSION);
+        Need::of(provider.cgroup, version).ok()?.note(&format!(
+            "minikube {} gives the kubelets `failCgroupV1: false` itself (it has since v1.38)",
+            RELEASE.version
+        ))
     }
 
     fn definition_file(&self) -> Option<&'static str> {

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod cgroup;
 pub mod cleanup;
 pub mod common;
 pub mod existing;
@@ -120,7 +121,7 @@ pub fn require(choice: Option<DriverKind>, facts: &HostFacts) -> Result<DriverKi
     let Some(kind) = pick(choice, facts) else {
         let hint = DriverKind::Kind
             .driver()
-            .install_hint(&facts.host)
+            .install_command(&facts.host)
             .unwrap_or_default();
         return Err(Error::failure(
             "no cluster driver is installed: korthbox needs kind, k3d or minikube",

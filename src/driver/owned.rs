@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::api::Driver;
-use super::common::{CREATE_LOG, cluster_dir, definition_path};
+use super::common::{CREATE_LOG, LOADED, cluster_dir, definition_path};
 use crate::spec::SandboxName;
 
 /// Whether korthbox made cluster `name` with `driver`: the definition it wrote for the cluster
@@ -18,14 +18,47 @@ pub fn made_by_korthbox(cache_dir: Option<&Path>, driver: &dyn Driver, name: &Sa
     }
 }
 
-/// Forgets a cluster korthbox deleted: its definition and the output of a failed create.
+/// Forgets a cluster korthbox deleted: its definition, the output of a failed create, and the
+/// images it loaded.
 pub fn forget(cache_dir: Option<&Path>, driver: &dyn Driver, name: &SandboxName) {
     let (Some(dir), Some(file)) = (cache_dir, driver.definition_file()) else {
         return;
     };
-    for file in [file, CREATE_LOG] {
+    for file in [file, CREATE_LOG, LOADED] {
         let _ = std::fs::remove_file(definition_path(dir, name, file));
     }
     // The cluster's directory, if nothing else is in it.
     let _ = std::fs::remove_dir(cluster_dir(dir, name));
+}
+
+/// The images korthbox loaded into cluster `name` (recorded as they are loaded; the record
+/// goes with the cluster).
+pub fn loaded(cache_dir: Option<&Path>, name: &SandboxName) -> Vec<String> {
+    let Some(dir) = cache_dir else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(definition_path(dir, name, LOADED))
+        .map(|text| text.lines().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// Records that `images` are in cluster `name`'s nodes (best effort: a record that cannot be
+/// written only costs the next `up` a load). `fresh` starts the record over.
+pub fn record_loaded(cache_dir: Option<&Path>, name: &SandboxName, images: &[String], fresh: bool) {
+    let Some(dir) = cache_dir else {
+        return;
+    };
+    let mut all = match fresh {
+        true => Vec::new(),
+        false => loaded(Some(dir), name),
+    };
+    for image in images {
+        if !all.contains(image) {
+            all.push(image.clone());
+        }
+    }
+    let path = definition_path(dir, name, LOADED);
+    let text: String = all.iter().map(|i| format!("{i}\n")).collect();
+    let _ = std::fs::create_dir_all(cluster_dir(dir, name));
+    let _ = crate::host::fs::replace(&path, text.as_bytes());
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::env::Env;
-use engines::Engine;
+use engines::{Api, Asked, Endpoint, Engine, EngineKind};
 use kubeconfig::KubeContexts;
 use os::HostOs;
 use tools::{Tool, ToolName};
@@ -24,16 +24,20 @@ use tools::{Tool, ToolName};
 #[derive(Debug, Clone, Serialize)]
 pub struct HostFacts {
     pub host: HostOs,
-    /// Every engine found, in preference order (see [`engines::discover`]).
+    /// The engines asked, in preference order (see [`engines::discover`]).
     pub engines: Vec<Engine>,
+    /// Which of them korthbox would use.
+    #[serde(skip)]
+    pub selected: Option<usize>,
     pub tools: Vec<Tool>,
     pub kubeconfig: KubeContexts,
 }
 
 impl HostFacts {
-    /// The engine korthbox would use: the first reachable one in preference order.
+    /// The engine korthbox would use: the first in preference order that answers (and speaks
+    /// the API asked for), the one asked everything.
     pub fn selected_engine(&self) -> Option<&Engine> {
-        self.engines.iter().find(|e| e.is_reachable())
+        self.engines.get(self.selected?)
     }
 
     pub fn tool(&self, name: ToolName) -> Option<&Tool> {
@@ -41,21 +45,29 @@ impl HostFacts {
     }
 }
 
+/// Which engines are asked what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every engine asked everything (`doctor -v`).
+    Everything,
+    /// The engine korthbox would use asked everything, every other one pinged (`doctor`).
+    Listed,
+    /// Only the engine korthbox would use, speaking `Api` if given, asked everything; the
+    /// others are pinged only when the first choice does not answer (and left out otherwise).
+    Use(Option<Api>),
+}
+
 /// Gathers every fact at once; each engine and tool probe gives up after `timeout`.
-pub async fn gather(env: &Env, timeout: Duration) -> HostFacts {
+pub async fn gather(env: &Env, timeout: Duration, scope: Scope) -> HostFacts {
     let host = os::detect(env);
     let endpoints = engines::discover(env, host.family);
 
-    let mut engine_tasks = JoinSet::new();
-    for (i, endpoint) in endpoints.into_iter().enumerate() {
-        engine_tasks.spawn(async move { (i, engines::probe(endpoint, timeout).await) });
-    }
     let tool_env = env.clone();
     let tool_task = tokio::spawn(async move { tools::probe_all(&tool_env, timeout).await });
     let kube_env = env.clone();
     let kube = tokio::task::spawn_blocking(move || kubeconfig::read(&kube_env));
 
-    let engines = collect_in_order(engine_tasks).await;
+    let (engines, selected) = ask_engines(endpoints, timeout, scope).await;
     let tools = tool_task
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
@@ -63,9 +75,87 @@ pub async fn gather(env: &Env, timeout: Duration) -> HostFacts {
     HostFacts {
         host,
         engines,
+        selected,
         tools,
         kubeconfig,
     }
+}
+
+/// The engines asked as `scope` says, and which one korthbox would use. The likely choice
+/// (the first endpoint whose socket path does not rule it out) is asked everything while the
+/// others are pinged, so that the usual case costs one engine's answer.
+async fn ask_engines(
+    endpoints: Vec<Endpoint>,
+    timeout: Duration,
+    scope: Scope,
+) -> (Vec<Engine>, Option<usize>) {
+    let want = match scope {
+        Scope::Use(api) => api,
+        Scope::Everything | Scope::Listed => None,
+    };
+    let fits = |e: &Engine| e.is_reachable() && want.is_none_or(|w| e.api() == w);
+    if scope == Scope::Everything {
+        let mut tasks = JoinSet::new();
+        for (i, endpoint) in endpoints.into_iter().enumerate() {
+            tasks.spawn(async move { (i, engines::probe(endpoint, timeout).await) });
+        }
+        let all = collect_in_order(tasks).await;
+        let selected = all.iter().position(fits);
+        return (all, selected);
+    }
+    let guessed = |e: &Endpoint| match engines::kind_from_path(&e.uri) {
+        Some(EngineKind::Podman) => Api::Podman,
+        _ => Api::Docker,
+    };
+    let likely = endpoints
+        .iter()
+        .position(|e| want.is_none_or(|w| guessed(e) == w));
+    let full = likely.map(|i| {
+        let endpoint = endpoints[i].clone();
+        tokio::spawn(async move { engines::probe(endpoint, timeout).await })
+    });
+    // For `Use`, the others are asked only if the first choice does not do (an endpoint skipped
+    // for its path might still speak the API asked for, so then they are pinged as well).
+    let first_only = matches!(scope, Scope::Use(_)) && likely == Some(0);
+    let ping_all = |pings: &mut JoinSet<(usize, Engine)>| {
+        for (i, endpoint) in endpoints.iter().cloned().enumerate() {
+            if Some(i) != likely {
+                pings.spawn(async move { (i, engines::ping(endpoint, timeout).await) });
+            }
+        }
+    };
+    let mut pings = JoinSet::new();
+    if !first_only {
+        ping_all(&mut pings);
+    }
+    let full = match full {
+        Some(task) => Some(
+            task.await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+        ),
+        None => None,
+    };
+    if first_only {
+        match full {
+            Some(engine) if fits(&engine) => return (vec![engine], Some(0)),
+            _ => ping_all(&mut pings),
+        }
+    }
+    let mut all = collect_in_order(pings).await;
+    if let (Some(i), Some(engine)) = (likely, full) {
+        all.insert(i, engine);
+    }
+    let Some(selected) = all.iter().position(fits) else {
+        return (all, None);
+    };
+    if all[selected].asked == Asked::Ping {
+        let endpoint = endpoints[selected].clone();
+        all[selected] = engines::probe(endpoint, timeout).await;
+        if !fits(&all[selected]) {
+            return (all, None);
+        }
+    }
+    (all, Some(selected))
 }
 
 async fn collect_in_order<T: 'static>(mut set: JoinSet<(usize, T)>) -> Vec<T> {

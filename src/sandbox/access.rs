@@ -18,7 +18,7 @@ use crate::spec::ORTHANC_AET;
 
 /// The sandbox, which must exist.
 async fn find(ctx: &Context, wanted: &Wanted) -> Result<Target, Error> {
-    let facts = ctx.gather().await;
+    let facts = ctx.gather_for(wanted.provider).await;
     target::existing(&ctx.env, &facts, wanted)
         .await?
         .ok_or_else(|| target::absent(&wanted.name))

@@ -82,7 +82,7 @@ pub async fn down(ctx: &Context, req: &DownRequest) -> Result<Option<Deleted>, E
     // The lock first: what exists can change until korthbox holds it.
     let reporter = ctx.steps.reporter();
     let _lock = lock::acquire(&ctx.env, &req.wanted.name, "down", req.lock_wait, reporter).await?;
-    let facts = ctx.gather().await;
+    let facts = ctx.gather_for(req.wanted.provider).await;
     let Some(found) = target::existing(&ctx.env, &facts, &req.wanted).await? else {
         ctx.steps.note(&format!(
             "there is no sandbox {}; nothing to delete",
@@ -136,7 +136,7 @@ pub async fn reset(ctx: &Context, req: &ResetRequest) -> Result<Summary, Error> 
     wanted.check()?;
     let reporter = ctx.steps.reporter();
     let lock = lock::acquire(&ctx.env, &wanted.name, "reset", req.up.lock_wait, reporter).await?;
-    let facts = ctx.gather().await;
+    let facts = ctx.gather_for(wanted.provider).await;
     if let Some(found) = target::locate(&ctx.env, &facts, wanted).await? {
         if found.exists {
             check_ours(ctx, &found, req.force, "reset")?;

@@ -60,14 +60,14 @@ pub async fn check(
 ) -> Result<Host, Error> {
     let mut facts = match facts {
         Some(facts) => facts,
-        None => ctx.gather().await,
+        None => ctx.gather_for(wanted.provider).await,
     };
     if offer_install
         && wanted.driver.is_none()
         && driver::pick(None, &facts).is_none()
         && install_kind(ctx, phase, &facts).await?
     {
-        facts = ctx.gather().await;
+        facts = ctx.gather_for(wanted.provider).await;
     }
     let located = target::locate(&ctx.env, &facts, wanted).await?;
     // A sandbox that exists is used with the driver that has it; otherwise the driver asked for.

@@ -15,9 +15,10 @@ pub mod up;
 
 use std::time::Duration;
 
+use crate::driver::ProviderKind;
 use crate::driver::common::shell_quote;
 use crate::env::{self, Env};
-use crate::host::{self as host_facts, HostFacts};
+use crate::host::{self as host_facts, HostFacts, Scope};
 use crate::report::Steps;
 
 /// What every step runs with: the environment, where its phases go, and the command line
@@ -70,8 +71,15 @@ impl Context {
             .unwrap_or(Duration::from_secs(2))
     }
 
-    /// What this host has: its OS, engines, tools and kube contexts.
+    /// What this host has: its OS, engines (the one korthbox would use), tools and kube
+    /// contexts.
     pub async fn gather(&self) -> HostFacts {
-        host_facts::gather(&self.env, self.probe_timeout()).await
+        self.gather_for(None).await
+    }
+
+    /// Like [`Context::gather`], the engine being one of `provider`'s kind.
+    pub async fn gather_for(&self, provider: Option<ProviderKind>) -> HostFacts {
+        let api = provider.map(ProviderKind::api);
+        host_facts::gather(&self.env, self.probe_timeout(), Scope::Use(api)).await
     }
 }

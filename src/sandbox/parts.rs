@@ -23,7 +23,7 @@ async fn lock(ctx: &Context, name: &SandboxName, command: &str) -> Result<Lock, 
 
 /// The driver and engine for a cluster of `wanted`, the tool and the engine checked.
 async fn resolve(ctx: &Context, wanted: &Wanted) -> Result<Target, Error> {
-    let facts = ctx.gather().await;
+    let facts = ctx.gather_for(wanted.provider).await;
     let (kind, provider) = target::for_cluster(&facts, wanted)?;
     if let Some(warning) = kind
         .driver()
@@ -70,7 +70,7 @@ pub async fn list(
     choice: Option<DriverKind>,
     provider: Option<ProviderKind>,
 ) -> Result<Vec<ClusterEntry>, Error> {
-    let facts = ctx.gather().await;
+    let facts = ctx.gather_for(provider).await;
     let provider = driver::provider(&facts, provider)
         .unwrap_or_else(|| NodeProvider::assumed(ProviderKind::Docker));
     let mut entries = Vec::new();

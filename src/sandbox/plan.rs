@@ -61,6 +61,9 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
             driver.default_kubernetes_version()
         ))
     })?;
+    if let Some(note) = driver.cgroup_note(&req.cluster, &provider) {
+        ctx.steps.note(&format!("note: {note}"));
+    }
     // Where volumes come from is decided by the driver alone here: plan looks at no cluster.
     let placement = driver.placement(None);
     if !driver.makes_cluster() && req.manifests_wanted {
@@ -95,7 +98,7 @@ async fn settle(ctx: &Context, wanted: &Wanted) -> (DriverKind, NodeProvider) {
     let needs_engine =
         wanted.provider.is_none() && wanted.driver.is_none_or(|k| k.driver().makes_cluster());
     let facts = if wanted.driver.is_none() || needs_engine {
-        Some(ctx.gather().await)
+        Some(ctx.gather_for(wanted.provider).await)
     } else {
         None
     };

@@ -72,7 +72,7 @@ pub struct Volume {
 
 /// Looks at the sandbox; never fails for what it finds (that goes into the report's problems).
 pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<Report, Error> {
-    let facts = ctx.gather().await;
+    let facts = ctx.gather_for(wanted.provider).await;
     let mut report = Report {
         name: wanted.name.to_string(),
         state: State::Absent,

@@ -162,14 +162,12 @@ pub async fn apply_stack(
     let secrets = Secrets::generate()
         .map_err(|e| Error::failure("could not read random bytes for the passwords").because(e))?;
     let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
-    // MinIO's bucket is made through the S3 API once MinIO is ready, before Orthanc starts.
-    let (first, then): (Vec<_>, Vec<_>) =
-        manifests.into_iter().partition(|m| m.stage <= Stage::Minio);
-    let mut applied = apply::apply(&client, &first, &spec.instance, wait, &ctx.steps).await?;
-    if spec.storage == StorageLayer::Minio {
-        make_bucket(ctx, &client, &spec, wait).await?;
-    }
-    applied.extend(apply::apply(&client, &then, &spec.instance, wait, &ctx.steps).await?);
+    // MinIO's bucket is made through the S3 API as soon as MinIO is ready.
+    let minio = spec.storage == StorageLayer::Minio;
+    let bucket =
+        |stage| (minio && stage == Stage::Minio).then(|| make_bucket(ctx, &client, &spec, wait));
+    let steps = &ctx.steps;
+    let applied = apply::apply(&client, &manifests, &spec.instance, wait, steps, bucket).await?;
     let changed = applied.iter().filter(|a| a.change.changed()).count();
     Ok(Deployed {
         applied,

@@ -180,7 +180,7 @@ pub async fn context_of(
     if let Some(context) = &wanted.context {
         return Ok((driver::for_context(), context.clone()));
     }
-    let facts = ctx.gather().await;
+    let facts = ctx.gather_for(wanted.provider).await;
     let kind = driver::pick(wanted.driver, &facts).ok_or_else(|| {
         Error::usage(format!(
             "no cluster driver is installed, so there is no sandbox cluster to {what}"

@@ -11,6 +11,7 @@ use super::Context;
 use super::host::{self, Host};
 use super::steps;
 use super::target::Wanted;
+use crate::driver::actions;
 use crate::driver::{AUTO_ORDER, DriverKind};
 use crate::error::Error;
 use crate::host::HostFacts;
@@ -113,8 +114,10 @@ pub async fn up(
         Some(pulls) => pulls.finish(ctx).await?,
         None => Vec::new(),
     };
-    if !images.is_empty() {
-        let tagged: Vec<String> = images.iter().map(|p| p.tagged.clone()).collect();
+    // Only what korthbox has not loaded into this cluster already (a re-run loads nothing).
+    let tagged: Vec<String> = images.iter().map(|p| p.tagged.clone()).collect();
+    let tagged = actions::not_loaded(&ctx.env, &target.name, &tagged);
+    if !tagged.is_empty() {
         let title = format!("Loading {} images into the nodes", tagged.len());
         steps::load_images(ctx, title, target, &tagged, req.timeout).await?;
     }

@@ -30,7 +30,8 @@ pub fn selector_for(instance: &str) -> String {
     format!("{MANAGED_BY}={KORTHBOX},{INSTANCE}={instance}")
 }
 
-/// Where in the apply order an object goes; stages are applied (and waited for) in this order.
+/// Where in the apply order an object goes: the shared stages in this order, then the
+/// components at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
@@ -45,6 +46,14 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// What the components need to exist before they are applied: applied first, in order.
+    pub fn is_shared(self) -> bool {
+        matches!(
+            self,
+            Stage::Namespace | Stage::Storage | Stage::Secrets | Stage::Config
+        )
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Stage::Namespace => "namespace",

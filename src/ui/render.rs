@@ -71,6 +71,9 @@ fn engine_line(engine: &Engine) -> String {
             }
             parts.push(res.join(", "));
         }
+        None if engine.is_reachable() => {
+            parts.push("answers (only pinged; `korthbox doctor -v` asks it everything)".into())
+        }
         _ => parts.push(format!(
             "not answering: {}",
             engine.error.as_deref().unwrap_or("unknown error")

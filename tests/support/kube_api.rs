@@ -31,6 +31,12 @@ struct Store {
     ready: bool,
     /// Workloads that stay unready whatever `ready` says.
     held: std::collections::BTreeSet<String>,
+    /// Workloads that become ready only this long after they were applied (and after the
+    /// workload named becomes ready, if one is).
+    delays: BTreeMap<String, (std::time::Duration, Option<String>)>,
+    /// When each workload was first applied, and when it became ready.
+    applied_at: BTreeMap<String, std::time::Instant>,
+    ready_at: BTreeMap<String, std::time::Instant>,
     /// Where a port-forward to a pod's port really goes: pod port → 127.0.0.1 port.
     forwards: BTreeMap<u16, u16>,
     /// How a command exec'd in a container really runs: container name → route.
@@ -89,12 +95,35 @@ impl Store {
     /// One object, settled first when the cluster is ready.
     fn read(&mut self, path: &str) -> Option<Value> {
         let mut v = self.objects.get(path).cloned()?;
-        if self.ready && v["status"].is_null() && settles(&v) && !self.held.contains(path) {
+        if v["status"].is_null() && settles(&v) && self.settles_now(path) {
             settle(self, &mut v);
+            self.ready_at
+                .insert(path.to_string(), std::time::Instant::now());
             self.insert(path.to_string(), v);
             v = self.objects.get(path).cloned()?;
         }
         Some(v)
+    }
+
+    /// Whether the workload at `path` may become ready now.
+    fn settles_now(&self, path: &str) -> bool {
+        if !self.ready || self.held.contains(path) {
+            return false;
+        }
+        let Some((delay, after)) = self.delays.get(path) else {
+            return true;
+        };
+        let Some(applied) = self.applied_at.get(path) else {
+            return false;
+        };
+        let mut due = *applied + *delay;
+        if let Some(after) = after {
+            match self.ready_at.get(after) {
+                Some(ready) => due = due.max(*ready + *delay),
+                None => return false,
+            }
+        }
+        std::time::Instant::now() >= due
     }
 }
 
@@ -267,6 +296,17 @@ impl FakeApi {
     /// Every stored path.
     pub fn paths(&self) -> Vec<String> {
         self.store.lock().unwrap().objects.keys().cloned().collect()
+    }
+
+    /// The workload at `path` becomes ready `delay` after it is applied, and not before
+    /// `delay` after the workload at `after` became ready (Orthanc's init container waiting
+    /// for PostgreSQL).
+    pub fn ready_after(&self, path: &str, delay: std::time::Duration, after: Option<&str>) {
+        self.store
+            .lock()
+            .unwrap()
+            .delays
+            .insert(path.to_string(), (delay, after.map(String::from)));
     }
 
     /// The workload at `path` never becomes ready (a pod that cannot pull its image).
@@ -764,8 +804,15 @@ fn handle(
             object["metadata"]["generation"] = json!(generation);
             object["metadata"]["managedFields"] =
                 json!([{"manager": "korthbox", "operation": "Apply"}]);
-            if store.ready && !store.held.contains(path) {
+            store
+                .applied_at
+                .entry(path.to_string())
+                .or_insert_with(std::time::Instant::now);
+            if store.settles_now(path) {
                 settle(store, &mut object);
+                store
+                    .ready_at
+                    .insert(path.to_string(), std::time::Instant::now());
             } else if let Some(old) = &old {
                 object["status"] = old["status"].clone();
             }

@@ -331,8 +331,21 @@ fn serve_connection(
             ),
         };
         let body = payload.to_string();
+        // The engine names itself in every answer's headers, as Docker and Podman do.
+        let podman = info["ProductLicense"] == "Apache-2.0"
+            || version["Components"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["Name"] == "Podman Engine"));
+        let release = version["Version"].as_str().unwrap_or("0");
+        let server = match podman {
+            true => format!("Libpod/{release} (linux)\r\nLibpod-Api-Version: {release}"),
+            false => format!(
+                "Docker/{release} ({})",
+                version["Os"].as_str().unwrap_or("linux")
+            ),
+        };
         let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nApi-Version: {}\r\nContent-Length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nApi-Version: {}\r\nServer: {server}\r\nContent-Length: {}\r\n\r\n{body}",
             max_api.unwrap_or("1.53"),
             body.len()
         );
