@@ -186,10 +186,22 @@ where
             Ok::<_, Error>(applied)
         })
     });
-    for applied in futures_util::future::try_join_all(branches).await? {
-        done.extend(applied);
+    // Every branch ends by the deadline; when several fail, the first in apply order is the
+    // error (the same one every time), and the others are said with it.
+    let mut errors = Vec::new();
+    for result in futures_util::future::join_all(branches).await {
+        match result {
+            Ok(applied) => done.extend(applied),
+            Err(e) => errors.push(e),
+        }
     }
-    Ok(done)
+    let mut errors = errors.into_iter();
+    match errors.next() {
+        None => Ok(done),
+        Some(first) => Err(errors.fold(first, |err, also| {
+            err.caused_by(format!("also: {}", also.message))
+        })),
+    }
 }
 
 /// Every object applied, in order.

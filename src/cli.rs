@@ -7,7 +7,7 @@ use crate::driver::{self, DriverChoice, DriverKind, ProviderKind};
 use crate::spec::{
     ControlPlanes, DEFAULT_API_SERVER_PORT, DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT, DEFAULT_NAME,
     DEFAULT_NAMESPACE, DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, MAX_WORKERS,
-    OrthancStorage, SandboxName, StorageLayer,
+    OrthancStorage, SandboxName, StorageLayer, Viewer,
 };
 
 /// A multi-node Kubernetes sandbox with PostgreSQL and Orthanc, in one command.
@@ -47,6 +47,12 @@ pub enum Command {
     /// Prove Orthanc works through every interface: DICOM echo, store and find, REST,
     /// DICOMweb, and (in the sandbox) where the files landed. The sandbox's, or any with --url.
     Prove(ProveArgs),
+    /// Send korthbox's sample studies (synthetic CT and MR phantoms) to Orthanc by C-STORE.
+    Samples(SamplesArgs),
+    /// Send DICOM files and folders to Orthanc (REST), several at once; Ctrl-C stops cleanly.
+    Upload(UploadArgs),
+    /// Open Orthanc Explorer 2 (or the viewer) in the browser, forwarding first where needed.
+    Open(OpenArgs),
     /// Download a driver (the pinned release, checksum verified) into korthbox's bin directory.
     Install(InstallArgs),
     /// Print a shell completion script.
@@ -86,6 +92,11 @@ pub struct StackArgs {
     /// inside PostgreSQL.
     #[arg(long, value_enum, default_value_t = OrthancStorage::Pv)]
     pub orthanc_storage: OrthancStorage,
+
+    /// The web viewer Orthanc serves beside Orthanc Explorer 2: the Stone Web Viewer, OHIF, or
+    /// none.
+    #[arg(long, value_enum, default_value_t = Viewer::Stone)]
+    pub viewer: Viewer,
 
     /// The Orthanc image, instead of the pinned one.
     #[arg(long, value_name = "IMAGE")]
@@ -351,6 +362,11 @@ pub struct UpArgs {
     /// Print how long each phase took.
     #[arg(long)]
     pub timings: bool,
+
+    /// After the proof, load korthbox's sample studies (synthetic CT and MR phantoms), as
+    /// `korthbox samples` does.
+    #[arg(long)]
+    pub samples: bool,
 }
 
 #[derive(Debug, Args)]
@@ -431,16 +447,17 @@ pub struct PasswordArgs {
     pub ns: NamespaceArg,
 }
 
-#[derive(Debug, Args)]
-pub struct ProveArgs {
+/// Which Orthanc: the sandbox's (by default), or any other by URL and DICOM address.
+#[derive(Debug, Args, Clone)]
+pub struct OrthancArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
     #[command(flatten)]
     pub ns: NamespaceArg,
 
-    /// Prove any Orthanc instead of the sandbox: its base URL, e.g. http://127.0.0.1:8042
-    /// (needs --dicom). The password comes from KORTHBOX_ORTHANC_PASSWORD (empty: no
+    /// Any Orthanc instead of the sandbox: its base URL, e.g. http://127.0.0.1:8042 (needs
+    /// --dicom). The password comes from KORTHBOX_ORTHANC_PASSWORD (empty: no
     /// authentication) or, on a terminal, a prompt.
     #[arg(long, value_name = "URL", requires = "dicom", conflicts_with_all = ["name", "context", "driver", "provider", "namespace"])]
     pub url: Option<String>,
@@ -460,6 +477,12 @@ pub struct ProveArgs {
     /// With --url: DICOMweb's root under the URL [default: /dicom-web/].
     #[arg(long, value_name = "PATH", requires = "url")]
     pub dicomweb_root: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    #[command(flatten)]
+    pub orthanc: OrthancArgs,
 
     /// How long each step may take.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
@@ -468,6 +491,77 @@ pub struct ProveArgs {
     /// Print the steps as JSON: {"passed", "steps": [{"name", "ok", "seconds", "detail"}]}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SamplesArgs {
+    #[command(flatten)]
+    pub orthanc: OrthancArgs,
+
+    /// How many studies (each a 40-slice CT and a 24-slice MR of a phantom, 8.4 MiB), for
+    /// three synthetic patients in turn.
+    #[arg(long, value_name = "N", default_value_t = crate::dicom::phantom::DEFAULT_STUDIES, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub studies: u32,
+
+    /// How many associations send at once.
+    #[arg(long, value_name = "N", default_value_t = crate::samples::WORKERS, value_parser = parse_workers)]
+    pub workers: usize,
+
+    /// Write the studies as DICOM files under DIR instead of sending them anywhere.
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    pub output_dir: Option<std::path::PathBuf>,
+
+    /// How long one exchange may take.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// Print what was sent as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// DICOM files, and folders to search recursively; anything that is not DICOM is skipped.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub orthanc: OrthancArgs,
+
+    /// How many files are sent at once.
+    #[arg(long, value_name = "N", default_value_t = crate::upload::WORKERS, value_parser = parse_workers)]
+    pub workers: usize,
+
+    /// How long one file may take.
+    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+
+    /// Open the viewer instead of Orthanc Explorer 2.
+    #[arg(long)]
+    pub viewer: bool,
+
+    /// Print the URL instead of opening a browser.
+    #[arg(long)]
+    pub print: bool,
+
+    /// Where `open` forwards Orthanc to when the driver maps no port (minikube, existing
+    /// clusters).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    pub http_port: u16,
 }
 
 #[derive(Debug, Args)]
@@ -507,6 +601,13 @@ fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
         .filter(|s| *s <= 86_400)
         .map(std::time::Duration::from_secs)
         .ok_or_else(|| format!("{text:?} is not a whole number of seconds between 0 and 86400"))
+}
+
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=16).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number of workers from 1 to 16")),
+    }
 }
 
 /// HOST:PORT, the port a number.

@@ -32,6 +32,7 @@ pub struct Config {
     pub namespace: Option<String>,
     pub storage: Option<String>,
     pub orthanc_storage: Option<String>,
+    pub viewer: Option<String>,
     pub orthanc_image: Option<String>,
     pub postgres_image: Option<String>,
     pub minio_image: Option<String>,
@@ -76,6 +77,7 @@ impl Config {
         put("namespace", self.namespace.clone());
         put("storage", self.storage.clone());
         put("orthanc_storage", self.orthanc_storage.clone());
+        put("viewer", self.viewer.clone());
         put("orthanc_image", self.orthanc_image.clone());
         put("postgres_image", self.postgres_image.clone());
         put("minio_image", self.minio_image.clone());

@@ -84,6 +84,11 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// A variable's value when it is set, even empty (where empty means something).
+    pub fn var_set(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).and_then(|v| v.to_str())
+    }
+
     /// A variable's raw value when it is set and not empty.
     pub fn var_os(&self, name: &str) -> Option<&OsString> {
         self.vars.get(name).filter(|v| !v.is_empty())

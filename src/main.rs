@@ -48,8 +48,12 @@ fn main() -> std::process::ExitCode {
             return exit(ExitCode::Failure);
         }
     };
-    // `forward` ends with Ctrl-C by design; everything else is interrupted by it.
-    let ends_with_ctrl_c = matches!(cli.command, Command::Forward(_));
+    // `forward` and `open` (when it forwards) end with Ctrl-C by design, and `upload` stops
+    // cleanly on it; everything else is interrupted by it.
+    let ends_with_ctrl_c = matches!(
+        cli.command,
+        Command::Forward(_) | Command::Open(_) | Command::Upload(_)
+    );
     let code = runtime.block_on(async {
         let typed = args
             .iter()

@@ -202,6 +202,55 @@ pub enum OrthancStorage {
     Postgres,
 }
 
+/// The web viewer the sandbox's Orthanc serves, beside Orthanc Explorer 2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Viewer {
+    /// The Stone Web Viewer (light, over DICOMweb; the default).
+    #[default]
+    Stone,
+    /// The OHIF viewer, as Orthanc's OHIF plugin serves it.
+    Ohif,
+    /// No viewer plugin.
+    None,
+}
+
+impl Viewer {
+    /// Where it is under Orthanc's URL.
+    pub fn path(self) -> Option<&'static str> {
+        match self {
+            Viewer::Stone => Some("/stone-webviewer/index.html"),
+            Viewer::Ohif => Some("/ohif/"),
+            Viewer::None => None,
+        }
+    }
+
+    /// The variable with which the orthancteam/orthanc image's entrypoint loads the plugin
+    /// (a configuration section configures the viewer but does not load it).
+    pub fn variable(self) -> Option<&'static str> {
+        match self {
+            Viewer::Stone => Some("STONE_WEB_VIEWER_PLUGIN_ENABLED"),
+            Viewer::Ohif => Some("OHIF_PLUGIN_ENABLED"),
+            Viewer::None => None,
+        }
+    }
+
+    /// The viewer a variable loads.
+    pub fn from_variable(name: &str) -> Option<Viewer> {
+        [Viewer::Stone, Viewer::Ohif]
+            .into_iter()
+            .find(|v| v.variable() == Some(name))
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Viewer::Stone => "Stone Web Viewer",
+            Viewer::Ohif => "OHIF",
+            Viewer::None => "none",
+        }
+    }
+}
+
 /// Where the stack's volumes come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]

@@ -32,6 +32,7 @@ pub fn choices(args: &StackArgs) -> Choices {
         namespace: args.ns.namespace.clone(),
         storage: args.storage,
         orthanc_storage: args.orthanc_storage,
+        viewer: args.viewer,
         orthanc_image: args.orthanc_image.clone(),
         postgres_image: args.postgres_image.clone(),
         minio_image: args.minio_image.clone(),

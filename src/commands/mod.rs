@@ -4,11 +4,13 @@
 mod args;
 mod cluster;
 mod doctor;
+mod evaluate;
 mod exit;
 mod install;
 mod lifecycle;
 mod plan;
 mod prove;
+mod reach;
 mod stack;
 mod up;
 
@@ -34,6 +36,9 @@ pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<E
         Command::Forward(args) => lifecycle::forward(args, &ctx).await,
         Command::Password(args) => lifecycle::password(args, &ctx).await,
         Command::Prove(args) => prove::run(args, &ctx).await,
+        Command::Samples(args) => evaluate::samples(args, &ctx).await,
+        Command::Upload(args) => evaluate::upload(args, &ctx).await,
+        Command::Open(args) => evaluate::open(args, &ctx, ui).await,
         Command::Completions(args) => lifecycle::completions(args),
         Command::Install(args) => install::run(args, &ctx, ui).await,
         Command::Doctor(args) => doctor::run(args, &ctx.env, ui).await,

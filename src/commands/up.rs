@@ -19,6 +19,11 @@ fn request(args: &UpArgs) -> Result<Request> {
         wait: args.wait,
         lock_wait: args.lock_wait,
         offer_install: !args.json,
+        samples: if args.samples {
+            crate::dicom::phantom::DEFAULT_STUDIES
+        } else {
+            0
+        },
     })
 }
 

@@ -143,6 +143,11 @@ impl Synthetic {
         })
     }
 
+    /// The instance as a data set.
+    pub fn object(&self) -> &InMemDicomObject {
+        &self.object
+    }
+
     /// The data set alone, encoded in transfer syntax `ts` (as C-STORE sends it).
     pub fn dataset(&self, ts: &str) -> Result<Vec<u8>, String> {
         let syntax = TransferSyntaxRegistry
@@ -158,20 +163,24 @@ impl Synthetic {
     /// The instance as a DICOM file (Part 10: preamble, meta group, Explicit VR Little Endian),
     /// as STOW-RS sends it.
     pub fn file(&self) -> Result<Vec<u8>, String> {
-        let meta = FileMetaTableBuilder::new()
-            .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-            .implementation_class_uid(UID_ROOT)
-            .implementation_version_name(IMPLEMENTATION_VERSION);
-        let file: FileDicomObject<InMemDicomObject> = self
-            .object
-            .clone()
-            .with_meta(meta)
-            .map_err(|e| format!("could not make the file meta group: {e}"))?;
-        let mut out = Vec::new();
-        file.write_all(&mut out)
-            .map_err(|e| format!("could not encode the DICOM file: {e}"))?;
-        Ok(out)
+        part10(self.object.clone())
     }
+}
+
+/// `object` as a DICOM file (Part 10: preamble, a meta group naming korthbox as the
+/// implementation, Explicit VR Little Endian): what STOW-RS, `upload` and `--output-dir` use.
+pub fn part10(object: InMemDicomObject) -> Result<Vec<u8>, String> {
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+        .implementation_class_uid(UID_ROOT)
+        .implementation_version_name(IMPLEMENTATION_VERSION);
+    let file: FileDicomObject<InMemDicomObject> = object
+        .with_meta(meta)
+        .map_err(|e| format!("could not make the file meta group: {e}"))?;
+    let mut out = Vec::new();
+    file.write_all(&mut out)
+        .map_err(|e| format!("could not encode the DICOM file: {e}"))?;
+    Ok(out)
 }
 
 /// Reads the identifying attributes and pixels of a DICOM file (with or without preamble).

@@ -3,6 +3,7 @@
 
 mod identity;
 pub mod instance;
+pub mod phantom;
 pub mod scu;
 
 pub use identity::{CALLING_AET, IMPLEMENTATION_VERSION, UID_ROOT};

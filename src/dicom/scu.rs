@@ -77,10 +77,20 @@ impl Peer {
     }
 
     async fn associate(&self, abstract_syntax: &str) -> Result<Association, String> {
-        let options = ClientAssociationOptions::new()
+        self.associate_for(&[abstract_syntax]).await
+    }
+
+    /// An association proposing each of `abstract_syntaxes` in the transfer syntaxes korthbox
+    /// offers.
+    async fn associate_for(&self, abstract_syntaxes: &[&str]) -> Result<Association, String> {
+        let abstract_syntax = abstract_syntaxes.join(", ");
+        let mut options = ClientAssociationOptions::new()
             .calling_ae_title(CALLING_AET)
-            .called_ae_title(self.called.as_str())
-            .with_presentation_context(abstract_syntax, OFFERED.to_vec())
+            .called_ae_title(self.called.as_str());
+        for syntax in abstract_syntaxes {
+            options = options.with_presentation_context(*syntax, OFFERED.to_vec());
+        }
+        let options = options
             .max_pdu_length(65536)
             .connection_timeout(self.timeout)
             .read_timeout(self.timeout)
@@ -134,40 +144,39 @@ impl Peer {
     /// C-STORE of `instance` in the transfer syntax the peer accepted.
     pub async fn store(&self, instance: &Synthetic) -> Result<Stored, String> {
         let class = uids::SECONDARY_CAPTURE_IMAGE_STORAGE;
-        let mut a = self.associate(class).await?;
-        let (pc, ts) = a.context()?;
-        let data = instance.dataset(&ts)?;
-        let command = command(&[
-            (tags::AFFECTED_SOP_CLASS_UID, uid_value(class)),
-            (tags::COMMAND_FIELD, short(C_STORE_RQ)),
-            (tags::MESSAGE_ID, short(1)),
-            (tags::PRIORITY, short(0)),
-            (tags::COMMAND_DATA_SET_TYPE, short(HAS_DATA_SET)),
-            (
-                tags::AFFECTED_SOP_INSTANCE_UID,
-                uid_value(&instance.sop_uid),
-            ),
-        ]);
-        a.send_command(pc, &command).await?;
-        a.send_data(pc, &data).await?;
-        let (response, _) = a.receive_message().await?;
-        let status = status_of(&response)?;
-        a.release().await;
-        match status {
-            0x0000 | 0xB000 | 0xB007 | 0xB006 => Ok(Stored {
-                transfer_syntax: ts,
-                bytes: data.len(),
-            }),
-            other => Err(format!(
-                "C-STORE answered {}{}",
-                status_name(other),
-                error_comment(&response)
-            )),
-        }
+        let mut session = self.session(&[class]).await?;
+        let stored = session.store(instance.object()).await;
+        session.release().await;
+        stored
+    }
+
+    /// An association for storing instances of `classes`, one after the other.
+    pub async fn session(&self, classes: &[&str]) -> Result<Session, String> {
+        let association = self.associate_for(classes).await?;
+        Ok(Session {
+            association,
+            next_id: 1,
+        })
     }
 
     /// C-FIND at STUDY level for one Study Instance UID: the Study Instance UIDs that matched.
     pub async fn find_study(&self, study_uid: &str) -> Result<Vec<String>, String> {
+        let found = self.find_studies(study_uid).await?;
+        Ok(found.into_iter().map(|(uid, _)| uid).collect())
+    }
+
+    /// How many instances study `study_uid` has, if the peer has it (C-FIND at STUDY level,
+    /// Number of Study Related Instances).
+    pub async fn study_instances(&self, study_uid: &str) -> Result<Option<u64>, String> {
+        let found = self.find_studies(study_uid).await?;
+        Ok(found
+            .into_iter()
+            .find(|(uid, _)| uid == study_uid)
+            .map(|(_, count)| count.unwrap_or(0)))
+    }
+
+    /// The studies matching `study_uid`, with their instance counts when the peer gives them.
+    async fn find_studies(&self, study_uid: &str) -> Result<Vec<(String, Option<u64>)>, String> {
         let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
         let mut a = self.associate(class).await?;
         let (pc, ts) = a.context()?;
@@ -184,6 +193,11 @@ impl Peer {
             ),
             DataElement::new(tags::PATIENT_ID, VR::LO, PrimitiveValue::Empty),
             DataElement::new(tags::STUDY_DESCRIPTION, VR::LO, PrimitiveValue::Empty),
+            DataElement::new(
+                tags::NUMBER_OF_STUDY_RELATED_INSTANCES,
+                VR::IS,
+                PrimitiveValue::Empty,
+            ),
         ]);
         let data = encode(&identifier, &ts)?;
         let command = command(&[
@@ -206,13 +220,17 @@ impl Peer {
                             return Err("a pending C-FIND response carried no identifier".into());
                         }
                     };
-                    let uid = identifier
-                        .element(tags::STUDY_INSTANCE_UID)
-                        .ok()
-                        .and_then(|e| e.to_str().ok())
-                        .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-                        .unwrap_or_default();
-                    found.push(uid);
+                    let text = |tag| {
+                        identifier
+                            .element(tag)
+                            .ok()
+                            .and_then(|e| e.to_str().ok())
+                            .map(|s| s.trim_matches(['\0', ' ']).to_string())
+                    };
+                    let uid = text(tags::STUDY_INSTANCE_UID).unwrap_or_default();
+                    let count =
+                        text(tags::NUMBER_OF_STUDY_RELATED_INSTANCES).and_then(|n| n.parse().ok());
+                    found.push((uid, count));
                 }
                 0x0000 => break,
                 other => {
@@ -229,7 +247,71 @@ impl Peer {
     }
 }
 
+/// One association that stores instance after instance (C-STORE), each in the transfer
+/// syntax accepted for its SOP class.
+pub struct Session {
+    association: Association,
+    next_id: u16,
+}
+
+impl Session {
+    /// C-STORE of `object`, whose SOP Class and SOP Instance UIDs it carries.
+    pub async fn store(&mut self, object: &InMemDicomObject) -> Result<Stored, String> {
+        let text = |tag| {
+            object
+                .element(tag)
+                .ok()
+                .and_then(|e| e.to_str().ok())
+                .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+                .ok_or_else(|| "the instance has no SOP Class or SOP Instance UID".to_string())
+        };
+        let (class, sop) = (text(tags::SOP_CLASS_UID)?, text(tags::SOP_INSTANCE_UID)?);
+        let a = &mut self.association;
+        let (pc, ts) = a.context_for(&class)?;
+        let data = encode(object, &ts)?;
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let command = command(&[
+            (tags::AFFECTED_SOP_CLASS_UID, uid_value(&class)),
+            (tags::COMMAND_FIELD, short(C_STORE_RQ)),
+            (tags::MESSAGE_ID, short(id)),
+            (tags::PRIORITY, short(0)),
+            (tags::COMMAND_DATA_SET_TYPE, short(HAS_DATA_SET)),
+            (tags::AFFECTED_SOP_INSTANCE_UID, uid_value(&sop)),
+        ]);
+        a.send_command(pc, &command).await?;
+        a.send_data(pc, &data).await?;
+        let (response, _) = a.receive_message().await?;
+        match status_of(&response)? {
+            0x0000 | 0xB000 | 0xB007 | 0xB006 => Ok(Stored {
+                transfer_syntax: ts,
+                bytes: data.len(),
+            }),
+            other => Err(format!(
+                "C-STORE of {sop} answered {}{}",
+                status_name(other),
+                error_comment(&response)
+            )),
+        }
+    }
+
+    /// A-RELEASE.
+    pub async fn release(self) {
+        self.association.release().await;
+    }
+}
+
 impl Association {
+    /// The accepted presentation context for SOP class `class`: its id and transfer syntax.
+    fn context_for(&self, class: &str) -> Result<(u8, String), String> {
+        self.inner
+            .presentation_contexts()
+            .iter()
+            .find(|pc| pc.abstract_syntax.trim_end_matches('\0') == class)
+            .map(|pc| (pc.id, pc.transfer_syntax.trim_end_matches('\0').to_string()))
+            .ok_or_else(|| format!("{} accepted no presentation context for {class}", self.peer))
+    }
+
     /// The one accepted presentation context: its id and transfer syntax.
     fn context(&self) -> Result<(u8, String), String> {
         self.inner

@@ -6,12 +6,11 @@
 //! `status`.
 
 mod model;
-pub mod rest;
 pub mod sandbox;
 mod steps;
 pub mod storage;
 
-pub use model::{DICOMWEB_ROOT, LastProof, Outcome, Proof, Step, Target};
+pub use model::{LastProof, Outcome, Proof, Step, Target};
 
 use std::time::Duration;
 
@@ -34,12 +33,7 @@ pub async fn run(
     timeout: Duration,
     phase: Option<&Phase<'_>>,
 ) -> Result<Proof, Error> {
-    let rest = rest::Rest::new(
-        &target.url,
-        &target.user,
-        target.password.as_deref(),
-        target.step_timeout,
-    )?;
+    let rest = target.orthanc.rest()?;
     let mut run = steps::Run::new(target, rest).map_err(|e| {
         Error::failure("could not read random bytes for the proof's UIDs").because(e)
     })?;

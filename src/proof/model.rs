@@ -1,16 +1,11 @@
 //! What a proof is: the Orthanc it proves (`Target`), its steps and their outcome, and the
 //! outcome as kept on a sandbox's namespace.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use super::storage::Backend;
-use crate::dicom::Peer;
 use crate::error::Error;
-
-/// Orthanc's DICOMweb root unless told otherwise (the plugin's default).
-pub const DICOMWEB_ROOT: &str = "/dicom-web/";
+use crate::orthanc::Endpoints;
 
 /// One step: its name, whether it passed, how long it took, and what it did or why it failed.
 #[derive(Debug, Clone, Serialize)]
@@ -90,18 +85,9 @@ impl Proof {
 
 /// The Orthanc to prove, and how to reach it.
 pub struct Target {
-    /// Orthanc's base URL for the REST API.
-    pub url: String,
-    pub user: String,
-    /// No password: no authentication.
-    pub password: Option<String>,
-    /// DICOMweb's root under the base URL.
-    pub dicomweb: String,
-    pub dicom: Peer,
+    pub orthanc: Endpoints,
     /// The sandbox's storage backend, asked where the files went.
     pub storage: Option<Backend>,
-    /// How long each step may take.
-    pub step_timeout: Duration,
 }
 
 /// How the last proof went, as kept on the namespace: `passed`, or `failed: why`.

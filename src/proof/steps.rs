@@ -7,8 +7,8 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::model::{Proof, Step, Target};
-use super::rest::{Call, Rest};
 use crate::dicom::{Synthetic, instance};
+use crate::orthanc::rest::{Call, Rest};
 use crate::report::Phase;
 
 /// Why a step failed, and what to do about it.
@@ -97,7 +97,7 @@ impl<'a> Run<'a> {
         name: &'static str,
     ) -> bool {
         let started = Instant::now();
-        let limit = self.target.step_timeout;
+        let limit = self.target.orthanc.timeout;
         let work = async {
             match name {
                 "echo" => self.echo().await,
@@ -146,7 +146,7 @@ impl<'a> Run<'a> {
     }
 
     fn dicom_hint(&self, detail: &str) -> String {
-        let peer = &self.target.dicom;
+        let peer = &self.target.orthanc.dicom;
         if detail.contains("rejected the association") {
             format!(
                 "Orthanc does not answer to the called AE title {}: pass the title it does answer to (its DicomAet) with --aet",
@@ -168,7 +168,7 @@ impl<'a> Run<'a> {
     }
 
     async fn echo(&mut self) -> Outcome {
-        let peer = &self.target.dicom;
+        let peer = &self.target.orthanc.dicom;
         match peer.echo().await {
             Ok(()) => Ok(format!(
                 "C-ECHO to {} at {}: Success",
@@ -182,7 +182,7 @@ impl<'a> Run<'a> {
     }
 
     async fn store(&mut self) -> Outcome {
-        let peer = &self.target.dicom;
+        let peer = &self.target.orthanc.dicom;
         match peer.store(&self.first).await {
             Ok(stored) => Ok(format!(
                 "C-STORE of a synthetic {}×{} Secondary Capture ({} bytes, {}): Success",
@@ -200,12 +200,18 @@ impl<'a> Run<'a> {
 
     async fn find(&mut self) -> Outcome {
         let uid = &self.first.study_uid;
-        let found = self.target.dicom.find_study(uid).await.map_err(|e| {
-            failure(
-                format!("expected C-FIND to answer, got: {e}"),
-                self.dicom_hint(&e),
-            )
-        })?;
+        let found = self
+            .target
+            .orthanc
+            .dicom
+            .find_study(uid)
+            .await
+            .map_err(|e| {
+                failure(
+                    format!("expected C-FIND to answer, got: {e}"),
+                    self.dicom_hint(&e),
+                )
+            })?;
         match found.as_slice() {
             [only] if only == uid => Ok(
                 "C-FIND (Study Root, STUDY) by StudyInstanceUID matched exactly the study stored"
@@ -285,14 +291,17 @@ impl<'a> Run<'a> {
     }
 
     fn web(&self, path: &str) -> String {
-        format!("{}{path}", self.target.dicomweb.trim_end_matches('/'))
+        format!(
+            "{}{path}",
+            self.target.orthanc.dicomweb.trim_end_matches('/')
+        )
     }
 
     fn web_failure(&self, what: &str, e: String) -> Failure {
         let hint = if e.contains(" 404") {
             format!(
                 "is the DICOMweb plugin loaded, with its root at {}? Load it in Orthanc's configuration, or pass its root with --dicomweb-root",
-                self.target.dicomweb
+                self.target.orthanc.dicomweb
             )
         } else {
             self.rest_hint(&e)

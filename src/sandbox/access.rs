@@ -12,9 +12,10 @@ use super::Context;
 use super::steps;
 use super::target::{self, Target, Wanted};
 use crate::error::Error;
+use crate::orthanc::sandbox::Reached;
 use crate::pod::{self, Route};
-use crate::proof::{self, Proof};
-use crate::spec::ORTHANC_AET;
+use crate::proof::Proof;
+use crate::spec::{ORTHANC_AET, Viewer};
 
 /// The sandbox, which must exist.
 async fn find(ctx: &Context, wanted: &Wanted) -> Result<Target, Error> {
@@ -31,10 +32,21 @@ async fn connect(ctx: &Context, wanted: &Wanted) -> Result<(Target, kube::Client
     Ok((found, client))
 }
 
+/// The sandbox's Orthanc, reached through tunnels; each exchange may take `timeout`.
+pub async fn reach(
+    ctx: &Context,
+    wanted: &Wanted,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<Reached, Error> {
+    let (found, client) = connect(ctx, wanted).await?;
+    crate::orthanc::sandbox::reach(&client, namespace, found.name.as_str(), timeout).await
+}
+
 /// Orthanc's admin password.
 pub async fn password(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<String, Error> {
     let (_, client) = connect(ctx, wanted).await?;
-    proof::sandbox::admin_password(&client, namespace)
+    crate::orthanc::sandbox::admin_password(&client, namespace)
         .await
         .map_err(|e| Error::failure(e).hint("`korthbox up` creates the sandbox and its password"))
 }
@@ -83,6 +95,93 @@ pub async fn forward(
         _ = pod::serve(dicom, route(4242), note(4242)) => {}
     }
     Ok(())
+}
+
+/// Where Orthanc Explorer 2 (or the viewer) is, and the forward that must run for it to be
+/// there (minikube, existing clusters).
+pub struct Web {
+    pub url: String,
+    forward: Option<(TcpListener, Route)>,
+}
+
+/// Orthanc Explorer 2's URL, or with `viewer` the viewer's; where the driver maps no port,
+/// a listener on 127.0.0.1:`http_port` for [`Web::serve`] to forward.
+pub async fn web(
+    ctx: &Context,
+    wanted: &Wanted,
+    namespace: &str,
+    viewer: bool,
+    http_port: u16,
+) -> Result<Web, Error> {
+    let found = find(ctx, wanted).await?;
+    let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
+    let path = match viewer {
+        false => EXPLORER.to_string(),
+        true => viewer_path(&client, namespace).await?,
+    };
+    if let Some((base, _)) = found.orthanc_base(&ctx.env) {
+        return Ok(Web {
+            url: format!("{base}{path}"),
+            forward: None,
+        });
+    }
+    let listener = bind(http_port).await?;
+    let route = Route {
+        pods: Api::namespaced(client, namespace),
+        selector: pod::selector("orthanc", found.name.as_str()),
+        remote: 8042,
+    };
+    Ok(Web {
+        url: format!("http://127.0.0.1:{http_port}{path}"),
+        forward: Some((listener, route)),
+    })
+}
+
+/// Orthanc Explorer 2, the orthancteam/orthanc image's web UI.
+const EXPLORER: &str = "/ui/app/";
+
+/// The viewer's path, from what Orthanc's Deployment loads.
+async fn viewer_path(client: &kube::Client, namespace: &str) -> Result<String, Error> {
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), namespace);
+    let deployment = deployments
+        .get_opt("orthanc")
+        .await
+        .map_err(|e| Error::failure("could not read Orthanc's Deployment").because(e))?;
+    let viewer = deployment
+        .and_then(|d| d.spec)
+        .and_then(|s| s.template.spec)
+        .into_iter()
+        .flat_map(|s| s.containers)
+        .flat_map(|c| c.env.unwrap_or_default())
+        .filter(|e| e.value.as_deref() == Some("true"))
+        .find_map(|e| Viewer::from_variable(&e.name));
+    viewer
+        .and_then(Viewer::path)
+        .map(String::from)
+        .ok_or_else(|| {
+            Error::failure("the sandbox's Orthanc has no viewer")
+                .hint("`korthbox up --viewer stone` (or `--viewer ohif`) adds one")
+        })
+}
+
+impl Web {
+    /// Forwards until dropped, when the URL needs it; returns at once otherwise.
+    pub async fn serve(self, ctx: &Context) -> bool {
+        let Some((listener, route)) = self.forward else {
+            return false;
+        };
+        let steps = ctx.steps.clone();
+        let note: pod::OnError =
+            Arc::new(move |why| steps.note(&format!("a connection to Orthanc failed: {why}")));
+        pod::serve(listener, route, note).await;
+        true
+    }
+
+    /// Whether the URL works only while korthbox forwards.
+    pub fn forwards(&self) -> bool {
+        self.forward.is_some()
+    }
 }
 
 async fn bind(port: u16) -> Result<TcpListener, Error> {

@@ -9,10 +9,10 @@ use serde::Serialize;
 use super::Context;
 use super::target::{self, Target, Wanted};
 use crate::cluster::{self, NodeFacts};
-use crate::driver::{DriverKind, common};
+use crate::driver::DriverKind;
 use crate::error::Error;
 use crate::proof::{self, LastProof, Outcome};
-use crate::spec::{DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT, ORTHANC_AET};
+use crate::spec::{ORTHANC_AET, Viewer};
 use crate::stack::manifest::{KORTHBOX, MANAGED_BY};
 
 /// How the sandbox is.
@@ -52,6 +52,9 @@ pub struct Report {
     pub volumes: Vec<Volume>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The viewer Orthanc serves, and where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub viewer: Option<String>,
     pub last_proof: Option<LastProof>,
 }
 
@@ -62,6 +65,9 @@ pub struct Component {
     pub ready: i32,
     pub wanted: i32,
     pub images: Vec<String>,
+    /// The variables set to `true` in its containers (which plugins the image loads).
+    #[serde(skip)]
+    pub enabled: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,6 +90,7 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
         components: Vec::new(),
         volumes: Vec::new(),
         endpoint: None,
+        viewer: None,
         last_proof: None,
     };
     let Some(found) = target::existing(&ctx.env, &facts, wanted).await? else {
@@ -95,8 +102,10 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
     };
     report.driver = Some(found.driver);
     report.context = Some(found.context.clone());
-    report.endpoint = Some(endpoint(ctx, &found));
+    let (base, endpoint) = endpoint(ctx, &found);
+    report.endpoint = Some(endpoint);
     inspect(ctx, &found.context, namespace, &mut report).await;
+    report.viewer = viewer_url(report.viewer.take(), base.as_deref());
     report.state = if report.problems.is_empty() {
         State::Healthy
     } else {
@@ -105,19 +114,27 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
     Ok(report)
 }
 
-/// Where Orthanc answers: the ports `up` mapped (read back from the definition it handed to
-/// the driver), or through `korthbox forward`.
-fn endpoint(ctx: &Context, found: &Target) -> String {
-    let driver = found.driver();
-    if !driver.maps_host_ports() {
-        return "through `korthbox forward`".to_string();
+/// Where Orthanc answers: its base URL on the ports `up` mapped (read back from the
+/// definition it handed to the driver) and the endpoint in words, or through `korthbox
+/// forward`.
+fn endpoint(ctx: &Context, found: &Target) -> (Option<String>, String) {
+    match found.orthanc_base(&ctx.env) {
+        None => (None, "through `korthbox forward`".to_string()),
+        Some((base, dicom)) => {
+            let text = format!("{base} (DICOM 127.0.0.1:{dicom}, AE {ORTHANC_AET})");
+            (Some(base), text)
+        }
     }
-    let (http, dicom) = ctx
-        .env
-        .cache_dir()
-        .and_then(|d| driver.mapped_ports(&common::cluster_dir(&d, &found.name)))
-        .unwrap_or((DEFAULT_HTTP_PORT, DEFAULT_DICOM_PORT));
-    format!("http://127.0.0.1:{http} (DICOM 127.0.0.1:{dicom}, AE {ORTHANC_AET})")
+}
+
+/// The viewer found in Orthanc's Deployment (its name in `found`), with where it is.
+fn viewer_url(found: Option<String>, base: Option<&str>) -> Option<String> {
+    let viewer = Viewer::from_variable(found.as_deref()?)?;
+    let path = viewer.path()?;
+    Some(match base {
+        Some(base) => format!("{} at {base}{path}", viewer.label()),
+        None => format!("{} at {path} through `korthbox forward`", viewer.label()),
+    })
 }
 
 async fn inspect(ctx: &Context, context: &str, namespace: &str, report: &mut Report) {
@@ -168,6 +185,13 @@ async fn components(client: &kube::Client, namespace: &str, report: &mut Report)
                 .push(format!("{wanted} is not deployed in namespace {namespace}"));
         }
     }
+    report.viewer = report
+        .components
+        .iter()
+        .filter(|c| c.name == "orthanc")
+        .flat_map(|c| c.enabled.iter())
+        .find(|v| Viewer::from_variable(v).is_some())
+        .cloned();
     for c in report.components.iter().filter(|c| c.ready < c.wanted) {
         report.problems.push(format!(
             "{} {} has {}/{} ready",
@@ -198,11 +222,19 @@ async fn workloads(
         .map(|w| {
             let count = |v: &serde_json::Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
             let containers = w.data["spec"]["template"]["spec"]["containers"].as_array();
+            let env: Vec<String> = containers
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
+                .filter(|e| e["value"] == "true")
+                .filter_map(|e| e["name"].as_str().map(String::from))
+                .collect();
             Component {
                 kind,
                 name: w.metadata.name.clone().unwrap_or_default(),
                 ready: count(&w.data["status"]["readyReplicas"]).unwrap_or(0),
                 wanted: count(&w.data["spec"]["replicas"]).unwrap_or(1),
+                enabled: env,
                 images: containers
                     .into_iter()
                     .flatten()

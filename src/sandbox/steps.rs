@@ -200,6 +200,28 @@ async fn make_bucket(
     Ok(())
 }
 
+/// Loads sample studies 1..=`studies` into the sandbox's Orthanc; what it did, in words.
+pub async fn load_samples(
+    ctx: &Context,
+    client: &kube::Client,
+    namespace: &str,
+    instance: &str,
+    studies: u32,
+) -> Result<String, Error> {
+    let timeout = crate::proof::sandbox::STEP_TIMEOUT;
+    let reached = crate::orthanc::sandbox::reach(client, namespace, instance, timeout).await?;
+    let peer = &reached.orthanc.dicom;
+    let sent = ctx
+        .steps
+        .run(
+            "Loading the sample studies",
+            async |phase| crate::samples::send(peer, studies, crate::samples::WORKERS, phase).await,
+            |sent| sent.describe(),
+        )
+        .await?;
+    Ok(sent.describe())
+}
+
 /// The proof, kept on the namespace for `status`; a proof that ran and failed is an `Ok`
 /// with `passed` false (the caller decides what that means).
 pub async fn prove(

@@ -38,6 +38,23 @@ pub struct Target {
 }
 
 impl Target {
+    /// Orthanc's base URL on this host, when the driver maps its port (read back from the
+    /// definition korthbox handed to the driver): `http://127.0.0.1:8042`.
+    pub fn orthanc_base(&self, env: &crate::env::Env) -> Option<(String, u16)> {
+        let driver = self.driver();
+        if !driver.maps_host_ports() {
+            return None;
+        }
+        let (http, dicom) = env
+            .cache_dir()
+            .and_then(|d| driver.mapped_ports(&crate::driver::common::cluster_dir(&d, &self.name)))
+            .unwrap_or((
+                crate::spec::DEFAULT_HTTP_PORT,
+                crate::spec::DEFAULT_DICOM_PORT,
+            ));
+        Some((format!("http://127.0.0.1:{http}"), dicom))
+    }
+
     /// The sandbox `wanted` names, on `kind`'s cluster: the context given, or the driver's.
     pub fn new(wanted: &Wanted, kind: DriverKind, provider: NodeProvider, exists: bool) -> Self {
         Target {

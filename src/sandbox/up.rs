@@ -38,6 +38,8 @@ pub struct Request {
     pub lock_wait: Duration,
     /// Whether to offer installing kind when no driver is installed (someone is reading).
     pub offer_install: bool,
+    /// Sample studies to load after the proof (0: none).
+    pub samples: u32,
 }
 
 /// What `up` reports at the end.
@@ -55,6 +57,9 @@ pub struct Summary {
     pub proof: Proof,
     /// The images pulled into the host's engine and loaded into the nodes.
     pub images: Vec<Pulled>,
+    /// What loading the sample studies did, when asked to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<String>,
     pub phases: Vec<PhaseTiming>,
 }
 
@@ -70,6 +75,8 @@ pub struct Endpoints {
     pub password_command: String,
     pub kubectl: String,
     pub forward_command: Option<String>,
+    /// The viewer and its URL (its path, where `korthbox forward` is needed).
+    pub viewer: Option<String>,
 }
 
 /// Brings the sandbox up under its lock (taken here unless the caller holds it), reusing
@@ -133,6 +140,10 @@ pub async fn up(
                 target.context
             )));
     }
+    let samples = match req.samples {
+        0 => None,
+        n => Some(steps::load_samples(ctx, &deployed.client, &namespace, instance, n).await?),
+    };
     let (phases, _) = ctx.steps.timings().relative();
     Ok(Summary {
         name: target.name.to_string(),
@@ -144,6 +155,7 @@ pub async fn up(
         changed: deployed.changed,
         proof,
         images,
+        samples,
         phases,
     })
 }
@@ -232,5 +244,9 @@ fn endpoints(req: &Request, kind: DriverKind, context: &str, namespace: &str) ->
         password_command: format!("korthbox password{name_flag}"),
         kubectl: format!("kubectl --context {context} -n {namespace} get pods"),
         forward_command: (!mapped).then_some(forward),
+        viewer: req.stack.viewer.path().map(|path| match mapped {
+            true => format!("http://127.0.0.1:{}{path}", ports.http),
+            false => format!("{path} through the forward"),
+        }),
     }
 }

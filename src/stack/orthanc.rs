@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::manifest::{Manifest, Stage, docs};
 use super::spec::StackSpec;
-use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage};
+use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage, Viewer};
 use crate::template::{self, Vars};
 
 const CONFIG: &str = include_str!("../../assets/orthanc.json");
@@ -40,7 +40,20 @@ pub fn config(spec: &StackSpec) -> Result<Value, String> {
             base.extend(extra);
         }
     }
+    if let (Some(base), Some((section, settings))) = (config.as_object_mut(), viewer(spec.viewer)) {
+        base.insert(section.into(), settings);
+    }
     Ok(config)
+}
+
+/// The viewer's configuration section (the plugin itself is loaded by the variable
+/// [`Viewer::variable`] names).
+fn viewer(viewer: Viewer) -> Option<(&'static str, Value)> {
+    match viewer {
+        Viewer::Stone => Some(("StoneWebViewer", json!({"DateFormat": "YYYY-MM-DD"}))),
+        Viewer::Ohif => Some(("OHIF", json!({"DataSource": "dicom-web"}))),
+        Viewer::None => None,
+    }
 }
 
 fn secret_env(name: &str, secret: &str, key: &str) -> Value {
@@ -53,6 +66,9 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
         secret_env("ORTHANC_ADMIN_PASSWORD", "orthanc-credentials", "password"),
         secret_env("POSTGRES_PASSWORD", "postgres-credentials", "password"),
     ];
+    if let Some(variable) = spec.viewer.variable() {
+        env.push(json!({"name": variable, "value": "true"}));
+    }
     let mut mounts = vec![json!({"name": "config", "mountPath": CONFIG_DIR, "readOnly": true})];
     let mut volumes = vec![json!({"name": "config", "configMap": {"name": "orthanc-config"}})];
     match spec.orthanc_storage {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::images::{ImageRef, StackImages};
-use crate::spec::{OrthancStorage, Placement, SandboxName, StorageLayer, VolumeSource};
+use crate::spec::{OrthancStorage, Placement, SandboxName, StorageLayer, Viewer, VolumeSource};
 
 /// What the user chose for the stack (flags or korthbox.toml).
 #[derive(Debug, Clone, Default)]
@@ -12,6 +12,7 @@ pub struct Choices {
     pub namespace: String,
     pub storage: StorageLayer,
     pub orthanc_storage: OrthancStorage,
+    pub viewer: Viewer,
     pub orthanc_image: Option<String>,
     pub postgres_image: Option<String>,
     pub minio_image: Option<String>,
@@ -26,6 +27,7 @@ pub struct StackSpec {
     pub namespace: String,
     pub storage: StorageLayer,
     pub orthanc_storage: OrthancStorage,
+    pub viewer: Viewer,
     pub volumes: VolumeSource,
     /// The pinned images (tag and digest), with the registry mirror applied.
     pub images: StackImages,
@@ -62,6 +64,7 @@ impl StackSpec {
             namespace: choices.namespace.clone(),
             storage: choices.storage,
             orthanc_storage: choices.orthanc_storage,
+            viewer: choices.viewer,
             volumes: placement.volumes,
             images,
             side_loaded: placement.side_loaded,

@@ -79,6 +79,8 @@ pub struct Ui {
     tasks: Mutex<HashMap<String, ProgressBar>>,
     /// The phases running now, for the message Ctrl-C prints.
     running: Mutex<Vec<(PhaseId, String)>>,
+    /// Off a terminal: when each phase started, and the last tenth of its progress printed.
+    progress_lines: Mutex<HashMap<PhaseId, (std::time::Instant, u64)>>,
 }
 
 impl Ui {
@@ -91,6 +93,7 @@ impl Ui {
             phases: Mutex::default(),
             tasks: Mutex::default(),
             running: Mutex::default(),
+            progress_lines: Mutex::default(),
         }
     }
 
@@ -160,6 +163,37 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// How far along, by bytes when their total is known, else by items.
+fn progress_fraction(p: &Progress) -> Option<f64> {
+    match (p.total_bytes, p.total_items) {
+        (Some(total), _) if total > 0 => Some((p.bytes as f64 / total as f64).min(1.0)),
+        (_, Some(total)) if total > 0 => Some((p.items as f64 / total as f64).min(1.0)),
+        _ => None,
+    }
+}
+
+/// "50 of 192, 12.0 of 24.6 MiB, 8.1 MiB/s, 2s left".
+fn progress_text(p: &Progress, elapsed: std::time::Duration) -> String {
+    let mut parts = Vec::new();
+    if let Some(total) = p.total_items {
+        parts.push(format!("{} of {total}", p.items));
+    }
+    match p.total_bytes {
+        Some(total) => parts.push(format!("{:.1} of {:.1} MiB", mib(p.bytes), mib(total))),
+        None if p.bytes > 0 => parts.push(format!("{:.1} MiB", mib(p.bytes))),
+        None => {}
+    }
+    let secs = elapsed.as_secs_f64();
+    if p.bytes > 0 && secs > 0.2 {
+        let rate = p.bytes as f64 / secs;
+        parts.push(format!("{:.1} MiB/s", mib(rate as u64)));
+        if let Some(total) = p.total_bytes.filter(|t| *t > p.bytes) {
+            parts.push(format!("{:.0}s left", (total - p.bytes) as f64 / rate));
+        }
+    }
+    parts.join(", ")
+}
+
 impl Reporter for Ui {
     fn phase_started(&self, id: PhaseId, title: &str) {
         if let Ok(mut running) = self.running.lock() {
@@ -196,23 +230,34 @@ impl Reporter for Ui {
     }
 
     fn phase_progress(&self, id: PhaseId, progress: Progress) {
-        let Some(bar) = self.phases.lock().ok().and_then(|p| p.get(&id).cloned()) else {
+        let bar = self.phases.lock().ok().and_then(|p| p.get(&id).cloned());
+        let Some(bar) = bar else {
+            // Off a terminal: a line at each tenth of the way, unless quiet.
+            if self.style.quiet {
+                return;
+            }
+            let Ok(mut lines) = self.progress_lines.lock() else {
+                return;
+            };
+            let (started, printed) = lines.entry(id).or_insert((std::time::Instant::now(), 0));
+            let tenth = progress_fraction(&progress).map_or(0, |f| (f * 10.0) as u64);
+            if tenth > *printed {
+                *printed = tenth;
+                eprintln!("  {}", progress_text(&progress, started.elapsed()));
+            }
             return;
         };
-        let mut parts = Vec::new();
-        if let Some(total) = progress.total_items {
-            parts.push(format!("{} of {total}", progress.items));
-        }
-        match progress.total_bytes {
-            Some(total) => parts.push(format!(
-                "{:.1} of {:.1} MiB",
-                mib(progress.bytes),
-                mib(total)
-            )),
-            None if progress.bytes > 0 => parts.push(format!("{:.1} MiB", mib(progress.bytes))),
-            None => {}
-        }
-        bar.set_message(parts.join(", "));
+        let fraction = progress_fraction(&progress).unwrap_or(0.0);
+        let filled = (fraction * 20.0).round() as usize;
+        let gauge = format!(
+            "[{}{}]",
+            "=".repeat(filled),
+            " ".repeat(20 - filled.min(20))
+        );
+        bar.set_message(format!(
+            "{gauge} {}",
+            progress_text(&progress, bar.elapsed())
+        ));
     }
 
     fn phase_finished(&self, id: PhaseId, title: &str, end: &PhaseEnd) {

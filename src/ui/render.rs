@@ -243,6 +243,9 @@ pub fn status(out: &mut impl Write, style: Style, r: &status::Report) -> std::io
     if let Some(e) = &r.endpoint {
         writeln!(out, "\nOrthanc   {e}")?;
     }
+    if let Some(v) = &r.viewer {
+        writeln!(out, "Viewer    {v}")?;
+    }
     match &r.last_proof {
         Some(p) => writeln!(out, "Proof     {} at {}", p.result, p.at)?,
         None if r.state != State::Absent => writeln!(out, "Proof     never run")?,
@@ -290,7 +293,7 @@ pub fn up_summary(out: &mut impl Write, style: Style, s: &up::Summary) -> std::i
         .dicom
         .clone()
         .unwrap_or_else(|| "127.0.0.1:4242 through the forward".into());
-    let rows = [
+    let mut rows = vec![
         ("Orthanc", orthanc),
         ("DICOM", format!("{dicom}  AE title {}", e.aet)),
         (
@@ -307,6 +310,12 @@ pub fn up_summary(out: &mut impl Write, style: Style, s: &up::Summary) -> std::i
             },
         ),
     ];
+    if let Some(viewer) = &e.viewer {
+        rows.insert(2, ("Viewer", viewer.clone()));
+    }
+    if let Some(samples) = &s.samples {
+        rows.push(("Samples", samples.clone()));
+    }
     for (label, value) in rows {
         let label = style.paint(Paint::new().bold(), &format!("{label:<8}"));
         writeln!(out, "  {label}  {value}")?;
@@ -356,6 +365,17 @@ pub fn cluster_list(out: &mut impl Write, entries: &[ClusterEntry]) -> std::io::
         })
         .collect();
     table(out, ["DRIVER", "NAME", "CONTEXT"], &rows)
+}
+
+/// An upload's summary, and each failed file with why.
+pub fn uploaded(out: &mut impl Write, done: &crate::upload::Uploaded) -> std::io::Result<()> {
+    writeln!(out, "{}", done.describe())?;
+    for f in &done.failures {
+        if let crate::upload::Outcome::Failed { reason } = &f.outcome {
+            writeln!(out, "failed  {}: {reason}", f.path.display())?;
+        }
+    }
+    Ok(())
 }
 
 /// The proof's steps, one line each.

@@ -1,0 +1,143 @@
+//! `samples`, `upload` and `open`: something to look at in Orthanc, the user's own files in
+//! it, and the browser on it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::args::wanted;
+use super::exit::ExitCode;
+use super::reach::reach;
+use crate::cli::{OpenArgs, SamplesArgs, UploadArgs};
+use crate::error::{Error, Result};
+use crate::sandbox::{Context, access};
+use crate::ui::{Ui, render};
+use crate::upload;
+
+pub async fn samples(args: SamplesArgs, ctx: &Context) -> Result<ExitCode> {
+    if let Some(dir) = &args.output_dir {
+        let title = format!(
+            "Writing {} sample studies to {}",
+            args.studies,
+            dir.display()
+        );
+        let written = ctx
+            .steps
+            .run(
+                title,
+                async |_| crate::samples::write(args.studies, dir),
+                |n| format!("{n} files"),
+            )
+            .await?;
+        println!("{written} DICOM files under {}", dir.display());
+        return Ok(ExitCode::Success);
+    }
+    let reached = reach(&args.orthanc, ctx, args.timeout).await?;
+    let title = format!(
+        "Sending {} sample studies to {}",
+        args.studies,
+        reached.describe(&args.orthanc)
+    );
+    let peer = &reached.orthanc().dicom;
+    let sent = ctx
+        .steps
+        .run(
+            title,
+            async |phase| crate::samples::send(peer, args.studies, args.workers, phase).await,
+            |sent| sent.describe(),
+        )
+        .await?;
+    let mut out = std::io::stdout().lock();
+    match args.json {
+        true => render::json(&mut out, &sent)?,
+        false => {
+            use std::io::Write;
+            writeln!(out, "{}", sent.describe())?;
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub async fn upload(args: UploadArgs, ctx: &Context) -> Result<ExitCode> {
+    let files = upload::files(&args.paths)?;
+    let reached = reach(&args.orthanc, ctx, args.timeout).await?;
+    let rest = reached.orthanc().rest()?;
+    let title = format!(
+        "Uploading {} files to {}",
+        files.len(),
+        reached.describe(&args.orthanc)
+    );
+    // Ctrl-C stops sending new files; those in flight finish, and the summary says how far
+    // it got.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watch = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+    };
+    let total = files.len();
+    let phase = ctx.steps.phase(title);
+    let done = upload::upload(&rest, files, args.workers, stop, &phase).await;
+    watch.abort();
+    phase.finish(done.failed == 0 && !done.interrupted, &done.describe());
+    let mut out = std::io::stdout().lock();
+    match args.json {
+        true => render::json(&mut out, &done)?,
+        false => render::uploaded(&mut out, &done)?,
+    }
+    if done.interrupted {
+        return Err(Error::interrupted(format!(
+            "interrupted after {} of {total} files",
+            done.files
+        ))
+        .hint("run the same upload again: what is stored already is reported as such, not stored twice"));
+    }
+    if done.failed > 0 {
+        return Err(Error::failure(format!(
+            "{} of {} files could not be stored",
+            done.failed, done.files
+        ))
+        .hint("the reason for each is above; a file Orthanc cannot parse is usually truncated or not DICOM"));
+    }
+    Ok(ExitCode::Success)
+}
+
+pub async fn open(args: OpenArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    let target = wanted(&args.target);
+    let web = access::web(
+        ctx,
+        &target,
+        &args.ns.namespace,
+        args.viewer,
+        args.http_port,
+    )
+    .await?;
+    let url = web.url.clone();
+    let login = "log in as admin; `korthbox password` prints the password";
+    let opened = match args.print {
+        true => false,
+        false => webbrowser::open(&url).is_ok(),
+    };
+    match opened {
+        true => ctx.steps.note(&format!("Opened {url} ({login})")),
+        false if args.print => println!("{url}"),
+        false => {
+            println!("{url}");
+            ctx.steps.note(&format!(
+                "no browser could be started here: open the URL above ({login})"
+            ));
+        }
+    }
+    if web.forwards() {
+        ctx.steps.note(&format!(
+            "Forwarding {url} to Orthanc until Ctrl-C (the driver maps no port)"
+        ));
+        tokio::select! {
+            _ = web.serve(ctx) => {}
+            _ = tokio::signal::ctrl_c() => { ui.clear(); }
+        }
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,103 @@
+//! Which Orthanc a command talks to: the sandbox's, through tunnels, or with `--url` and
+//! `--dicom` any other, its password from the environment or a prompt — never a flag.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use super::args::wanted;
+use crate::cli::OrthancArgs;
+use crate::dicom::Peer;
+use crate::env::KORTHBOX_ORTHANC_PASSWORD as PASSWORD_VAR;
+use crate::error::{Error, Result};
+use crate::orthanc::sandbox::Reached;
+use crate::orthanc::{DICOMWEB_ROOT, Endpoints};
+use crate::sandbox::{Context, access};
+
+/// An Orthanc reached: its endpoints, and for the sandbox's the tunnels they go through.
+pub enum Reach {
+    Any(Endpoints),
+    Sandbox(Box<Reached>),
+}
+
+impl Reach {
+    pub fn orthanc(&self) -> &Endpoints {
+        match self {
+            Reach::Any(e) => e,
+            Reach::Sandbox(r) => &r.orthanc,
+        }
+    }
+
+    /// Where Orthanc is, for people: the URL given, or the sandbox's name.
+    pub fn describe(&self, args: &OrthancArgs) -> String {
+        match self {
+            Reach::Any(e) => e.url.clone(),
+            Reach::Sandbox(_) => format!("sandbox {}", args.target.name),
+        }
+    }
+}
+
+/// The Orthanc `args` name; each exchange may take `timeout`.
+pub async fn reach(args: &OrthancArgs, ctx: &Context, timeout: Duration) -> Result<Reach> {
+    match (&args.url, &args.dicom) {
+        (Some(url), Some(dicom)) => Ok(Reach::Any(any(args, ctx, url, dicom, timeout).await?)),
+        _ => {
+            let target = wanted(&args.target);
+            let reached = access::reach(ctx, &target, &args.ns.namespace, timeout).await?;
+            Ok(Reach::Sandbox(Box::new(reached)))
+        }
+    }
+}
+
+async fn any(
+    args: &OrthancArgs,
+    ctx: &Context,
+    url: &str,
+    dicom: &str,
+    timeout: Duration,
+) -> Result<Endpoints> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(
+            Error::usage(format!("--url {url} is not an http:// or https:// URL"))
+                .hint("give Orthanc's base URL, e.g. --url http://127.0.0.1:8042"),
+        );
+    }
+    let user = args.user.clone().unwrap_or_else(|| "admin".into());
+    let password = password(ctx, &user, url).await?;
+    Ok(Endpoints {
+        url: url.to_string(),
+        user,
+        password,
+        dicomweb: args
+            .dicomweb_root
+            .clone()
+            .unwrap_or_else(|| DICOMWEB_ROOT.into()),
+        dicom: Peer {
+            address: dicom.to_string(),
+            called: args.aet.clone().unwrap_or_else(|| "ORTHANC".into()),
+            timeout,
+        },
+        timeout,
+    })
+}
+
+/// From the environment (empty: no authentication), or asked on a terminal, never a flag.
+async fn password(ctx: &Context, user: &str, url: &str) -> Result<Option<String>> {
+    if let Some(value) = ctx.env.var_set(PASSWORD_VAR) {
+        return Ok((!value.is_empty()).then(|| value.to_string()));
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::usage(format!("no password for {user} at {url}"))
+            .hint(format!("set {PASSWORD_VAR} (empty when Orthanc has no authentication); korthbox asks only on a terminal")));
+    }
+    let prompt = format!("Password for {user} at {url}: ");
+    let read = tokio::task::spawn_blocking(move || {
+        let term = console::Term::stderr();
+        term.write_str(&prompt)?;
+        term.read_secure_line()
+    });
+    match read.await {
+        Ok(Ok(p)) => Ok((!p.is_empty()).then_some(p)),
+        Ok(Err(e)) => Err(Error::failure("could not read the password").because(e)),
+        Err(e) => Err(Error::failure("could not read the password").because(e)),
+    }
+}
