@@ -1,6 +1,9 @@
 //! The source's shape, checked: dependencies run one way (no file imports one that imports it
 //! back, directly or around a circle), only `ui`, `commands` and `main` know terminals or
-//! print, nothing below `commands` uses `ui`, and platform code stays in `host/`.
+//! print, nothing below `commands` uses `ui`, and platform code stays in `host/`; and no file
+//! of another project (those in ../shared) is committed here.
+
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -246,4 +249,63 @@ fn platform_code_stays_in_host() {
             );
         }
     }
+}
+
+/// Every file of the checkout outside `target/` and `.git/`.
+fn checkout_files() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if dir == root && (name == "target" || name == ".git") {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_file_of_another_project_is_committed() {
+    needs_shared!();
+    let shared = support::shared_path("fixtures")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut theirs = BTreeMap::new();
+    let mut dirs = vec![shared];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                // Small files (an empty list, a one-line version) could match by chance.
+                if bytes.len() >= 200 {
+                    theirs.insert(bytes, path);
+                }
+            }
+        }
+    }
+    assert!(!theirs.is_empty(), "the shared directory holds no files");
+    let copies: Vec<String> = checkout_files()
+        .into_iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).ok()?;
+            let original = theirs.get(&bytes)?;
+            Some(format!("{} is {}", path.display(), original.display()))
+        })
+        .collect();
+    assert!(
+        copies.is_empty(),
+        "read these from ../shared instead: {copies:#?}"
+    );
 }

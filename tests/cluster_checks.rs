@@ -15,7 +15,7 @@ fn nodes(fixture_name: &str) -> Vec<Value> {
     match fixture_name {
         "docker-desktop-k8s-node.json" => vec![fixture_json(fixture_name)],
         // Docker Desktop's kind mode: the capture has no runtime column; its nodes are
-        // kindest/node containers, so containerd (tests/fixtures/SOURCES.md, section 3).
+        // kindest/node containers, so containerd (../shared/fixtures/SOURCES.md, section 3).
         "docker-desktop-kind-mode-get-nodes.txt" => {
             nodes_from_table(&fixture(fixture_name), Some("containerd://1.7.18"))
         }
@@ -48,6 +48,7 @@ fn assert_only_reads(api: &FakeApi) {
 
 #[test]
 fn good_clusters_pass_with_their_nodes_reported() {
+    needs_shared!();
     for (fixture_name, context, count, runtime) in [
         (
             "kind-multinode-get-nodes-wide.txt",
@@ -100,6 +101,7 @@ fn good_clusters_pass_with_their_nodes_reported() {
 
 #[test]
 fn docker_desktop_is_refused_by_evidence_whatever_the_context_is_called() {
+    needs_shared!();
     for (fixture_name, runtime) in [
         ("docker-desktop-k8s-node.json", "docker://24.0.2"),
         (
@@ -143,6 +145,7 @@ fn docker_desktop_is_refused_by_evidence_whatever_the_context_is_called() {
 
 #[test]
 fn single_node_and_docker_runtime_clusters_are_refused() {
+    needs_shared!();
     // minikube v1.39.0 on containerd, but one node.
     let (sandbox, api) = world("minikube-single-get-nodes-wide.txt", "minikube");
     let out = check(&sandbox, "minikube", &[]);
@@ -222,6 +225,7 @@ fn docker_desktop_context_is_refused_by_name_when_its_api_is_down() {
 
 #[test]
 fn nodes_that_stay_not_ready_are_named_with_their_reason() {
+    needs_shared!();
     let mut text = fixture("kind-multinode-get-nodes-wide.txt");
     text = text.replacen(
         "kind-worker2         Ready   ",
@@ -274,6 +278,7 @@ fn nodes_that_stay_not_ready_are_named_with_their_reason() {
 
 #[test]
 fn an_unknown_context_says_where_it_looked() {
+    needs_shared!();
     let (sandbox, _api) = world("kind-multinode-get-nodes-wide.txt", "kind-kind");
     let out = check(&sandbox, "nope", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -294,6 +299,7 @@ fn an_unknown_context_says_where_it_looked() {
 
 #[test]
 fn an_existing_cluster_is_checked_and_nothing_is_created() {
+    needs_shared!();
     let (mut sandbox, api) = world("k3d-multinode-get-nodes-wide.txt", "prod-like");
     support::stand_ins::install(&mut sandbox, None);
     // install() points KUBECONFIG at the same file.

@@ -95,6 +95,7 @@ fn config_path(world: &World, file: &str) -> String {
 
 #[test]
 fn kind_on_docker_creates_lists_and_deletes_with_exact_command_lines() {
+    needs_shared!();
     let world = World::docker();
     ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
     ok(&world.run(&["cluster", "delete", "--driver", "kind"]));
@@ -127,6 +128,7 @@ fn kind_on_docker_creates_lists_and_deletes_with_exact_command_lines() {
 
 #[test]
 fn kind_on_podman_sets_the_provider_and_loads_through_an_archive() {
+    needs_shared!();
     let world = World::podman();
     ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
     ok(&world.run(&[
@@ -172,6 +174,7 @@ fn kind_on_podman_sets_the_provider_and_loads_through_an_archive() {
 
 #[test]
 fn kind_on_docker_loads_from_the_engine() {
+    needs_shared!();
     let world = World::docker();
     ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
     ok(&world.run(&["cluster", "load", "--driver", "kind", "postgres:17.6"]));
@@ -183,6 +186,7 @@ fn kind_on_docker_loads_from_the_engine() {
 
 #[test]
 fn k3d_on_docker_and_on_podman() {
+    needs_shared!();
     let world = World::docker();
     ok(&world.run(&[
         "cluster", "create", "--driver", "k3d", "--name", "dev", "--wait", "5",
@@ -229,6 +233,7 @@ fn k3d_on_docker_and_on_podman() {
 
 #[test]
 fn minikube_on_docker_and_on_podman() {
+    needs_shared!();
     let world = World::docker();
     ok(&world.run(&[
         "cluster",
@@ -275,6 +280,7 @@ fn minikube_on_docker_and_on_podman() {
 
 #[test]
 fn a_failed_create_is_deleted_unless_retained() {
+    needs_shared!();
     for (driver, tool, delete) in [
         ("kind", "kind", "kind delete cluster --name korthbox"),
         ("k3d", "k3d", "k3d cluster delete korthbox"),
@@ -321,6 +327,7 @@ fn a_failed_create_is_deleted_unless_retained() {
 
 #[test]
 fn deleting_a_cluster_that_does_not_exist_is_not_an_error() {
+    needs_shared!();
     let world = World::docker();
     for driver in ["kind", "k3d", "minikube"] {
         let stderr = ok(&world.run(&["cluster", "delete", "--driver", driver]));
@@ -339,6 +346,7 @@ fn deleting_a_cluster_that_does_not_exist_is_not_an_error() {
 
 #[test]
 fn an_existing_cluster_is_kept_and_checked() {
+    needs_shared!();
     let world = World::docker();
     ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
     let stderr = ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
@@ -353,6 +361,7 @@ fn an_existing_cluster_is_kept_and_checked() {
 
 #[test]
 fn cluster_list_reads_every_installed_driver() {
+    needs_shared!();
     let world = World::docker();
     ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
     ok(&world.run(&[
@@ -379,6 +388,7 @@ fn cluster_list_reads_every_installed_driver() {
 
 #[test]
 fn auto_takes_the_first_installed_driver() {
+    needs_shared!();
     let world = World::docker();
     std::fs::remove_file(world.sandbox.bin().join("kind")).unwrap();
     ok(&world.run(&["cluster", "create", "--wait", "5"]));
@@ -391,6 +401,7 @@ fn auto_takes_the_first_installed_driver() {
 
 #[test]
 fn no_driver_installed_is_an_error_with_the_install_command() {
+    needs_shared!();
     let world = World::docker();
     for tool in ["kind", "k3d", "minikube"] {
         std::fs::remove_file(world.sandbox.bin().join(tool)).unwrap();
@@ -438,6 +449,7 @@ fn no_engine_is_an_error_before_any_tool_runs() {
 
 #[test]
 fn a_bad_kubernetes_version_is_a_usage_error_before_any_tool_runs() {
+    needs_shared!();
     let world = World::docker();
     let stderr = failed(
         &world.run(&[
@@ -459,6 +471,7 @@ fn a_bad_kubernetes_version_is_a_usage_error_before_any_tool_runs() {
 
 #[test]
 fn an_older_kind_is_warned_about_the_pinned_images() {
+    needs_shared!();
     let mut world = World::docker();
     world.sandbox.set("STANDIN_KIND_VERSION", "v0.25.0");
     let stderr = ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
@@ -472,6 +485,7 @@ fn an_older_kind_is_warned_about_the_pinned_images() {
 
 #[test]
 fn install_hints_name_the_pinned_release_never_a_branch_or_latest() {
+    needs_shared!();
     // doctor's fix for each missing driver on this (Linux amd64) host.
     let sandbox = support::Sandbox::new();
     let (doc, _) = sandbox.doctor_json(&[]);

@@ -83,6 +83,7 @@ fn detect(case: &Case) -> Value {
 
 #[test]
 fn every_captured_engine_is_classified_and_measured() {
+    needs_shared!();
     let cases = cases();
     assert_eq!(cases.len(), 12);
     for case in &cases {
@@ -95,6 +96,7 @@ fn every_captured_engine_is_classified_and_measured() {
 
 #[test]
 fn docker_desktop_on_linux_is_told_by_its_label() {
+    needs_shared!();
     let info = docker_text::info_json(&fixture("docker-desktop-linux-info.txt"));
     assert_eq!(
         info["Labels"][0],
@@ -104,6 +106,7 @@ fn docker_desktop_on_linux_is_told_by_its_label() {
 
 #[test]
 fn docker_desktop_from_platform_name_alone() {
+    needs_shared!();
     // The `docker version` captures carry the product name; served with an /info that says
     // nothing about Docker Desktop (a plain Fedora engine), Platform.Name decides.
     for (name, product) in [
@@ -130,6 +133,7 @@ fn docker_desktop_from_platform_name_alone() {
 
 #[test]
 fn every_engine_is_found_in_preference_order() {
+    needs_shared!();
     let mut s = Sandbox::new();
     let host = {
         let info = fixture_json("docker-desktop-mac-info.json");
@@ -159,6 +163,7 @@ fn every_engine_is_found_in_preference_order() {
 
 #[test]
 fn docker_context_endpoint_is_probed() {
+    needs_shared!();
     let s = Sandbox::new();
     let info = docker_text::info_json(&fixture("colima-info.txt"));
     let fake = s.serve_engine("elsewhere/colima.sock", info);
@@ -208,6 +213,7 @@ fn a_hanging_engine_does_not_hang_doctor() {
 
 #[test]
 fn a_hanging_engine_beside_a_working_one_is_a_warning() {
+    needs_shared!();
     let s = Sandbox::new();
     let hung = HangingSocket::listen(&s.path("home/.rd/docker.sock"));
     let info = docker_text::info_json(&fixture("orbstack-info.txt"));
@@ -289,6 +295,7 @@ fn asked(engine: &support::FakeEngine) -> Vec<String> {
 
 #[test]
 fn only_the_engine_korthbox_uses_is_asked_everything() {
+    needs_shared!();
     let (s, docker, podman) = docker_and_podman();
     let (doc, _) = s.doctor_json(&[]);
     assert_eq!(asked(&docker), ["info", "version"]);
@@ -324,6 +331,7 @@ fn only_the_engine_korthbox_uses_is_asked_everything() {
 
 #[test]
 fn a_provider_asked_for_is_the_engine_asked_everything() {
+    needs_shared!();
     let (s, docker, podman) = docker_and_podman();
     // `cluster list --provider podman` gathers the host for Podman: Docker, first in preference
     // order, is pinged (it might have been Podman behind an unusual path), Podman asked.

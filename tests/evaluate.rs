@@ -455,6 +455,20 @@ mod sandbox {
         log
     }
 
+    /// What the recording browser was given, once it has been started `n` times: the browser
+    /// runs on after `open` returns, as a real one does.
+    fn opened(log: &std::path::Path, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<String> = text.lines().map(String::from).collect();
+            if lines.len() >= n || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     #[test]
     fn up_with_samples_loads_them_once_and_open_shows_them() {
         let Some(mut world) = World::new() else {
@@ -499,10 +513,9 @@ mod sandbox {
                 .contains("`korthbox password` prints the password")
         );
         ok(&world.run("open", &["--viewer"]));
-        let opened = std::fs::read_to_string(&log).unwrap();
         let base = format!("http://127.0.0.1:{}", world.ports[0]);
         assert_eq!(
-            opened.lines().collect::<Vec<_>>(),
+            opened(&log, 2),
             [
                 format!("{base}/ui/app/"),
                 format!("{base}/stone-webviewer/index.html")
@@ -517,7 +530,7 @@ mod sandbox {
         let out = world.run("open", &[]);
         assert_eq!(ok(&out).trim(), format!("{base}/ui/app/"));
         assert!(String::from_utf8_lossy(&out.stderr).contains("no browser could be started here"));
-        assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+        assert_eq!(opened(&log, 0).len(), 2);
     }
 
     #[test]
@@ -572,8 +585,8 @@ mod sandbox {
         .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(
-            std::fs::read_to_string(&log).unwrap().trim(),
-            format!("http://127.0.0.1:{port}/ui/app/")
+            opened(&log, 1),
+            [format!("http://127.0.0.1:{port}/ui/app/")]
         );
         std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])

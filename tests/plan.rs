@@ -8,9 +8,7 @@ use serde_json::Value;
 use support::{Sandbox, fixture_json};
 
 fn schema(name: &str) -> jsonschema::Validator {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/schemas")
-        .join(name);
+    let path = support::shared_path(&format!("schemas/{name}"));
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::options()
         .should_validate_formats(true)
@@ -66,6 +64,7 @@ fn planned(
 
 #[test]
 fn every_kind_definition_validates_and_binds_to_loopback() {
+    needs_shared!();
     let validator = schema("kind-cluster-v1alpha4.schema.json");
     let sandbox = Sandbox::new();
     let versions = [
@@ -131,6 +130,7 @@ fn every_kind_definition_validates_and_binds_to_loopback() {
 
 #[test]
 fn every_k3d_definition_validates_and_binds_to_loopback() {
+    needs_shared!();
     let validator = schema("k3d-simple-v1alpha5.schema.json");
     let sandbox = Sandbox::new();
     for workers in WORKERS {
@@ -171,6 +171,7 @@ fn every_k3d_definition_validates_and_binds_to_loopback() {
 
 #[test]
 fn the_schemas_catch_what_the_tools_would_reject() {
+    needs_shared!();
     // The validators are not vacuous: a field kind does not know, a wrong type for k3d.
     let sandbox = Sandbox::new();
     let (text, _) = plan(&sandbox, &["--driver", "kind"]);
@@ -257,6 +258,7 @@ fn plan_needs_no_driver_engine_or_cluster() {
 
 #[test]
 fn the_provider_follows_the_engine_found() {
+    needs_shared!();
     let sandbox = Sandbox::new();
     let _podman = sandbox.serve_engine(
         "home/run/podman/podman.sock",
@@ -327,6 +329,7 @@ fn engine_on_cgroup(version: &str) -> (Sandbox, support::FakeEngine) {
 
 #[test]
 fn cgroup_v1_engines_get_definitions_whose_kubelets_start() {
+    needs_shared!();
     let kind_schema = schema("kind-cluster-v1alpha4.schema.json");
     let k3d_schema = schema("k3d-simple-v1alpha5.schema.json");
     let (v1, _engine) = engine_on_cgroup("1");
@@ -409,6 +412,7 @@ fn cgroup_v1_engines_get_definitions_whose_kubelets_start() {
 
 #[test]
 fn doctor_says_what_up_does_on_cgroup_v1() {
+    needs_shared!();
     let (v1, _engine) = engine_on_cgroup("1");
     let (doc, _) = v1.doctor_json(&[]);
     let check = support::check(&doc, "engine.cgroup");

@@ -47,6 +47,7 @@ fn deletes(sandbox: &Sandbox) -> Vec<String> {
 // 1. A context, cluster and user of the user's, named like a sandbox with no cluster, stay.
 #[test]
 fn reset_leaves_kubeconfig_entries_it_did_not_write() {
+    needs_shared!();
     let mut sandbox = drivers();
     let first = sandbox.path("kube/first");
     let second = sandbox.path("kube/staging");
@@ -176,6 +177,7 @@ fn down_existing(sandbox: &Sandbox, namespace: &str) -> std::process::Output {
 // 2. A namespace korthbox never labelled is not deleted; nor are other sandboxes' namespaces.
 #[test]
 fn down_on_an_existing_cluster_deletes_only_the_sandboxs_own_namespace() {
+    needs_shared!();
     let (sandbox, api) = existing();
     api.put_namespace("orthanc", None);
     api.put_namespace("other", Some("other"));
@@ -203,6 +205,7 @@ fn down_on_an_existing_cluster_deletes_only_the_sandboxs_own_namespace() {
 // 3. `up` into a namespace that is someone else's is refused before any write.
 #[test]
 fn up_refuses_a_namespace_that_is_not_the_sandboxs() {
+    needs_shared!();
     let (sandbox, api) = existing();
     api.put_namespace("data", None);
     api.put(
@@ -239,6 +242,7 @@ fn up_refuses_a_namespace_that_is_not_the_sandboxs() {
 // 3. An object korthbox did not make is not taken over by force; the conflict names its owner.
 #[test]
 fn an_object_someone_else_manages_is_not_forced() {
+    needs_shared!();
     let (sandbox, api) = existing();
     api.put_namespace("korthbox", Some("korthbox"));
     let theirs = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "namespace": "korthbox",
@@ -271,6 +275,7 @@ fn an_object_someone_else_manages_is_not_forced() {
 // A namespace still being deleted is waited for and said plainly, not blamed on RBAC.
 #[test]
 fn a_terminating_namespace_is_said_plainly() {
+    needs_shared!();
     let (sandbox, api) = existing();
     api.put_namespace("korthbox", Some("korthbox"));
     let mut ns = api.get("/api/v1/namespaces/korthbox").unwrap();
@@ -292,6 +297,7 @@ fn a_terminating_namespace_is_said_plainly() {
 // not made the default class of a cluster that is the user's.
 #[test]
 fn the_shared_provisioner_stays_while_other_volumes_use_it() {
+    needs_shared!();
     let (sandbox, api) = existing();
     api.remove("/apis/storage.k8s.io/v1/storageclasses/standard");
     ok(&sandbox.run(&["stack", "apply", "--context", "corp", "--wait", "3"]));
@@ -328,6 +334,7 @@ fn the_shared_provisioner_stays_while_other_volumes_use_it() {
 // 4. A kind cluster of the sandbox's name that korthbox did not make is the user's.
 #[test]
 fn a_same_named_cluster_korthbox_did_not_make_needs_force() {
+    needs_shared!();
     let sandbox = drivers();
     add_cluster(&sandbox, "kind", "dev");
     let out = sandbox.run(&["down", "--name", "dev", "--yes"]);
@@ -367,6 +374,7 @@ fn a_same_named_cluster_korthbox_did_not_make_needs_force() {
 // 4. korthbox's own cluster is deleted as before, and forgotten after.
 #[test]
 fn korthboxs_own_cluster_is_deleted_and_forgotten() {
+    needs_shared!();
     let sandbox = drivers();
     add_korthbox_cluster(&sandbox, "kind", "dev");
     ok(&sandbox.run(&["down", "--name", "dev", "--yes"]));
@@ -524,6 +532,7 @@ fn at_terminal(sandbox: &Sandbox, args: &str, prompt: &str, keys: &[u8]) -> Opti
 // Ctrl-C at a prompt stops korthbox (130); the end of input means "no".
 #[test]
 fn ctrl_c_and_end_of_input_at_a_prompt() {
+    needs_shared!();
     let sandbox = drivers();
     add_korthbox_cluster(&sandbox, "kind", "korthbox");
     let prompt = "[y/N]";
@@ -544,6 +553,7 @@ fn ctrl_c_and_end_of_input_at_a_prompt() {
 // A tool that times out is killed with everything it started.
 #[test]
 fn a_timed_out_tool_is_killed_with_its_children() {
+    needs_shared!();
     let mut sandbox = drivers();
     sandbox.set("STANDIN_SLEEP", "30");
     sandbox.set("STANDIN_CHILD", "1");
@@ -582,6 +592,7 @@ fn reset_holds_the_lock_through_its_up() {
 // file chose the sandbox.
 #[test]
 fn korthbox_toml_keys_apply_where_they_mean_the_same() {
+    needs_shared!();
     let mut sandbox = drivers();
     let hung = support::HangingSocket::listen(&sandbox.path("sock/hung.sock"));
     sandbox.set("DOCKER_HOST", &hung.uri());

@@ -64,6 +64,7 @@ fn writes(api: &FakeApi) -> Vec<String> {
 
 #[test]
 fn the_stack_is_applied_what_it_needs_first_then_the_components_at_once() {
+    needs_shared!();
     let (sandbox, api) = world();
     let out = apply(&sandbox, &[]);
     let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
@@ -155,6 +156,7 @@ fn the_stack_is_applied_what_it_needs_first_then_the_components_at_once() {
 
 #[test]
 fn a_second_apply_changes_nothing_and_keeps_the_secrets() {
+    needs_shared!();
     let (sandbox, api) = world();
     let first = applied(&apply(&sandbox, &[]));
     assert!(first.iter().all(|(_, c)| c == "created"), "{first:?}");
@@ -222,6 +224,7 @@ fn a_second_apply_changes_nothing_and_keeps_the_secrets() {
 
 #[test]
 fn a_readiness_timeout_names_the_object_and_the_reason() {
+    needs_shared!();
     let (sandbox, api) = world();
     api.set_ready(false);
     let image = "docker.io/library/postgres:17.6-bookworm@sha256:f3bd19c606e442c3d7bdfa8002e03fe260a1023351e0ea4598032022b68dd6e3";
@@ -264,6 +267,7 @@ fn a_readiness_timeout_names_the_object_and_the_reason() {
 
 #[test]
 fn minio_that_cannot_be_pulled_names_the_flags_that_get_another() {
+    needs_shared!();
     let (sandbox, api) = world();
     api.set_ready(false);
     let image = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z";
@@ -305,6 +309,7 @@ fn minio_that_cannot_be_pulled_names_the_flags_that_get_another() {
 
 #[test]
 fn a_refused_cluster_gets_no_write() {
+    needs_shared!();
     let mut sandbox = Sandbox::new();
     let api = FakeApi::serve(vec![support::fixture_json("docker-desktop-k8s-node.json")]);
     let kubeconfig = api.kubeconfig(&sandbox.path("home/.kube/config"), "docker-desktop");
@@ -339,6 +344,7 @@ const MINIO_S3: [&str; 4] = ["--storage", "minio", "--orthanc-storage", "s3"];
 
 #[test]
 fn the_components_start_together_and_each_is_ready_in_its_own_time() {
+    needs_shared!();
     if !support::s3::available() {
         return;
     }
@@ -399,6 +405,7 @@ fn the_components_start_together_and_each_is_ready_in_its_own_time() {
 // port-forward to the MinIO pod's 9000.
 #[test]
 fn minio_and_s3_make_the_bucket_after_minio_is_ready_and_once() {
+    needs_shared!();
     if !support::s3::available() {
         return;
     }
@@ -454,6 +461,7 @@ fn minio_and_s3_make_the_bucket_after_minio_is_ready_and_once() {
 
 #[test]
 fn wrong_minio_credentials_stop_the_apply_with_a_clear_error() {
+    needs_shared!();
     if !support::s3::available() {
         return;
     }
@@ -478,6 +486,7 @@ fn wrong_minio_credentials_stop_the_apply_with_a_clear_error() {
 
 #[test]
 fn without_a_default_class_local_path_is_installed_but_not_made_the_default() {
+    needs_shared!();
     let (sandbox, api) = world();
     api.put(
         "/apis/storage.k8s.io/v1/storageclasses/standard",
@@ -509,6 +518,7 @@ fn without_a_default_class_local_path_is_installed_but_not_made_the_default() {
 
 #[test]
 fn on_minikube_local_path_is_used_by_name_beside_the_default() {
+    needs_shared!();
     let (mut sandbox, api) = world();
     support::stand_ins::install(&mut sandbox, None);
     // minikube's context is the profile name.
@@ -529,6 +539,7 @@ fn on_minikube_local_path_is_used_by_name_beside_the_default() {
 
 #[test]
 fn s3_without_minio_is_a_usage_error_before_any_request() {
+    needs_shared!();
     let (sandbox, api) = world();
     let out = sandbox.run(&[
         "stack",

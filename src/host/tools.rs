@@ -474,27 +474,6 @@ mod tests {
     }
 
     #[test]
-    fn captured_text_outputs() {
-        let kind = include_str!("../../tests/fixtures/kind-version.txt");
-        assert_eq!(
-            parse_version(ToolName::Kind, kind).unwrap().to_string(),
-            "v0.11.1"
-        );
-        let k3d = include_str!("../../tests/fixtures/k3d-version.txt");
-        assert_eq!(
-            parse_version(ToolName::K3d, k3d).unwrap().to_string(),
-            "v4.4.7"
-        );
-        let minikube = include_str!("../../tests/fixtures/minikube-version.txt");
-        assert_eq!(
-            parse_version(ToolName::Minikube, minikube)
-                .unwrap()
-                .to_string(),
-            "v1.39.0"
-        );
-    }
-
-    #[test]
     fn garbage_is_no_version() {
         assert_eq!(
             parse_version(ToolName::Minikube, "error: unknown flag\n"),

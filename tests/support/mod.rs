@@ -91,10 +91,55 @@ pub fn failed_with(out: &Output, code: i32, needles: &[&str]) -> String {
     stderr
 }
 
+/// Where other projects' files live: `$KORTHBOX_SHARED`, or `../shared` beside the checkout.
+/// They are never committed here (captured tool output in `fixtures/`, with its sources in
+/// `fixtures/SOURCES.md`; kind's and k3d's schemas in `schemas/`).
+pub const SHARED: &str = "KORTHBOX_SHARED";
+
+fn shared_dir() -> PathBuf {
+    match std::env::var_os(SHARED) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    }
+}
+
+/// The shared directory when it is there; otherwise None (the test is skipped with a one-line
+/// reason, or fails under KORTHBOX_TEST_REQUIRE like any other missing real part).
+pub fn shared() -> Option<PathBuf> {
+    let dir = shared_dir();
+    let there = dir.join("fixtures/SOURCES.md").is_file() && dir.join("schemas").is_dir();
+    let what = format!(
+        "{} (other projects' files: captured tool output and schemas; set {SHARED} to move it)",
+        dir.display()
+    );
+    real_part_available(&what, there).then_some(dir)
+}
+
+/// Returns from the test (skipped, or failed under KORTHBOX_TEST_REQUIRE) when the shared
+/// directory is not there.
+#[macro_export]
+macro_rules! needs_shared {
+    () => {
+        if $crate::support::shared().is_none() {
+            return;
+        }
+    };
+}
+
+/// A file under the shared directory (`fixtures/…`, `schemas/…`); the test has checked with
+/// `needs_shared!()` that the directory is there.
+pub fn shared_path(relative: &str) -> PathBuf {
+    let path = shared_dir().join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: this test reads it but does not start with needs_shared!()",
+        path.display()
+    );
+    path
+}
+
 pub fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    shared_path(&format!("fixtures/{name}"))
 }
 
 pub fn fixture(name: &str) -> String {

@@ -2,7 +2,7 @@
 //! containers). Each is a shell script on the sandbox's PATH that records its argv, the
 //! environment variables that choose a node provider, and the config file it was given; keeps
 //! its clusters as files; writes a kube context the way the real tool does; and answers in the
-//! real tool's output format (see tests/fixtures/SOURCES.md). `STANDIN_FAIL=1` makes create fail
+//! real tool's output format (see ../shared/fixtures/SOURCES.md). `STANDIN_FAIL=1` makes create fail
 //! half-way, after the cluster exists, as a kubeadm failure does.
 
 use std::collections::BTreeMap;

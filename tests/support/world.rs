@@ -38,7 +38,7 @@ impl World {
     }
 
     fn build(docker_host: Option<&str>, mode: &str) -> Option<World> {
-        if !available() {
+        if !available() || super::shared().is_none() {
             return None;
         }
         let mut sandbox = Sandbox::new();
