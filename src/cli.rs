@@ -10,21 +10,29 @@ use crate::spec::{
     OrthancStorage, SandboxName, StorageLayer, Viewer,
 };
 
+/// Where the flags every command takes are listed in help, apart from the command's own.
+const GLOBAL: &str = "Global options";
+
 /// A multi-node Kubernetes sandbox with PostgreSQL and Orthanc, in one command.
 #[derive(Debug, Parser)]
 #[command(name = "korthbox", version, about, propagate_version = true)]
 pub struct Cli {
     /// Say more about what korthbox finds and does.
-    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, conflicts_with = "quiet", help_heading = GLOBAL)]
     pub verbose: bool,
 
     /// Print only problems and the final result.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Read defaults from FILE instead of ./korthbox.toml (flags still win).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<std::path::PathBuf>,
+
+    /// The kubeconfig file(s) to read and write, as kubectl's --kubeconfig (default: KUBECONFIG,
+    /// else ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
+    pub kubeconfig: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -33,38 +41,88 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the sandbox (or repair it), deploy PostgreSQL and Orthanc, and prove it works.
+    #[command(
+        after_help = "Examples:\n  korthbox up\n  korthbox up --driver k3d --workers 3\n  korthbox up --samples --viewer ohif\n  korthbox up --driver existing --context my-cluster --namespace orthanc-dev"
+    )]
     Up(UpArgs),
     /// Show the sandbox: cluster, nodes, stack, endpoints, last proof. Exit 1 unless healthy.
+    #[command(after_help = "Examples:\n  korthbox status\n  korthbox status --name dev -o json")]
     Status(StatusArgs),
     /// Delete the sandbox (asks first; --yes does not).
+    #[command(after_help = "Examples:\n  korthbox down\n  korthbox down --name dev --yes")]
     Down(DownArgs),
     /// Delete the sandbox whatever state it is in, clean up what it left, and bring it up again.
+    #[command(
+        after_help = "Examples:\n  korthbox reset --yes\n  korthbox reset --name dev --workers 1"
+    )]
     Reset(ResetArgs),
     /// Forward Orthanc's ports to 127.0.0.1 until Ctrl-C (for minikube and existing clusters).
+    #[command(
+        after_help = "Examples:\n  korthbox forward\n  korthbox forward --http-port 18042 --dicom-port 14242"
+    )]
     Forward(ForwardArgs),
     /// Print Orthanc's admin password.
+    #[command(
+        after_help = "Examples:\n  korthbox password\n  curl -u \"admin:$(korthbox password)\" http://127.0.0.1:8042/system"
+    )]
     Password(PasswordArgs),
     /// Prove Orthanc works through every interface: DICOM echo, store and find, REST,
     /// DICOMweb, and (in the sandbox) where the files landed. The sandbox's, or any with --url.
+    #[command(
+        after_help = "Examples:\n  korthbox prove\n  korthbox prove --url http://127.0.0.1:8042 --dicom 127.0.0.1:4242 --json"
+    )]
     Prove(ProveArgs),
     /// Send korthbox's sample studies (synthetic CT and MR phantoms) to Orthanc by C-STORE.
+    #[command(
+        after_help = "Examples:\n  korthbox samples\n  korthbox samples --studies 10 --output-dir ./samples"
+    )]
     Samples(SamplesArgs),
     /// Send DICOM files and folders to Orthanc (REST), several at once; Ctrl-C stops cleanly.
+    #[command(
+        after_help = "Examples:\n  korthbox upload ~/dicom/\n  korthbox upload study1/ study2/ --workers 8 --json"
+    )]
     Upload(UploadArgs),
     /// Open Orthanc Explorer 2 (or the viewer) in the browser, forwarding first where needed.
+    #[command(
+        after_help = "Examples:\n  korthbox open\n  korthbox open --viewer\n  korthbox open --print"
+    )]
     Open(OpenArgs),
+    /// Print (or follow with -f) the logs of Orthanc, PostgreSQL or MinIO in the sandbox.
+    #[command(
+        after_help = "Examples:\n  korthbox logs\n  korthbox logs postgres --tail 50\n  korthbox logs orthanc -f"
+    )]
+    Logs(LogsArgs),
     /// Download a driver (the pinned release, checksum verified) into korthbox's bin directory.
+    #[command(after_help = "Examples:\n  korthbox install kind\n  korthbox install minikube")]
     Install(InstallArgs),
     /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  korthbox completions bash > ~/.local/share/bash-completion/completions/korthbox\n  korthbox completions zsh > ~/.zfunc/_korthbox      # with fpath+=(~/.zfunc) in ~/.zshrc\n  korthbox completions fish > ~/.config/fish/completions/korthbox.fish\n  korthbox completions powershell >> $PROFILE\n\nThen open a new shell."
+    )]
     Completions(CompletionsArgs),
+    /// Print korthbox's version and the versions it pins.
+    #[command(after_help = "Examples:\n  korthbox version\n  korthbox version -o json")]
+    Version(VersionArgs),
     /// Check whether this machine can host a sandbox, and say what to fix if it cannot.
+    #[command(
+        after_help = "Examples:\n  korthbox doctor\n  korthbox doctor -v\n  korthbox doctor --json | jq '.checks[] | select(.status != \"ok\")'"
+    )]
     Doctor(DoctorArgs),
     /// Show what `up` would create, without creating anything.
+    #[command(
+        after_help = "Examples:\n  korthbox plan\n  korthbox plan --driver k3d --only cluster\n  korthbox plan --output-dir ./plan"
+    )]
     Plan(PlanArgs),
     /// Create, check, list, delete and load the sandbox's cluster on its own.
+    #[command(
+        after_help = "Examples:\n  korthbox cluster list\n  korthbox cluster check --context my-cluster"
+    )]
     #[command(subcommand)]
     Cluster(ClusterCommand),
     /// Apply the stack (storage, PostgreSQL, Orthanc) to a cluster and wait until it is ready.
+    #[command(
+        after_help = "Examples:\n  korthbox stack apply --context my-cluster --namespace orthanc-dev"
+    )]
     #[command(subcommand)]
     Stack(StackCommand),
 }
@@ -112,13 +170,16 @@ pub struct StackArgs {
 
     /// Pull every image from this registry instead (a mirror or a corporate proxy), e.g.
     /// `registry.example.com:5000`; the repository, tag and digest stay the same.
-    #[arg(long, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST[:PORT][/PATH]", value_parser = parse_registry)]
     pub registry_mirror: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum StackCommand {
     /// Check the cluster, then apply the stack in dependency order and wait for it.
+    #[command(
+        after_help = "Examples:\n  korthbox stack apply\n  korthbox stack apply --context my-cluster --storage minio --orthanc-storage s3"
+    )]
     Apply(StackApplyArgs),
 }
 
@@ -131,7 +192,7 @@ pub struct StackApplyArgs {
     pub stack: StackArgs,
 
     /// How long to wait for each component (and for the nodes) to be ready.
-    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
     pub wait: std::time::Duration,
 
     /// Print what was applied as JSON.
@@ -153,7 +214,8 @@ pub struct SpecArgs {
     #[arg(long, value_name = "N", default_value = "1", value_parser = parse_control_planes)]
     pub control_planes: ControlPlanes,
 
-    /// Kubernetes version (v1.36.4, or 1.36 for kind); each driver pins a default (see README).
+    /// Kubernetes version (v1.36.4, or 1.36 for kind). Default: v1.36.4 for kind and minikube,
+    /// v1.36.1+k3s1 for k3d (kind on a cgroup v1 engine: v1.34.11, see `korthbox plan`).
     #[arg(long, value_name = "VERSION")]
     pub kubernetes_version: Option<String>,
 
@@ -241,14 +303,23 @@ pub struct PlanArgs {
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Create the cluster (unless it exists), then check it.
+    #[command(after_help = "Examples:\n  korthbox cluster create --driver kind --workers 2")]
     Create(CreateArgs),
     /// Check that a cluster can host a sandbox: reachable, 2+ nodes, all Ready, containerd.
+    #[command(
+        after_help = "Examples:\n  korthbox cluster check\n  korthbox cluster check --context my-cluster"
+    )]
     Check(CheckArgs),
     /// List the clusters of every installed driver.
+    #[command(after_help = "Examples:\n  korthbox cluster list\n  korthbox cluster list --json")]
     List(ListArgs),
     /// Delete the cluster; deleting one that does not exist is not an error.
+    #[command(after_help = "Examples:\n  korthbox cluster delete --name dev")]
     Delete(DeleteArgs),
     /// Load images from the engine into every node.
+    #[command(
+        after_help = "Examples:\n  korthbox cluster load my-orthanc:dev\n  korthbox cluster load --name dev my-orthanc:dev postgres:17"
+    )]
     Load(LoadArgs),
 }
 
@@ -262,11 +333,11 @@ pub struct CreateArgs {
     pub retain: bool,
 
     /// How long the driver may take to create the cluster.
-    #[arg(long, value_name = "SECONDS", default_value = "900", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "900", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 
     /// How long to wait for every node to be Ready.
-    #[arg(long, value_name = "SECONDS", default_value = "180", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "180", value_parser = parse_long_timeout)]
     pub wait: std::time::Duration,
 
     /// Print the cluster report as JSON.
@@ -280,7 +351,7 @@ pub struct CheckArgs {
     pub target: TargetArgs,
 
     /// How long to wait for every node to be Ready.
-    #[arg(long, value_name = "SECONDS", default_value = "180", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "180", value_parser = parse_long_timeout)]
     pub wait: std::time::Duration,
 
     /// Print the cluster report as JSON.
@@ -313,7 +384,7 @@ pub struct DeleteArgs {
     pub force: bool,
 
     /// How long the driver may take.
-    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 }
 
@@ -323,7 +394,7 @@ pub struct LoadArgs {
     pub target: TargetArgs,
 
     /// How long loading may take.
-    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 
     /// Images already in the engine, e.g. `orthancteam/orthanc:25.1.1`.
@@ -344,15 +415,15 @@ pub struct UpArgs {
     pub retain: bool,
 
     /// How long the driver may take to create the cluster.
-    #[arg(long, value_name = "SECONDS", default_value = "900", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "900", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 
     /// How long to wait for the nodes, and for each component, to be ready.
-    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
     pub wait: std::time::Duration,
 
     /// How long another korthbox working on the same sandbox is waited for.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_wait)]
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_wait)]
     pub lock_wait: std::time::Duration,
 
     /// Print a JSON summary at the end instead of the human one.
@@ -399,11 +470,11 @@ pub struct DownArgs {
     pub force: bool,
 
     /// How long the driver may take to delete the cluster.
-    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 
     /// How long another korthbox working on the same sandbox is waited for.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_wait)]
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_wait)]
     pub lock_wait: std::time::Duration,
 }
 
@@ -485,7 +556,7 @@ pub struct ProveArgs {
     pub orthanc: OrthancArgs,
 
     /// How long each step may take.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_timeout)]
     pub step_timeout: std::time::Duration,
 
     /// Print the steps as JSON: {"passed", "steps": [{"name", "ok", "seconds", "detail"}]}.
@@ -512,7 +583,7 @@ pub struct SamplesArgs {
     pub output_dir: Option<std::path::PathBuf>,
 
     /// How long one exchange may take.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "60", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
     /// Print what was sent as JSON.
@@ -534,7 +605,7 @@ pub struct UploadArgs {
     pub workers: usize,
 
     /// How long one file may take.
-    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "120", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
     /// Print the summary as JSON.
@@ -571,7 +642,7 @@ pub struct InstallArgs {
     pub tool: DriverKind,
 
     /// How long the download may take.
-    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 }
 
@@ -579,6 +650,53 @@ pub struct InstallArgs {
 fn installable() -> impl TypedValueParser<Value = DriverKind> {
     PossibleValuesParser::new(driver::installable().map(|k| k.label()))
         .try_map(|name| driver::parse_installable(&name))
+}
+
+/// A component of the stack, for `logs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Component {
+    Orthanc,
+    Postgres,
+    Minio,
+}
+
+impl Component {
+    /// Its workload's and container's name in the manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Orthanc => "orthanc",
+            Component::Postgres => "postgres",
+            Component::Minio => "minio",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Whose logs.
+    #[arg(value_enum, default_value = "orthanc")]
+    pub component: Component,
+
+    /// Keep printing new lines until Ctrl-C, as `kubectl logs -f`.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<i64>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print JSON: {"version", "kubernetes", "drivers": {"kind", "k3d", "minikube"}}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -594,13 +712,13 @@ fn port() -> clap::builder::RangedI64ValueParser<u16> {
     clap::value_parser!(u16).range(1..)
 }
 
+/// A wait: seconds or a duration with units (`30`, `5m`), 0 to a day.
 fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
-    text.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|s| *s <= 86_400)
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is not a whole number of seconds between 0 and 86400"))
+    crate::env::parse_duration(text)
+        .filter(|d| d.as_secs() <= 86_400)
+        .ok_or_else(|| {
+            format!("{text:?} is not a duration between 0 and 24h (seconds, or e.g. 90s, 5m, 1h)")
+        })
 }
 
 fn parse_workers(text: &str) -> Result<usize, String> {
@@ -654,13 +772,44 @@ fn parse_control_planes(text: &str) -> Result<ControlPlanes, String> {
     }
 }
 
+/// A deadline: seconds or a duration with units (`600`, `10m`), one second to a day.
 fn parse_long_timeout(text: &str) -> Result<std::time::Duration, String> {
-    text.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|s| (1..=86_400).contains(s))
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is not a whole number of seconds between 1 and 86400"))
+    crate::env::parse_duration(text)
+        .filter(|d| d.as_secs() >= 1 && d.as_secs() <= 86_400)
+        .ok_or_else(|| {
+            format!("{text:?} is not a duration between 1s and 24h (seconds, or e.g. 90s, 5m, 1h)")
+        })
+}
+
+/// `HOST[:PORT][/PATH]`: a registry (no scheme, no spaces), as image references name one.
+fn parse_registry(text: &str) -> Result<String, String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "{text:?} is not HOST[:PORT][/PATH] ({why}), e.g. registry.example.com:5000 or mirror.example.com/dockerhub"
+        ))
+    };
+    if text.contains("://") {
+        return bad("no scheme: image references have none");
+    }
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("no spaces");
+    }
+    let (host_port, _path) = text.split_once('/').unwrap_or((text, ""));
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host_port, None),
+    };
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c))
+    {
+        return bad("the host has characters a host name cannot have");
+    }
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return bad("the port is a number from 1 to 65535");
+    }
+    Ok(text.trim_end_matches('/').to_string())
 }
 
 #[derive(Debug, Args)]
@@ -671,7 +820,7 @@ pub struct DoctorArgs {
 
     /// How long each probe (an engine, a tool) may take, in seconds. Two seconds is enough for
     /// a cold `minikube version` and short enough that a hung engine cannot hold doctor up.
-    #[arg(long, value_name = "SECONDS", env = crate::env::KORTHBOX_PROBE_TIMEOUT, default_value = "2", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", env = crate::env::KORTHBOX_PROBE_TIMEOUT, default_value = "2", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
     #[command(flatten)]
@@ -685,4 +834,38 @@ fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
             crate::env::KORTHBOX_PROBE_TIMEOUT
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command's help has examples, and the help names the defaults the drivers pin.
+    #[test]
+    fn help_has_examples_and_the_true_defaults() {
+        fn walk(cmd: &mut clap::Command, path: String, out: &mut Vec<(String, String)>) {
+            let help = cmd.render_long_help().to_string();
+            out.push((path.clone(), help));
+            for sub in cmd.get_subcommands_mut() {
+                let name = format!("{path} {}", sub.get_name());
+                walk(sub, name, out);
+            }
+        }
+        let mut all = Vec::new();
+        walk(&mut Cli::command(), "korthbox".into(), &mut all);
+        // clap's own `help` subcommands excepted.
+        for (path, help) in all[1..].iter().filter(|(p, _)| !p.ends_with(" help")) {
+            assert!(help.contains("Examples:"), "{path} has no examples");
+            assert!(
+                help.contains("Global options:"),
+                "{path}: global flags not apart"
+            );
+        }
+        let up = &all.iter().find(|(p, _)| p == "korthbox up").unwrap().1;
+        for kind in [DriverKind::Kind, DriverKind::K3d, DriverKind::Minikube] {
+            let version = kind.driver().default_kubernetes_version();
+            assert!(up.contains(version), "up's help lacks {version}");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::env::Env;
-use crate::host::engines::{Engine, EngineKind, EngineState};
+use crate::host::engines::{EndpointSource, Engine, EngineKind, EngineState};
 use crate::host::linux::{self, InotifyLimits};
 use crate::host::os::{HostOs, OsFamily, is_wsl2_kernel};
 use crate::host::tools::{Tool, ToolName};
@@ -335,6 +335,21 @@ fn no_reachable_engine(facts: &HostFacts) -> Check {
             CheckId::EngineReachable,
             "no container engine found: no DOCKER_HOST, no Docker context and no engine socket",
             install_engine_fix(os),
+        );
+    }
+    if let Some(named) = facts.named_engine_silent() {
+        let others = facts.engines.iter().filter(|e| e.is_reachable()).count();
+        let unset = match &named.source {
+            EndpointSource::DockerContext { .. } => "`docker context use default`",
+            _ => "`unset DOCKER_HOST`",
+        };
+        return Check::fail(
+            CheckId::EngineReachable,
+            format!(
+                "{}; korthbox uses no other in its place ({others} other engine(s) answer)",
+                unreachable_detail(named)
+            ),
+            format!("{}; or {unset} to use another", start_fix(named, os)),
         );
     }
     let details: Vec<String> = facts.engines.iter().map(unreachable_detail).collect();

@@ -25,6 +25,8 @@ pub const KIND_EXPERIMENTAL_PROVIDER: &str = "KIND_EXPERIMENTAL_PROVIDER";
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 /// The search path for kind, k3d, minikube and kubectl.
 pub const PATH: &str = "PATH";
+/// The terminal's type; `dumb` gets plain lines and no escape codes, as in every other tool.
+pub const TERM: &str = "TERM";
 /// Disables colour when set to anything (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Prefix for every absolute host path korthbox reads (`/etc/os-release`, `/proc/sys/…`,
@@ -74,6 +76,13 @@ impl Env {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/"));
         Self { vars, home, root }
+    }
+
+    /// The same environment with `name` set to `value` (a flag that stands for a variable,
+    /// such as `--kubeconfig`); tools korthbox runs get it too.
+    pub fn with_var(mut self, name: &str, value: impl Into<OsString>) -> Self {
+        self.vars.insert(name.to_string(), value.into());
+        self
     }
 
     /// A variable's value when it is set, valid UTF-8 and not empty.
@@ -141,7 +150,50 @@ impl Env {
     }
 }
 
-/// Parses `2`, `0.5` or `2s` as a duration in seconds (more than 0, at most an hour).
+/// Parses a duration as kubectl and Go write them: a number of seconds (`90`, `0.5`), or
+/// numbers with units (`5m`, `1m30s`, `2h`, `500ms`).
+///
+/// ```
+/// use std::time::Duration;
+/// use korthbox::env::parse_duration;
+///
+/// assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+/// assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+/// assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+/// assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+/// assert_eq!(parse_duration("soon"), None);
+/// assert_eq!(parse_duration("5x"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&i| i > 0)?;
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[unit_len..];
+    }
+    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total))
+}
+
+/// Parses `2`, `0.5`, `2s` or `500ms` as a duration (more than 0, at most an hour).
 ///
 /// ```
 /// use std::time::Duration;
@@ -153,8 +205,7 @@ impl Env {
 /// assert_eq!(parse_seconds("soon"), None);
 /// ```
 pub fn parse_seconds(text: &str) -> Option<Duration> {
-    let secs: f64 = text.trim().trim_end_matches('s').parse().ok()?;
-    (secs.is_finite() && secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs))
+    parse_duration(text).filter(|d| !d.is_zero() && *d <= Duration::from_secs(3600))
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! korthbox: one command to a multi-node Kubernetes sandbox running PostgreSQL and Orthanc.
 //!
-//! Layers, each using only those below it: `commands` (with `cli` and `config`) → `ui` →
+//! Layers, each using only those below it: `commands` (with `cli`, `argv` and `config`) → `ui` →
 //! `sandbox` (the orchestration) → `doctor`, `proof`, `apply`, `pull`, `install`, `ownership` →
 //! `cluster`, `driver`, `stack`, `pod`, `minio` → `host`, `lock`, `dicom`, `s3`, `template` →
 //! `spec`, `env`, `error`, `report`.
 
 pub mod apply;
+pub mod argv;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -10,32 +10,38 @@ use korthbox::env::Env;
 use korthbox::ui::{Style, Ui};
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // korthbox.toml changes the defaults clap parses with, so it is read first.
-    let config = match korthbox::config::load(&args) {
-        Ok(config) => config,
+    let args = korthbox::argv::output_flag(std::env::args_os().collect());
+    let json = korthbox::argv::wants_json(&args);
+    let (config, matches) = match parse(&args, json) {
+        Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("{e}");
-            return exit(ExitCode::from(&e));
+            return fail_json(json, &e);
         }
     };
-    let matches =
-        korthbox::config::command(config.as_ref().map(|(_, c)| c)).get_matches_from(&args);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let env = Env::from_process();
+    let mut env = Env::from_process();
+    if let Some(file) = &cli.kubeconfig {
+        env = env.with_var(korthbox::env::KUBECONFIG, file);
+    }
     let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
     // Before deleting anything, say which settings of the file chose the sandbox.
-    if let (Some((path, config)), Command::Down(_) | Command::Reset(_)) = (&config, &cli.command) {
-        let chosen = korthbox::config::chose_target(config, &matches);
-        if !chosen.is_empty() {
-            ui.note(&format!(
-                "{} chose the sandbox: {}",
-                path.display(),
-                chosen.join(", ")
-            ));
+    if let Some(config) = &config {
+        if cli.verbose {
+            ui.note(&format!("settings from {}", config.path.display()));
+        }
+        if let Command::Down(_) | Command::Reset(_) = &cli.command {
+            let chosen = korthbox::config::chose_target(config, &matches);
+            if !chosen.is_empty() {
+                ui.note(&format!(
+                    "{} chose the sandbox: {}",
+                    config.path.display(),
+                    chosen.join(", ")
+                ));
+            }
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -77,12 +83,83 @@ fn main() -> std::process::ExitCode {
             Ok(code) => code,
             Err(e) => {
                 ui.error(&e);
+                if json && e.kind != korthbox::error::ErrorKind::Silent {
+                    let _ = korthbox::ui::render::error_json(
+                        &mut std::io::stdout().lock(),
+                        &e,
+                        ExitCode::from(&e) as u8,
+                    );
+                }
                 ExitCode::from(&e)
             }
         }
     });
     // Probes that timed out may still hold a socket; do not wait for them.
     runtime.shutdown_background();
+    exit(code)
+}
+
+/// The command line, parsed. korthbox.toml changes the defaults clap parses with, so it is
+/// read before the final parse; but help, `--version`, `completions`, `doctor` and `version`
+/// never read it, so that a broken file cannot break the commands that help fix it.
+fn parse(
+    args: &[std::ffi::OsString],
+    json: bool,
+) -> Result<(Option<korthbox::config::Config>, clap::ArgMatches), korthbox::error::Error> {
+    use clap::error::ErrorKind;
+    match korthbox::config::command(None).try_get_matches_from(args) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Ok(matches)
+            if matches!(
+                matches.subcommand_name(),
+                Some("doctor" | "completions" | "version" | "help")
+            ) =>
+        {
+            return Ok((None, matches));
+        }
+        // A neighbour's word (kind's `delete`, minikube's `--profile`): korthbox's word for it.
+        Err(_) if let Some(e) = korthbox::argv::neighbours_words(args) => return Err(e),
+        _ => {}
+    }
+    let config = korthbox::config::load(args)?;
+    match korthbox::config::command(config.as_ref()).try_get_matches_from(args) {
+        Ok(matches) => Ok((config, matches)),
+        // clap's own rendering, unless a script asked for JSON.
+        Err(e) if !json => e.exit(),
+        Err(e) => {
+            let text = e.render().to_string();
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or_default();
+            let mut err = korthbox::error::Error::usage(first.trim_start_matches("error: "));
+            for line in lines.map(str::trim) {
+                err = match line.strip_prefix("tip: ") {
+                    Some(tip) => err.hint(tip),
+                    None if line.starts_with("For more information") => {
+                        err.hint("`--help` lists the flags")
+                    }
+                    None => err.caused_by(line),
+                };
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Prints a failure as JSON on stdout when a script asked for JSON; the exit code.
+fn fail_json(json: bool, e: &korthbox::error::Error) -> std::process::ExitCode {
+    let code = ExitCode::from(e);
+    if json {
+        let _ = korthbox::ui::render::error_json(&mut std::io::stdout().lock(), e, code as u8);
+    }
     exit(code)
 }
 

@@ -80,7 +80,7 @@ pub async fn ensure_bucket(
                 };
                 return Err(Error::failure(format!("could not make MinIO bucket {bucket}"))
                     .caused_by(e)
-                    .hint(format!("`kubectl -n {namespace} logs deployment/minio` shows MinIO's side; the credentials are in Secret minio-credentials")));
+                    .hint(format!("`korthbox logs minio --namespace {namespace}` (or `kubectl -n {namespace} logs deployment/minio`) shows MinIO's side; the credentials are in Secret minio-credentials")));
             }
         }
     }

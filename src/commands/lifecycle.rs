@@ -2,7 +2,9 @@
 
 use super::args::{distinct, wanted};
 use super::exit::ExitCode;
-use crate::cli::{CompletionsArgs, DownArgs, ForwardArgs, PasswordArgs, StatusArgs};
+use crate::cli::{
+    CompletionsArgs, DownArgs, ForwardArgs, LogsArgs, PasswordArgs, StatusArgs, VersionArgs,
+};
 use crate::error::Result;
 use crate::sandbox::down::{self, DownRequest};
 use crate::sandbox::status::State;
@@ -59,6 +61,96 @@ pub async fn forward(args: ForwardArgs, ctx: &Context) -> Result<ExitCode> {
     tokio::select! {
         result = forwarding => result?,
         _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(ExitCode::Success)
+}
+
+/// Copies the component's log to stdout, until its end or, with --follow, until Ctrl-C.
+pub async fn logs(args: LogsArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    use futures_util::AsyncBufReadExt;
+    use std::io::Write;
+    let namespace = &args.ns.namespace;
+    let log = access::logs(
+        ctx,
+        &wanted(&args.target),
+        namespace,
+        args.component.name(),
+        args.follow,
+        args.tail,
+    )
+    .await?;
+    ui.note(&format!(
+        "pod/{} in namespace {namespace} (kubectl --context {} -n {namespace} logs{} pod/{})",
+        log.pod,
+        log.context,
+        if args.follow { " -f" } else { "" },
+        log.pod
+    ));
+    let mut lines = log.lines.lines();
+    let mut out = std::io::stdout().lock();
+    let copy = async {
+        use futures_util::StreamExt;
+        while let Some(line) = lines.next().await {
+            let line = line
+                .map_err(|e| crate::error::Error::failure("the log stream broke off").because(e))?;
+            if writeln!(out, "{line}").is_err() {
+                break; // stdout closed (`| head`): stop quietly, as kubectl does
+            }
+        }
+        Ok::<(), crate::error::Error>(())
+    };
+    tokio::select! {
+        result = copy => result?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(ExitCode::Success)
+}
+
+/// korthbox's version, and what it pins: the default Kubernetes version of each driver and
+/// the driver releases `korthbox install` gets.
+pub fn version(args: VersionArgs) -> Result<ExitCode> {
+    use crate::driver::DriverKind;
+    let version = env!("CARGO_PKG_VERSION");
+    let drivers: Vec<(&str, String, String)> =
+        [DriverKind::Kind, DriverKind::K3d, DriverKind::Minikube]
+            .into_iter()
+            .map(|kind| {
+                let d = kind.driver();
+                let release = d
+                    .release()
+                    .map(|r| r.version.to_string())
+                    .unwrap_or_default();
+                (
+                    kind.label(),
+                    release,
+                    d.default_kubernetes_version().to_string(),
+                )
+            })
+            .collect();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let drivers: serde_json::Map<String, serde_json::Value> = drivers
+            .iter()
+            .map(|(name, release, kubernetes)| {
+                (
+                    name.to_string(),
+                    serde_json::json!({"release": release, "kubernetes": kubernetes}),
+                )
+            })
+            .collect();
+        crate::ui::render::json(
+            &mut out,
+            &serde_json::json!({"version": version, "drivers": drivers}),
+        )?;
+    } else {
+        use std::io::Write;
+        let _ = writeln!(out, "korthbox {version}");
+        for (name, release, kubernetes) in &drivers {
+            let _ = writeln!(
+                out,
+                "  {name:<9} {release:<8} (installs), Kubernetes {kubernetes} by default"
+            );
+        }
     }
     Ok(ExitCode::Success)
 }

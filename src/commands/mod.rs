@@ -39,6 +39,8 @@ pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<E
         Command::Samples(args) => evaluate::samples(args, &ctx).await,
         Command::Upload(args) => evaluate::upload(args, &ctx).await,
         Command::Open(args) => evaluate::open(args, &ctx, ui).await,
+        Command::Logs(args) => lifecycle::logs(args, &ctx, ui).await,
+        Command::Version(args) => lifecycle::version(args),
         Command::Completions(args) => lifecycle::completions(args),
         Command::Install(args) => install::run(args, &ctx, ui).await,
         Command::Doctor(args) => doctor::run(args, &ctx.env, ui).await,

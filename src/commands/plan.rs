@@ -100,14 +100,18 @@ fn print(out: &mut impl Write, plan: &Plan, parts: &Parts) -> std::io::Result<()
             for line in plan.images.lines() {
                 writeln!(out, "#   {line}")?;
             }
+            // One object per YAML document: a definition (kind's, k3d's) is a document of its
+            // own; a command line (minikube's) is a comment.
             match cluster {
-                Some(c) if c.shown.starts_with(plan.driver.label()) => {
-                    writeln!(out, "# cluster: {}", c.shown.trim_end())?
+                Some(c) if c.file_name.ends_with(".yaml") => {
+                    writeln!(out, "# cluster: {}", c.file_name)?;
+                    writeln!(out, "{}", c.shown.trim_end())?;
+                    writeln!(out, "---")?;
                 }
                 Some(c) => {
-                    writeln!(out, "# cluster: {}", c.file_name)?;
-                    out.write_all(c.shown.as_bytes())?;
-                    writeln!(out, "---")?;
+                    for line in c.shown.trim_end().lines() {
+                        writeln!(out, "# cluster: {line}")?;
+                    }
                 }
                 None => writeln!(out, "# cluster: the existing one; nothing to create")?,
             }

@@ -34,8 +34,8 @@ pub async fn run(args: ProveArgs, ctx: &Context) -> Result<ExitCode> {
     let mut err = proof.error("the proof");
     if sandbox {
         err = err.hint(format!(
-            "`kubectl -n {} logs deployment/orthanc` shows Orthanc's side",
-            args.orthanc.ns.namespace
+            "`{}` shows Orthanc's side",
+            ctx.same_target("logs orthanc")
         ));
     }
     Err(err)

@@ -25,6 +25,7 @@ pub use api::{
 
 use crate::error::Error;
 use crate::host::HostFacts;
+use crate::host::engines::EndpointSource;
 use crate::host::tools::{Tool, ToolName};
 
 impl DriverKind {
@@ -180,6 +181,23 @@ pub fn require_provider(
     facts: &HostFacts,
     wanted: Option<ProviderKind>,
 ) -> Result<NodeProvider, Error> {
+    if let Some(engine) = facts.named_engine_silent() {
+        let (named, unset) = match &engine.source {
+            EndpointSource::DockerContext { name } => (
+                format!("the Docker context {name}"),
+                "`docker context use default`",
+            ),
+            _ => ("DOCKER_HOST".to_string(), "`unset DOCKER_HOST`"),
+        };
+        return Err(Error::failure(format!(
+            "the engine {named} names, {}, does not answer",
+            engine.endpoint
+        ))
+        .caused_by(engine.error.as_deref().unwrap_or("not answering").to_string())
+        .hint(format!(
+            "start that engine, or point korthbox at another: {unset} uses the default socket; `korthbox doctor -v` lists every engine found"
+        )));
+    }
     if let Some(found) = provider(facts, wanted).filter(|p| p.endpoint.is_some()) {
         return Ok(found);
     }

@@ -52,6 +52,12 @@ pub enum EndpointSource {
 }
 
 impl EndpointSource {
+    /// Named by the user (DOCKER_HOST, a Docker context): that is the engine, as it is for the
+    /// Docker CLI, and no other is used in its place.
+    pub fn is_explicit(&self) -> bool {
+        !matches!(self, EndpointSource::WellKnown)
+    }
+
     pub fn label(&self) -> String {
         match self {
             EndpointSource::DockerHost => "DOCKER_HOST".into(),
@@ -539,10 +545,7 @@ async fn ping_headers(uri: &str) -> PingResult {
         }
     }
 
-    let connect_error = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("no socket at {uri}"),
-        _ => format!("could not connect to {uri}: {e}"),
-    };
+    let connect_error = |e: std::io::Error| io_words(&e);
     if let Some(_path) = uri.strip_prefix("unix://") {
         #[cfg(unix)]
         {
@@ -625,6 +628,15 @@ fn describe(e: bollard::errors::Error) -> String {
         }
         other => other.to_string(),
     };
+    // A transport failure is said in words (the io error at the bottom of hyper's chain),
+    // not as the client library's chain of wrappers.
+    let mut source = e.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io_words(io);
+        }
+        source = cause.source();
+    }
     let mut source = e.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
@@ -635,6 +647,22 @@ fn describe(e: bollard::errors::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// What a failed connection means, in words.
+fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "nothing is listening there (connection refused)".into(),
+        NotFound => "no socket there".into(),
+        PermissionDenied => "permission denied (is your user in the engine's group?)".into(),
+        TimedOut => "the connection timed out".into(),
+        HostUnreachable | NetworkUnreachable => "the host cannot be reached".into(),
+        ConnectionReset | ConnectionAborted | BrokenPipe => {
+            "the engine closed the connection".into()
+        }
+        _ => format!("could not connect: {e}"),
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,14 @@ impl HostFacts {
         self.engines.get(self.selected?)
     }
 
+    /// The engine the user named (DOCKER_HOST, a Docker context) when it is not answering:
+    /// korthbox uses no other in its place.
+    pub fn named_engine_silent(&self) -> Option<&Engine> {
+        self.engines
+            .first()
+            .filter(|e| e.source.is_explicit() && self.selected.is_none())
+    }
+
     pub fn tool(&self, name: ToolName) -> Option<&Tool> {
         self.tools.iter().find(|t| t.name == name)
     }
@@ -94,19 +102,28 @@ async fn ask_engines(
         Scope::Everything | Scope::Listed => None,
     };
     let fits = |e: &Engine| e.is_reachable() && want.is_none_or(|w| e.api() == w);
+    let guessed = |e: &Endpoint| match engines::kind_from_path(&e.uri) {
+        Some(EngineKind::Podman) => Api::Podman,
+        _ => Api::Docker,
+    };
+    // An engine the user named (DOCKER_HOST, a Docker context) that may speak the API asked
+    // for is the engine: when it does not answer, none is selected in its place.
+    let explicit = endpoints
+        .first()
+        .is_some_and(|e| e.source.is_explicit() && want.is_none_or(|w| guessed(e) == w));
+    let choose = |all: &[Engine]| match explicit {
+        true => all.first().filter(|e| fits(e)).map(|_| 0),
+        false => all.iter().position(fits),
+    };
     if scope == Scope::Everything {
         let mut tasks = JoinSet::new();
         for (i, endpoint) in endpoints.into_iter().enumerate() {
             tasks.spawn(async move { (i, engines::probe(endpoint, timeout).await) });
         }
         let all = collect_in_order(tasks).await;
-        let selected = all.iter().position(fits);
+        let selected = choose(&all);
         return (all, selected);
     }
-    let guessed = |e: &Endpoint| match engines::kind_from_path(&e.uri) {
-        Some(EngineKind::Podman) => Api::Podman,
-        _ => Api::Docker,
-    };
     let likely = endpoints
         .iter()
         .position(|e| want.is_none_or(|w| guessed(e) == w));
@@ -138,6 +155,7 @@ async fn ask_engines(
     if first_only {
         match full {
             Some(engine) if fits(&engine) => return (vec![engine], Some(0)),
+            Some(engine) if explicit => return (vec![engine], None),
             _ => ping_all(&mut pings),
         }
     }
@@ -145,7 +163,7 @@ async fn ask_engines(
     if let (Some(i), Some(engine)) = (likely, full) {
         all.insert(i, engine);
     }
-    let Some(selected) = all.iter().position(fits) else {
+    let Some(selected) = choose(&all) else {
         return (all, None);
     };
     if all[selected].asked == Asked::Ping {

@@ -51,6 +51,69 @@ pub async fn password(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result
         .map_err(|e| Error::failure(e).hint("`korthbox up` creates the sandbox and its password"))
 }
 
+/// A component's log as the API server streams it.
+pub struct Log {
+    /// The pod it comes from, and where that is.
+    pub pod: String,
+    pub context: String,
+    pub lines: std::pin::Pin<Box<dyn futures_util::AsyncBufRead + Send>>,
+}
+
+/// The log of `component`'s newest pod (its container of the same name): the last `tail`
+/// lines, or all, and with `follow` new lines as they come.
+pub async fn logs(
+    ctx: &Context,
+    wanted: &Wanted,
+    namespace: &str,
+    component: &str,
+    follow: bool,
+    tail: Option<i64>,
+) -> Result<Log, Error> {
+    let found = find(ctx, wanted).await?;
+    let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    let selector = pod::selector(component, found.name.as_str());
+    let list = pods
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| {
+            Error::failure(format!("could not list the pods in namespace {namespace}")).because(e)
+        })?;
+    let newest = list
+        .items
+        .into_iter()
+        .filter_map(|p| {
+            let created = p.metadata.creation_timestamp.clone();
+            Some((created, p.metadata.name?))
+        })
+        .max();
+    let Some((_, name)) = newest else {
+        let mut err = Error::failure(format!(
+            "there is no {component} pod in namespace {namespace} of sandbox {}",
+            found.name
+        ));
+        if component == "minio" {
+            err = err.hint("MinIO is part of the sandbox only with `--storage minio`");
+        }
+        return Err(err.hint("`korthbox status` shows what the sandbox has"));
+    };
+    let params = kube::api::LogParams {
+        follow,
+        tail_lines: tail,
+        container: Some(component.to_string()),
+        ..Default::default()
+    };
+    let lines = pods
+        .log_stream(&name, &params)
+        .await
+        .map_err(|e| Error::failure(format!("could not read the log of pod {name}")).because(e))?;
+    Ok(Log {
+        pod: name,
+        context: found.context,
+        lines: Box::pin(lines),
+    })
+}
+
 /// The proof, run again (and kept on the namespace).
 pub async fn prove(
     ctx: &Context,

@@ -69,6 +69,13 @@ pub async fn check(
     {
         facts = ctx.gather_for(wanted.provider).await;
     }
+    // An engine the user named that does not answer stops `up` here, before any tool runs
+    // with it.
+    if wanted.driver.is_none_or(|k| k.driver().makes_cluster())
+        && facts.named_engine_silent().is_some()
+    {
+        driver::require_provider(&facts, wanted.provider)?;
+    }
     let located = target::locate(&ctx.env, &facts, wanted).await?;
     // A sandbox that exists is used with the driver that has it; otherwise the driver asked for.
     let kind = match &located {

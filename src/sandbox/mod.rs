@@ -63,6 +63,35 @@ impl Context {
         format!("korthbox {}", quoted.join(" "))
     }
 
+    /// Another korthbox command for the same sandbox (`korthbox logs orthanc --name dev`): the
+    /// flags that chose the sandbox on this command line are carried over, quoted for a shell.
+    pub fn same_target(&self, command: &str) -> String {
+        const TARGET: [&str; 6] = [
+            "--name",
+            "--driver",
+            "--context",
+            "--namespace",
+            "--kubeconfig",
+            "--config",
+        ];
+        let mut words: Vec<String> = command.split_whitespace().map(String::from).collect();
+        let mut typed = self.args.iter().peekable();
+        while let Some(word) = typed.next() {
+            let flag = word.split_once('=').map_or(word.as_str(), |(f, _)| f);
+            if !TARGET.contains(&flag) {
+                continue;
+            }
+            words.push(word.clone());
+            if !word.contains('=')
+                && let Some(value) = typed.next()
+            {
+                words.push(value.clone());
+            }
+        }
+        let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
+        format!("korthbox {}", quoted.join(" "))
+    }
+
     /// How long host probes may take when a command (not doctor) gathers host facts.
     pub fn probe_timeout(&self) -> Duration {
         self.env

@@ -136,9 +136,10 @@ pub async fn up(
     let proof = steps::prove(ctx, &deployed.client, &namespace, instance, step_timeout).await?;
     if !proof.passed {
         return Err(proof.error("the sandbox is up but the proof").hint(format!(
-                "`kubectl --context {} -n {namespace} logs deployment/orthanc` shows Orthanc's side; `korthbox prove` runs the proof again",
-                target.context
-            )));
+            "`{}` shows Orthanc's side; `{}` runs the proof again",
+            ctx.same_target("logs orthanc"),
+            ctx.same_target("prove")
+        )));
     }
     let samples = match req.samples {
         0 => None,

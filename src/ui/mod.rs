@@ -32,13 +32,16 @@ pub struct Style {
 
 impl Style {
     pub fn detect(env: &Env, verbose: bool, quiet: bool) -> Self {
-        let terminal = std::io::stdout().is_terminal();
+        // A dumb terminal (TERM=dumb: Emacs shells, some CI consoles) draws no escape codes,
+        // so it is written to as a pipe is: plain lines.
+        let dumb = env.var(env::TERM) == Some("dumb");
+        let terminal = std::io::stdout().is_terminal() && !dumb;
         Style {
             color: terminal && env.var_os(env::NO_COLOR).is_none(),
             terminal,
             verbose,
             quiet,
-            progress_terminal: std::io::stderr().is_terminal(),
+            progress_terminal: std::io::stderr().is_terminal() && !dumb,
         }
     }
 

@@ -9,6 +9,7 @@ use crate::apply::Applied;
 use crate::cluster::{ClusterReport, NodeFacts};
 use crate::doctor::{Check, Status, Summary};
 use crate::driver::ClusterEntry;
+use crate::error::Error;
 use crate::host::HostFacts;
 use crate::host::engines::Engine;
 use crate::proof::Proof;
@@ -21,6 +22,19 @@ use crate::sandbox::up;
 pub fn json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
+}
+
+/// A failure as JSON, for `--json` runs: `{"error", "causes", "hints", "exit"}`.
+pub fn error_json(out: &mut impl Write, err: &Error, exit: u8) -> std::io::Result<()> {
+    json(
+        out,
+        &serde_json::json!({
+            "error": err.message,
+            "causes": err.cause_lines(),
+            "hints": err.hints(),
+            "exit": exit,
+        }),
+    )
 }
 
 fn gib(bytes: i64) -> String {

@@ -41,6 +41,8 @@ struct Store {
     forwards: BTreeMap<u16, u16>,
     /// How a command exec'd in a container really runs: container name → route.
     execs: BTreeMap<String, ExecRoute>,
+    /// What a container's log says: container name → text.
+    logs: BTreeMap<String, String>,
 }
 
 /// A command exec'd in a container runs here as a process, with these variables set and
@@ -336,6 +338,15 @@ impl FakeApi {
             .insert(container.to_string(), route);
     }
 
+    /// Makes every pod's `container` log `text`.
+    pub fn log(&self, container: &str, text: &str) {
+        self.store
+            .lock()
+            .unwrap()
+            .logs
+            .insert(container.to_string(), text.to_string());
+    }
+
     /// Removes every object whose path starts with `prefix`.
     pub fn remove(&self, prefix: &str) {
         self.store
@@ -378,6 +389,29 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, store: &Mutex<S
             let execs = store.lock().unwrap().execs.clone();
             exec(writer, &request, query, &execs);
             return;
+        }
+        if method == "GET" && path.contains("/pods/") && path.ends_with("/log") {
+            let pod = path.trim_end_matches("/log").to_string();
+            let store = store.lock().unwrap();
+            let text = query_param(query, "container")
+                .and_then(|c| store.logs.get(c).cloned())
+                .filter(|_| store.objects.contains_key(&pod));
+            let (status, mut body) = match text {
+                Some(text) => ("200 OK", text),
+                None => ("404 Not Found", String::new()),
+            };
+            if let Some(n) = query_param(query, "tailLines").and_then(|n| n.parse::<usize>().ok()) {
+                let lines: Vec<&str> = body.lines().collect();
+                body = lines[lines.len().saturating_sub(n)..].join("\n") + "\n";
+            }
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+            continue;
         }
         if path.ends_with("/portforward") && request.header("upgrade").is_some() {
             let forwards = store.lock().unwrap().forwards.clone();

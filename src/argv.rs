@@ -1,0 +1,201 @@
+//! What the user typed, before clap parses it: the spellings korthbox's neighbours use
+//! (kubectl's `-o json`, kind's and minikube's verbs and flags) turned into korthbox's, or
+//! answered with korthbox's word for them. Destructive words are suggested, never aliased.
+
+use std::ffi::OsString;
+
+use crate::error::Error;
+
+/// The subcommands, so that a neighbour's verb is told apart from korthbox's own.
+const COMMANDS: [&str; 19] = [
+    "up",
+    "status",
+    "down",
+    "reset",
+    "forward",
+    "password",
+    "prove",
+    "samples",
+    "upload",
+    "open",
+    "install",
+    "completions",
+    "doctor",
+    "plan",
+    "cluster",
+    "stack",
+    "version",
+    "logs",
+    "help",
+];
+
+/// Neighbours' verbs (kind, k3d, minikube, kubectl, docker compose) and korthbox's word.
+const VERBS: [(&str, &str); 12] = [
+    ("delete", "down"),
+    ("stop", "down"),
+    ("destroy", "down"),
+    ("remove", "down"),
+    ("rm", "down"),
+    ("teardown", "down"),
+    ("create", "up"),
+    ("start", "up"),
+    ("run", "up"),
+    ("deploy", "up"),
+    ("get", "status"),
+    ("describe", "status"),
+];
+
+/// Flags of the neighbours and what korthbox calls them.
+const FLAGS: [(&str, &str); 2] = [
+    // minikube's profile is korthbox's sandbox name.
+    ("--profile", "--name"),
+    ("-p", "--name"),
+];
+
+/// kubectl's `-o json`/`--output json`/`-ojson`/`--output=json`, as korthbox's `--json`.
+pub fn output_flag(args: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter().peekable();
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy().to_string();
+        if text == "--" {
+            out.push(arg);
+            out.extend(iter);
+            break;
+        }
+        let joined = matches!(text.as_str(), "-ojson" | "--output=json" | "-o=json");
+        let split = matches!(text.as_str(), "-o" | "--output")
+            && iter.peek().is_some_and(|next| next == "json");
+        if joined {
+            out.push("--json".into());
+        } else if split {
+            iter.next();
+            out.push("--json".into());
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+/// Whether the command line asks for JSON (`--json`, after [`output_flag`]): then a failure
+/// is a JSON document on stdout too, so that a script never reads an empty stdout.
+pub fn wants_json(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// A neighbour's word where korthbox has another: a usage error naming korthbox's, with the
+/// rest of the command line carried over.
+pub fn neighbours_words(args: &[OsString]) -> Option<Error> {
+    let words: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    // The first word that is not a flag (global flags may come first).
+    let first = words.iter().position(|w| !w.starts_with('-'))?;
+    let typed = words[first].as_str();
+    if !COMMANDS.contains(&typed)
+        && let Some((_, ours)) = VERBS.iter().find(|(theirs, _)| *theirs == typed)
+    {
+        let mut rest: Vec<&str> = words[first + 1..].iter().map(String::as_str).collect();
+        // `create cluster`, `delete cluster`: the object is implied.
+        if rest.first() == Some(&"cluster") {
+            rest.remove(0);
+        }
+        let suggestion = std::iter::once(*ours)
+            .chain(rest.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let what = match *ours {
+            "down" => "deletes the sandbox",
+            "up" => "creates (or repairs) the sandbox",
+            _ => "shows the sandbox",
+        };
+        return Some(
+            Error::usage(format!("korthbox has no `{typed}` command"))
+                .hint(format!("`korthbox {ours}` {what}: `korthbox {suggestion}`"))
+                .hint("`korthbox --help` lists the commands"),
+        );
+    }
+    for (i, word) in words.iter().enumerate() {
+        let (flag, value) = word.split_once('=').unwrap_or((word, ""));
+        if let Some((_, ours)) = FLAGS.iter().find(|(theirs, _)| *theirs == flag) {
+            let value = if value.is_empty() {
+                words.get(i + 1).map(String::as_str).unwrap_or("NAME")
+            } else {
+                value
+            };
+            return Some(
+                Error::usage(format!("korthbox has no `{flag}` flag"))
+                    .hint(format!("the sandbox's name is `{ours}`: `{ours} {value}`")),
+            );
+        }
+        // kind's and minikube's `--driver docker` is korthbox's `--provider docker`.
+        if flag == "--driver" {
+            let value = if value.is_empty() {
+                words.get(i + 1).map(String::as_str).unwrap_or("")
+            } else {
+                value
+            };
+            if matches!(value, "docker" | "podman") {
+                return Some(
+                    Error::usage(format!(
+                        "`--driver {value}`: korthbox's drivers are kind, k3d, minikube and existing; the engine the nodes run on is the provider"
+                    ))
+                    .hint(format!("`--provider {value}` (with `--driver kind`, `k3d` or `minikube`)")),
+                );
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<OsString> {
+        std::iter::once("korthbox")
+            .chain(line.split_whitespace())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn kubectls_output_flag_is_json() {
+        for line in [
+            "status -o json",
+            "status --output json",
+            "status -ojson",
+            "status --output=json",
+        ] {
+            assert_eq!(output_flag(args(line)), args("status --json"), "{line}");
+        }
+        assert_eq!(output_flag(args("status -o yaml")), args("status -o yaml"));
+        assert_eq!(
+            output_flag(args("upload -- -o json")),
+            args("upload -- -o json")
+        );
+    }
+
+    #[test]
+    fn neighbours_verbs_are_answered_with_korthboxs() {
+        let err = neighbours_words(&args("delete cluster --name dev")).unwrap();
+        assert!(
+            err.hints()[0].contains("`korthbox down --name dev`"),
+            "{err}"
+        );
+        let err = neighbours_words(&args("-v create cluster")).unwrap();
+        assert!(err.hints()[0].contains("`korthbox up`"), "{err}");
+        assert!(neighbours_words(&args("down --name dev")).is_none());
+        let err = neighbours_words(&args("up --profile dev")).unwrap();
+        assert!(err.hints()[0].contains("--name dev"), "{err}");
+        let err = neighbours_words(&args("up --driver=docker")).unwrap();
+        assert!(err.hints()[0].contains("--provider docker"), "{err}");
+        assert!(neighbours_words(&args("up --driver kind --provider docker")).is_none());
+    }
+}
