@@ -364,6 +364,36 @@ pub async fn client(env: &Env, context: &str) -> Result<kube::Client, Error> {
     connect(env, &merged, context, Some(REQUEST_TIMEOUT)).await
 }
 
+/// What went wrong talking to an API server, in words: the connection failure at the bottom
+/// of the client's chain (refused, timed out, no route), or the client's own message.
+pub fn words(e: &kube::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return crate::host::engines::io_words(io);
+        }
+        source = cause.source();
+    }
+    crate::error::one_line(e)
+}
+
+/// Whether the API server of `context` answers (a `/version` request); when it does not, the
+/// error `cluster check` gives: the context, its URL, the kubectl command that shows the same,
+/// and `korthbox reset` for a broken sandbox.
+pub async fn reachable(env: &Env, client: &kube::Client, context: &str) -> Result<(), Error> {
+    let why = match tokio::time::timeout(REQUEST_TIMEOUT, client.apiserver_version()).await {
+        // Any answer, an error status included (403 without the right to read /version), is
+        // a server that can be reached.
+        Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => return Ok(()),
+        Ok(Err(e)) => words(&e),
+        Err(_) => format!("no answer within {}", seconds(REQUEST_TIMEOUT)),
+    };
+    let merged = kubeconfig::load(env);
+    let server = server_of(&merged.config, context);
+    Err(unreachable(context, server.as_deref(), &why, false)
+        .unwrap_or_else(|| Error::failure(format!("context `{context}`: {why}"))))
+}
+
 /// A client for long-lived streams (`korthbox forward`'s port-forwards): no read timeout, so an
 /// idle browser connection or a paused DICOM association stays open.
 pub async fn stream_client(env: &Env, context: &str) -> Result<kube::Client, Error> {
@@ -382,7 +412,8 @@ async fn connect(
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        let mut err = Error::failure(format!("there is no kube context `{context}`"));
+        // A context that is not there is a mistake in what was typed (or in KUBECONFIG).
+        let mut err = Error::usage(format!("there is no kube context `{context}`"));
         err = err.caused_by(if files.is_empty() {
             "no kubeconfig file was found (KUBECONFIG is unset and there is no ~/.kube/config)"
                 .to_string()

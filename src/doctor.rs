@@ -49,7 +49,8 @@ impl Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckId {
     HostOs,
-    HostPort,
+    /// One per port the sandbox maps: `host.port.http`, `host.port.dicom`, `host.port.api`.
+    HostPort(PortRole),
     HostInotify,
     EngineReachable,
     EngineUnreachable,
@@ -64,11 +65,31 @@ pub enum CheckId {
     KubeDockerDesktop,
 }
 
+/// The ports a sandbox maps on 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortRole {
+    Http,
+    Dicom,
+    Api,
+}
+
+impl PortRole {
+    fn label(self) -> &'static str {
+        match self {
+            PortRole::Http => "Orthanc HTTP",
+            PortRole::Dicom => "Orthanc DICOM",
+            PortRole::Api => "Kubernetes API server",
+        }
+    }
+}
+
 impl CheckId {
     pub fn as_str(self) -> &'static str {
         match self {
             CheckId::HostOs => "host.os",
-            CheckId::HostPort => "host.port",
+            CheckId::HostPort(PortRole::Http) => "host.port.http",
+            CheckId::HostPort(PortRole::Dicom) => "host.port.dicom",
+            CheckId::HostPort(PortRole::Api) => "host.port.api",
             CheckId::HostInotify => "host.inotify",
             CheckId::EngineReachable => "engine.reachable",
             CheckId::EngineUnreachable => "engine.unreachable",
@@ -162,7 +183,7 @@ impl Check {
 /// What the checks read besides [`HostFacts`]: the state of ports, disks and kernel settings.
 #[derive(Debug, Clone)]
 pub struct LocalFacts {
-    pub ports: Vec<(&'static str, u16, bool)>,
+    pub ports: Vec<(PortRole, u16, bool)>,
     /// Free bytes where the selected engine keeps its data, when that is on this host.
     pub data_free: Option<(PathBuf, Option<u64>)>,
     pub inotify: InotifyLimits,
@@ -184,9 +205,9 @@ impl LocalFacts {
         let uid = host::engines::current_uid();
         Self {
             ports: [
-                ("Orthanc HTTP", ports.http),
-                ("Orthanc DICOM", ports.dicom),
-                ("Kubernetes API server", ports.api_server),
+                (PortRole::Http, ports.http),
+                (PortRole::Dicom, ports.dicom),
+                (PortRole::Api, ports.api_server),
             ]
             .into_iter()
             .map(|(what, port)| (what, port, host::port_is_free(port)))
@@ -249,11 +270,14 @@ fn engine_checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
         detail.push_str(&format!(" ({others} more reachable)"));
     }
     out.push(Check::ok(CheckId::EngineReachable, detail));
-    for other in facts.engines.iter().filter(|e| !e.is_reachable()) {
+    // One check (one id) for every engine found that does not answer.
+    let silent: Vec<&Engine> = facts.engines.iter().filter(|e| !e.is_reachable()).collect();
+    if let Some(first) = silent.first() {
+        let details: Vec<String> = silent.iter().map(|e| unreachable_detail(e)).collect();
         out.push(Check::warn(
             CheckId::EngineUnreachable,
-            unreachable_detail(other),
-            start_fix(other, os),
+            details.join("; "),
+            start_fix(first, os),
         ));
     }
 
@@ -343,10 +367,19 @@ fn no_reachable_engine(facts: &HostFacts) -> Check {
             EndpointSource::DockerContext { .. } => "`docker context use default`",
             _ => "`unset DOCKER_HOST`",
         };
+        let silent: Vec<String> = facts.engines[1..]
+            .iter()
+            .filter(|e| !e.is_reachable())
+            .map(unreachable_detail)
+            .collect();
+        let also = match silent.is_empty() {
+            true => String::new(),
+            false => format!("; not answering either: {}", silent.join("; ")),
+        };
         return Check::fail(
             CheckId::EngineReachable,
             format!(
-                "{}; korthbox uses no other in its place ({others} other engine(s) answer)",
+                "{}; korthbox uses no other in its place ({others} other engine(s) answer){also}",
                 unreachable_detail(named)
             ),
             format!("{}; or {unset} to use another", start_fix(named, os)),
@@ -639,7 +672,7 @@ fn tool_checks(facts: &HostFacts) -> Vec<Check> {
         out.push(old_tool(tool, host));
     }
     match facts.tool(ToolName::Kubectl) {
-        Some(t) if t.usable() => out.push(Check::ok(CheckId::Tool(ToolName::Kubectl), format!("kubectl {}", t.version.as_ref().map(|v| v.to_string()).unwrap_or_default()))),
+        Some(t) if t.version.is_some() => out.push(kubectl_skew(t, facts)),
         Some(t) if t.installed() => out.push(old_tool(t, host)),
         _ => out.push(Check::warn(
             CheckId::Tool(ToolName::Kubectl),
@@ -648,6 +681,42 @@ fn tool_checks(facts: &HostFacts) -> Vec<Check> {
         )),
     }
     out
+}
+
+/// kubectl against the Kubernetes version `up` creates by default: kubectl is supported within
+/// one minor version of the API server, older or newer.
+fn kubectl_skew(kubectl: &Tool, facts: &HostFacts) -> Check {
+    let id = CheckId::Tool(ToolName::Kubectl);
+    let Some(version) = &kubectl.version else {
+        return old_tool(kubectl, &facts.host);
+    };
+    let driver = crate::driver::pick(None, facts).unwrap_or(crate::driver::DriverKind::Kind);
+    let cluster = driver.driver().default_kubernetes_version();
+    let cluster_minor = cluster
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse::<u64>().ok());
+    match cluster_minor {
+        Some(minor) if version.major == 1 && version.minor.abs_diff(minor) > 1 => {
+            let arch = facts.host.arch.release_name().unwrap_or("amd64");
+            let plain = cluster.split('+').next().unwrap_or(cluster);
+            Check::warn(
+                id,
+                format!(
+                    "kubectl {version} is more than one minor version from Kubernetes {plain}, what `up` creates with {}: kubectl supports one minor version either side",
+                    driver.label()
+                ),
+                match facts.host.family {
+                    OsFamily::Linux | OsFamily::Wsl2 | OsFamily::Other => format!(
+                        "`curl -LO https://dl.k8s.io/release/{plain}/bin/linux/{arch}/kubectl && sudo install kubectl /usr/local/bin/`"
+                    ),
+                    _ => format!("install kubectl {plain} (`korthbox doctor` checks again)"),
+                },
+            )
+        }
+        _ => Check::ok(id, format!("kubectl {version}")),
+    }
 }
 
 fn old_tool(tool: &Tool, host: &HostOs) -> Check {
@@ -683,9 +752,10 @@ fn port_checks(local: &LocalFacts, os: OsFamily) -> Vec<Check> {
     local
         .ports
         .iter()
-        .map(|(what, port, free)| {
+        .map(|(role, port, free)| {
+            let what = role.label();
             if *free {
-                Check::ok(CheckId::HostPort, format!("127.0.0.1:{port} is free ({what})"))
+                Check::ok(CheckId::HostPort(*role), format!("127.0.0.1:{port} is free ({what})"))
             } else {
                 let who = match os {
                     OsFamily::Macos => format!("`lsof -nP -iTCP:{port} -sTCP:LISTEN`"),
@@ -693,7 +763,7 @@ fn port_checks(local: &LocalFacts, os: OsFamily) -> Vec<Check> {
                     _ => format!("`sudo ss -ltnp 'sport = :{port}'`"),
                 };
                 Check::fail(
-                    CheckId::HostPort,
+                    CheckId::HostPort(*role),
                     format!("127.0.0.1:{port} ({what}) is already in use"),
                     format!("find what listens there with {who} and stop it, or give korthbox another port"),
                 )
@@ -705,10 +775,22 @@ fn port_checks(local: &LocalFacts, os: OsFamily) -> Vec<Check> {
 fn kube_checks(facts: &HostFacts) -> Vec<Check> {
     let kube = &facts.kubeconfig;
     let mut out = Vec::new();
-    for error in &kube.errors {
+    // One check for every kubeconfig file that could not be used, one line each.
+    let mut problems: Vec<String> = kube
+        .errors
+        .iter()
+        .map(|e| format!("kubeconfig not readable: {e}"))
+        .collect();
+    problems.extend(kube.missing.iter().map(|p| {
+        format!(
+            "KUBECONFIG names {}, which does not exist (kubectl skips it too)",
+            p.display()
+        )
+    }));
+    if !problems.is_empty() {
         out.push(Check::warn(
             CheckId::KubeConfig,
-            format!("kubeconfig not readable: {error}"),
+            problems.join("; "),
             "fix or remove that file (kubectl reads it too), or leave it out of KUBECONFIG",
         ));
     }

@@ -56,6 +56,19 @@ impl Holder {
     }
 }
 
+/// Who holds the lock of sandbox `name` right now, if anyone does (`status` says so).
+pub fn holder(env: &Env, name: &SandboxName) -> Option<Holder> {
+    let path = env.cache_dir()?.join("locks").join(format!("{name}.lock"));
+    let mut file = File::open(&path).ok()?;
+    // Free: taken and released at once (dropping the file releases it).
+    if try_lock(&file).ok()? {
+        return None;
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    Holder::parse(&text)
+}
+
 fn try_lock(file: &File) -> std::io::Result<bool> {
     match file.try_lock() {
         Ok(()) => Ok(true),

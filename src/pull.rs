@@ -61,6 +61,22 @@ fn pull_failed(reference: &str, image: &ImageRef) -> Error {
     ))
 }
 
+/// The images of `images` (as typed: `name:tag`, `name@digest`) that the engine at `uri` does
+/// not have.
+pub async fn missing(uri: &str, images: &[String]) -> Result<Vec<String>, Error> {
+    let docker =
+        crate::host::engines::client(uri, std::time::Duration::from_secs(30)).map_err(|e| {
+            Error::failure(format!("could not talk to the engine at {uri}")).caused_by(e)
+        })?;
+    let mut out = Vec::new();
+    for image in images {
+        if docker.inspect_image(image).await.is_err() {
+            out.push(image.clone());
+        }
+    }
+    Ok(out)
+}
+
 async fn present(docker: &Docker, image: &ImageRef) -> bool {
     let by = match &image.digest {
         Some(digest) => format!("{}@{digest}", image.name()),

@@ -448,3 +448,205 @@ fn logs_prints_a_components_log_from_the_sandboxs_namespace() {
     // MinIO is not there without --storage minio: said, with the flag that adds it.
     failed_with(&run(&["minio"]), 1, &["no minio pod", "--storage minio"]);
 }
+
+// 10. Options that do not apply say so once; a registry mirror is HOST[:PORT][/PATH].
+#[test]
+fn options_that_do_not_apply_say_so() {
+    let sandbox = Sandbox::new();
+    for (args, says) in [
+        (
+            vec!["--driver", "kind", "--node-cpus", "4"],
+            "--node-cpus does not apply to --driver kind",
+        ),
+        (
+            vec!["--driver", "k3d", "--node-memory=4096"],
+            "--node-memory does not apply to --driver k3d",
+        ),
+        (
+            vec!["--driver", "minikube", "--api-server-port", "7443"],
+            "--api-server-port does not apply to --driver minikube",
+        ),
+        (
+            vec!["--driver", "existing", "--context", "x", "--workers", "1"],
+            "--workers does not apply to --driver existing",
+        ),
+        (
+            vec![
+                "--driver",
+                "kind",
+                "--storage",
+                "minio",
+                "--orthanc-storage",
+                "postgres",
+            ],
+            "Orthanc keeps its files in PostgreSQL",
+        ),
+    ] {
+        let mut all = vec!["plan", "--only", "images", "--provider", "docker"];
+        all.extend(&args);
+        let out = sandbox.run(&all);
+        ok(&out);
+        assert_eq!(
+            stderr(&out).matches(says).count(),
+            1,
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // Nothing is said when the flag is not typed.
+    let out = sandbox.run(&[
+        "plan",
+        "--only",
+        "images",
+        "--driver",
+        "kind",
+        "--provider",
+        "docker",
+    ]);
+    assert!(!stderr(&out).contains("does not apply"), "{}", stderr(&out));
+}
+
+// 11. An API server that does not answer is said the same way by every command.
+#[test]
+fn an_unreachable_api_server_is_said_plainly_everywhere() {
+    let mut sandbox = Sandbox::new();
+    let config = sandbox.path("home/.kube/config");
+    support::kube_api::write_kubeconfig(&config, "lab", "https://127.0.0.1:1");
+    sandbox.set("KUBECONFIG", config.to_str().unwrap());
+    let target = ["--driver", "existing", "--context", "lab"];
+    for command in [
+        vec!["password"],
+        vec!["prove"],
+        vec!["down", "--yes"],
+        vec!["forward"],
+        vec!["logs"],
+    ] {
+        let out = sandbox.run(&[&command[..], &target[..]].concat());
+        let err = failed_with(
+            &out,
+            1,
+            &[
+                "the API server of context `lab` (https://127.0.0.1:1) cannot be reached",
+                "connection refused",
+                "`kubectl --context lab get nodes`",
+                "`korthbox reset`",
+            ],
+        );
+        assert!(!err.contains("ServiceError"), "{command:?}: {err}");
+    }
+    let out = sandbox.run(&[&["status"][..], &target[..]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("(https://127.0.0.1:1) cannot be reached"),
+        "{text}"
+    );
+    assert!(text.contains("`kubectl --context lab get nodes`"), "{text}");
+    // A context that is not there is a usage error.
+    for command in ["status", "password", "prove"] {
+        let out = sandbox.run(&[command, "--driver", "existing", "--context", "nope"]);
+        failed_with(&out, 2, &["there is no kube context `nope`"]);
+    }
+}
+
+// 12. status while another korthbox holds the sandbox's lock says who is working on it.
+#[test]
+fn status_while_up_runs_says_it_is_being_created() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.path("home/.cache/korthbox/locks/korthbox.lock");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut file = std::fs::File::options()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    use std::io::Write;
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    write!(file, "4242 {since} up --driver kind").unwrap();
+    file.lock().unwrap();
+    let out = sandbox.run(&["status", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["state"], "busy", "{doc}");
+    let problem = doc["problems"][0].as_str().unwrap();
+    assert!(problem.contains("is being created"), "{problem}");
+    assert!(
+        problem.contains("`korthbox up --driver kind` (pid 4242"),
+        "{problem}"
+    );
+    drop(file);
+    let out = sandbox.run(&["status", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["state"], "absent", "{doc}");
+}
+
+// 13. cluster load checks the cluster and the images first; no driver is exit 1 everywhere.
+#[test]
+fn cluster_load_checks_before_it_runs_the_tool() {
+    needs_shared!();
+    let sandbox = drivers();
+    let out = sandbox.run(&[
+        "cluster",
+        "load",
+        "--driver",
+        "kind",
+        "--name",
+        "dev",
+        "postgres:17.6",
+    ]);
+    failed_with(&out, 1, &["there is no sandbox dev"]);
+    stand_ins::add_korthbox_cluster(&sandbox, "kind", "dev");
+    let out = sandbox.run(&[
+        "cluster",
+        "load",
+        "--driver",
+        "kind",
+        "--name",
+        "dev",
+        "postgres:17.6",
+        "team/orthanc:not-built",
+    ]);
+    failed_with(
+        &out,
+        1,
+        &[
+            "not in the Docker engine",
+            "team/orthanc:not-built",
+            "`docker pull team/orthanc:not-built`",
+        ],
+    );
+    assert!(!stderr(&out).contains("postgres:17.6"), "{}", stderr(&out));
+    assert!(
+        !stand_ins::calls(&sandbox)
+            .iter()
+            .any(|c| c.line().contains("load")),
+        "{:?}",
+        stand_ins::calls(&sandbox)
+    );
+    ok(&sandbox.run(&[
+        "cluster",
+        "load",
+        "--driver",
+        "kind",
+        "--name",
+        "dev",
+        "postgres:17.6",
+    ]));
+
+    // No driver installed: exit 1 from every command that needs one.
+    let bare = Sandbox::new();
+    for args in [
+        vec!["cluster", "load", "x:1"],
+        vec!["cluster", "delete"],
+        vec!["cluster", "create"],
+        vec!["stack", "apply"],
+        vec!["up"],
+    ] {
+        let out = bare.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+    }
+}

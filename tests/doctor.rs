@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{FakeEngine, Sandbox, check, checks, fixture, fixture_json, fixture_path};
+use support::{FakeEngine, Sandbox, check, fixture, fixture_json, fixture_path};
 
 fn tool<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["tools"]
@@ -65,6 +65,26 @@ fn tool_versions_from_real_output_formats() {
     );
     assert!(kind["fix"].as_str().unwrap().contains("kind"));
     assert_eq!(check(&doc, "tools.k3d")["status"], "warn");
+    // kubectl v1.32 against the v1.36 clusters `up` creates: outside kubectl's skew of one
+    // minor version, with the matching release in the fix.
+    let kubectl = check(&doc, "tools.kubectl");
+    assert_eq!(kubectl["status"], "warn");
+    assert!(
+        kubectl["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than one minor version from Kubernetes v1.36"),
+        "{kubectl}"
+    );
+    assert!(
+        kubectl["fix"].as_str().unwrap().contains("/release/v1.36."),
+        "{kubectl}"
+    );
+    s.stand_in(
+        "kubectl",
+        r#"printf '{"clientVersion": {"major": "1", "minor": "35", "gitVersion": "v1.35.2"}}\n'"#,
+    );
+    let (doc, _) = s.doctor_json(&[]);
     assert_eq!(check(&doc, "tools.kubectl")["status"], "ok");
 }
 
@@ -169,6 +189,24 @@ fn a_broken_kubeconfig_is_a_warning() {
             .as_str()
             .unwrap()
             .contains(bad.to_str().unwrap())
+    );
+    // One line naming the file (not the parser's drawing of it).
+    assert!(!c["detail"].as_str().unwrap().contains('\n'), "{c}");
+    // A KUBECONFIG entry that does not exist is noted in the same check.
+    let missing = s.path("kube/not-there");
+    let list = std::env::join_paths([bad.clone(), missing.clone()]).unwrap();
+    s.set("KUBECONFIG", list.to_str().unwrap());
+    let (doc, _) = s.doctor_json(&[]);
+    let detail = check(&doc, "kube.config")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains(&format!(
+            "KUBECONFIG names {}, which does not exist",
+            missing.display()
+        )),
+        "{detail}"
     );
 }
 
@@ -332,10 +370,22 @@ fn a_busy_port_fails_and_names_the_port() {
         "--api-server-port",
         &api,
     ]);
-    let ports = checks(&doc, "host.port");
-    assert_eq!(ports.len(), 3);
+    let ports: Vec<&serde_json::Value> = ["host.port.http", "host.port.dicom", "host.port.api"]
+        .iter()
+        .map(|id| check(&doc, id))
+        .collect();
     let failed: Vec<_> = ports.iter().filter(|c| c["status"] == "fail").collect();
     assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["id"], "host.port.http");
+    // Every check has an id of its own.
+    let ids: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
     assert!(failed[0]["detail"].as_str().unwrap().contains(&format!(
         "127.0.0.1:{port} (Orthanc HTTP) is already in use"
     )));

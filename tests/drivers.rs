@@ -211,6 +211,8 @@ fn k3d_on_docker_and_on_podman() {
         [
             "k3d cluster list -o json".to_string(),
             format!("k3d cluster create dev --config {config}"),
+            // load checks that the cluster is there first
+            "k3d cluster list -o json".to_string(),
             "k3d image import postgres:17.6 --cluster dev".to_string(),
             "k3d cluster list -o json".to_string(),
             "k3d cluster delete dev".to_string(),
@@ -252,6 +254,7 @@ fn minikube_on_docker_and_on_podman() {
         [
             "minikube profile list -o json",
             "minikube start --profile=korthbox --driver=docker --container-runtime=containerd --kubernetes-version=v1.36.4 --nodes=2 --cpus=2 --memory=2048m --listen-address=127.0.0.1",
+            "minikube profile list -o json",
             "minikube image load postgres:17.6 --profile=korthbox",
             "minikube profile list -o json",
             "minikube delete --profile korthbox",

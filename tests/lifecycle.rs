@@ -391,7 +391,7 @@ fn failure_classes_have_one_error_a_hint_and_the_right_code() {
     );
     assert!(
         err.contains(&format!(
-            "host.port: 127.0.0.1:{port} (Orthanc HTTP) is already in use"
+            "host.port.http: 127.0.0.1:{port} (Orthanc HTTP) is already in use"
         )),
         "{err}"
     );

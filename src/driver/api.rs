@@ -285,6 +285,11 @@ pub trait Driver: Sync {
         None
     }
 
+    /// The cluster flags this driver does not use, each with why: said once when one is typed.
+    fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// The file korthbox keeps the definition in (`kind.yaml`), under its cache directory; its
     /// presence is the evidence that korthbox made the cluster.
     fn definition_file(&self) -> Option<&'static str> {

@@ -17,6 +17,18 @@ impl Driver for Existing {
         None
     }
 
+    fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
+        const AS_IT_IS: &str = "an existing cluster is used as it is";
+        &[
+            ("--workers", AS_IT_IS),
+            ("--control-planes", AS_IT_IS),
+            ("--kubernetes-version", AS_IT_IS),
+            ("--node-cpus", AS_IT_IS),
+            ("--node-memory", AS_IT_IS),
+            ("--api-server-port", AS_IT_IS),
+        ]
+    }
+
     fn default_kubernetes_version(&self) -> &'static str {
         "whatever the cluster runs"
     }

@@ -133,6 +133,19 @@ impl Driver for K3d {
         })
     }
 
+    fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "--node-cpus",
+                "k3d's nodes share the engine's CPUs and memory; size the engine instead",
+            ),
+            (
+                "--node-memory",
+                "k3d's nodes share the engine's CPUs and memory; size the engine instead",
+            ),
+        ]
+    }
+
     fn cgroup_note(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Option<String> {
         cgroup_need(spec, provider).ok()?.note(&format!(
             "korthbox gives every k3s node `{ALLOW_CGROUP_V1}`"

@@ -197,6 +197,19 @@ impl Driver for Kind {
         })
     }
 
+    fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "--node-cpus",
+                "kind's nodes share the engine's CPUs and memory; size the engine instead",
+            ),
+            (
+                "--node-memory",
+                "kind's nodes share the engine's CPUs and memory; size the engine instead",
+            ),
+        ]
+    }
+
     fn cgroup_note(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Option<String> {
         let chosen = choice(spec, provider).ok()?;
         if chosen.picked_for_v1 {

@@ -96,6 +96,13 @@ impl Driver for Minikube {
         Ok(Definition::Args(Self::start_args(spec, provider)?))
     }
 
+    fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
+        &[(
+            "--api-server-port",
+            "minikube maps the API server to a host port of its own choosing (see `kubectl config view`)",
+        )]
+    }
+
     /// minikube handles cgroup v1 itself: since v1.38 (minikube PR #22319) it gives the
     /// kubelets of Kubernetes 1.35+ `failCgroupV1: false` on a cgroup v1 host.
     fn cgroup_note(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Option<String> {

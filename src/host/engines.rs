@@ -650,7 +650,7 @@ fn describe(e: bollard::errors::Error) -> String {
 }
 
 /// What a failed connection means, in words.
-fn io_words(e: &std::io::Error) -> String {
+pub fn io_words(e: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     match e.kind() {
         ConnectionRefused => "nothing is listening there (connection refused)".into(),

@@ -34,6 +34,9 @@ pub struct KubeContexts {
     /// Files that exist but could not be read or parsed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Files KUBECONFIG names that do not exist (kubectl skips them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<PathBuf>,
 }
 
 impl KubeContexts {
@@ -57,6 +60,15 @@ pub struct Merged {
     pub config: Kubeconfig,
     pub files: Vec<PathBuf>,
     pub errors: Vec<String>,
+    /// Files KUBECONFIG names that do not exist.
+    pub missing: Vec<PathBuf>,
+}
+
+/// An error's first line, with its source chain: what a parser said, without the excerpt of
+/// the file it draws beneath.
+fn first_line(e: &dyn std::error::Error) -> String {
+    let text = crate::error::one_line(e);
+    text.lines().next().unwrap_or_default().trim().to_string()
 }
 
 /// Reads and merges every kubeconfig file the way kubectl does.
@@ -65,22 +77,29 @@ pub fn load(env: &Env) -> Merged {
         config: Kubeconfig::default(),
         files: Vec::new(),
         errors: Vec::new(),
+        missing: Vec::new(),
     };
     for path in files(env) {
         if !path.exists() {
+            // kubectl skips it too; a KUBECONFIG entry that is not there is worth a note.
+            if env.var_os(env::KUBECONFIG).is_some() {
+                out.missing.push(path);
+            }
             continue;
         }
         let next = match Kubeconfig::read_from(&path) {
             Ok(k) => k,
             Err(e) => {
-                out.errors.push(format!("{}: {e}", path.display()));
+                out.errors
+                    .push(format!("{}: {}", path.display(), first_line(&e)));
                 continue;
             }
         };
         out.config = match out.config.clone().merge(next) {
             Ok(m) => m,
             Err(e) => {
-                out.errors.push(format!("{}: {e}", path.display()));
+                out.errors
+                    .push(format!("{}: {}", path.display(), first_line(&e)));
                 continue;
             }
         };
@@ -95,10 +114,12 @@ pub fn read(env: &Env) -> KubeContexts {
         config: merged,
         files,
         errors,
+        missing,
     } = load(env);
     let mut out = KubeContexts {
         files,
         errors,
+        missing,
         ..KubeContexts::default()
     };
     out.current = merged.current_context.clone().filter(|c| !c.is_empty());

@@ -29,6 +29,7 @@ async fn find(ctx: &Context, wanted: &Wanted) -> Result<Target, Error> {
 async fn connect(ctx: &Context, wanted: &Wanted) -> Result<(Target, kube::Client), Error> {
     let found = find(ctx, wanted).await?;
     let client = crate::cluster::client(&ctx.env, &found.context).await?;
+    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
     Ok((found, client))
 }
 
@@ -71,6 +72,7 @@ pub async fn logs(
 ) -> Result<Log, Error> {
     let found = find(ctx, wanted).await?;
     let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
+    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let pods: Api<Pod> = Api::namespaced(client, namespace);
     let selector = pod::selector(component, found.name.as_str());
     let list = pods
@@ -137,6 +139,7 @@ pub async fn forward(
 ) -> Result<(), Error> {
     let found = find(ctx, wanted).await?;
     let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
+    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let pods: Api<Pod> = Api::namespaced(client, namespace);
     let selector = pod::selector("orthanc", found.name.as_str());
     let http = bind(http_port).await?;
@@ -178,6 +181,7 @@ pub async fn web(
 ) -> Result<Web, Error> {
     let found = find(ctx, wanted).await?;
     let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
+    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let path = match viewer {
         false => EXPLORER.to_string(),
         true => viewer_path(&client, namespace).await?,

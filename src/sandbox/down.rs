@@ -109,6 +109,7 @@ pub async fn down(ctx: &Context, req: &DownRequest) -> Result<Option<Deleted>, E
 /// the cluster-wide objects labelled for it.
 async fn delete_owned(ctx: &Context, found: &Target, namespace: &str) -> Result<Deleted, Error> {
     let client = crate::cluster::client(&ctx.env, &found.context).await?;
+    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let removed = ownership::delete_sandbox(&client, namespace, &found.name).await?;
     if let Some(kept) = &removed.kept_provisioner {
         ctx.steps.note(kept);

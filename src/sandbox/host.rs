@@ -110,7 +110,7 @@ fn blocking<'c>(checks: &'c [Check], driver: &dyn Driver, exists: bool) -> Vec<&
         .filter(|c| c.status == Status::Fail)
         .filter(|c| match c.id {
             CheckId::HostOs => true,
-            CheckId::HostPort => driver.maps_host_ports() && !exists,
+            CheckId::HostPort(_) => driver.maps_host_ports() && !exists,
             CheckId::Tool(tool) => driver.tool() == Some(tool),
             id if id.is_engine() => driver.makes_cluster(),
             _ => false,

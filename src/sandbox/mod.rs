@@ -92,6 +92,41 @@ impl Context {
         format!("korthbox {}", quoted.join(" "))
     }
 
+    /// Whether `flag` was typed on this command line (`--node-cpus 4` or `--node-cpus=4`).
+    pub fn typed(&self, flag: &str) -> bool {
+        self.args
+            .iter()
+            .any(|w| w == flag || w.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+    }
+
+    /// Says once for each typed flag that does not apply here, and why.
+    pub fn note_unused(
+        &self,
+        driver: &dyn crate::driver::Driver,
+        stack: &crate::stack::spec::Choices,
+    ) {
+        for (flag, why) in driver.unused_flags() {
+            if self.typed(flag) {
+                self.steps.note(&format!(
+                    "note: {flag} does not apply to --driver {}: {why}",
+                    driver.kind().label()
+                ));
+            }
+        }
+        if self.typed("--storage")
+            && stack.storage == crate::spec::StorageLayer::Minio
+            && stack.orthanc_storage != crate::spec::OrthancStorage::S3
+        {
+            let (place, flag) = match stack.orthanc_storage {
+                crate::spec::OrthancStorage::Postgres => ("in PostgreSQL", "postgres"),
+                _ => ("on a persistent volume", "pv"),
+            };
+            self.steps.note(&format!(
+                "note: --storage minio installs MinIO, but Orthanc keeps its files {place} (--orthanc-storage {flag}); --orthanc-storage s3 puts them in MinIO"
+            ));
+        }
+    }
+
     /// How long host probes may take when a command (not doctor) gathers host facts.
     pub fn probe_timeout(&self) -> Duration {
         self.env

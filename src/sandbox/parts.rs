@@ -118,6 +118,29 @@ pub async fn load(
     timeout: Duration,
 ) -> Result<(), Error> {
     let target = resolve(ctx, wanted).await?;
+    // The cluster must be there, and every image in the engine, before the tool is run.
+    let driver = target.driver();
+    let clusters = actions::list(&ctx.env, driver, &target.provider, actions::LIST_TIMEOUT).await?;
+    if driver.makes_cluster() && !clusters.iter().any(|c| c == target.name.as_str()) {
+        return Err(target::absent(&wanted.name));
+    }
+    if let Some(uri) = &target.provider.endpoint {
+        let missing = crate::pull::missing(uri, images).await?;
+        if !missing.is_empty() {
+            let (engine, cli) = match target.provider.kind {
+                ProviderKind::Docker => ("Docker", "docker"),
+                ProviderKind::Podman => ("Podman", "podman"),
+            };
+            return Err(Error::failure(format!(
+                "not in the {engine} engine, so there is nothing to load: {}",
+                missing.join(", ")
+            ))
+            .hint(format!(
+                "pull or build it there first: `{cli} pull {}`",
+                missing[0]
+            )));
+        }
+    }
     let title = format!(
         "Loading {} image{} into {} cluster {}",
         images.len(),

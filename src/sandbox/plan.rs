@@ -64,6 +64,7 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
     if let Some(note) = driver.cgroup_note(&req.cluster, &provider) {
         ctx.steps.note(&format!("note: {note}"));
     }
+    ctx.note_unused(driver, &req.stack);
     // Where volumes come from is decided by the driver alone here: plan looks at no cluster.
     let placement = driver.placement(None);
     if !driver.makes_cluster() && req.manifests_wanted {

@@ -25,6 +25,8 @@ pub enum State {
     Degraded,
     /// There is no such sandbox.
     Absent,
+    /// Another korthbox is creating it (or working on it) right now.
+    Busy,
 }
 
 impl State {
@@ -33,6 +35,7 @@ impl State {
             State::Healthy => "healthy",
             State::Degraded => "degraded",
             State::Absent => "absent",
+            State::Busy => "being worked on",
         }
     }
 }
@@ -56,6 +59,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub viewer: Option<String>,
     pub last_proof: Option<LastProof>,
+    /// The korthbox that holds the sandbox's lock, if one does: `korthbox up` (pid 4242, for 12 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,12 +98,26 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
         endpoint: None,
         viewer: None,
         last_proof: None,
+        busy: crate::lock::holder(&ctx.env, &wanted.name).map(|h| h.describe()),
     };
+    if let Some(context) = &wanted.context {
+        // A context that is not there is a usage error, not a degraded sandbox.
+        cluster::client(&ctx.env, context).await?;
+    }
     let Some(found) = target::existing(&ctx.env, &facts, wanted).await? else {
-        report.problems.push(format!(
-            "there is no sandbox {} (`korthbox up` creates it)",
-            wanted.name
-        ));
+        match &report.busy {
+            Some(who) => {
+                report.state = State::Busy;
+                report.problems.push(format!(
+                    "sandbox {} is being created: {who} is working on it",
+                    wanted.name
+                ));
+            }
+            None => report.problems.push(format!(
+                "there is no sandbox {} (`korthbox up` creates it)",
+                wanted.name
+            )),
+        }
         return Ok(report);
     };
     report.driver = Some(found.driver);
@@ -106,10 +126,13 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
     report.endpoint = Some(endpoint);
     inspect(ctx, &found.context, namespace, &mut report).await;
     report.viewer = viewer_url(report.viewer.take(), base.as_deref());
-    report.state = if report.problems.is_empty() {
-        State::Healthy
-    } else {
-        State::Degraded
+    if let Some(who) = &report.busy {
+        report.problems.push(format!("{who} is working on it"));
+    }
+    report.state = match (&report.busy, report.problems.is_empty()) {
+        (Some(_), _) => State::Busy,
+        (None, true) => State::Healthy,
+        (None, false) => State::Degraded,
     };
     Ok(report)
 }
@@ -158,9 +181,19 @@ async fn inspect(ctx: &Context, context: &str, namespace: &str, report: &mut Rep
             report.nodes = nodes;
         }
         Err(e) => {
-            report.problems.push(format!(
-                "the API server of context `{context}` cannot be reached: {e}"
-            ));
+            // Said as `cluster check` says it: the URL, what failed, what to try.
+            match cluster::reachable(&ctx.env, &client, context).await {
+                Err(e) => {
+                    report.problems.push(e.message.clone());
+                    report.problems.extend(e.cause_lines());
+                    report
+                        .problems
+                        .extend(e.hints().iter().map(|h| format!("hint: {h}")));
+                }
+                Ok(()) => report
+                    .problems
+                    .push(format!("could not list the nodes: {e}")),
+            }
             return;
         }
     }

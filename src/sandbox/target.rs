@@ -199,10 +199,11 @@ pub async fn context_of(
     }
     let facts = ctx.gather_for(wanted.provider).await;
     let kind = driver::pick(wanted.driver, &facts).ok_or_else(|| {
-        Error::usage(format!(
+        // A failure, as everywhere a driver is missing (exit 1): the machine lacks a tool.
+        Error::failure(format!(
             "no cluster driver is installed, so there is no sandbox cluster to {what}"
         ))
-        .hint("name a cluster with --context NAME")
+        .hint("name a cluster with --context NAME, or `korthbox install kind`")
     })?;
     Ok((kind, kind.driver().context(&wanted.name)))
 }

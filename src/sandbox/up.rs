@@ -110,6 +110,7 @@ pub async fn up(
         )
         .await?;
     let target = &host.target;
+    ctx.note_unused(target.driver(), &req.stack);
     let pulls = start_pulls(ctx, req, &host, &stack);
     let created = match target.driver().makes_cluster() {
         true => {

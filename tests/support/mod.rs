@@ -346,6 +346,11 @@ fn serve_connection(
             _ if path.ends_with("/version") => ("200 OK", version.clone()),
             _ if path.ends_with("/info") => ("200 OK", info.clone()),
             _ if path.ends_with("/_ping") => ("200 OK", Value::String("OK".into())),
+            // An image nobody built or pulled (any name with `not-built` in it).
+            _ if path.contains("/images/") && path.contains("not-built") => (
+                "404 Not Found",
+                serde_json::json!({"message": "No such image"}),
+            ),
             // A warm cache: every image is already there, and can be tagged.
             _ if path.contains("/images/") && path.ends_with("/json") => (
                 "200 OK",
