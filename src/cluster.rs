@@ -27,6 +27,10 @@ pub const MIN_NODES: usize = 2;
 
 /// The most one request to the API server may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long korthbox waits for an API server that has never answered (connection refused, no
+/// route) before it says so, whatever `--wait` allows for nodes to become Ready. The drivers
+/// return only once the control plane answers, so a minute of silence after that is a dead one.
+pub const API_GRACE: Duration = Duration::from_secs(60);
 /// How long the API server keeps one watch open before korthbox asks again: shorter than
 /// [`REQUEST_TIMEOUT`], so that a quiet watch ends cleanly instead of timing out.
 pub const WATCH_SECONDS: u32 = 8;
@@ -166,16 +170,25 @@ pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<Cluste
     let merged = kubeconfig::load(env);
     let server = server_of(&merged.config, context);
     let api: Api<Node> = Api::all(connect(env, &merged, context, Some(REQUEST_TIMEOUT)).await?);
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    // An API server that has not answered once within API_GRACE is not coming up: say so then,
+    // rather than at the end of a long --wait meant for nodes becoming Ready.
+    let unlisted_deadline = deadline.min(started + API_GRACE);
     let config = watcher::Config::default().timeout(WATCH_SECONDS);
     let mut events = pin!(watcher(api, config).default_backoff());
     let mut view = NodeView::default();
     let mut last_error = None;
     loop {
-        let event = match tokio::time::timeout_at(deadline, events.next()).await {
+        let until = if view.listed {
+            deadline
+        } else {
+            unlisted_deadline
+        };
+        let event = match tokio::time::timeout_at(until, events.next()).await {
             Ok(Some(Ok(event))) => event,
             Ok(Some(Err(e))) => {
-                let why = e.to_string();
+                let why = words(&e);
                 if let Some(err) = unreachable(context, server.as_deref(), &why, !view.listed) {
                     return Err(err);
                 }
@@ -186,7 +199,11 @@ pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<Cluste
                 return Err(give_up(
                     context,
                     server.as_deref(),
-                    timeout,
+                    if view.listed {
+                        timeout
+                    } else {
+                        started.elapsed()
+                    },
                     &view,
                     last_error,
                 ));
@@ -366,8 +383,8 @@ pub async fn client(env: &Env, context: &str) -> Result<kube::Client, Error> {
 
 /// What went wrong talking to an API server, in words: the connection failure at the bottom
 /// of the client's chain (refused, timed out, no route), or the client's own message.
-pub fn words(e: &kube::Error) -> String {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
+pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             return crate::host::engines::io_words(io);

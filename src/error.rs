@@ -37,6 +37,9 @@ pub struct Error {
     pub message: String,
     causes: Vec<Cause>,
     hints: Vec<String>,
+    /// The command's own JSON document already says what failed (`prove --json`'s steps,
+    /// `upload --json`'s counts), so no error document follows it on stdout.
+    pub reported_as_json: bool,
 }
 
 impl Error {
@@ -46,7 +49,14 @@ impl Error {
             message: message.into(),
             causes: Vec::new(),
             hints: Vec::new(),
+            reported_as_json: false,
         }
+    }
+
+    /// Marks the error as said by the JSON document the command printed (with `json`).
+    pub fn reported_in_json(mut self, json: bool) -> Self {
+        self.reported_as_json = json;
+        self
     }
 
     pub fn failure(message: impl Into<String>) -> Self {

@@ -28,21 +28,8 @@ fn main() -> std::process::ExitCode {
         env = env.with_var(korthbox::env::KUBECONFIG, file);
     }
     let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
-    // Before deleting anything, say which settings of the file chose the sandbox.
     if let Some(config) = &config {
-        if cli.verbose {
-            ui.note(&format!("settings from {}", config.path.display()));
-        }
-        if let Command::Down(_) | Command::Reset(_) = &cli.command {
-            let chosen = korthbox::config::chose_target(config, &matches);
-            if !chosen.is_empty() {
-                ui.note(&format!(
-                    "{} chose the sandbox: {}",
-                    config.path.display(),
-                    chosen.join(", ")
-                ));
-            }
-        }
+        config_notes(&ui, &cli, config, &matches);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -54,11 +41,11 @@ fn main() -> std::process::ExitCode {
             return exit(ExitCode::Failure);
         }
     };
-    // `forward` and `open` (when it forwards) end with Ctrl-C by design, and `upload` stops
-    // cleanly on it; everything else is interrupted by it.
+    // `forward`, `open` (when it forwards) and `logs -f` end with Ctrl-C by design, and
+    // `upload` stops cleanly on it; everything else is interrupted by it.
     let ends_with_ctrl_c = matches!(
         cli.command,
-        Command::Forward(_) | Command::Open(_) | Command::Upload(_)
+        Command::Forward(_) | Command::Open(_) | Command::Upload(_) | Command::Logs(_)
     );
     let code = runtime.block_on(async {
         let typed = args
@@ -79,24 +66,48 @@ fn main() -> std::process::ExitCode {
                 }
             }
         };
-        match result {
-            Ok(code) => code,
-            Err(e) => {
-                ui.error(&e);
-                if json && e.kind != korthbox::error::ErrorKind::Silent {
-                    let _ = korthbox::ui::render::error_json(
-                        &mut std::io::stdout().lock(),
-                        &e,
-                        ExitCode::from(&e) as u8,
-                    );
-                }
-                ExitCode::from(&e)
-            }
-        }
+        finish(&ui, json, result)
     });
     // Probes that timed out may still hold a socket; do not wait for them.
     runtime.shutdown_background();
     exit(code)
+}
+
+/// What the settings file did: which file (with -v), and, before anything is deleted, which of
+/// its settings chose the sandbox.
+fn config_notes(ui: &Ui, cli: &Cli, config: &korthbox::config::Config, matches: &clap::ArgMatches) {
+    if cli.verbose {
+        ui.note(&format!("settings from {}", config.path.display()));
+    }
+    if let Command::Down(_) | Command::Reset(_) = &cli.command {
+        let chosen = korthbox::config::chose_target(config, matches);
+        if !chosen.is_empty() {
+            ui.note(&format!(
+                "{} chose the sandbox: {}",
+                config.path.display(),
+                chosen.join(", ")
+            ));
+        }
+    }
+}
+
+/// The exit code of a command's result; an error is printed once (and as JSON on stdout when
+/// a script asked for JSON and the command's own document did not already say it).
+fn finish(ui: &Ui, json: bool, result: korthbox::error::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            ui.error(&e);
+            if json && e.kind != korthbox::error::ErrorKind::Silent && !e.reported_as_json {
+                let _ = korthbox::ui::render::error_json(
+                    &mut std::io::stdout().lock(),
+                    &e,
+                    ExitCode::from(&e) as u8,
+                );
+            }
+            ExitCode::from(&e)
+        }
+    }
 }
 
 /// The command line, parsed. korthbox.toml changes the defaults clap parses with, so it is

@@ -282,7 +282,8 @@ fn an_unknown_context_says_where_it_looked() {
     let (sandbox, _api) = world("kind-multinode-get-nodes-wide.txt", "kind-kind");
     let out = check(&sandbox, "nope", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // A context that is not there is a usage error (exit 2), as for every command.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("error: there is no kube context `nope`"),
         "{stderr}"

@@ -484,6 +484,14 @@ fn an_older_kind_is_warned_about_the_pinned_images() {
         ),
         "{stderr}"
     );
+    // `up` says it too (in its host phase), once.
+    let out = world.run(&["up", "--driver", "kind", "--wait", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("kind v0.25.0 may not boot them").count(),
+        1,
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -91,7 +91,13 @@ fn files_that_are_not_on_the_volume_fail_the_storage_step() {
             && err.contains(" in Orthanc's volume (/var/lib/orthanc/db), it is not there"),
         "{err}"
     );
-    assert_eq!(doc, Value::Null, "no summary on failure");
+    // No summary on failure: the error, as a JSON document for scripts.
+    assert!(doc.get("endpoints").is_none(), "{doc}");
+    assert_eq!(
+        doc["error"],
+        "the sandbox is up but the proof failed at step storage"
+    );
+    assert_eq!(doc["exit"], 1);
     // The study was still deleted.
     assert_eq!(world.orthanc.get("/statistics").json()["CountInstances"], 0);
 }

@@ -92,14 +92,16 @@ pub async fn upload(args: UploadArgs, ctx: &Context) -> Result<ExitCode> {
             "interrupted after {} of {total} files",
             done.files
         ))
-        .hint("run the same upload again: what is stored already is reported as such, not stored twice"));
+        .hint("run the same upload again: what is stored already is reported as such, not stored twice")
+        .reported_in_json(args.json));
     }
     if done.failed > 0 {
         return Err(Error::failure(format!(
             "{} of {} files could not be stored",
             done.failed, done.files
         ))
-        .hint("the reason for each is above; a file Orthanc cannot parse is usually truncated or not DICOM"));
+        .hint("the reason for each is above; a file Orthanc cannot parse is usually truncated or not DICOM")
+        .reported_in_json(args.json));
     }
     Ok(ExitCode::Success)
 }

@@ -92,7 +92,7 @@ fn write(dir: &Path, plan: &Plan, parts: &Parts, secrets: bool) -> Result<Vec<Pa
 fn print(out: &mut impl Write, plan: &Plan, parts: &Parts) -> std::io::Result<()> {
     match (parts.cluster, parts.manifests, &plan.cluster) {
         (false, false, _) => out.write_all(plan.images.as_bytes()),
-        (true, false, Some(cluster)) => out.write_all(cluster.shown.as_bytes()),
+        (true, false, Some(cluster)) => writeln!(out, "{}", cluster.shown.trim_end()),
         (true, false, None) => Ok(()),
         (false, _, _) => out.write_all(plan.manifests.as_bytes()),
         (true, true, cluster) => {

@@ -38,7 +38,7 @@ pub async fn run(args: ProveArgs, ctx: &Context) -> Result<ExitCode> {
             ctx.same_target("logs orthanc")
         ));
     }
-    Err(err)
+    Err(err.reported_in_json(args.json))
 }
 
 /// The proof of the Orthanc at `--url` and `--dicom`.

@@ -102,15 +102,7 @@ async fn ask_engines(
         Scope::Everything | Scope::Listed => None,
     };
     let fits = |e: &Engine| e.is_reachable() && want.is_none_or(|w| e.api() == w);
-    let guessed = |e: &Endpoint| match engines::kind_from_path(&e.uri) {
-        Some(EngineKind::Podman) => Api::Podman,
-        _ => Api::Docker,
-    };
-    // An engine the user named (DOCKER_HOST, a Docker context) that may speak the API asked
-    // for is the engine: when it does not answer, none is selected in its place.
-    let explicit = endpoints
-        .first()
-        .is_some_and(|e| e.source.is_explicit() && want.is_none_or(|w| guessed(e) == w));
+    let explicit = named_first(&endpoints, want);
     let choose = |all: &[Engine]| match explicit {
         true => all.first().filter(|e| fits(e)).map(|_| 0),
         false => all.iter().position(fits),
@@ -126,7 +118,7 @@ async fn ask_engines(
     }
     let likely = endpoints
         .iter()
-        .position(|e| want.is_none_or(|w| guessed(e) == w));
+        .position(|e| want.is_none_or(|w| guessed_api(e) == w));
     let full = likely.map(|i| {
         let endpoint = endpoints[i].clone();
         tokio::spawn(async move { engines::probe(endpoint, timeout).await })
@@ -174,6 +166,23 @@ async fn ask_engines(
         }
     }
     (all, Some(selected))
+}
+
+/// The API an endpoint likely speaks, from its path alone.
+fn guessed_api(endpoint: &Endpoint) -> Api {
+    match engines::kind_from_path(&endpoint.uri) {
+        Some(EngineKind::Podman) => Api::Podman,
+        _ => Api::Docker,
+    }
+}
+
+/// Whether the first endpoint is one the user named (DOCKER_HOST, a Docker context) that may
+/// speak the API asked for: then it is the engine, and when it does not answer none is
+/// selected in its place.
+fn named_first(endpoints: &[Endpoint], want: Option<Api>) -> bool {
+    endpoints
+        .first()
+        .is_some_and(|e| e.source.is_explicit() && want.is_none_or(|w| guessed_api(e) == w))
 }
 
 async fn collect_in_order<T: 'static>(mut set: JoinSet<(usize, T)>) -> Vec<T> {

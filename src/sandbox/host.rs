@@ -84,6 +84,14 @@ pub async fn check(
     };
     driver::require(Some(kind), &facts)?;
     let d = kind.driver();
+    // A driver older than the release korthbox pins may not boot the pinned node images.
+    if let Some(warning) = d
+        .tool()
+        .and_then(|t| facts.tool(t)?.version.as_ref())
+        .and_then(|v| d.version_warning(v))
+    {
+        ctx.steps.note(&format!("warning: {warning}"));
+    }
     let exists = located
         .as_ref()
         .is_some_and(|t| t.exists && t.driver == kind);

@@ -128,11 +128,24 @@ impl Context {
     }
 
     /// How long host probes may take when a command (not doctor) gathers host facts.
+    /// A value that is not a duration is said, and the default used (doctor, which takes it as
+    /// its `--timeout`, refuses it with exit 2).
     pub fn probe_timeout(&self) -> Duration {
-        self.env
-            .var(env::KORTHBOX_PROBE_TIMEOUT)
-            .and_then(env::parse_seconds)
-            .unwrap_or(Duration::from_secs(2))
+        const DEFAULT: Duration = Duration::from_secs(2);
+        let Some(text) = self.env.var(env::KORTHBOX_PROBE_TIMEOUT) else {
+            return DEFAULT;
+        };
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        env::parse_seconds(text).unwrap_or_else(|| {
+            if SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                return DEFAULT;
+            }
+            self.steps.note(&format!(
+                "warning: {}={text:?} is not a number of seconds between 0 and 3600; probes take up to 2 s",
+                env::KORTHBOX_PROBE_TIMEOUT
+            ));
+            DEFAULT
+        })
     }
 
     /// What this host has: its OS, engines (the one korthbox would use), tools and kube

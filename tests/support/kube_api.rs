@@ -900,6 +900,22 @@ fn settle(store: &mut Store, object: &mut Value) {
                                  "labels": object["spec"]["template"]["metadata"]["labels"].clone()},
                     "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
             store.insert(format!("/api/v1/namespaces/{ns}/pods/{name}"), pod);
+            // A StatefulSet's controller makes a claim per template and pod, bound here.
+            let templates = object["spec"]["volumeClaimTemplates"].as_array().cloned();
+            for template in templates.unwrap_or_default() {
+                let claim = format!(
+                    "{}-{name}",
+                    template["metadata"]["name"].as_str().unwrap_or("data")
+                );
+                let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                        "metadata": {"name": claim, "namespace": ns,
+                                     "labels": template["metadata"]["labels"].clone()},
+                        "spec": template["spec"].clone(), "status": {"phase": "Bound"}});
+                store.insert(
+                    format!("/api/v1/namespaces/{ns}/persistentvolumeclaims/{claim}"),
+                    pvc,
+                );
+            }
         }
         Some("Job") => object["status"] = json!({"succeeded": 1}),
         Some("PersistentVolumeClaim") => object["status"] = json!({"phase": "Bound"}),
