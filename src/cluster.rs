@@ -381,17 +381,9 @@ pub async fn client(env: &Env, context: &str) -> Result<kube::Client, Error> {
     connect(env, &merged, context, Some(REQUEST_TIMEOUT)).await
 }
 
-/// What went wrong talking to an API server, in words: the connection failure at the bottom
-/// of the client's chain (refused, timed out, no route), or the client's own message.
+/// What went wrong talking to an API server, in words (see [`crate::host::http::words`]).
 pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return crate::host::engines::io_words(io);
-        }
-        source = cause.source();
-    }
-    crate::error::one_line(e)
+    crate::host::http::words(e)
 }
 
 /// Whether the API server of `context` answers (a `/version` request); when it does not, the

@@ -25,6 +25,20 @@ pub const KIND_EXPERIMENTAL_PROVIDER: &str = "KIND_EXPERIMENTAL_PROVIDER";
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 /// The search path for kind, k3d, minikube and kubectl.
 pub const PATH: &str = "PATH";
+/// Proxies for korthbox's own requests and for the tools it runs, read as curl reads them
+/// (lower case first); loopback never goes through one. See `host::proxy`.
+pub const HTTP_PROXY: &str = "HTTP_PROXY";
+pub const HTTP_PROXY_LOWER: &str = "http_proxy";
+pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
+pub const HTTPS_PROXY_LOWER: &str = "https_proxy";
+pub const ALL_PROXY: &str = "ALL_PROXY";
+pub const ALL_PROXY_LOWER: &str = "all_proxy";
+pub const NO_PROXY: &str = "NO_PROXY";
+pub const NO_PROXY_LOWER: &str = "no_proxy";
+/// A PEM bundle (or a directory of certificates) to trust instead of the system's store, as
+/// for OpenSSL and curl (read by rustls-native-certs).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
 /// The terminal's type; `dumb` gets plain lines and no escape codes, as in every other tool.
 pub const TERM: &str = "TERM";
 /// Disables colour when set to anything (<https://no-color.org>).

@@ -166,15 +166,30 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;
-        let response = client.get(uri).await.map_err(|e| {
-            Error::failure(format!("could not download {url}"))
-                .because(e)
-                .hint(format!(
-                    "is the network up, and the server reachable? Set {} to download from a mirror",
-                    env::KORTHBOX_DOWNLOAD_BASE
-                ))
+        let via = crate::host::proxy::Settings::from_env(&Env::from_process()).describe_for(&uri);
+        let mut request = hyper::Request::get(uri)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;
+        crate::host::proxy::authorize(&mut request);
+        let response = client.request(request).await.map_err(|e| {
+            let mut err = Error::failure(format!("could not download {url}"))
+                .caused_by(crate::host::http::words(&e));
+            if let Some(via) = &via {
+                err = err.caused_by(format!("the request went {via}"));
+            }
+            err.hint(format!(
+                "is the network up, and the server (or the proxy) reachable? Set {} to download from a mirror; NO_PROXY lists the hosts reached without the proxy",
+                env::KORTHBOX_DOWNLOAD_BASE
+            ))
         })?;
         let status = response.status();
+        if status == hyper::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            return Err(Error::failure(format!(
+                "could not download {url}: the proxy asked for credentials (407)"
+            ))
+            .caused_by(via.unwrap_or_default())
+            .hint("put them in the proxy's URL: HTTP_PROXY=http://user:password@host:port"));
+        }
         if status.is_redirection()
             && let Some(location) = response.headers().get(hyper::header::LOCATION)
         {

@@ -23,17 +23,43 @@ fn stderr(out: &std::process::Output) -> String {
 /// Phases that run at once (the stack's components) end in any order: each run of their
 /// `done:` lines sorted, so that a snapshot holds.
 fn concurrent_in_order(text: &str) -> String {
-    let mut lines: Vec<&str> = text.lines().collect();
+    // Phases that run at once (the stack's components) start and finish in any order: from the
+    // first start not followed at once by its own end, the starts and then the ends, each sorted.
+    let lines: Vec<&str> = text.lines().collect();
+    let concurrent = |l: &str| {
+        (l.starts_with("Applying ") || l.starts_with("Waiting for ")) && l.ends_with(" ...")
+            || l.starts_with("done: Applying ")
+            || l.starts_with("done: Waiting for ")
+    };
+    let mut out: Vec<&str> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        let run = lines[i..]
-            .iter()
-            .take_while(|l| l.starts_with("done: Applying ") || l.starts_with("done: Waiting for "))
-            .count();
-        lines[i..i + run].sort();
-        i += run.max(1);
+        let line = lines[i];
+        let title = line.strip_suffix(" ...");
+        let ends_next = title.is_some_and(|t| {
+            lines
+                .get(i + 1)
+                .is_some_and(|n| n.starts_with(&format!("done: {t}")))
+        });
+        if !concurrent(line) || ends_next {
+            out.push(line);
+            if ends_next {
+                out.push(lines[i + 1]);
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let run = lines[i..].iter().take_while(|l| concurrent(l)).count();
+        let (mut starts, mut ends): (Vec<&str>, Vec<&str>) =
+            lines[i..i + run].iter().partition(|l| l.ends_with(" ..."));
+        starts.sort();
+        ends.sort();
+        out.extend(starts);
+        out.extend(ends);
+        i += run;
     }
-    lines.join("\n") + "\n"
+    out.join("\n") + "\n"
 }
 
 fn ok(out: &std::process::Output) -> String {

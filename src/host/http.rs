@@ -7,13 +7,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::HeaderMap;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::error::{Error, one_line};
 use crate::report::seconds;
 
-pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+/// Direct, or through the environment's proxy (see [`super::proxy`]).
+pub type Connector = super::proxy::ProxyConnector;
 
 /// A client for request bodies of type `B`, HTTP and HTTPS alike.
 pub fn client<B>() -> Result<Client<Connector, B>, Error>
@@ -31,7 +31,28 @@ where
         .https_or_http()
         .enable_http1()
         .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+    Ok(Client::builder(TokioExecutor::new()).build(super::proxy::ProxyConnector::new(https)))
+}
+
+/// What went wrong talking to a server, in words: the connection failure at the bottom of the
+/// client's chain (refused, timed out, no route), or the error's own message.
+pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return super::engines::io_words(io);
+        }
+        source = cause.source();
+    }
+    one_line(e)
+}
+
+/// Whether an answer says it has no body (`Content-Length: 0`).
+fn is_empty<B>(response: &hyper::Response<B>) -> bool {
+    response
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .is_some_and(|v| v == "0")
 }
 
 /// An answer, read whole.
@@ -70,8 +91,13 @@ impl Http {
     }
 
     /// Sends `request` and reads the whole answer; `Err` says what failed, as one line.
-    pub async fn send(&self, request: hyper::Request<Full<Bytes>>) -> Result<Response, String> {
-        let what = format!("{} {}", request.method(), request.uri());
+    pub async fn send(&self, mut request: hyper::Request<Full<Bytes>>) -> Result<Response, String> {
+        super::proxy::authorize(&mut request);
+        let via = super::proxy::Settings::from_env(&crate::env::Env::from_process())
+            .describe_for(request.uri())
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let what = format!("{} {}{via}", request.method(), request.uri());
         let exchange = async {
             let response = self
                 .client
@@ -79,6 +105,14 @@ impl Http {
                 .await
                 .map_err(|e| format!("{what}: {}", one_line(&e)))?;
             let status = response.status().as_u16();
+            // What a proxy says for itself: credentials wanted, or the destination refused.
+            if !via.is_empty() && (status == 407 || status == 403 && is_empty(&response)) {
+                let why = match status {
+                    407 => "the proxy asked for credentials (407 Proxy Authentication Required): put them in its URL, http://user:password@host:port",
+                    _ => "the proxy refused this destination (403 Forbidden)",
+                };
+                return Err(format!("{what}: {why}"));
+            }
             let headers = response.headers().clone();
             let body = response
                 .into_body()

@@ -8,6 +8,7 @@ pub mod kubeconfig;
 pub mod linux;
 pub mod os;
 pub mod process;
+pub mod proxy;
 pub mod tools;
 
 use std::time::Duration;

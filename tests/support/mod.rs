@@ -6,6 +6,7 @@ pub mod docker_text;
 pub mod http;
 pub mod kube_api;
 pub mod orthanc;
+pub mod proxy;
 pub mod s3;
 pub mod stand_ins;
 pub mod world;

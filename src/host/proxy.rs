@@ -1,0 +1,329 @@
+//! HTTP proxies, taken from the environment as curl takes them: `HTTPS_PROXY`, `HTTP_PROXY`,
+//! `ALL_PROXY` and `NO_PROXY`, upper or lower case, credentials in the proxy's URL
+//! (`http://user:password@proxy:3128`), `NO_PROXY` entries as hosts, domains (`.corp.example`),
+//! IP addresses, CIDRs and `*` (hyper-util's matcher, which reqwest uses). Loopback addresses
+//! never go through a proxy, as Go clients such as kubectl behave: the sandbox's API server and
+//! its forwards are on this machine.
+//!
+//! Plain `http://` destinations go to the proxy in absolute form; `https://` ones through a
+//! `CONNECT` tunnel, TLS end to end.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+
+use hyper::Uri;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
+use hyper_util::rt::TokioIo;
+
+use crate::env::{self, Env};
+
+type Direct = hyper_rustls::HttpsConnector<HttpConnector>;
+type Inner = hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The proxy rules of this process's environment, read once.
+fn matcher() -> &'static Matcher {
+    static MATCHER: OnceLock<Matcher> = OnceLock::new();
+    MATCHER.get_or_init(Matcher::from_env)
+}
+
+/// Whether `uri` names this machine (never proxied).
+fn is_loopback(uri: &Uri) -> bool {
+    match uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+    {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// The proxy a request to `uri` goes through, if any.
+pub fn for_uri(uri: &Uri) -> Option<Intercept> {
+    if is_loopback(uri) {
+        return None;
+    }
+    matcher().intercept(uri)
+}
+
+/// Adds `Proxy-Authorization` to a plain-HTTP request that goes to a proxy with credentials
+/// (an HTTPS request carries them in its `CONNECT` instead).
+pub fn authorize<B>(request: &mut hyper::Request<B>) {
+    if request.uri().scheme_str() != Some("http") {
+        return;
+    }
+    if let Some(auth) = for_uri(request.uri())
+        .as_ref()
+        .and_then(Intercept::basic_auth)
+    {
+        request
+            .headers_mut()
+            .insert(hyper::header::PROXY_AUTHORIZATION, auth.clone());
+    }
+}
+
+/// A proxy URL with its credentials masked (`http://***@proxy:3128`), for messages.
+pub fn mask(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_string(),
+        },
+        None => match url.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_string(),
+        },
+    }
+}
+
+/// The proxy settings of an environment, as doctor and messages show them (masked).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Settings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+}
+
+impl Settings {
+    /// What the shell has: lower case first, as curl reads them; `ALL_PROXY` where a scheme
+    /// has none of its own.
+    pub fn from_env(env: &Env) -> Settings {
+        let first = |names: [&str; 2]| names.iter().find_map(|n| env.var(n)).map(String::from);
+        let all = first([env::ALL_PROXY_LOWER, env::ALL_PROXY]);
+        Settings {
+            http: first([env::HTTP_PROXY_LOWER, env::HTTP_PROXY])
+                .or(all.clone())
+                .map(|u| mask(&u)),
+            https: first([env::HTTPS_PROXY_LOWER, env::HTTPS_PROXY])
+                .or(all)
+                .map(|u| mask(&u)),
+            no_proxy: first([env::NO_PROXY_LOWER, env::NO_PROXY]),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.http.is_none() && self.https.is_none()
+    }
+
+    /// Whether `NO_PROXY` keeps this machine off the proxy for tools that do not exempt
+    /// loopback by themselves (the Docker CLI, minikube's checks).
+    pub fn exempts_loopback(&self) -> bool {
+        let entries: Vec<&str> = self
+            .no_proxy
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .collect();
+        entries.contains(&"*")
+            || (entries.contains(&"localhost") && entries.iter().any(|e| e.starts_with("127.")))
+    }
+
+    /// "through proxy http://***@proxy:3128 (NO_PROXY: …)", for an error about `uri`.
+    pub fn describe_for(&self, uri: &Uri) -> Option<String> {
+        let proxy = match uri.scheme_str() {
+            Some("https") => self.https.as_ref(),
+            _ => self.http.as_ref(),
+        }?;
+        for_uri(uri)?;
+        let no = self.no_proxy.as_deref().unwrap_or("unset");
+        Some(format!("through proxy {proxy} (NO_PROXY: {no})"))
+    }
+}
+
+/// Connects directly, to a proxy (plain HTTP in absolute form), or through a proxy's CONNECT
+/// tunnel (HTTPS), as the environment's rules say for each destination.
+#[derive(Clone)]
+pub struct ProxyConnector {
+    direct: Direct,
+}
+
+impl ProxyConnector {
+    pub fn new(direct: Direct) -> Self {
+        ProxyConnector { direct }
+    }
+}
+
+/// A connection, marked as one to a forwarding proxy when it is (so that requests on it are
+/// written in absolute form).
+pub struct Stream {
+    inner: Inner,
+    forward_proxy: bool,
+}
+
+impl Connection for Stream {
+    fn connected(&self) -> Connected {
+        self.inner.connected().proxy(self.forward_proxy)
+    }
+}
+
+impl hyper::rt::Read for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Why a `CONNECT` through the proxy failed, in words (hyper-util's tunnel error is not a
+/// public type, so it is told by its message).
+fn tunnel_words(proxy: &str, e: &(dyn std::error::Error + 'static)) -> String {
+    let proxy = mask(proxy);
+    let text = e.to_string();
+    if text.ends_with("proxy authorization required") {
+        format!(
+            "proxy {proxy} asked for credentials (407 Proxy Authentication Required): put them in the proxy's URL, http://user:password@host:port"
+        )
+    } else if text.ends_with("unsuccessful") {
+        format!(
+            "proxy {proxy} refused to connect there (its answer to CONNECT was not 200; 403 means it forbids this destination)"
+        )
+    } else {
+        let words = match e.source() {
+            Some(source) => super::http::words(source),
+            None => text,
+        };
+        format!("proxy {proxy}: {words}")
+    }
+}
+
+impl tower_service::Service<Uri> for ProxyConnector {
+    type Response = Stream;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let mut direct = self.direct.clone();
+        let Some(proxy) = for_uri(&dst) else {
+            return Box::pin(async move {
+                let inner = direct.call(dst).await?;
+                Ok(Stream {
+                    inner,
+                    forward_proxy: false,
+                })
+            });
+        };
+        let proxy_uri = proxy.uri().clone();
+        if dst.scheme_str() == Some("https") {
+            let mut tunnel = Tunnel::new(proxy_uri.clone(), HttpConnector::new());
+            if let Some(auth) = proxy.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            return Box::pin(async move {
+                let mut tls = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_native_roots()?
+                    .https_only()
+                    .enable_http1()
+                    .wrap_connector(TunnelWords {
+                        tunnel,
+                        proxy: proxy_uri.to_string(),
+                    });
+                let inner = tls.call(dst).await?;
+                Ok(Stream {
+                    inner,
+                    forward_proxy: false,
+                })
+            });
+        }
+        Box::pin(async move {
+            let inner = direct.call(proxy_uri).await?;
+            Ok(Stream {
+                inner,
+                forward_proxy: true,
+            })
+        })
+    }
+}
+
+/// A `CONNECT` tunnel whose failures are said in words, naming the proxy (masked).
+#[derive(Clone)]
+struct TunnelWords {
+    tunnel: Tunnel<HttpConnector>,
+    proxy: String,
+}
+
+impl tower_service::Service<Uri> for TunnelWords {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let proxy = self.proxy.clone();
+        self.tunnel
+            .poll_ready(cx)
+            .map_err(|e| tunnel_words(&proxy, &e).into())
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let proxy = self.proxy.clone();
+        let future = self.tunnel.call(dst);
+        Box::pin(async move { future.await.map_err(|e| tunnel_words(&proxy, &e).into()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_masked() {
+        assert_eq!(mask("http://user:secret@proxy:3128"), "http://***@proxy:3128");
+        assert_eq!(mask("proxy:3128"), "proxy:3128");
+        assert_eq!(mask("user:p@ss@proxy:3128"), "***@proxy:3128");
+    }
+
+    #[test]
+    fn loopback_is_never_proxied() {
+        for uri in ["http://127.0.0.1:8042/", "https://localhost:6443/", "http://[::1]:4242/"] {
+            assert!(is_loopback(&uri.parse().unwrap()), "{uri}");
+        }
+        assert!(!is_loopback(&"https://github.com/".parse().unwrap()));
+    }
+
+    #[test]
+    fn no_proxy_must_name_localhost_and_127() {
+        let settings = |no: &str| Settings {
+            http: Some("http://proxy:3128".into()),
+            https: None,
+            no_proxy: Some(no.into()),
+        };
+        assert!(settings("localhost,127.0.0.1,.corp").exempts_loopback());
+        assert!(settings("*").exempts_loopback());
+        assert!(!settings(".corp").exempts_loopback());
+        assert!(!settings("localhost").exempts_loopback());
+    }
+}
