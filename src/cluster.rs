@@ -381,6 +381,37 @@ pub async fn client(env: &Env, context: &str) -> Result<kube::Client, Error> {
     connect(env, &merged, context, Some(REQUEST_TIMEOUT)).await
 }
 
+/// The proxy to reach a cluster's API server through: never for one on this machine (the
+/// sandbox's, its forwards), as kubectl behaves; for a remote one, the kubeconfig cluster's
+/// `proxy-url`, else the environment's proxy unless `NO_PROXY` exempts it.
+fn proxy_for(
+    env: &Env,
+    config: &Kubeconfig,
+    context: &str,
+    server: &hyper::Uri,
+) -> Option<hyper::Uri> {
+    if crate::host::proxy::is_loopback(server) {
+        return None;
+    }
+    let cluster = config
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone())?;
+    let named = config
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.proxy_url.clone());
+    if let Some(url) = named {
+        return url.parse().ok();
+    }
+    crate::host::proxy::for_uri(server)?;
+    crate::host::proxy::raw_for(env, server)?.parse().ok()
+}
+
 /// What went wrong talking to an API server, in words (see [`crate::host::http::words`]).
 pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
     crate::host::http::words(e)
@@ -449,6 +480,7 @@ async fn connect(
         })?;
     config.connect_timeout = Some(REQUEST_TIMEOUT);
     config.read_timeout = read_timeout;
+    config.proxy_url = proxy_for(env, &merged.config, context, &config.cluster_url);
     kube::Client::try_from(config).map_err(|e| {
         Error::failure(format!("could not set up a client for context `{context}`")).because(e)
     })

@@ -52,6 +52,7 @@ pub enum CheckId {
     /// One per port the sandbox maps: `host.port.http`, `host.port.dicom`, `host.port.api`.
     HostPort(PortRole),
     HostInotify,
+    HostProxy,
     EngineReachable,
     EngineUnreachable,
     EngineMemory,
@@ -91,6 +92,7 @@ impl CheckId {
             CheckId::HostPort(PortRole::Dicom) => "host.port.dicom",
             CheckId::HostPort(PortRole::Api) => "host.port.api",
             CheckId::HostInotify => "host.inotify",
+            CheckId::HostProxy => "host.proxy",
             CheckId::EngineReachable => "engine.reachable",
             CheckId::EngineUnreachable => "engine.unreachable",
             CheckId::EngineMemory => "engine.memory",
@@ -189,6 +191,8 @@ pub struct LocalFacts {
     pub inotify: InotifyLimits,
     pub uid: u32,
     pub delegated: Option<Vec<String>>,
+    /// The proxy the shell has (credentials masked).
+    pub proxy: crate::host::proxy::Settings,
 }
 
 impl LocalFacts {
@@ -204,6 +208,7 @@ impl LocalFacts {
             });
         let uid = host::engines::current_uid();
         Self {
+            proxy: crate::host::proxy::Settings::from_env(env),
             ports: [
                 (PortRole::Http, ports.http),
                 (PortRole::Dicom, ports.dicom),
@@ -228,7 +233,80 @@ pub fn checks(facts: &HostFacts, local: &LocalFacts) -> Vec<Check> {
     out.extend(tool_checks(facts));
     out.extend(port_checks(local, os));
     out.extend(kube_checks(facts));
+    out.extend(proxy_check(facts.selected_engine(), &local.proxy));
     out
+}
+
+/// The proxy the shell has against the one the engine has: pulls go through the engine, so a
+/// shell behind a proxy with an engine that has none cannot pull; and tools that do not exempt
+/// loopback themselves need `localhost` and `127.0.0.1` in `NO_PROXY`.
+fn proxy_check(engine: Option<&Engine>, shell: &crate::host::proxy::Settings) -> Option<Check> {
+    let engine_proxy = engine.and_then(|e| e.proxy.clone()).unwrap_or_default();
+    let show = |s: &crate::host::proxy::Settings| {
+        let mut parts = Vec::new();
+        if let Some(h) = &s.https {
+            parts.push(format!("HTTPS {h}"));
+        }
+        if let Some(h) = &s.http
+            && s.https.as_ref() != Some(h)
+        {
+            parts.push(format!("HTTP {h}"));
+        }
+        if let Some(n) = &s.no_proxy {
+            parts.push(format!("NO_PROXY {n}"));
+        }
+        parts.join(", ")
+    };
+    if shell.is_empty() && engine_proxy.is_empty() {
+        return engine
+            .map(|_| Check::ok(CheckId::HostProxy, "no proxy, in the shell or the engine"));
+    }
+    if !shell.is_empty() {
+        if let Some(engine) = engine.filter(|_| engine_proxy.is_empty()) {
+            let fix = match engine.kind {
+                EngineKind::DockerDesktop => "set the same proxy in Docker Desktop: Settings ▸ Resources ▸ Proxies ▸ Manual proxy configuration, then Apply & restart".to_string(),
+                EngineKind::Podman => "give the Podman service the proxy: `http_proxy`/`https_proxy`/`no_proxy` in the environment of `podman system service` (or `[engine] env` in containers.conf), then restart it".to_string(),
+                _ => format!(
+                    "give Docker Engine the proxy: in /etc/docker/daemon.json {{\"proxies\": {{\"https-proxy\": \"…\", \"http-proxy\": \"…\", \"no-proxy\": \"{}\"}}}} (or a systemd drop-in with Environment=HTTPS_PROXY=…), then `sudo systemctl restart docker`",
+                    shell.no_proxy.as_deref().unwrap_or("localhost,127.0.0.1")
+                ),
+            };
+            return Some(Check::warn(
+                CheckId::HostProxy,
+                format!(
+                    "the shell goes through a proxy ({}), but {} has none: its image pulls (and the cluster's) will fail where only the proxy reaches out",
+                    show(shell),
+                    engine.kind.label()
+                ),
+                fix,
+            ));
+        }
+        if !shell.exempts_loopback() {
+            return Some(Check::warn(
+                CheckId::HostProxy,
+                format!(
+                    "the shell goes through a proxy ({}) and NO_PROXY lacks localhost and 127.0.0.1: tools that do not exempt this machine themselves send the sandbox's API server traffic to the proxy",
+                    show(shell)
+                ),
+                format!(
+                    "`export NO_PROXY={}localhost,127.0.0.1` (and no_proxy likewise)",
+                    shell
+                        .no_proxy
+                        .as_deref()
+                        .map(|n| format!("{n},"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    let mut detail = Vec::new();
+    if !shell.is_empty() {
+        detail.push(format!("shell: {}", show(shell)));
+    }
+    if !engine_proxy.is_empty() {
+        detail.push(format!("engine: {}", show(&engine_proxy)));
+    }
+    Some(Check::ok(CheckId::HostProxy, detail.join("; ")))
 }
 
 fn host_os(facts: &HostFacts) -> Check {

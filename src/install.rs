@@ -172,10 +172,13 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
             .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;
         crate::host::proxy::authorize(&mut request);
         let response = client.request(request).await.map_err(|e| {
-            let mut err = Error::failure(format!("could not download {url}"))
-                .caused_by(crate::host::http::words(&e));
+            let words = crate::host::http::words(&e);
+            let mut err = Error::failure(format!("could not download {url}")).caused_by(&words);
             if let Some(via) = &via {
                 err = err.caused_by(format!("the request went {via}"));
+            }
+            if words.contains("certificate") {
+                err = err.hint(crate::host::http::TLS_HINT);
             }
             err.hint(format!(
                 "is the network up, and the server (or the proxy) reachable? Set {} to download from a mirror; NO_PROXY lists the hosts reached without the proxy",

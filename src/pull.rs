@@ -51,10 +51,20 @@ fn pull_failed(reference: &str, image: &ImageRef) -> Error {
         "could not pull {reference} from {}",
         image.registry
     ));
-    let err = match crate::stack::images::pull_note(reference) {
+    let mut err = match crate::stack::images::pull_note(reference) {
         Some(note) => err.hint(note),
         None => err,
     };
+    // The engine pulls, not korthbox: the shell's proxy counts only if the engine has it too.
+    let shell = crate::host::proxy::Settings::from_env(&crate::env::Env::from_process());
+    if let Some(proxy) = shell.https.as_ref().or(shell.http.as_ref()) {
+        err = err
+            .caused_by(format!(
+                "the shell goes through proxy {proxy} (NO_PROXY: {}); the engine pulls with its own proxy settings",
+                shell.no_proxy.as_deref().unwrap_or("unset")
+            ))
+            .hint("`korthbox doctor` checks that the engine has the proxy too (host.proxy), and says how to give it");
+    }
     err.hint(format!(
         "check that {} is reachable from this machine and has the image; behind a proxy or without internet, point korthbox at a mirror with --registry-mirror HOST:PORT",
         image.registry

@@ -257,11 +257,24 @@ fn the_up_example_has_the_phases_up_runs() {
         v.sort();
         v
     };
-    assert_eq!(sorted(shown.clone()), sorted(ran.clone()), "README line {}", example.line);
+    assert_eq!(
+        sorted(shown.clone()),
+        sorted(ran.clone()),
+        "README line {}",
+        example.line
+    );
     let sequential = |v: &[String]| -> Vec<String> {
-        v.iter().filter(|t| !t.starts_with("Applying ")).cloned().collect()
+        v.iter()
+            .filter(|t| !t.starts_with("Applying "))
+            .cloned()
+            .collect()
     };
-    assert_eq!(sequential(&shown), sequential(&ran), "README line {}", example.line);
+    assert_eq!(
+        sequential(&shown),
+        sequential(&ran),
+        "README line {}",
+        example.line
+    );
 
     let summary = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

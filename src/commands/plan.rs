@@ -135,10 +135,12 @@ fn would_run(ctx: &Context, ui: &Ui, plan: &Plan, req: &plan::Request, written: 
                 .cache_dir()
                 .map(|d| common::definition_path(&d, &req.cluster.name, cluster.file_name))
         });
-    if let Ok(inv) = plan
-        .driver()
-        .create(&req.cluster, &plan.provider, config.as_deref(), false)
+    if let Ok(mut inv) =
+        plan.driver()
+            .create(&req.cluster, &plan.provider, config.as_deref(), false)
     {
+        inv.env
+            .extend(crate::driver::actions::proxy_env(&ctx.env, plan.driver()));
         ui.note(&format!("`korthbox up` would run: {}", inv.display()));
     }
 }

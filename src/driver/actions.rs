@@ -53,6 +53,38 @@ pub struct Created {
 }
 
 /// Creates the cluster unless it exists; a failed attempt is deleted unless `retain`.
+/// What a driver gets about proxies when the shell has one: the proxy variables as they are
+/// (kind and minikube pass them on to the nodes), with `NO_PROXY` — both cases — extended by
+/// this machine and the cluster's own addresses. Nothing when the shell has no proxy.
+pub fn proxy_env(env: &Env, driver: &dyn Driver) -> Vec<(String, String)> {
+    if crate::host::proxy::Settings::from_env(env).is_empty() {
+        return Vec::new();
+    }
+    let shell = [crate::env::NO_PROXY_LOWER, crate::env::NO_PROXY]
+        .iter()
+        .find_map(|n| env.var(n))
+        .unwrap_or("");
+    let mut entries: Vec<String> = shell
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(String::from)
+        .collect();
+    for own in ["localhost", "127.0.0.1", "::1"]
+        .iter()
+        .chain(driver.no_proxy())
+    {
+        if !entries.iter().any(|e| e == own) {
+            entries.push(own.to_string());
+        }
+    }
+    let list = entries.join(",");
+    vec![
+        (crate::env::NO_PROXY.to_string(), list.clone()),
+        (crate::env::NO_PROXY_LOWER.to_string(), list),
+    ]
+}
+
 pub async fn create(
     env: &Env,
     spec: &ClusterSpec,
@@ -87,9 +119,10 @@ pub async fn create(
         phase.item(&note);
     }
     let path = keep_definition(env, driver, spec, &definition)?;
-    let inv = driver
+    let mut inv = driver
         .create(spec, provider, path.as_deref(), retain)
         .map_err(Error::failure)?;
+    inv.env.extend(proxy_env(env, driver));
     let failure = match run::run(env, &inv, timeout, Some(phase)).await {
         Ok(outcome) if outcome.success => {
             return Ok(Created {

@@ -186,7 +186,14 @@ impl Invocation {
         let mut words: Vec<String> = self
             .env
             .iter()
-            .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+            .map(|(k, v)| {
+                // Proxy URLs may carry credentials: never shown.
+                let v = match k.to_ascii_uppercase().ends_with("_PROXY") {
+                    true => crate::host::proxy::mask(v),
+                    false => v.clone(),
+                };
+                format!("{k}={}", shell_quote(&v))
+            })
             .collect();
         words.push(self.tool.executable().to_string());
         words.extend(self.args.iter().map(|a| shell_quote(a)));
@@ -283,6 +290,17 @@ pub trait Driver: Sync {
     /// cluster korthbox does not make.
     fn cgroup_note(&self, _spec: &ClusterSpec, _provider: &NodeProvider) -> Option<String> {
         None
+    }
+
+    /// The cluster's own addresses, which its nodes must reach without a proxy: added to
+    /// `NO_PROXY` when the shell has a proxy (as minikube documents for its networks).
+    fn no_proxy(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether the tool hands the shell's proxy variables to its nodes (kind and minikube do).
+    fn passes_proxy_to_nodes(&self) -> bool {
+        true
     }
 
     /// The cluster flags this driver does not use, each with why: said once when one is typed.

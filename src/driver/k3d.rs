@@ -133,6 +133,23 @@ impl Driver for K3d {
         })
     }
 
+    /// k3d gives its nodes no proxy variables (only `--env`); the nodes need none for the
+    /// stack, whose images korthbox side-loads.
+    fn passes_proxy_to_nodes(&self) -> bool {
+        false
+    }
+
+    fn no_proxy(&self) -> &'static [&'static str] {
+        // k3d's Docker networks, k3s's pod and service subnets, the cluster's DNS names.
+        &[
+            "172.16.0.0/12",
+            "10.42.0.0/16",
+            "10.43.0.0/16",
+            ".svc",
+            ".cluster.local",
+        ]
+    }
+
     fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
         &[
             (

@@ -197,6 +197,17 @@ impl Driver for Kind {
         })
     }
 
+    fn no_proxy(&self) -> &'static [&'static str] {
+        // kind's Docker network, its pod and service subnets, the cluster's DNS names.
+        &[
+            "172.18.0.0/16",
+            "10.244.0.0/16",
+            "10.96.0.0/16",
+            ".svc",
+            ".cluster.local",
+        ]
+    }
+
     fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
         &[
             (

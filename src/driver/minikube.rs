@@ -96,6 +96,20 @@ impl Driver for Minikube {
         Ok(Definition::Args(Self::start_args(spec, provider)?))
     }
 
+    fn no_proxy(&self) -> &'static [&'static str] {
+        // As minikube's proxy documentation lists: its networks for the docker, podman and VM
+        // drivers, and the service range.
+        &[
+            "192.168.49.0/24",
+            "192.168.58.0/24",
+            "192.168.39.0/24",
+            "192.168.59.0/24",
+            "10.96.0.0/12",
+            ".svc",
+            ".cluster.local",
+        ]
+    }
+
     fn unused_flags(&self) -> &'static [(&'static str, &'static str)] {
         &[(
             "--api-server-port",

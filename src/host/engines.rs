@@ -153,6 +153,10 @@ pub struct Engine {
     pub name: Option<String>,
     pub kernel_version: Option<String>,
     pub resources: Option<Resources>,
+    /// The proxy the engine pulls through (`/info`'s `HttpProxy`, `HttpsProxy`, `NoProxy`),
+    /// credentials masked; `None` when it was not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<super::proxy::Settings>,
 }
 
 impl Engine {
@@ -171,6 +175,7 @@ impl Engine {
             name: None,
             kernel_version: None,
             resources: None,
+            proxy: None,
         }
     }
 
@@ -459,6 +464,12 @@ pub async fn probe(endpoint: Endpoint, timeout: Duration) -> Engine {
             engine.operating_system = info.operating_system.clone();
             engine.name = info.name.clone();
             engine.kernel_version = info.kernel_version.clone();
+            let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+            engine.proxy = Some(super::proxy::Settings {
+                http: set(&info.http_proxy).map(|u| super::proxy::mask(&u)),
+                https: set(&info.https_proxy).map(|u| super::proxy::mask(&u)),
+                no_proxy: set(&info.no_proxy),
+            });
             engine.resources = Some(resources(&info));
         }
     }

@@ -40,12 +40,20 @@ pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            // A TLS failure surfaces as an io error that carries rustls's words.
+            if io.to_string().contains("certificate") {
+                return format!("the server's certificate is not trusted here ({io})");
+            }
             return super::engines::io_words(io);
         }
         source = cause.source();
     }
-    one_line(e)
+    one_line(e).replace("client error (Connect): ", "")
 }
+
+/// The fix for a certificate this machine does not trust: a network that re-signs TLS with a
+/// private authority needs that authority's certificate.
+pub const TLS_HINT: &str = "if your network re-signs HTTPS with a private certificate authority, point SSL_CERT_FILE at a PEM bundle that holds it (or install it in the system's store)";
 
 /// Whether an answer says it has no body (`Content-Length: 0`).
 fn is_empty<B>(response: &hyper::Response<B>) -> bool {
@@ -108,7 +116,9 @@ impl Http {
             // What a proxy says for itself: credentials wanted, or the destination refused.
             if !via.is_empty() && (status == 407 || status == 403 && is_empty(&response)) {
                 let why = match status {
-                    407 => "the proxy asked for credentials (407 Proxy Authentication Required): put them in its URL, http://user:password@host:port",
+                    407 => {
+                        "the proxy asked for credentials (407 Proxy Authentication Required): put them in its URL, http://user:password@host:port"
+                    }
                     _ => "the proxy refused this destination (403 Forbidden)",
                 };
                 return Err(format!("{what}: {why}"));

@@ -32,7 +32,7 @@ fn matcher() -> &'static Matcher {
 }
 
 /// Whether `uri` names this machine (never proxied).
-fn is_loopback(uri: &Uri) -> bool {
+pub fn is_loopback(uri: &Uri) -> bool {
     match uri
         .host()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
@@ -51,6 +51,23 @@ pub fn for_uri(uri: &Uri) -> Option<Intercept> {
         return None;
     }
     matcher().intercept(uri)
+}
+
+/// The proxy URL as the environment gives it (credentials included) for a request to `uri`:
+/// for clients that take a proxy URL (the Kubernetes client).
+pub fn raw_for(env: &Env, uri: &Uri) -> Option<String> {
+    let names: &[&str] = match uri.scheme_str() {
+        Some("https") => &[env::HTTPS_PROXY_LOWER, env::HTTPS_PROXY],
+        _ => &[env::HTTP_PROXY_LOWER, env::HTTP_PROXY],
+    };
+    names
+        .iter()
+        .chain(&[env::ALL_PROXY_LOWER, env::ALL_PROXY])
+        .find_map(|n| env.var(n))
+        .map(|u| match u.contains("://") {
+            true => u.to_string(),
+            false => format!("http://{u}"),
+        })
 }
 
 /// Adds `Proxy-Authorization` to a plain-HTTP request that goes to a proxy with credentials
@@ -301,14 +318,21 @@ mod tests {
 
     #[test]
     fn credentials_are_masked() {
-        assert_eq!(mask("http://user:secret@proxy:3128"), "http://***@proxy:3128");
+        assert_eq!(
+            mask("http://user:secret@proxy:3128"),
+            "http://***@proxy:3128"
+        );
         assert_eq!(mask("proxy:3128"), "proxy:3128");
         assert_eq!(mask("user:p@ss@proxy:3128"), "***@proxy:3128");
     }
 
     #[test]
     fn loopback_is_never_proxied() {
-        for uri in ["http://127.0.0.1:8042/", "https://localhost:6443/", "http://[::1]:4242/"] {
+        for uri in [
+            "http://127.0.0.1:8042/",
+            "https://localhost:6443/",
+            "http://[::1]:4242/",
+        ] {
             assert!(is_loopback(&uri.parse().unwrap()), "{uri}");
         }
         assert!(!is_loopback(&"https://github.com/".parse().unwrap()));

@@ -65,6 +65,25 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
         ctx.steps.note(&format!("note: {note}"));
     }
     ctx.note_unused(driver, &req.stack);
+    let shell = crate::host::proxy::Settings::from_env(&ctx.env);
+    if driver.makes_cluster() && !shell.is_empty() {
+        let no_proxy = crate::driver::actions::proxy_env(&ctx.env, driver)
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        let proxy = shell.https.or(shell.http).unwrap_or_default();
+        let nodes = match driver.passes_proxy_to_nodes() {
+            true => "and passes it to the nodes",
+            false => {
+                "but does not pass it to its nodes (they pull nothing: korthbox side-loads the stack's images)"
+            }
+        };
+        ctx.steps.note(&format!(
+            "note: {} gets the shell's proxy ({proxy}) {nodes}, with NO_PROXY={no_proxy}",
+            driver.kind().label()
+        ));
+    }
     // Where volumes come from is decided by the driver alone here: plan looks at no cluster.
     let placement = driver.placement(None);
     if !driver.makes_cluster() && req.manifests_wanted {

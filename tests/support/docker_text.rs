@@ -31,6 +31,9 @@ pub fn info_json(text: &str) -> Value {
             "Docker Root Dir" => put(&mut out, "DockerRootDir", value),
             "Cgroup Driver" => put(&mut out, "CgroupDriver", value),
             "Cgroup Version" => put(&mut out, "CgroupVersion", value),
+            "HTTP Proxy" => put(&mut out, "HttpProxy", value),
+            "HTTPS Proxy" => put(&mut out, "HttpsProxy", value),
+            "No Proxy" => put(&mut out, "NoProxy", value),
             "CPUs" => {
                 out.insert("NCPU".into(), json!(value.parse::<i64>().expect("CPUs")));
             }

@@ -101,8 +101,12 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<String>>, rules: &Mutex<Rules>) {
         let mut parts = line.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("").to_string();
-        let auth = header(&headers, "proxy-authorization").unwrap_or("-").to_string();
-        log.lock().unwrap().push(format!("{method} {target} auth={auth}"));
+        let auth = header(&headers, "proxy-authorization")
+            .unwrap_or("-")
+            .to_string();
+        log.lock()
+            .unwrap()
+            .push(format!("{method} {target} auth={auth}"));
         let rules = rules.lock().unwrap().clone();
         if let Some(credentials) = &rules.credentials {
             use base64::Engine;
@@ -123,7 +127,9 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<String>>, rules: &Mutex<Rules>) {
                 .unwrap_or("")
                 .to_string(),
         };
-        let host = authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h);
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(h, _)| h);
         if rules.denied.iter().any(|d| d == host) {
             refuse(&stream, "403 Forbidden");
             return;
@@ -148,7 +154,9 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<String>>, rules: &Mutex<Rules>) {
             .unwrap_or_else(|| "/".into());
         let mut request = format!("{method} {path} HTTP/1.1\r\n");
         for (k, v) in &headers {
-            if !k.eq_ignore_ascii_case("proxy-authorization") && !k.eq_ignore_ascii_case("connection") {
+            if !k.eq_ignore_ascii_case("proxy-authorization")
+                && !k.eq_ignore_ascii_case("connection")
+            {
                 request.push_str(&format!("{k}: {v}\r\n"));
             }
         }

@@ -41,6 +41,9 @@ printf '%s\n' "$@" > "$rec.args"
 {
   echo "KIND_EXPERIMENTAL_PROVIDER=${KIND_EXPERIMENTAL_PROVIDER-<unset>}"
   echo "DOCKER_HOST=${DOCKER_HOST-<unset>}"
+  echo "HTTPS_PROXY=${HTTPS_PROXY-<unset>}"
+  echo "NO_PROXY=${NO_PROXY-<unset>}"
+  echo "no_proxy=${no_proxy-<unset>}"
 } > "$rec.env"
 prev=""
 for a in "$@"; do
