@@ -412,9 +412,9 @@ fn proxy_for(
     crate::host::proxy::raw_for(env, server)?.parse().ok()
 }
 
-/// What went wrong talking to an API server, in words (see [`crate::host::http::words`]).
+/// What went wrong talking to an API server, in words (see [`crate::host::words::words`]).
 pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
-    crate::host::http::words(e)
+    crate::host::words::words(e)
 }
 
 /// Whether the API server of `context` answers (a `/version` request); when it does not, the

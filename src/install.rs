@@ -172,7 +172,7 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
             .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;
         crate::host::proxy::authorize(&mut request);
         let response = client.request(request).await.map_err(|e| {
-            let words = crate::host::http::words(&e);
+            let words = crate::host::words::words(&e);
             let mut err = Error::failure(format!("could not download {url}")).caused_by(&words);
             if let Some(via) = &via {
                 err = err.caused_by(format!("the request went {via}"));

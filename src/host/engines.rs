@@ -556,7 +556,7 @@ async fn ping_headers(uri: &str) -> PingResult {
         }
     }
 
-    let connect_error = |e: std::io::Error| io_words(&e);
+    let connect_error = |e: std::io::Error| super::words::io(&e);
     if let Some(_path) = uri.strip_prefix("unix://") {
         #[cfg(unix)]
         {
@@ -644,7 +644,7 @@ fn describe(e: bollard::errors::Error) -> String {
     let mut source = e.source();
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return io_words(io);
+            return super::words::io(io);
         }
         source = cause.source();
     }
@@ -658,22 +658,6 @@ fn describe(e: bollard::errors::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// What a failed connection means, in words.
-pub fn io_words(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => "nothing is listening there (connection refused)".into(),
-        NotFound => "no socket there".into(),
-        PermissionDenied => "permission denied (is your user in the engine's group?)".into(),
-        TimedOut => "the connection timed out".into(),
-        HostUnreachable | NetworkUnreachable => "the host cannot be reached".into(),
-        ConnectionReset | ConnectionAborted | BrokenPipe => {
-            "the engine closed the connection".into()
-        }
-        _ => format!("could not connect: {e}"),
-    }
 }
 
 #[cfg(test)]

@@ -34,23 +34,6 @@ where
     Ok(Client::builder(TokioExecutor::new()).build(super::proxy::ProxyConnector::new(https)))
 }
 
-/// What went wrong talking to a server, in words: the connection failure at the bottom of the
-/// client's chain (refused, timed out, no route), or the error's own message.
-pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            // A TLS failure surfaces as an io error that carries rustls's words.
-            if io.to_string().contains("certificate") {
-                return format!("the server's certificate is not trusted here ({io})");
-            }
-            return super::engines::io_words(io);
-        }
-        source = cause.source();
-    }
-    one_line(e).replace("client error (Connect): ", "")
-}
-
 /// The fix for a certificate this machine does not trust: a network that re-signs TLS with a
 /// private authority needs that authority's certificate.
 pub const TLS_HINT: &str = "if your network re-signs HTTPS with a private certificate authority, point SSL_CERT_FILE at a PEM bundle that holds it (or install it in the system's store)";

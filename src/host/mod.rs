@@ -10,6 +10,7 @@ pub mod os;
 pub mod process;
 pub mod proxy;
 pub mod tools;
+pub mod words;
 
 use std::time::Duration;
 

@@ -227,7 +227,7 @@ fn tunnel_words(proxy: &str, e: &(dyn std::error::Error + 'static)) -> String {
         )
     } else {
         let words = match e.source() {
-            Some(source) => super::http::words(source),
+            Some(source) => super::words::words(source),
             None => text,
         };
         format!("proxy {proxy}: {words}")
