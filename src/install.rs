@@ -178,7 +178,7 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
                 err = err.caused_by(format!("the request went {via}"));
             }
             if words.contains("certificate") {
-                err = err.hint(crate::host::http::TLS_HINT);
+                err = err.hint(crate::host::tls::HINT);
             }
             err.hint(format!(
                 "is the network up, and the server (or the proxy) reachable? Set {} to download from a mirror; NO_PROXY lists the hosts reached without the proxy",

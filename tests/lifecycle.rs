@@ -1018,7 +1018,15 @@ fn images_come_through_the_mirror_in_parallel_with_creation_and_load_into_the_no
     ok(&world.run("up", &args));
     assert_eq!(loads(&world), 2);
 
-    // A pull failure names the image and the registry.
+    // A pull failure names the image and the registry — and, behind a proxy, the shell's
+    // proxy (masked) and its NO_PROXY, since the engine pulls with its own settings.
+    world
+        .sandbox
+        .set(
+            "HTTPS_PROXY",
+            "http://frank:pr0xy-pw@proxy.corp.example:3128",
+        )
+        .set("NO_PROXY", "localhost,127.0.0.1");
     let missing = format!(
         "docker.io/library/postgres:absent@sha256:{}",
         "0".repeat(64)
@@ -1044,6 +1052,13 @@ fn images_come_through_the_mirror_in_parallel_with_creation_and_load_into_the_no
         "{err}"
     );
     assert!(err.contains("--registry-mirror"), "{err}");
+    assert!(
+        err.contains("caused by: the shell goes through proxy http://***@proxy.corp.example:3128 (NO_PROXY: localhost,127.0.0.1)")
+            && err.contains("host.proxy")
+            && !err.contains("pr0xy-pw"),
+        "{err}"
+    );
+    world.sandbox.set("HTTPS_PROXY", "").set("NO_PROXY", "");
     // MinIO's image is not where people expect it any more: its failure says what to do.
     let out = world.run(
         "up",

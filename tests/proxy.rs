@@ -597,6 +597,26 @@ fn install_goes_through_connect_with_a_private_ca() {
     assert!(!text.contains("tls-pass"), "{text}");
     assert!(!sandbox.path("bin-installed/kind").exists());
 
+    // SSL_CERT_FILE adds to the system's store, not replaces it: with the private CA in the
+    // system's bundle (under the host root korthbox reads) and an unrelated CA in
+    // SSL_CERT_FILE, the server is still trusted.
+    let other = test_ca(&sandbox.path("other-ca"), "unrelated.example")
+        .unwrap()
+        .0;
+    let bundle = sandbox.path("root/etc/ssl/certs/ca-certificates.crt");
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    std::fs::copy(&ca, &bundle).unwrap();
+    let out = install(&[
+        ("HTTPS_PROXY", with_creds.clone()),
+        ("SSL_CERT_FILE", other.display().to_string()),
+    ]);
+    let text = all_output(&out);
+    assert!(
+        text.contains("does not match"),
+        "the system's bundle was dropped: {text}"
+    );
+    std::fs::remove_file(&bundle).unwrap();
+
     // Without the private CA, the server is not trusted.
     let out = install(&[("HTTPS_PROXY", with_creds)]);
     let text = all_output(&out);

@@ -22,21 +22,12 @@ where
     B::Data: Send,
 {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| {
-            Error::failure("this system has no CA certificates to check HTTPS servers against")
-                .because(e)
-                .hint("install them (`sudo apt-get install ca-certificates` on Debian and Ubuntu)")
-        })?
+        .with_tls_config(super::tls::config()?)
         .https_or_http()
         .enable_http1()
         .build();
     Ok(Client::builder(TokioExecutor::new()).build(super::proxy::ProxyConnector::new(https)))
 }
-
-/// The fix for a certificate this machine does not trust: a network that re-signs TLS with a
-/// private authority needs that authority's certificate.
-pub const TLS_HINT: &str = "if your network re-signs HTTPS with a private certificate authority, point SSL_CERT_FILE at a PEM bundle that holds it (or install it in the system's store)";
 
 /// Whether an answer says it has no body (`Content-Length: 0`).
 fn is_empty<B>(response: &hyper::Response<B>) -> bool {

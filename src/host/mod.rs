@@ -9,6 +9,7 @@ pub mod linux;
 pub mod os;
 pub mod process;
 pub mod proxy;
+pub mod tls;
 pub mod tools;
 pub mod words;
 

@@ -262,7 +262,7 @@ impl tower_service::Service<Uri> for ProxyConnector {
             }
             return Box::pin(async move {
                 let mut tls = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_native_roots()?
+                    .with_tls_config(super::tls::config()?)
                     .https_only()
                     .enable_http1()
                     .wrap_connector(TunnelWords {
