@@ -23,42 +23,32 @@ fn stderr(out: &std::process::Output) -> String {
 /// Phases that run at once (the stack's components) end in any order: each run of their
 /// `done:` lines sorted, so that a snapshot holds.
 fn concurrent_in_order(text: &str) -> String {
-    // Phases that run at once (the stack's components) start and finish in any order: from the
-    // first start not followed at once by its own end, the starts and then the ends, each sorted.
+    // The stack applies what the components need first (namespace, secrets, configuration),
+    // then the components at once: they start and finish in any order, so the lines after the
+    // configuration's are put as their starts and then their ends, each sorted.
     let lines: Vec<&str> = text.lines().collect();
     let concurrent = |l: &str| {
         (l.starts_with("Applying ") || l.starts_with("Waiting for ")) && l.ends_with(" ...")
             || l.starts_with("done: Applying ")
             || l.starts_with("done: Waiting for ")
     };
-    let mut out: Vec<&str> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        let title = line.strip_suffix(" ...");
-        let ends_next = title.is_some_and(|t| {
-            lines
-                .get(i + 1)
-                .is_some_and(|n| n.starts_with(&format!("done: {t}")))
-        });
-        if !concurrent(line) || ends_next {
-            out.push(line);
-            if ends_next {
-                out.push(lines[i + 1]);
-                i += 1;
-            }
-            i += 1;
-            continue;
-        }
-        let run = lines[i..].iter().take_while(|l| concurrent(l)).count();
-        let (mut starts, mut ends): (Vec<&str>, Vec<&str>) =
-            lines[i..i + run].iter().partition(|l| l.ends_with(" ..."));
-        starts.sort();
-        ends.sort();
-        out.extend(starts);
-        out.extend(ends);
-        i += run;
-    }
+    let Some(after) = lines
+        .iter()
+        .position(|l| l.starts_with("done: Applying configuration"))
+        .map(|i| i + 1)
+    else {
+        return text.to_string();
+    };
+    let run = lines[after..].iter().take_while(|l| concurrent(l)).count();
+    let (mut starts, mut ends): (Vec<&str>, Vec<&str>) = lines[after..after + run]
+        .iter()
+        .partition(|l| l.ends_with(" ..."));
+    starts.sort();
+    ends.sort();
+    let mut out: Vec<&str> = lines[..after].to_vec();
+    out.extend(starts);
+    out.extend(ends);
+    out.extend(&lines[after + run..]);
     out.join("\n") + "\n"
 }
 
