@@ -650,3 +650,31 @@ fn cluster_load_checks_before_it_runs_the_tool() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
     }
 }
+
+// plan with --provider names the socket `up` will point the tools at, without asking it.
+#[test]
+fn plan_with_a_provider_shows_the_docker_host_up_will_set() {
+    let sandbox = Sandbox::new();
+    // Podman's rootless socket exists (nothing answers on it: plan asks nothing).
+    sandbox.write("home/run/podman/podman.sock", "");
+    let out = sandbox.run(&[
+        "plan",
+        "--only",
+        "cluster",
+        "--driver",
+        "k3d",
+        "--provider",
+        "podman",
+        "-v",
+    ]);
+    let err = stderr(&out);
+    ok(&out);
+    let socket = sandbox.path("home/run/podman/podman.sock");
+    assert!(
+        err.contains(&format!(
+            "would run: DOCKER_HOST=unix://{} k3d cluster create",
+            socket.display()
+        )),
+        "{err}"
+    );
+}

@@ -145,6 +145,26 @@ impl NodeProvider {
         }
     }
 
+    /// A provider named on the command line, at the socket where such an engine would be
+    /// found — by path alone, asking no engine (what `plan --provider` shows `up` would point
+    /// the tools at). Without such a socket, as [`NodeProvider::assumed`].
+    pub fn located(kind: ProviderKind, endpoints: &[crate::host::engines::Endpoint]) -> Self {
+        let found = endpoints.iter().find(|e| {
+            let podman = crate::host::engines::kind_from_path(&e.uri) == Some(EngineKind::Podman);
+            podman == (kind == ProviderKind::Podman)
+        });
+        match found {
+            Some(e) => Self {
+                kind,
+                cgroup: None,
+                endpoint: Some(e.uri.clone()),
+                point_tools_at_endpoint: e.source == EndpointSource::WellKnown
+                    && e.uri != DEFAULT_DOCKER_ENDPOINT,
+            },
+            None => Self::assumed(kind),
+        }
+    }
+
     /// `DOCKER_HOST` for tools that speak the Docker API, so that they use the very engine
     /// korthbox found (colima's or Podman's socket is not where they look by default).
     pub fn docker_host(&self) -> Vec<(String, String)> {

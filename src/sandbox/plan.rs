@@ -135,7 +135,14 @@ async fn settle(ctx: &Context, wanted: &Wanted) -> (DriverKind, NodeProvider) {
     let provider = facts
         .as_ref()
         .and_then(|f| driver::provider(f, wanted.provider))
-        .or_else(|| wanted.provider.map(NodeProvider::assumed))
+        .or_else(|| {
+            // Named but not asked: where such an engine's socket is (paths only, no probe).
+            let endpoints =
+                crate::host::engines::discover(&ctx.env, crate::host::os::detect(&ctx.env).family);
+            wanted
+                .provider
+                .map(|k| NodeProvider::located(k, &endpoints))
+        })
         .unwrap_or_else(|| {
             if kind.driver().makes_cluster() {
                 ctx.steps
