@@ -20,8 +20,11 @@ use crate::sandbox::up;
 
 /// Prints any serialisable value as pretty JSON followed by a newline.
 pub fn json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)
+    // One write: stdout is line-buffered, and a document of a few hundred lines would
+    // otherwise cost a system call per line.
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    out.write_all(&text)
 }
 
 /// A failure as JSON, for `--json` runs: `{"error", "causes", "hints", "exit"}`.
