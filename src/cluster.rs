@@ -188,7 +188,7 @@ pub async fn check(env: &Env, context: &str, timeout: Duration) -> Result<Cluste
         let event = match tokio::time::timeout_at(until, events.next()).await {
             Ok(Some(Ok(event))) => event,
             Ok(Some(Err(e))) => {
-                let why = words(&e);
+                let why = crate::host::words::words(&e);
                 if let Some(err) = unreachable(context, server.as_deref(), &why, !view.listed) {
                     return Err(err);
                 }
@@ -412,11 +412,6 @@ fn proxy_for(
     crate::host::proxy::raw_for(env, server)?.parse().ok()
 }
 
-/// What went wrong talking to an API server, in words (see [`crate::host::words::words`]).
-pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
-    crate::host::words::words(e)
-}
-
 /// Whether the API server of `context` answers (a `/version` request); when it does not, the
 /// error `cluster check` gives: the context, its URL, the kubectl command that shows the same,
 /// and `korthbox reset` for a broken sandbox.
@@ -425,7 +420,7 @@ pub async fn reachable(env: &Env, client: &kube::Client, context: &str) -> Resul
         // Any answer, an error status included (403 without the right to read /version), is
         // a server that can be reached.
         Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => return Ok(()),
-        Ok(Err(e)) => words(&e),
+        Ok(Err(e)) => crate::host::words::words(&e),
         Err(_) => format!("no answer within {}", seconds(REQUEST_TIMEOUT)),
     };
     let merged = kubeconfig::load(env);

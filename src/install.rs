@@ -166,7 +166,7 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;
-        let via = crate::host::proxy::Settings::from_env(&Env::from_process()).describe_for(&uri);
+        let via = crate::host::proxy::via(&uri);
         let mut request = hyper::Request::get(uri)
             .body(Empty::<Bytes>::new())
             .map_err(|e| Error::failure(format!("{url} is not a URL")).because(e))?;

@@ -118,7 +118,8 @@ fn parse(
     json: bool,
 ) -> Result<(Option<korthbox::config::Config>, clap::ArgMatches), korthbox::error::Error> {
     use clap::error::ErrorKind;
-    match korthbox::config::command(None).try_get_matches_from(args) {
+    let bare = korthbox::config::command(None).try_get_matches_from(args);
+    match &bare {
         Err(e)
             if matches!(
                 e.kind(),
@@ -135,34 +136,42 @@ fn parse(
                 Some("doctor" | "completions" | "version" | "help")
             ) =>
         {
-            return Ok((None, matches));
+            return Ok((None, matches.clone()));
         }
         // A neighbour's word (kind's `delete`, minikube's `--profile`): korthbox's word for it.
         Err(_) if let Some(e) = korthbox::argv::neighbours_words(args) => return Err(e),
         _ => {}
     }
     let config = korthbox::config::load(args)?;
-    match korthbox::config::command(config.as_ref()).try_get_matches_from(args) {
+    // Without a file the first parse is the answer; with one, its values are the defaults.
+    let parsed = match &config {
+        None => bare,
+        Some(file) => korthbox::config::command(Some(file)).try_get_matches_from(args),
+    };
+    match parsed {
         Ok(matches) => Ok((config, matches)),
         // clap's own rendering, unless a script asked for JSON.
         Err(e) if !json => e.exit(),
-        Err(e) => {
-            let text = e.render().to_string();
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-            let first = lines.next().unwrap_or_default();
-            let mut err = korthbox::error::Error::usage(first.trim_start_matches("error: "));
-            for line in lines.map(str::trim) {
-                err = match line.strip_prefix("tip: ") {
-                    Some(tip) => err.hint(tip),
-                    None if line.starts_with("For more information") => {
-                        err.hint("`--help` lists the flags")
-                    }
-                    None => err.caused_by(line),
-                };
-            }
-            Err(err)
-        }
+        Err(e) => Err(usage_from_clap(&e)),
     }
+}
+
+/// clap's error as korthbox's (for `--json`): its first line the message, its tips hints.
+fn usage_from_clap(e: &clap::Error) -> korthbox::error::Error {
+    let text = e.render().to_string();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or_default();
+    let mut err = korthbox::error::Error::usage(first.trim_start_matches("error: "));
+    for line in lines.map(str::trim) {
+        err = match line.strip_prefix("tip: ") {
+            Some(tip) => err.hint(tip),
+            None if line.starts_with("For more information") => {
+                err.hint("`--help` lists the flags")
+            }
+            None => err.caused_by(line),
+        };
+    }
+    err
 }
 
 /// Prints a failure as JSON on stdout when a script asked for JSON; the exit code.

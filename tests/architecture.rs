@@ -12,22 +12,14 @@ use std::path::Path;
 /// comments, string contents and unit tests.
 fn modules() -> BTreeMap<String, String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut out = BTreeMap::new();
-    let mut dirs = vec![src.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.insert(
-                    module_of(&src, &path),
-                    code(&std::fs::read_to_string(&path).unwrap()),
-                );
-            }
-        }
-    }
-    out
+    support::files_below(&src, &[])
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            (module_of(&src, &path), code(&text))
+        })
+        .collect()
 }
 
 fn module_of(src: &Path, path: &Path) -> String {
@@ -251,28 +243,6 @@ fn platform_code_stays_in_host() {
     }
 }
 
-/// Every file of the checkout outside `target/` and `.git/`.
-fn checkout_files() -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut out = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            if dir == root && (name == "target" || name == ".git") {
-                continue;
-            }
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn no_file_of_another_project_is_committed() {
     needs_shared!();
@@ -280,23 +250,15 @@ fn no_file_of_another_project_is_committed() {
         .parent()
         .unwrap()
         .to_path_buf();
-    let mut theirs = BTreeMap::new();
-    let mut dirs = vec![shared];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                // Small files (an empty list, a one-line version) could match by chance.
-                if bytes.len() >= 200 {
-                    theirs.insert(bytes, path);
-                }
-            }
-        }
-    }
+    // Small files (an empty list, a one-line version) could match by chance.
+    let theirs: BTreeMap<Vec<u8>, std::path::PathBuf> = support::files_below(&shared, &[])
+        .into_iter()
+        .filter_map(|path| Some((std::fs::read(&path).ok()?, path)))
+        .filter(|(bytes, _)| bytes.len() >= 200)
+        .collect();
     assert!(!theirs.is_empty(), "the shared directory holds no files");
-    let copies: Vec<String> = checkout_files()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copies: Vec<String> = support::files_below(root, &["target", ".git"])
         .into_iter()
         .filter_map(|path| {
             let bytes = std::fs::read(&path).ok()?;

@@ -29,17 +29,6 @@ fn ok(out: &Output) -> String {
     stdout(out)
 }
 
-/// Stand-in drivers and a captured Docker Engine at DOCKER_HOST.
-fn drivers() -> Sandbox {
-    let mut sandbox = Sandbox::new();
-    sandbox.serve_docker_host(
-        "engine/docker.sock",
-        fixture_json("docker-engine-linux-fedora-info.json"),
-    );
-    stand_ins::install(&mut sandbox, None);
-    sandbox
-}
-
 /// The command a hint says to run (`… `korthbox down --name dev --yes``), as words.
 fn hinted_command(stderr: &str) -> Vec<String> {
     let hint = stderr
@@ -67,7 +56,7 @@ fn shell_words(line: &str) -> Vec<String> {
 #[test]
 fn the_yes_hint_run_as_printed_deletes_the_same_sandbox() {
     needs_shared!();
-    let sandbox = drivers();
+    let sandbox = stand_ins::with_docker_engine();
     stand_ins::add_korthbox_cluster(&sandbox, "kind", "korthbox");
     stand_ins::add_korthbox_cluster(&sandbox, "kind", "dev");
     for typed in [
@@ -92,7 +81,7 @@ fn the_yes_hint_run_as_printed_deletes_the_same_sandbox() {
 #[test]
 fn a_dead_docker_host_stops_up_naming_it() {
     needs_shared!();
-    let mut sandbox = drivers();
+    let mut sandbox = stand_ins::with_docker_engine();
     // A working engine at the well-known socket must not be used instead.
     let _fallback = sandbox.serve_engine(
         "root/var/run/docker.sock",
@@ -102,7 +91,9 @@ fn a_dead_docker_host_stops_up_naming_it() {
     sandbox.set("DOCKER_HOST", &format!("unix://{}", dead.display()));
     let out = sandbox.run(&["up", "--driver", "kind", "--wait", "1"]);
     let err = failed_with(&out, 1, &["DOCKER_HOST", &dead.display().to_string()]);
-    assert!(!err.contains("Docker Engine 3"), "{err}");
+    // The host check fails; it does not pass on the engine at the well-known socket.
+    assert!(err.contains("failed: Checking the host"), "{err}");
+    assert!(!err.contains("done: Checking the host"), "{err}");
     assert!(
         stand_ins::calls(&sandbox).is_empty(),
         "{:?}",
@@ -302,7 +293,7 @@ fn kubectls_spellings_and_durations_are_understood() {
     assert!(ok(&out).starts_with(&format!("korthbox {}", env!("CARGO_PKG_VERSION"))));
     // Durations: accepted with units, refused without sense.
     let out = sandbox.run(&["down", "--name", "nothere", "--yes", "--timeout", "1m30s"]);
-    assert!(ok(&out).is_empty() || out.status.success());
+    ok(&out);
     assert!(
         stderr(&out).contains("nothing to delete"),
         "{}",
@@ -588,7 +579,7 @@ fn status_while_up_runs_says_it_is_being_created() {
 #[test]
 fn cluster_load_checks_before_it_runs_the_tool() {
     needs_shared!();
-    let sandbox = drivers();
+    let sandbox = stand_ins::with_docker_engine();
     let out = sandbox.run(&[
         "cluster",
         "load",

@@ -10,33 +10,10 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use support::Sandbox;
-use support::orthanc::{
-    Orthanc, Postgres, available, dicom_file, free_port, render, run, start_orthanc,
-};
-
-struct Local {
-    sandbox: Sandbox,
-    orthanc: Orthanc,
-    aet: String,
-    _pg: Postgres,
-}
+use support::orthanc::{Local, dicom_file, free_port, run};
 
 fn local() -> Option<Local> {
-    if !available() {
-        return None;
-    }
-    let sandbox = Sandbox::new();
-    let dir = sandbox.path("orthanc");
-    let rendered = render(&sandbox, "pv");
-    let pg = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
-    let orthanc = start_orthanc(&dir, &rendered, &pg);
-    let aet = rendered.config["DicomAet"].as_str().unwrap().to_string();
-    Some(Local {
-        sandbox,
-        orthanc,
-        aet,
-        _pg: pg,
-    })
+    Local::start("pv", |_| {})
 }
 
 impl Local {

@@ -9,35 +9,13 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 use support::Sandbox;
-use support::orthanc::{Orthanc, Postgres, available, free_port, render, start_orthanc};
+use support::orthanc::{Local, free_port};
 
-struct Setup {
-    sandbox: Sandbox,
-    orthanc: Orthanc,
-    aet: String,
-    _pg: Postgres,
+fn setup(mode: &str, edit: impl FnOnce(&mut Value)) -> Option<Local> {
+    Local::start(mode, edit)
 }
 
-fn setup(mode: &str, edit: impl FnOnce(&mut Value)) -> Option<Setup> {
-    if !available() {
-        return None;
-    }
-    let sandbox = Sandbox::new();
-    let dir = sandbox.path(mode);
-    let mut rendered = render(&sandbox, mode);
-    edit(&mut rendered.config);
-    let pg = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
-    let orthanc = start_orthanc(&dir, &rendered, &pg);
-    let aet = rendered.config["DicomAet"].as_str().unwrap().to_string();
-    Some(Setup {
-        sandbox,
-        orthanc,
-        aet,
-        _pg: pg,
-    })
-}
-
-impl Setup {
+impl Local {
     fn prove(&self, password: &str, extra: &[&str]) -> (Output, Value) {
         let url = format!("http://127.0.0.1:{}", self.orthanc.http);
         let dicom = format!("127.0.0.1:{}", self.orthanc.dicom);
@@ -91,7 +69,7 @@ fn stderr(out: &Output) -> String {
 }
 
 /// Passed, every step there with its time, and Orthanc as it was before.
-fn assert_passes(setup: &Setup) {
+fn assert_passes(setup: &Local) {
     let before = setup.instances();
     let (out, doc) = setup.prove(&setup.orthanc.password, &[]);
     assert_eq!(

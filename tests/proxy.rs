@@ -9,45 +9,30 @@ mod support;
 use std::process::Output;
 
 use support::Sandbox;
-use support::orthanc::{Orthanc, Postgres, available, dicom_file, render, start_orthanc};
+use support::orthanc::{Local, dicom_file};
 use support::proxy::Proxy;
 
 const HOST: &str = "pacs.proxy-only.test";
 
 struct Behind {
-    sandbox: Sandbox,
-    orthanc: Orthanc,
+    local: Local,
     proxy: Proxy,
     file: std::path::PathBuf,
-    _pg: Postgres,
 }
 
 fn behind_a_proxy() -> Option<Behind> {
-    if !available() {
-        return None;
-    }
-    let sandbox = Sandbox::new();
-    let dir = sandbox.path("orthanc");
-    let rendered = render(&sandbox, "pv");
-    let pg = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
-    let orthanc = start_orthanc(&dir, &rendered, &pg);
+    let local = Local::start("pv", |_| {})?;
     let proxy = Proxy::start();
-    proxy.host(HOST, orthanc.http);
-    let file = dicom_file(&dir, "one", "7001");
-    Some(Behind {
-        sandbox,
-        orthanc,
-        proxy,
-        file,
-        _pg: pg,
-    })
+    proxy.host(HOST, local.orthanc.http);
+    let file = dicom_file(&local.sandbox.path("pv"), "one", "7001");
+    Some(Behind { local, proxy, file })
 }
 
 impl Behind {
     fn upload(&self, host: &str, vars: &[(&str, String)]) -> Output {
-        let url = format!("http://{host}:{}", self.orthanc.http);
-        let dicom = format!("127.0.0.1:{}", self.orthanc.dicom);
-        let mut cmd = self.sandbox.command();
+        let url = format!("http://{host}:{}", self.local.orthanc.http);
+        let dicom = format!("127.0.0.1:{}", self.local.orthanc.dicom);
+        let mut cmd = self.local.sandbox.command();
         cmd.args([
             "upload",
             self.file.to_str().unwrap(),
@@ -56,7 +41,7 @@ impl Behind {
             "--dicom",
             &dicom,
         ])
-        .env("KORTHBOX_ORTHANC_PASSWORD", &self.orthanc.password);
+        .env("KORTHBOX_ORTHANC_PASSWORD", &self.local.orthanc.password);
         for (k, v) in vars {
             cmd.env(k, v);
         }
@@ -285,12 +270,7 @@ fn the_drivers_get_the_proxy_and_the_clusters_own_addresses_in_no_proxy() {
         ("k3d", "10.42.0.0/16"),
         ("minikube", "192.168.49.0/24"),
     ] {
-        let mut s = Sandbox::new();
-        s.serve_docker_host(
-            "engine/docker.sock",
-            support::fixture_json("docker-engine-linux-fedora-info.json"),
-        );
-        support::stand_ins::install(&mut s, None);
+        let mut s = support::stand_ins::with_docker_engine();
         s.set(
             "HTTPS_PROXY",
             "http://carol:pa55word@proxy.corp.example:3128",
@@ -331,12 +311,7 @@ fn the_drivers_get_the_proxy_and_the_clusters_own_addresses_in_no_proxy() {
         }
     }
     // Without a proxy in the shell, the drivers' NO_PROXY is left alone.
-    let mut s = Sandbox::new();
-    s.serve_docker_host(
-        "engine/docker.sock",
-        support::fixture_json("docker-engine-linux-fedora-info.json"),
-    );
-    support::stand_ins::install(&mut s, None);
+    let s = support::stand_ins::with_docker_engine();
     s.run(&["cluster", "create", "--driver", "kind", "--wait", "1"]);
     let calls = support::stand_ins::calls(&s);
     assert!(

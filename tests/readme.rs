@@ -370,20 +370,15 @@ fn the_layout_names_every_source_file() {
     let layout = &text[text.find("## Layout").expect("a Layout section")..];
     let layout = &layout[..layout.find("\nAdding a driver").unwrap_or(layout.len())];
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut missing = Vec::new();
-    let mut dirs = vec![src.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(&src)
+    let missing: Vec<String> = support::files_below(&src, &[])
+        .iter()
+        .map(|path| {
+            path.strip_prefix(&src)
                 .unwrap()
                 .to_string_lossy()
-                .to_string();
+                .to_string()
+        })
+        .filter(|rel| {
             let named = match rel.split_once('/') {
                 // A directory's mod.rs is the directory's entry.
                 Some((dir, "mod.rs")) => layout.contains(&format!("\nsrc/{dir}/")),
@@ -394,11 +389,9 @@ fn the_layout_names_every_source_file() {
                     .is_some_and(|entry| entry.split("\nsrc/").next().unwrap().contains(file)),
                 None => layout.contains(&format!("src/{rel}")),
             };
-            if !named {
-                missing.push(rel);
-            }
-        }
-    }
+            !named
+        })
+        .collect();
     assert!(
         missing.is_empty(),
         "the README's Layout does not name {missing:?}"

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use support::kube_api::{FakeApi, write_kubeconfig};
 use support::stand_ins::{self, add_cluster, add_korthbox_cluster};
 use support::world::World;
-use support::{Sandbox, failed_with, fixture_json};
+use support::{Sandbox, failed_with};
 
 fn ok(out: &std::process::Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -23,17 +23,6 @@ fn ok(out: &std::process::Output) -> String {
         out.status.code()
     );
     stderr
-}
-
-/// Stand-in drivers and a captured engine, no cluster yet.
-fn drivers() -> Sandbox {
-    let mut sandbox = Sandbox::new();
-    sandbox.serve_docker_host(
-        "engine/docker.sock",
-        fixture_json("docker-engine-linux-fedora-info.json"),
-    );
-    stand_ins::install(&mut sandbox, None);
-    sandbox
 }
 
 fn deletes(sandbox: &Sandbox) -> Vec<String> {
@@ -48,7 +37,7 @@ fn deletes(sandbox: &Sandbox) -> Vec<String> {
 #[test]
 fn reset_leaves_kubeconfig_entries_it_did_not_write() {
     needs_shared!();
-    let mut sandbox = drivers();
+    let mut sandbox = stand_ins::with_docker_engine();
     let first = sandbox.path("kube/first");
     let second = sandbox.path("kube/staging");
     write_kubeconfig(&first, "corp", "https://corp.example.invalid:6443");
@@ -335,7 +324,7 @@ fn the_shared_provisioner_stays_while_other_volumes_use_it() {
 #[test]
 fn a_same_named_cluster_korthbox_did_not_make_needs_force() {
     needs_shared!();
-    let sandbox = drivers();
+    let sandbox = stand_ins::with_docker_engine();
     add_cluster(&sandbox, "kind", "dev");
     let out = sandbox.run(&["down", "--name", "dev", "--yes"]);
     let stderr = failed_with(
@@ -375,7 +364,7 @@ fn a_same_named_cluster_korthbox_did_not_make_needs_force() {
 #[test]
 fn korthboxs_own_cluster_is_deleted_and_forgotten() {
     needs_shared!();
-    let sandbox = drivers();
+    let sandbox = stand_ins::with_docker_engine();
     add_korthbox_cluster(&sandbox, "kind", "dev");
     ok(&sandbox.run(&["down", "--name", "dev", "--yes"]));
     assert_eq!(deletes(&sandbox), ["kind delete cluster --name dev"]);
@@ -533,7 +522,7 @@ fn at_terminal(sandbox: &Sandbox, args: &str, prompt: &str, keys: &[u8]) -> Opti
 #[test]
 fn ctrl_c_and_end_of_input_at_a_prompt() {
     needs_shared!();
-    let sandbox = drivers();
+    let sandbox = stand_ins::with_docker_engine();
     add_korthbox_cluster(&sandbox, "kind", "korthbox");
     let prompt = "[y/N]";
     let Some((code, shown)) = at_terminal(&sandbox, "down", prompt, b"\x03") else {
@@ -554,7 +543,7 @@ fn ctrl_c_and_end_of_input_at_a_prompt() {
 #[test]
 fn a_timed_out_tool_is_killed_with_its_children() {
     needs_shared!();
-    let mut sandbox = drivers();
+    let mut sandbox = stand_ins::with_docker_engine();
     sandbox.set("STANDIN_SLEEP", "30");
     sandbox.set("STANDIN_CHILD", "1");
     let started = Instant::now();
@@ -593,7 +582,7 @@ fn reset_holds_the_lock_through_its_up() {
 #[test]
 fn korthbox_toml_keys_apply_where_they_mean_the_same() {
     needs_shared!();
-    let mut sandbox = drivers();
+    let mut sandbox = stand_ins::with_docker_engine();
     let hung = support::HangingSocket::listen(&sandbox.path("sock/hung.sock"));
     sandbox.set("DOCKER_HOST", &hung.uri());
     sandbox.write("work/korthbox.toml", "timeout = 1\nname = \"dev\"\n");

@@ -9,7 +9,7 @@ use hyper::header::HeaderMap;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::error::{Error, one_line};
+use crate::error::Error;
 use crate::report::seconds;
 
 /// Direct, or through the environment's proxy (see [`super::proxy`]).
@@ -75,20 +75,20 @@ impl Http {
     /// Sends `request` and reads the whole answer; `Err` says what failed, as one line.
     pub async fn send(&self, mut request: hyper::Request<Full<Bytes>>) -> Result<Response, String> {
         super::proxy::authorize(&mut request);
-        let via = super::proxy::Settings::from_env(&crate::env::Env::from_process())
-            .describe_for(request.uri())
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default();
-        let what = format!("{} {}{via}", request.method(), request.uri());
+        let via = super::proxy::via(request.uri());
+        let what = match &via {
+            Some(via) => format!("{} {} {via}", request.method(), request.uri()),
+            None => format!("{} {}", request.method(), request.uri()),
+        };
         let exchange = async {
             let response = self
                 .client
                 .request(request)
                 .await
-                .map_err(|e| format!("{what}: {}", one_line(&e)))?;
+                .map_err(|e| format!("{what}: {}", super::words::words(&e)))?;
             let status = response.status().as_u16();
             // What a proxy says for itself: credentials wanted, or the destination refused.
-            if !via.is_empty() && (status == 407 || status == 403 && is_empty(&response)) {
+            if via.is_some() && (status == 407 || status == 403 && is_empty(&response)) {
                 let why = match status {
                     407 => {
                         "the proxy asked for credentials (407 Proxy Authentication Required): put them in its URL, http://user:password@host:port"

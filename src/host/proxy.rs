@@ -45,6 +45,15 @@ pub fn is_loopback(uri: &Uri) -> bool {
     }
 }
 
+/// "through proxy http://***@proxy:3128 (NO_PROXY: …)" when a request to `uri` goes through
+/// one, for messages; the process's proxy settings, read once like the rules.
+pub fn via(uri: &Uri) -> Option<String> {
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+    SETTINGS
+        .get_or_init(|| Settings::from_env(&Env::from_process()))
+        .describe_for(uri)
+}
+
 /// The proxy a request to `uri` goes through, if any.
 pub fn for_uri(uri: &Uri) -> Option<Intercept> {
     if is_loopback(uri) {

@@ -139,6 +139,25 @@ pub fn shared_path(relative: &str) -> PathBuf {
     path
 }
 
+/// Every file below `dir`, except in the directories named in `skip` (`target`, `.git`).
+pub fn files_below(dir: &Path, skip: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if !skip.iter().any(|s| entry.file_name() == *s) {
+                    dirs.push(path);
+                }
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
 pub fn fixture_path(name: &str) -> PathBuf {
     shared_path(&format!("fixtures/{name}"))
 }

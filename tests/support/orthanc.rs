@@ -350,3 +350,34 @@ pub fn files_under(dir: &Path) -> usize {
         })
         .sum()
 }
+
+/// Debian's Orthanc running the configuration korthbox renders for `mode` (edited first by
+/// `edit`), against its own PostgreSQL, in a fresh sandbox; None (skipped, or failed under
+/// KORTHBOX_TEST_REQUIRE) when those are not installed.
+pub struct Local {
+    pub sandbox: Sandbox,
+    pub orthanc: Orthanc,
+    pub aet: String,
+    pub pg: Postgres,
+}
+
+impl Local {
+    pub fn start(mode: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Option<Local> {
+        if !available() {
+            return None;
+        }
+        let sandbox = Sandbox::new();
+        let dir = sandbox.path(mode);
+        let mut rendered = render(&sandbox, mode);
+        edit(&mut rendered.config);
+        let pg = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
+        let orthanc = start_orthanc(&dir, &rendered, &pg);
+        let aet = rendered.config["DicomAet"].as_str().unwrap().to_string();
+        Some(Local {
+            sandbox,
+            orthanc,
+            aet,
+            pg,
+        })
+    }
+}

@@ -226,6 +226,18 @@ pub fn install(sandbox: &mut Sandbox, api_url: Option<&str>) {
     }
 }
 
+/// A sandbox with the stand-ins installed and a captured Docker Engine at DOCKER_HOST: the
+/// usual world of a driver test, with no cluster yet.
+pub fn with_docker_engine() -> Sandbox {
+    let mut sandbox = Sandbox::new();
+    sandbox.serve_docker_host(
+        "engine/docker.sock",
+        super::fixture_json("docker-engine-linux-fedora-info.json"),
+    );
+    install(&mut sandbox, None);
+    sandbox
+}
+
 /// Every recorded call except version probes, in order.
 pub fn calls(sandbox: &Sandbox) -> Vec<Call> {
     let dir = sandbox.path("standin/calls");
