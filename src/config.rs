@@ -143,7 +143,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
             at(line),
             e.message().trim()
         ))
-        .hint(FILE_HINT)
+        .hint("it is not valid TOML there: one `key = value` per line, text in double quotes (`driver = \"k3d\"`), numbers bare (`workers = 3`)")
     })?;
     let mut settings = Vec::new();
     let mut flat: Vec<(Option<&str>, &str, &toml::Value)> = Vec::new();
@@ -177,7 +177,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
             toml::Value::Integer(i) => i.to_string(),
             other => {
                 return Err(Error::usage(format!(
-                    "{}: `{key}` is {}, but it takes text or a number (as its flag does)",
+                    "{}: `{key}` is given a value of type {}, but it takes text or a number (as its flag does)",
                     at(line),
                     other.type_str()
                 ))

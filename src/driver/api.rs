@@ -82,6 +82,14 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// As `--provider` takes it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProviderKind::Docker => "docker",
+            ProviderKind::Podman => "podman",
+        }
+    }
+
     /// The API the engine of this kind speaks.
     pub fn api(self) -> Api {
         match self {

@@ -58,10 +58,7 @@ impl Minikube {
                 v.to_string()
             }
         };
-        let provider_name = match provider.kind {
-            ProviderKind::Docker => "docker",
-            ProviderKind::Podman => "podman",
-        };
+        let provider_name = provider.kind.label();
         let ha = match spec.control_planes {
             ControlPlanes::One => "",
             ControlPlanes::Three => "--ha",

@@ -206,13 +206,24 @@ pub fn require_provider(
         Some(ProviderKind::Docker) => "no Docker engine answered",
         None => "no container engine answered",
     });
-    // What was tried, and why it did not answer.
+    // What was tried, and why it did not do: silent, or an engine of another kind.
     for engine in &facts.engines {
+        let why = match (engine.is_reachable(), wanted) {
+            (true, Some(kind)) => format!(
+                "{} answers there, but --provider {} asks for another kind of engine",
+                engine.kind.label(),
+                kind.label()
+            ),
+            _ => engine
+                .error
+                .as_deref()
+                .unwrap_or("not answering")
+                .to_string(),
+        };
         err = err.caused_by(format!(
-            "{} ({}): {}",
+            "{} ({}): {why}",
             engine.endpoint,
-            engine.source.label(),
-            engine.error.as_deref().unwrap_or("not answering")
+            engine.source.label()
         ));
     }
     if facts.engines.is_empty() {
