@@ -204,7 +204,8 @@ const FILE_HINT: &str = "the keys are the flags of `korthbox up` without their d
 /// is blamed on the file and its line, not on a flag nobody typed.
 pub fn validate(config: &Config) -> Result<(), Error> {
     use clap::CommandFactory;
-    let cli = crate::cli::Cli::command();
+    let mut cli = crate::cli::Cli::command();
+    cli.build();
     let Some(up) = cli.find_subcommand("up") else {
         return Ok(());
     };
@@ -288,10 +289,14 @@ pub fn load(args: &[OsString]) -> Result<Option<Config>, Error> {
 /// what it means for `up`.
 pub fn command(config: Option<&Config>) -> clap::Command {
     use clap::CommandFactory;
-    let command = crate::cli::Cli::command();
+    let mut command = crate::cli::Cli::command();
     match config {
         None => command,
-        Some(config) => with_defaults(command, &config.defaults(), ""),
+        Some(config) => {
+            // The commands' flags are added when built (see `cli::Lazy`); defaults need them.
+            command.build();
+            with_defaults(command, &config.defaults(), "")
+        }
     }
 }
 

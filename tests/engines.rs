@@ -108,7 +108,9 @@ fn docker_desktop_on_linux_is_told_by_its_label() {
 fn docker_desktop_from_platform_name_alone() {
     needs_shared!();
     // The `docker version` captures carry the product name; served with an /info that says
-    // nothing about Docker Desktop (a plain Fedora engine), Platform.Name decides.
+    // nothing about Docker Desktop (a plain Fedora engine), Platform.Name decides where
+    // `/version` is asked: `doctor -v`. (Every captured Docker Desktop `/info` names it, so
+    // korthbox asks `/info` alone otherwise.)
     for (name, product) in [
         (
             "docker-desktop-mac-version.json",
@@ -124,11 +126,34 @@ fn docker_desktop_from_platform_name_alone() {
         let info = fixture_json("docker-engine-linux-fedora-info.json");
         let fake = FakeEngine::serve(&s.path("sock/engine.sock"), version, info, None);
         s.set("DOCKER_HOST", &fake.uri());
-        let (doc, _) = s.doctor_json(&[]);
+        let (doc, _) = s.doctor_json(&["-v"]);
         let e = engine(&doc, &fake.uri());
         assert_eq!(e["kind"], "docker-desktop", "{name}");
         assert_eq!(e["platform"], product);
+        assert_eq!(e["asked"], "everything");
     }
+}
+
+#[test]
+fn docker_desktop_told_by_info_is_asked_its_release() {
+    needs_shared!();
+    // `/info` says Docker Desktop; only `/version` says which release, which doctor shows.
+    let mut s = Sandbox::new();
+    let version = fixture_json("docker-desktop-mac-version.json")["Server"].clone();
+    let info = fixture_json("docker-desktop-mac-info.json");
+    let fake = FakeEngine::serve(&s.path("sock/dd.sock"), version, info, None);
+    s.set("DOCKER_HOST", &fake.uri());
+    let (doc, _) = s.doctor_json(&[]);
+    let e = engine(&doc, &fake.uri());
+    assert_eq!(e["kind"], "docker-desktop");
+    assert_eq!(e["asked"], "everything");
+    assert_eq!(e["platform"], "Docker Desktop 4.7.1 (77678)");
+    assert_eq!(asked(&fake), ["info", "version"]);
+    let reachable = check(&doc, "engine.reachable")["detail"].as_str().unwrap();
+    assert!(
+        reachable.contains("Docker Desktop 4.7.1 (77678)"),
+        "{reachable}"
+    );
 }
 
 #[test]
@@ -294,15 +319,19 @@ fn asked(engine: &support::FakeEngine) -> Vec<String> {
 }
 
 #[test]
-fn only_the_engine_korthbox_uses_is_asked_everything() {
+fn only_the_engine_korthbox_uses_is_asked_info() {
     needs_shared!();
     let (s, docker, podman) = docker_and_podman();
     let (doc, _) = s.doctor_json(&[]);
-    assert_eq!(asked(&docker), ["info", "version"]);
+    // `/info` is all korthbox needs of Docker Engine; `/version` would cost the engine another
+    // run of runc and docker-init.
+    assert_eq!(asked(&docker), ["info"]);
     assert_eq!(asked(&podman), ["_ping"], "Podman is only pinged");
     let engines = doc["engines"].as_array().unwrap();
     assert_eq!(engines[0]["kind"], "docker-engine");
-    assert_eq!(engines[0]["asked"], "everything");
+    assert_eq!(engines[0]["asked"], "info");
+    // The API version comes from the answer's headers.
+    assert_eq!(engines[0]["api_version"], "1.53");
     // What the ping's headers say: Podman, its version and API version.
     assert_eq!(engines[1]["kind"], "podman");
     assert_eq!(engines[1]["asked"], "ping");
@@ -330,13 +359,13 @@ fn only_the_engine_korthbox_uses_is_asked_everything() {
 }
 
 #[test]
-fn a_provider_asked_for_is_the_engine_asked_everything() {
+fn a_provider_asked_for_is_the_engine_asked() {
     needs_shared!();
     let (s, docker, podman) = docker_and_podman();
     // `cluster list --provider podman` gathers the host for Podman: Docker, first in preference
     // order, is pinged (it might have been Podman behind an unusual path), Podman asked.
     let _ = s.run(&["cluster", "list", "--provider", "podman"]);
-    assert_eq!(asked(&podman), ["info", "version"]);
+    assert_eq!(asked(&podman), ["info"]);
     assert!(
         asked(&docker).iter().all(|p| p == "_ping"),
         "{:?}",
@@ -345,6 +374,42 @@ fn a_provider_asked_for_is_the_engine_asked_everything() {
     // Without a provider, the first choice answers and the others are not asked at all.
     let (s, docker, podman) = docker_and_podman();
     let _ = s.run(&["cluster", "list"]);
-    assert_eq!(asked(&docker), ["info", "version"]);
+    assert_eq!(asked(&docker), ["info"]);
     assert!(asked(&podman).is_empty(), "{:?}", asked(&podman));
+}
+
+#[test]
+fn an_engine_refusing_info_is_said_with_its_message() {
+    // An engine that answers `/info` with an error (here a 500 and Docker's JSON message), as a
+    // daemon shutting down does: the engine is reported as failing, in the engine's words.
+    use std::io::{BufReader, Write};
+    let mut s = Sandbox::new();
+    let socket = s.path("sock/failing.sock");
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            while support::read_request(&mut reader).is_some() {
+                let body = r#"{"message":"daemon is shutting down"}"#;
+                let answer = format!(
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nApi-Version: 1.53\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if writer.write_all(answer.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    s.set("DOCKER_HOST", &format!("unix://{}", socket.display()));
+    let (doc, _) = s.doctor_json(&[]);
+    let e = &doc["engines"][0];
+    assert_eq!(e["state"], "error", "{e:#}");
+    assert_eq!(
+        e["error"],
+        "the engine answered 500 to /info: daemon is shutting down"
+    );
+    assert_eq!(check(&doc, "engine.reachable")["status"], "fail");
 }

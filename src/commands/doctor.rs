@@ -10,7 +10,7 @@ use crate::host;
 use crate::ui::{Ui, render};
 
 pub async fn run(args: DoctorArgs, env: &Env, ui: &Ui) -> Result<ExitCode> {
-    // The engine doctor checks is asked everything; the others only whether they answer,
+    // The engine doctor checks is asked `/info`; the others only whether they answer,
     // unless -v asks for everything about every engine.
     let scope = match ui.style.verbose {
         true => host::Scope::Everything,

@@ -18,7 +18,7 @@ pub use exit::ExitCode;
 
 use std::sync::Arc;
 
-use crate::cli::{Cli, ClusterCommand, Command, StackCommand};
+use crate::cli::{Cli, ClusterCommand, Command, Lazy, StackCommand};
 use crate::env::Env;
 use crate::error::Result;
 use crate::report::Steps;
@@ -29,29 +29,29 @@ pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<E
     let ctx = Context::new(env, Steps::new(ui.clone())).with_args(args);
     let ui = ui.as_ref();
     match cli.command {
-        Command::Up(args) => up::up(args, &ctx, ui).await,
-        Command::Reset(args) => up::reset(args, &ctx, ui).await,
-        Command::Status(args) => lifecycle::status(args, &ctx, ui).await,
-        Command::Down(args) => lifecycle::down(args, &ctx).await,
-        Command::Forward(args) => lifecycle::forward(args, &ctx).await,
-        Command::Password(args) => lifecycle::password(args, &ctx).await,
-        Command::Prove(args) => prove::run(args, &ctx).await,
-        Command::Samples(args) => evaluate::samples(args, &ctx).await,
-        Command::Upload(args) => evaluate::upload(args, &ctx).await,
-        Command::Open(args) => evaluate::open(args, &ctx, ui).await,
-        Command::Logs(args) => lifecycle::logs(args, &ctx, ui).await,
-        Command::Version(args) => lifecycle::version(args),
-        Command::Completions(args) => lifecycle::completions(args),
-        Command::Install(args) => install::run(args, &ctx, ui).await,
-        Command::Doctor(args) => doctor::run(args, &ctx.env, ui).await,
-        Command::Plan(args) => plan::run(args, &ctx, ui).await,
+        Command::Up(Lazy(args)) => up::up(args, &ctx, ui).await,
+        Command::Reset(Lazy(args)) => up::reset(args, &ctx, ui).await,
+        Command::Status(Lazy(args)) => lifecycle::status(args, &ctx, ui).await,
+        Command::Down(Lazy(args)) => lifecycle::down(args, &ctx).await,
+        Command::Forward(Lazy(args)) => lifecycle::forward(args, &ctx).await,
+        Command::Password(Lazy(args)) => lifecycle::password(args, &ctx).await,
+        Command::Prove(Lazy(args)) => prove::run(args, &ctx).await,
+        Command::Samples(Lazy(args)) => evaluate::samples(args, &ctx).await,
+        Command::Upload(Lazy(args)) => evaluate::upload(args, &ctx).await,
+        Command::Open(Lazy(args)) => evaluate::open(args, &ctx, ui).await,
+        Command::Logs(Lazy(args)) => lifecycle::logs(args, &ctx, ui).await,
+        Command::Version(Lazy(args)) => lifecycle::version(args),
+        Command::Completions(Lazy(args)) => lifecycle::completions(args),
+        Command::Install(Lazy(args)) => install::run(args, &ctx, ui).await,
+        Command::Doctor(Lazy(args)) => doctor::run(args, &ctx.env, ui).await,
+        Command::Plan(Lazy(args)) => plan::run(args, &ctx, ui).await,
         Command::Cluster(command) => match command {
-            ClusterCommand::Create(args) => cluster::create(args, &ctx, ui).await,
-            ClusterCommand::Check(args) => cluster::check(args, &ctx, ui).await,
-            ClusterCommand::List(args) => cluster::list(args, &ctx, ui).await,
-            ClusterCommand::Delete(args) => cluster::delete(args, &ctx).await,
-            ClusterCommand::Load(args) => cluster::load(args, &ctx).await,
+            ClusterCommand::Create(Lazy(args)) => cluster::create(args, &ctx, ui).await,
+            ClusterCommand::Check(Lazy(args)) => cluster::check(args, &ctx, ui).await,
+            ClusterCommand::List(Lazy(args)) => cluster::list(args, &ctx, ui).await,
+            ClusterCommand::Delete(Lazy(args)) => cluster::delete(args, &ctx).await,
+            ClusterCommand::Load(Lazy(args)) => cluster::load(args, &ctx).await,
         },
-        Command::Stack(StackCommand::Apply(args)) => stack::apply(args, &ctx, ui).await,
+        Command::Stack(StackCommand::Apply(Lazy(args))) => stack::apply(args, &ctx, ui).await,
     }
 }

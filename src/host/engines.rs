@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bollard::models::{SystemInfo, SystemVersion};
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
+use hyper::body::Bytes;
 use serde::Serialize;
 
 use super::os::{Arch, OsFamily};
@@ -91,7 +92,7 @@ impl Endpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EngineState {
-    /// Answered `/version` and `/info`.
+    /// Answered what it was asked.
     Reachable,
     /// Accepted nothing or answered nothing before the probe timeout.
     NoAnswer,
@@ -123,20 +124,22 @@ pub enum Api {
     Podman,
 }
 
-/// How much korthbox asked an engine: everything (`/version` and `/info`), or only `/_ping`,
-/// which answers in a millisecond where Podman takes 0.2–0.3 s for `/info` and `/version`.
+/// How much korthbox asked an engine: everything (`/info` and `/version`), `/info` (all that
+/// korthbox uses), or only `/_ping`, which answers in a millisecond where Podman takes
+/// 0.2–0.3 s for `/info` and `/version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Asked {
     Everything,
+    Info,
     Ping,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Engine {
     pub kind: EngineKind,
-    /// Everything for the engine korthbox uses (and for all with `doctor -v`), a ping for the
-    /// others.
+    /// `/info` for the engine korthbox uses, everything for all with `doctor -v` (and for
+    /// Docker Desktop), a ping for the others.
     pub asked: Asked,
     pub endpoint: String,
     pub source: EndpointSource,
@@ -445,38 +448,56 @@ pub fn resources(info: &SystemInfo) -> Resources {
     }
 }
 
-/// Asks one engine for `/version` and `/info`, giving up after `timeout`.
-pub async fn probe(endpoint: Endpoint, timeout: Duration) -> Engine {
-    let mut engine = Engine::new(&endpoint, Asked::Everything);
-    match tokio::time::timeout(timeout, query(&endpoint.uri, timeout)).await {
+/// Asks one engine what korthbox needs, giving up after `timeout`: `/info`, and `/version` as
+/// well when `depth` is [`Asked::Everything`] or the engine is Docker Desktop (only
+/// `/version` names its release).
+pub async fn probe(endpoint: Endpoint, timeout: Duration, depth: Asked) -> Engine {
+    let mut engine = Engine::new(&endpoint, depth);
+    match tokio::time::timeout(timeout, query(&endpoint.uri, timeout, depth)).await {
         Err(_) => engine.no_answer(timeout),
         Ok(Err(message)) => engine.error = Some(message),
-        Ok(Ok((version, info))) => {
-            engine.kind = classify(Some(&version), &info, &endpoint.uri);
-            engine.state = EngineState::Reachable;
-            engine.server_version = info.server_version.clone().or(version.version.clone());
-            engine.api_version = version.api_version.clone();
-            engine.platform = version
-                .platform
-                .as_ref()
-                .map(|p| p.name.clone())
-                .filter(|n| !n.is_empty());
-            engine.operating_system = info.operating_system.clone();
-            engine.name = info.name.clone();
-            engine.kernel_version = info.kernel_version.clone();
-            let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-            engine.proxy = Some(super::proxy::Settings {
-                http: set(&info.http_proxy).map(|u| super::proxy::mask(&u)),
-                https: set(&info.https_proxy).map(|u| super::proxy::mask(&u)),
-                no_proxy: set(&info.no_proxy),
-            });
-            engine.resources = Some(resources(&info));
-        }
+        Ok(Ok(answers)) => engine.fill(answers),
     }
     engine
 }
 
+/// What an engine answered: `/info`, the API version its answer's headers carry, and
+/// `/version` when it was asked.
+struct Answers {
+    info: SystemInfo,
+    api_version: Option<String>,
+    version: Option<SystemVersion>,
+}
+
 impl Engine {
+    fn fill(&mut self, answers: Answers) {
+        let Answers {
+            info,
+            api_version,
+            version,
+        } = answers;
+        self.kind = classify(version.as_ref(), &info, &self.endpoint);
+        self.asked = match version {
+            Some(_) => Asked::Everything,
+            None => Asked::Info,
+        };
+        self.state = EngineState::Reachable;
+        let version = version.unwrap_or_default();
+        self.server_version = info.server_version.clone().or(version.version);
+        self.api_version = version.api_version.or(api_version);
+        self.platform = version.platform.map(|p| p.name).filter(|n| !n.is_empty());
+        self.operating_system = info.operating_system.clone();
+        self.name = info.name.clone();
+        self.kernel_version = info.kernel_version.clone();
+        let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        self.proxy = Some(super::proxy::Settings {
+            http: set(&info.http_proxy).map(|u| super::proxy::mask(&u)),
+            https: set(&info.https_proxy).map(|u| super::proxy::mask(&u)),
+            no_proxy: set(&info.no_proxy),
+        });
+        self.resources = Some(resources(&info));
+    }
+
     fn no_answer(&mut self, timeout: Duration) {
         self.state = EngineState::NoAnswer;
         self.error = Some(format!(
@@ -488,53 +509,60 @@ impl Engine {
 
 /// Asks one engine only `/_ping`: whether it answers, and from its headers which API it
 /// speaks and its version (`Server: Libpod/4.3.1 (linux)`, `Server: Docker/28.2.2 (linux)`).
-/// Endpoints other than unix sockets and TCP are asked everything instead.
+/// Endpoints korthbox does not speak HTTP to itself are asked `/info` instead.
 pub async fn ping(endpoint: Endpoint, timeout: Duration) -> Engine {
+    if !plain_http(&endpoint.uri) {
+        return probe(endpoint, timeout, Asked::Info).await;
+    }
     let mut engine = Engine::new(&endpoint, Asked::Ping);
-    let headers = match tokio::time::timeout(timeout, ping_headers(&endpoint.uri)).await {
+    let headers = match tokio::time::timeout(timeout, get(&endpoint.uri, "/_ping")).await {
         Err(_) => {
             engine.no_answer(timeout);
             return engine;
         }
-        Ok(Err(Unpingable)) => return probe(endpoint, timeout).await,
-        Ok(Ok(Err(message))) => {
+        Ok(Err(message)) => {
             engine.error = Some(message);
             return engine;
         }
-        Ok(Ok(Ok(headers))) => headers,
+        Ok(Ok((headers, _))) => headers,
     };
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let server = header("server").unwrap_or_default();
+    let server = header(&headers, "server").unwrap_or_default();
     let (product, version) = server
         .split_whitespace()
         .next()
         .and_then(|p| p.split_once('/'))
         .unwrap_or(("", ""));
-    if product == "Libpod" || header("libpod-api-version").is_some() {
+    if product == "Libpod" || header(&headers, "libpod-api-version").is_some() {
         engine.kind = EngineKind::Podman;
     }
     engine.state = EngineState::Reachable;
     engine.server_version = (!version.is_empty()).then(|| version.to_string());
-    engine.api_version = header("api-version");
+    engine.api_version = header(&headers, "api-version");
     engine
 }
 
-/// An endpoint `ping` does not speak HTTP to by itself (a Windows named pipe).
-struct Unpingable;
+fn header(headers: &hyper::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
 
-type PingResult = Result<Result<hyper::HeaderMap, String>, Unpingable>;
+/// Whether korthbox speaks HTTP to `uri` itself (a unix socket, TCP), reading the answer's
+/// headers as well as its body; other endpoints (a Windows named pipe) go through bollard.
+fn plain_http(uri: &str) -> bool {
+    (cfg!(unix) && uri.starts_with("unix://"))
+        || uri.starts_with("tcp://")
+        || uri.starts_with("http://")
+}
 
-async fn ping_headers(uri: &str) -> PingResult {
-    use http_body_util::Empty;
-    use hyper::body::Bytes;
+/// One `GET` of the engine's API over a connection of its own: the answer's headers and body.
+/// The path carries no `/v1.NN` prefix, so every engine answers in its own API version.
+async fn get(uri: &str, path: &str) -> Result<(hyper::HeaderMap, Bytes), String> {
+    use http_body_util::{BodyExt, Empty};
     use hyper_util::rt::TokioIo;
 
-    async fn over<S>(stream: S) -> Result<hyper::HeaderMap, String>
+    async fn over<S>(stream: S, path: &str) -> Result<(hyper::HeaderMap, Bytes), String>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -542,7 +570,7 @@ async fn ping_headers(uri: &str) -> PingResult {
             .await
             .map_err(|e| e.to_string())?;
         tokio::spawn(connection);
-        let request = hyper::Request::get("/_ping")
+        let request = hyper::Request::get(path)
             .header("host", "docker")
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
@@ -550,46 +578,107 @@ async fn ping_headers(uri: &str) -> PingResult {
             .send_request(request)
             .await
             .map_err(|e| e.to_string())?;
-        match response.status().as_u16() {
-            200 => Ok(response.headers().clone()),
-            status => Err(format!("the engine answered {status} to /_ping")),
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        match parts.status.as_u16() {
+            200 => Ok((parts.headers, body)),
+            status => Err(refusal(status, path, &body)),
         }
     }
 
     let connect_error = |e: std::io::Error| super::words::io(&e);
-    if let Some(_path) = uri.strip_prefix("unix://") {
+    if let Some(_socket) = uri.strip_prefix("unix://") {
         #[cfg(unix)]
         {
-            return Ok(match tokio::net::UnixStream::connect(_path).await {
-                Ok(stream) => over(stream).await,
+            return match tokio::net::UnixStream::connect(_socket).await {
+                Ok(stream) => over(stream, path).await,
                 Err(e) => Err(connect_error(e)),
-            });
+            };
         }
     }
-    if let Some(address) = uri
+    let address = uri
         .strip_prefix("tcp://")
         .or_else(|| uri.strip_prefix("http://"))
-    {
-        return Ok(
-            match tokio::net::TcpStream::connect(address.trim_end_matches('/')).await {
-                Ok(stream) => over(stream).await,
-                Err(e) => Err(connect_error(e)),
-            },
-        );
+        .ok_or_else(|| format!("korthbox does not speak HTTP to {uri} itself"))?;
+    match tokio::net::TcpStream::connect(address.trim_end_matches('/')).await {
+        Ok(stream) => over(stream, path).await,
+        Err(e) => Err(connect_error(e)),
     }
-    Err(Unpingable)
 }
 
-async fn query(uri: &str, timeout: Duration) -> Result<(SystemVersion, SystemInfo), String> {
+/// An engine's error answer, with the message its JSON body gives (`{"message": …}`).
+fn refusal(status: u16, path: &str, body: &[u8]) -> String {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string));
+    match message {
+        Some(message) => format!("the engine answered {status} to {path}: {message}"),
+        None => format!("the engine answered {status} to {path}"),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], path: &str) -> Result<T, String> {
+    serde_json::from_slice(body)
+        .map_err(|e| format!("the engine's answer to {path} is not what the Docker API says: {e}"))
+}
+
+/// `/info`, and `/version` when `depth` asks for everything (both at once: Podman computes
+/// each by running conmon and the OCI runtime, so one after the other would double the wait)
+/// or when `/info` says Docker Desktop.
+///
+/// Decided for issue 13: every other engine is told apart by `/info` alone (all captured
+/// Docker Desktop answers say `OperatingSystem: Docker Desktop`), and `/version` costs Docker
+/// Engine another run of runc and docker-init, so `doctor` without `-v` and every other
+/// command leave it out.
+async fn query(uri: &str, timeout: Duration, depth: Asked) -> Result<Answers, String> {
+    if !plain_http(uri) {
+        return query_bollard(uri, timeout, depth).await;
+    }
+    let ((headers, body), version) = match depth {
+        Asked::Everything => {
+            let (info, version) = tokio::join!(get(uri, "/info"), get(uri, "/version"));
+            (info?, Some(version?.1))
+        }
+        Asked::Info | Asked::Ping => (get(uri, "/info").await?, None),
+    };
+    let info: SystemInfo = parse(&body, "/info")?;
+    let version = match version {
+        Some(body) => Some(parse(&body, "/version")?),
+        None if classify(None, &info, uri) == EngineKind::DockerDesktop => {
+            Some(parse(&get(uri, "/version").await?.1, "/version")?)
+        }
+        None => None,
+    };
+    Ok(Answers {
+        info,
+        api_version: header(&headers, "api-version"),
+        version,
+    })
+}
+
+/// [`query`] through bollard, for endpoints korthbox does not speak HTTP to itself.
+async fn query_bollard(uri: &str, timeout: Duration, depth: Asked) -> Result<Answers, String> {
     // bollard's own request timeout is set past ours, so a silent engine is reported by the
     // caller's timeout as "did not answer", not as a transport error.
     let docker = connect(uri, timeout.as_secs() + 5, API_DEFAULT_VERSION)?;
-    // /version and /info go out together: Podman computes /version by running conmon and runc,
-    // which takes as long as /info, so asking one after the other would double the wait.
-    // bollard sends both paths without a `/v1.NN` prefix, so every engine answers in its own
-    // API version and an old engine (Docker 20.10, API 1.41) does not refuse a newer client.
-    let (version, info) = tokio::join!(docker.version(), docker.info());
-    Ok((version.map_err(describe)?, info.map_err(describe)?))
+    let (info, version) = match depth {
+        Asked::Everything => {
+            let (info, version) = tokio::join!(docker.info(), docker.version());
+            (info.map_err(describe)?, Some(version.map_err(describe)?))
+        }
+        Asked::Info | Asked::Ping => (docker.info().await.map_err(describe)?, None),
+    };
+    let version = match version {
+        None if classify(None, &info, uri) == EngineKind::DockerDesktop => {
+            Some(docker.version().await.map_err(describe)?)
+        }
+        other => other,
+    };
+    Ok(Answers {
+        info,
+        api_version: None,
+        version,
+    })
 }
 
 /// A Docker API client for an engine's endpoint; requests give up after `timeout`.

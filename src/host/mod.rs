@@ -38,7 +38,7 @@ pub struct HostFacts {
 
 impl HostFacts {
     /// The engine korthbox would use: the first in preference order that answers (and speaks
-    /// the API asked for), the one asked everything.
+    /// the API asked for), the one asked `/info`.
     pub fn selected_engine(&self) -> Option<&Engine> {
         self.engines.get(self.selected?)
     }
@@ -61,9 +61,9 @@ impl HostFacts {
 pub enum Scope {
     /// Every engine asked everything (`doctor -v`).
     Everything,
-    /// The engine korthbox would use asked everything, every other one pinged (`doctor`).
+    /// The engine korthbox would use asked `/info`, every other one pinged (`doctor`).
     Listed,
-    /// Only the engine korthbox would use, speaking `Api` if given, asked everything; the
+    /// Only the engine korthbox would use, speaking `Api` if given, asked `/info`; the
     /// others are pinged only when the first choice does not answer (and left out otherwise).
     Use(Option<Api>),
 }
@@ -74,15 +74,21 @@ pub async fn gather(env: &Env, timeout: Duration, scope: Scope) -> HostFacts {
     let endpoints = engines::discover(env, host.family);
 
     let tool_env = env.clone();
-    let tool_task = tokio::spawn(async move { tools::probe_all(&tool_env, timeout).await });
+    let tools = async move {
+        tokio::spawn(async move { tools::probe_all(&tool_env, timeout).await })
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    };
     let kube_env = env.clone();
-    let kube = tokio::task::spawn_blocking(move || kubeconfig::read(&kube_env));
-
-    let (engines, selected) = ask_engines(endpoints, timeout, scope).await;
-    let tools = tool_task
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    let kubeconfig = kube.await.unwrap_or_default();
+    let kube = async move {
+        tokio::task::spawn_blocking(move || kubeconfig::read(&kube_env))
+            .await
+            .unwrap_or_default()
+    };
+    // The engine's answer is the longest wait (Docker Engine takes ~5 ms to compose `/info`):
+    // `join!` polls in order, so its request is on the wire before the rest is even started.
+    let ((engines, selected), tools, kubeconfig) =
+        tokio::join!(ask_engines(endpoints, timeout, scope), tools, kube);
     HostFacts {
         host,
         engines,
@@ -93,7 +99,7 @@ pub async fn gather(env: &Env, timeout: Duration, scope: Scope) -> HostFacts {
 }
 
 /// The engines asked as `scope` says, and which one korthbox would use. The likely choice
-/// (the first endpoint whose socket path does not rule it out) is asked everything while the
+/// (the first endpoint whose socket path does not rule it out) is asked `/info` while the
 /// others are pinged, so that the usual case costs one engine's answer.
 async fn ask_engines(
     endpoints: Vec<Endpoint>,
@@ -113,7 +119,12 @@ async fn ask_engines(
     if scope == Scope::Everything {
         let mut tasks = JoinSet::new();
         for (i, endpoint) in endpoints.into_iter().enumerate() {
-            tasks.spawn(async move { (i, engines::probe(endpoint, timeout).await) });
+            tasks.spawn(async move {
+                (
+                    i,
+                    engines::probe(endpoint, timeout, Asked::Everything).await,
+                )
+            });
         }
         let all = collect_in_order(tasks).await;
         let selected = choose(&all);
@@ -122,10 +133,13 @@ async fn ask_engines(
     let likely = endpoints
         .iter()
         .position(|e| want.is_none_or(|w| guessed_api(e) == w));
-    let full = likely.map(|i| {
-        let endpoint = endpoints[i].clone();
-        tokio::spawn(async move { engines::probe(endpoint, timeout).await })
-    });
+    // Asked in this task (not spawned) so that its request goes out on the first poll.
+    let full = async {
+        match likely {
+            Some(i) => Some(engines::probe(endpoints[i].clone(), timeout, Asked::Info).await),
+            None => None,
+        }
+    };
     // For `Use`, the others are asked only if the first choice does not do (an endpoint skipped
     // for its path might still speak the API asked for, so then they are pinged as well).
     let first_only = matches!(scope, Scope::Use(_)) && likely == Some(0);
@@ -140,13 +154,7 @@ async fn ask_engines(
     if !first_only {
         ping_all(&mut pings);
     }
-    let full = match full {
-        Some(task) => Some(
-            task.await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
-        ),
-        None => None,
-    };
+    let full = full.await;
     if first_only {
         match full {
             Some(engine) if fits(&engine) => return (vec![engine], Some(0)),
@@ -163,7 +171,7 @@ async fn ask_engines(
     };
     if all[selected].asked == Asked::Ping {
         let endpoint = endpoints[selected].clone();
-        all[selected] = engines::probe(endpoint, timeout).await;
+        all[selected] = engines::probe(endpoint, timeout, Asked::Info).await;
         if !fits(&all[selected]) {
             return (all, None);
         }
