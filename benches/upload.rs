@@ -125,60 +125,42 @@ fn main() {
         .collect();
     paths.sort();
 
+    // One timed run into an emptied Orthanc: the seconds it took, after checking that it
+    // succeeded and that every file arrived.
+    let timed = |mut command: Command| {
+        empty(&orthanc);
+        let started = Instant::now();
+        let out = command.output().unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(orthanc.get("/statistics").json()["CountInstances"], count);
+        seconds
+    };
+    let storescu = || {
+        let mut command = Command::new("storescu");
+        command
+            .args(["-aec", &aet, "127.0.0.1", &orthanc.dicom.to_string()])
+            .args(&paths);
+        command
+    };
     let (mut ours, mut theirs, mut nodelay) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        empty(&orthanc);
-        let started = Instant::now();
-        let out = sandbox
-            .command()
-            .args([
-                "upload",
-                files.to_str().unwrap(),
-                "--workers",
-                &workers.to_string(),
-            ])
+        let mut upload = sandbox.command();
+        upload
+            .args(["upload", files.to_str().unwrap()])
+            .args(["--workers", &workers.to_string()])
             .args(["--url", &url, "--dicom", &dicom])
-            .env("KORTHBOX_ORTHANC_PASSWORD", &orthanc.password)
-            .output()
-            .unwrap();
-        ours.push(started.elapsed().as_secs_f64());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(orthanc.get("/statistics").json()["CountInstances"], count);
-
-        empty(&orthanc);
-        let started = Instant::now();
-        let out = Command::new("storescu")
-            .args(["-aec", &aet, "127.0.0.1", &orthanc.dicom.to_string()])
-            .args(&paths)
-            .output()
-            .unwrap();
-        theirs.push(started.elapsed().as_secs_f64());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(orthanc.get("/statistics").json()["CountInstances"], count);
-
+            .env("KORTHBOX_ORTHANC_PASSWORD", &orthanc.password);
+        ours.push(timed(upload));
+        theirs.push(timed(storescu()));
         // The same with Nagle's algorithm off (dcmtk's TCP_NODELAY variable).
-        empty(&orthanc);
-        let started = Instant::now();
-        let out = Command::new("storescu")
-            .env("TCP_NODELAY", "1")
-            .args(["-aec", &aet, "127.0.0.1", &orthanc.dicom.to_string()])
-            .args(&paths)
-            .output()
-            .unwrap();
-        nodelay.push(started.elapsed().as_secs_f64());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut fast = storescu();
+        fast.env("TCP_NODELAY", "1");
+        nodelay.push(timed(fast));
     }
     let (ours, theirs, nodelay) = (median(ours), median(theirs), median(nodelay));
     println!("{count} files, {mb:.1} MB, into the local Orthanc (pv mode), median of {runs} runs:");

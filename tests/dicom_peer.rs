@@ -69,18 +69,6 @@ fn peer(port: u16) -> Peer {
     }
 }
 
-/// dcmdump's verdict on `file`: its output, which must come with no error or warning.
-fn dcmdump(file: &Path) -> String {
-    let out = Command::new("dcmdump").arg(file).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.trim().is_empty(),
-        "dcmdump {}: {stderr}",
-        file.display()
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 fn received(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -113,7 +101,7 @@ fn storescp_accepts_korthboxs_store_and_dcmdump_parses_what_it_received() {
         assert_eq!(stored.transfer_syntax, syntax);
         let files = received(&scp.dir);
         assert_eq!(files.len(), 1, "{files:?}");
-        let dump = dcmdump(&files[0]);
+        let dump = support::dcmdump(&files[0]);
         for needle in [
             format!("(0002,0010) UI ={name}"),
             format!("(0008,0018) UI [{}]", instance.sop_uid),
@@ -140,7 +128,7 @@ fn the_file_stow_sends_is_one_dcmdump_reads_cleanly() {
     let instance = Synthetic::new().unwrap().next().unwrap();
     let path = sandbox.path("stow.dcm");
     std::fs::write(&path, instance.file().unwrap()).unwrap();
-    let dump = dcmdump(&path);
+    let dump = support::dcmdump(&path);
     assert!(
         dump.contains("(0002,0010) UI =LittleEndianExplicit"),
         "{dump}"

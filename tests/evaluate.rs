@@ -203,17 +203,6 @@ fn upload_of_a_path_that_is_not_there_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/korthbox"));
 }
 
-fn dcmdump_clean(file: &Path) -> String {
-    let out = Command::new("dcmdump").arg(file).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.trim().is_empty(),
-        "dcmdump {}: {stderr}",
-        file.display()
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -254,9 +243,9 @@ fn storescp_receives_every_sample_and_dcmdump_reads_every_file_korthbox_makes() 
     let files = files_in(&written);
     assert_eq!(files.len(), 64);
     for f in &files {
-        dcmdump_clean(f);
+        support::dcmdump(f);
     }
-    let ct = dcmdump_clean(&written.join("study-1/ct/020.dcm"));
+    let ct = support::dcmdump(&written.join("study-1/ct/020.dcm"));
     for needle in [
         "(0008,0016) UI =CTImageStorage",
         "(0010,0010) PN [KORTHBOX^PHANTOM^ALPHA]",
@@ -302,7 +291,7 @@ fn storescp_receives_every_sample_and_dcmdump_reads_every_file_korthbox_makes() 
     let got = files_in(&received);
     assert_eq!(got.len(), 64, "{got:?}");
     for f in &got {
-        dcmdump_clean(f);
+        support::dcmdump(f);
     }
 }
 

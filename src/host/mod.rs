@@ -73,12 +73,6 @@ pub async fn gather(env: &Env, timeout: Duration, scope: Scope) -> HostFacts {
     let host = os::detect(env);
     let endpoints = engines::discover(env, host.family);
 
-    let tool_env = env.clone();
-    let tools = async move {
-        tokio::spawn(async move { tools::probe_all(&tool_env, timeout).await })
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-    };
     let kube_env = env.clone();
     let kube = async move {
         tokio::task::spawn_blocking(move || kubeconfig::read(&kube_env))
@@ -87,8 +81,11 @@ pub async fn gather(env: &Env, timeout: Duration, scope: Scope) -> HostFacts {
     };
     // The engine's answer is the longest wait (Docker Engine takes ~5 ms to compose `/info`):
     // `join!` polls in order, so its request is on the wire before the rest is even started.
-    let ((engines, selected), tools, kubeconfig) =
-        tokio::join!(ask_engines(endpoints, timeout, scope), tools, kube);
+    let ((engines, selected), tools, kubeconfig) = tokio::join!(
+        ask_engines(endpoints, timeout, scope),
+        tools::probe_all(env, timeout),
+        kube
+    );
     HostFacts {
         host,
         engines,

@@ -552,3 +552,19 @@ pub fn engine_kinds(doc: &Value) -> Vec<&str> {
         .map(|e| e["kind"].as_str().unwrap())
         .collect()
 }
+
+/// dcmdump's verdict on `file` (dcmtk, an independent DICOM parser): its output, which must come
+/// with no error or warning.
+pub fn dcmdump(file: &Path) -> String {
+    let out = std::process::Command::new("dcmdump")
+        .arg(file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "dcmdump {}: {stderr}",
+        file.display()
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
