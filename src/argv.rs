@@ -53,6 +53,49 @@ const FLAGS: [(&str, &str); 2] = [
 ];
 
 /// kubectl's `-o json`/`--output json`/`-ojson`/`--output=json`, as korthbox's `--json`.
+/// The rest of a neighbour's command line as korthbox's command `ours` takes it: `--profile`
+/// and `-p` are `--name`, and so is a bare word that is no flag's value (`k3d cluster delete
+/// dev`), since korthbox's commands take the sandbox's name as a flag.
+fn in_our_words(ours: &str, rest: &[&str]) -> Vec<String> {
+    use clap::CommandFactory;
+    let mut cli = crate::cli::Cli::command();
+    cli.build();
+    let command = cli.find_subcommand(ours);
+    let takes_value = |flag: &str| {
+        let matches = |a: &&clap::Arg| match flag.strip_prefix("--") {
+            Some(long) => a.get_long() == Some(long),
+            None => flag
+                .chars()
+                .nth(1)
+                .is_some_and(|c| a.get_short() == Some(c)),
+        };
+        command
+            .and_then(|c| c.get_arguments().find(matches))
+            .is_some_and(|a| a.get_action().takes_values())
+    };
+    let mut out = Vec::new();
+    let mut value_next = false;
+    for word in rest {
+        let (flag, value) = word.split_once('=').unwrap_or((word, ""));
+        if value_next {
+            value_next = false;
+            out.push(word.to_string());
+        } else if let Some((_, name)) = FLAGS.iter().find(|(theirs, _)| *theirs == flag) {
+            value_next = value.is_empty();
+            out.push(match value {
+                "" => name.to_string(),
+                _ => format!("{name}={value}"),
+            });
+        } else if word.starts_with('-') {
+            value_next = value.is_empty() && takes_value(flag);
+            out.push(word.to_string());
+        } else {
+            out.extend(["--name".to_string(), word.to_string()]);
+        }
+    }
+    out
+}
+
 pub fn output_flag(args: Vec<OsString>) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.into_iter().peekable();
@@ -106,8 +149,8 @@ pub fn neighbours_words(args: &[OsString]) -> Option<Error> {
         if rest.first() == Some(&"cluster") {
             rest.remove(0);
         }
-        let suggestion = std::iter::once(*ours)
-            .chain(rest.iter().copied())
+        let suggestion = std::iter::once(ours.to_string())
+            .chain(in_our_words(ours, &rest))
             .collect::<Vec<_>>()
             .join(" ");
         let what = match *ours {

@@ -257,6 +257,18 @@ fn the_neighbours_words_get_korthboxs() {
             "`korthbox down --name dev`",
         ),
         (vec!["stop"], "`korthbox down`"),
+        // k3d's `cluster delete NAME`, minikube's `-p NAME`: korthbox takes the name as a flag,
+        // and the suggestion runs as printed.
+        (vec!["delete", "dev"], "`korthbox down --name dev`"),
+        (
+            vec!["delete", "cluster", "dev", "--yes"],
+            "`korthbox down --name dev --yes`",
+        ),
+        (vec!["delete", "-p", "dev"], "`korthbox down --name dev`"),
+        (
+            vec!["start", "--workers", "3", "dev"],
+            "`korthbox up --workers 3 --name dev`",
+        ),
         (vec!["create", "cluster"], "`korthbox up`"),
         (vec!["start", "--workers", "1"], "`korthbox up --workers 1`"),
         (vec!["up", "--driver", "docker"], "`--provider docker`"),
@@ -265,6 +277,13 @@ fn the_neighbours_words_get_korthboxs() {
         let out = sandbox.run(&typed);
         let err = failed_with(&out, 2, &[says]);
         assert!(!err.contains("reset"), "{typed:?}: {err}");
+        // A whole suggested command line is one korthbox accepts (its help shows).
+        if let Some(line) = says.strip_prefix("`korthbox ") {
+            let mut words: Vec<&str> = line.trim_end_matches('`').split(' ').collect();
+            words.push("--help");
+            let out = sandbox.run(&words);
+            assert!(out.status.success(), "{says}: {}", stderr(&out));
+        }
     }
     // kubectl's --kubeconfig is the kubeconfig read.
     let config = sandbox.path("elsewhere/config");

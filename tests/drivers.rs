@@ -434,6 +434,24 @@ fn no_driver_installed_is_an_error_with_the_install_command() {
 }
 
 #[test]
+fn no_driver_and_no_engine_are_said_at_once() {
+    // A new machine: neither a driver nor an engine. Both are said, so that one round of fixes
+    // does, by `cluster create` and by `up`.
+    let sandbox = Sandbox::new();
+    for words in [&["cluster", "create"][..], &["up"]] {
+        let stderr = failed(&sandbox.run(words), 1);
+        for says in [
+            "error: no cluster driver is installed",
+            "hint: `korthbox install kind`",
+            "hint: also: no container engine answered",
+            "hint: start your engine",
+        ] {
+            assert!(stderr.contains(says), "{words:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
 fn no_engine_is_an_error_before_any_tool_runs() {
     let mut sandbox = Sandbox::new();
     stand_ins::install(&mut sandbox, None);

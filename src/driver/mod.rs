@@ -161,6 +161,30 @@ pub fn require(choice: Option<DriverKind>, facts: &HostFacts) -> Result<DriverKi
     }
 }
 
+/// `err`, a driver missing or unusable, with the engine's failure added when the engine that
+/// driver would run on does not answer either: a new machine seldom lacks only one, and one
+/// round of fixes should do.
+pub fn and_the_engine(
+    err: Error,
+    facts: &HostFacts,
+    driver: Option<DriverKind>,
+    wanted: Option<ProviderKind>,
+) -> Error {
+    if driver.is_some_and(|k| !k.driver().makes_cluster()) {
+        return err;
+    }
+    match require_provider(facts, wanted) {
+        Ok(_) => err,
+        Err(engine) => {
+            let err = err.hint(format!("also: {}", engine.message));
+            engine
+                .hints()
+                .iter()
+                .fold(err, |err, hint| err.hint(hint.clone()))
+        }
+    }
+}
+
 /// The engine the nodes go on: the one host detection selected, or the kind named with
 /// `--provider`. `None` when nothing is reachable and nothing was named.
 pub fn provider(facts: &HostFacts, wanted: Option<ProviderKind>) -> Option<NodeProvider> {

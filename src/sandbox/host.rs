@@ -80,7 +80,8 @@ pub async fn check(
     // A sandbox that exists is used with the driver that has it; otherwise the driver asked for.
     let kind = match &located {
         Some(t) if t.exists => t.driver,
-        _ => driver::require(wanted.driver, &facts)?,
+        _ => driver::require(wanted.driver, &facts)
+            .map_err(|e| driver::and_the_engine(e, &facts, wanted.driver, wanted.provider))?,
     };
     driver::require(Some(kind), &facts)?;
     let d = kind.driver();

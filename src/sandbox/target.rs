@@ -174,7 +174,8 @@ pub fn for_cluster(
     wanted: &Wanted,
 ) -> Result<(DriverKind, NodeProvider), Error> {
     wanted.check()?;
-    let kind = driver::require(wanted.driver, facts)?;
+    let kind = driver::require(wanted.driver, facts)
+        .map_err(|e| driver::and_the_engine(e, facts, wanted.driver, wanted.provider))?;
     let provider = if kind.driver().makes_cluster() {
         driver::require_provider(facts, wanted.provider)?
     } else {
