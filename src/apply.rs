@@ -11,17 +11,15 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::ownership::{Trust, Write};
 use crate::report::{Phase, Steps, seconds};
-use crate::spec::SandboxName;
-use crate::stack::manifest::belongs;
+use crate::stack::manifest::resource;
 use crate::stack::{Manifest, Stage};
 
 /// The one field manager every korthbox apply uses.
@@ -60,31 +58,6 @@ impl Change {
 pub struct Applied {
     pub object: String,
     pub change: Change,
-}
-
-/// The API path pieces korthbox needs for the kinds it deploys. A fixed table instead of
-/// discovery: the stack's kinds are known, and one fewer round trip per object.
-pub fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
-    let (plural, namespaced) = match (api_version, kind) {
-        ("v1", "Namespace") => ("namespaces", false),
-        ("v1", "ServiceAccount") => ("serviceaccounts", true),
-        ("v1", "ConfigMap") => ("configmaps", true),
-        ("v1", "Secret") => ("secrets", true),
-        ("v1", "Service") => ("services", true),
-        ("v1", "PersistentVolumeClaim") => ("persistentvolumeclaims", true),
-        ("apps/v1", "Deployment") => ("deployments", true),
-        ("apps/v1", "StatefulSet") => ("statefulsets", true),
-        ("batch/v1", "Job") => ("jobs", true),
-        ("rbac.authorization.k8s.io/v1", "Role") => ("roles", true),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding") => ("rolebindings", true),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => ("clusterroles", false),
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => ("clusterrolebindings", false),
-        ("storage.k8s.io/v1", "StorageClass") => ("storageclasses", false),
-        _ => return None,
-    };
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    Some((ApiResource::from_gvk_with_plural(&gvk, plural), namespaced))
 }
 
 fn api_for(client: &Client, m: &Manifest) -> Result<Api<DynamicObject>, Error> {
@@ -126,7 +99,7 @@ fn api_error(what: &str, m: &Manifest, e: impl std::error::Error + Send + Sync +
 pub async fn apply<F, Fut>(
     client: &Client,
     manifests: &[Manifest],
-    instance: &SandboxName,
+    trust: &Trust,
     wait: Duration,
     steps: &Steps,
     after: F,
@@ -147,7 +120,7 @@ where
         let applied = steps
             .run(
                 title,
-                async |phase| apply_objects(client, &objects, instance, phase).await,
+                async |phase| apply_objects(client, &objects, trust, phase).await,
                 |_| String::new(),
             )
             .await?;
@@ -172,7 +145,7 @@ where
                     async |phase| {
                         let applied = match shared {
                             true => Vec::new(),
-                            false => apply_objects(client, &objects, instance, phase).await?,
+                            false => apply_objects(client, &objects, trust, phase).await?,
                         };
                         wait_workloads(client, &objects, (deadline, wait), phase).await?;
                         Ok::<_, Error>(applied)
@@ -208,12 +181,12 @@ where
 async fn apply_objects(
     client: &Client,
     objects: &[&Manifest],
-    instance: &SandboxName,
+    trust: &Trust,
     phase: &Phase<'_>,
 ) -> Result<Vec<Applied>, Error> {
     let mut done = Vec::new();
     for m in objects {
-        let change = apply_object(client, m, instance).await?;
+        let change = apply_object(client, m, trust).await?;
         phase.output(&format!("{} {}", m.describe(), change.label()));
         done.push(Applied {
             object: m.describe(),
@@ -239,14 +212,12 @@ async fn wait_workloads(
     Ok(())
 }
 
-/// Server-side apply, except for Secrets, which are created only when absent. Only what is
-/// new or already korthbox's for this sandbox is taken over by force; anything else that is
-/// there is applied without force, so a conflict names the program that owns the fields.
-async fn apply_object(
-    client: &Client,
-    m: &Manifest,
-    instance: &SandboxName,
-) -> Result<Change, Error> {
+/// Server-side apply, except for Secrets, which are created only when absent. What others
+/// may have (anything cluster-wide) is created when absent and otherwise written only when
+/// korthbox's record says it created it (`Trust`); what is korthbox's is taken over by force;
+/// anything else in the sandbox's namespace is applied without force, so a conflict names the
+/// program that owns the fields.
+async fn apply_object(client: &Client, m: &Manifest, trust: &Trust) -> Result<Change, Error> {
     let api = api_for(client, m)?;
     let before = api
         .get_opt(m.name())
@@ -256,28 +227,30 @@ async fn apply_object(
         if before.is_some() {
             return Ok(Change::Kept);
         }
-        let object: DynamicObject = serde_json::from_value(m.object.clone()).map_err(|e| {
-            Error::failure(format!("{} is not a valid object", m.describe())).because(e)
-        })?;
-        return match api.create(&PostParams::default(), &object).await {
+        return match create(&api, m).await {
             Ok(_) => Ok(Change::Created),
             // Made by a concurrent run between the read and the create: keep it.
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(Change::Kept),
             Err(e) => Err(api_error("create", m, e)),
         };
     }
-    let ours = before
-        .as_ref()
-        .is_none_or(|b| belongs(b.metadata.labels.as_ref(), instance.as_str()));
-    let params = match ours {
-        true => PatchParams::apply(FIELD_MANAGER).force(),
-        false => PatchParams::apply(FIELD_MANAGER),
+    let params = match trust.write_for(m, before.as_ref()).await? {
+        Write::Create => {
+            let after = create(&api, m)
+                .await
+                .map_err(|e| api_error("create", m, e))?;
+            trust.wrote(client, m, &after, true).await?;
+            return Ok(Change::Created);
+        }
+        Write::Force => PatchParams::apply(FIELD_MANAGER).force(),
+        Write::Merge => PatchParams::apply(FIELD_MANAGER),
     };
     let after = match api.patch(m.name(), &params, &Patch::Apply(&m.object)).await {
         Ok(after) => after,
         Err(kube::Error::Api(s)) if s.code == 409 => return Err(conflict(m, &s.message)),
         Err(e) => return Err(api_error("apply", m, e)),
     };
+    trust.wrote(client, m, &after, before.is_none()).await?;
     Ok(match before {
         None => Change::Created,
         Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
@@ -285,6 +258,17 @@ async fn apply_object(
         }
         Some(_) => Change::Configured,
     })
+}
+
+/// Creates `m` (409 when it exists), with korthbox as its field manager.
+async fn create(api: &Api<DynamicObject>, m: &Manifest) -> Result<DynamicObject, kube::Error> {
+    let object: DynamicObject =
+        serde_json::from_value(m.object.clone()).map_err(kube::Error::SerdeError)?;
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    api.create(&params, &object).await
 }
 
 /// An object someone else manages: korthbox does not take it over.

@@ -204,15 +204,15 @@ pub struct StackArgs {
     pub viewer: Viewer,
 
     /// The Orthanc image, instead of the pinned one.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     pub orthanc_image: Option<String>,
 
     /// The PostgreSQL image, instead of the pinned one.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     pub postgres_image: Option<String>,
 
     /// The MinIO image, instead of the pinned one (MinIO no longer publishes to Docker Hub).
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     pub minio_image: Option<String>,
 
     /// Pull every image from this registry instead (a mirror or a corporate proxy), e.g.
@@ -516,7 +516,8 @@ pub struct DownArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// How long the driver may take to delete the cluster.
+    /// How long the driver may take to delete the cluster; on an existing cluster, how long
+    /// the sandbox's volumes are waited for before a provisioner korthbox installed goes.
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 
@@ -678,7 +679,7 @@ pub struct OpenArgs {
 
     /// Where `open` forwards Orthanc to when the driver maps no port (minikube, existing
     /// clusters).
-    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT, value_parser = port())]
     pub http_port: u16,
 }
 
@@ -755,6 +756,11 @@ pub struct CompletionsArgs {
 
 /// A TCP port a listener can be given: 1–65535 (0 would mean "any", which korthbox could not
 /// report).
+/// An image reference as registries take it: `[registry[:port]/]name[:tag][@sha256:…]`.
+fn parse_image(text: &str) -> Result<String, String> {
+    crate::stack::images::ImageRef::check(text).map(|()| text.to_string())
+}
+
 fn port() -> clap::builder::RangedI64ValueParser<u16> {
     clap::value_parser!(u16).range(1..)
 }

@@ -476,6 +476,9 @@ async fn connect(
     config.connect_timeout = Some(REQUEST_TIMEOUT);
     config.read_timeout = read_timeout;
     config.proxy_url = proxy_for(env, &merged.config, context, &config.cluster_url);
+    if let Some(proxy) = &config.proxy_url {
+        crate::host::proxy::supported(&proxy.to_string(), "the proxy to the API server")?;
+    }
     kube::Client::try_from(config).map_err(|e| {
         Error::failure(format!("could not set up a client for context `{context}`")).because(e)
     })

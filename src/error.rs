@@ -119,7 +119,7 @@ impl Error {
                 }
             }
         }
-        lines
+        lines.iter().map(|l| redact(l)).collect()
     }
 }
 
@@ -141,14 +141,67 @@ pub fn one_line(e: &dyn std::error::Error) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.message)?;
+        let mut text = format!("error: {}", self.message);
         for cause in self.cause_lines() {
-            write!(f, "\n  caused by: {cause}")?;
+            text.push_str(&format!("\n  caused by: {cause}"));
         }
         for hint in &self.hints {
-            write!(f, "\nhint: {hint}")?;
+            text.push_str(&format!("\nhint: {hint}"));
         }
-        Ok(())
+        f.write_str(&redact(&text))
+    }
+}
+
+/// `text` with every credential in a URL masked — `scheme://user:password@host` becomes
+/// `scheme://***@host`, and so does a scheme-less `*_PROXY=user:password@host` — the one rule
+/// for every line korthbox shows or stores (errors, tools' output, logs, JSON).
+///
+/// ```
+/// use korthbox::error::redact;
+/// assert_eq!(redact("Found network options: - HTTPS_PROXY=http://alice:PW@proxy:3128"),
+///            "Found network options: - HTTPS_PROXY=http://***@proxy:3128");
+/// assert_eq!(redact("no_proxy=a https_proxy=alice:PW@proxy:3128"), "no_proxy=a https_proxy=***@proxy:3128");
+/// assert_eq!(redact("mail me@example.org"), "mail me@example.org");
+/// ```
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = next_authority(rest) {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c.is_whitespace() || "/?#\"'<>,;)]}".contains(c))
+            .unwrap_or(after.len());
+        match after[..end].rfind('@') {
+            Some(i) => {
+                out.push_str("***");
+                out.push_str(&after[i..end]);
+            }
+            None => out.push_str(&after[..end]),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the next URL authority starts: after `://`, or after `PROXY=` (any case) when the
+/// value has no scheme of its own.
+fn next_authority(text: &str) -> Option<usize> {
+    let scheme = text.find("://").map(|i| i + 3);
+    let proxy = text
+        .to_ascii_lowercase()
+        .find("proxy=")
+        .map(|i| i + "proxy=".len())
+        .filter(|&i| {
+            let word = text[i..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+                .map(|end| &text[i + end..]);
+            !word.is_some_and(|w| w.starts_with("://"))
+        });
+    match (scheme, proxy) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

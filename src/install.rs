@@ -157,6 +157,39 @@ pub fn expected_hash(text: &str, file: &str) -> Option<String> {
     })
 }
 
+/// Where a redirect from `base` to `location` goes: an absolute URL as it is; a path
+/// (`/blobs/…`), a scheme-relative (`//host/…`) or a relative one (`file.tar`) against
+/// `base`, as browsers resolve them (RFC 3986 without dot segments).
+///
+/// ```
+/// # use korthbox::install::resolve;
+/// let base = "https://mirror.example/kind/v0.33.0/kind-linux-amd64";
+/// assert_eq!(resolve(base, "/blobs/ab"), "https://mirror.example/blobs/ab");
+/// assert_eq!(resolve(base, "other"), "https://mirror.example/kind/v0.33.0/other");
+/// assert_eq!(resolve(base, "//cdn.example/x"), "https://cdn.example/x");
+/// assert_eq!(resolve(base, "http://elsewhere/x"), "http://elsewhere/x");
+/// ```
+pub fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return location.to_string();
+    };
+    if let Some(host_and_path) = location.strip_prefix("//") {
+        return format!("{scheme}://{host_and_path}");
+    }
+    let path_start = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..path_start];
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = rest[path_start..].split(['?', '#']).next().unwrap_or("");
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    format!("{scheme}://{authority}{dir}{location}")
+}
+
 /// GET with redirects followed (GitHub's release downloads redirect to their storage).
 async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error> {
     let client = crate::host::http::client::<Empty<Bytes>>()?;
@@ -196,7 +229,7 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
         if status.is_redirection()
             && let Some(location) = response.headers().get(hyper::header::LOCATION)
         {
-            url = location.to_str().unwrap_or_default().to_string();
+            url = resolve(&url, location.to_str().unwrap_or_default());
             continue;
         }
         if !status.is_success() {
@@ -236,6 +269,9 @@ pub async fn install(
         .map_err(|e| Error::failure(format!("could not create {}", dir.display())).because(e))?;
     let executable = driver.kind().label();
     let partial = dir.join(format!("{executable}.{}.partial", std::process::id()));
+    // Removed however this ends — a failure, the timeout, or Ctrl-C dropping the work — unless
+    // it became the installed tool.
+    let _cleanup = RemoveOnDrop(partial.clone());
     let work = async {
         phase.output("fetching the checksum");
         let published = published_hash(&release).await?;
@@ -272,7 +308,7 @@ pub async fn install(
             bytes,
         })
     };
-    let result = match tokio::time::timeout(timeout, work).await {
+    match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(Error::failure(format!(
             "downloading {} did not finish within {}",
@@ -280,11 +316,16 @@ pub async fn install(
             seconds(timeout)
         ))
         .hint("raise the limit with --timeout")),
-    };
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
     }
-    result
+}
+
+/// A file removed when this is dropped (if it is still there).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The SHA-256 the project publishes for the binary.

@@ -90,10 +90,10 @@ pub async fn acquire(
         .cache_dir()
         .ok_or_else(|| Error::failure("korthbox has no cache directory for its locks"))?
         .join("locks");
-    std::fs::create_dir_all(&dir)
+    crate::host::fs::create_private_dir(&dir)
         .map_err(|e| Error::failure(format!("could not create {}", dir.display())).because(e))?;
     let path = dir.join(format!("{name}.lock"));
-    let mut file = File::options()
+    let mut file = crate::host::fs::private_options()
         .create(true)
         .truncate(false)
         .read(true)

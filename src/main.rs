@@ -47,22 +47,36 @@ fn main() -> std::process::ExitCode {
         cli.command,
         Command::Forward(_) | Command::Open(_) | Command::Upload(_) | Command::Logs(_)
     );
+    let hint = interrupted_hint(&cli.command);
     let code = runtime.block_on(async {
         let typed = args
             .iter()
             .skip(1)
             .map(|a| a.to_string_lossy().to_string())
             .collect();
-        let work = commands::run(cli, env, ui.clone(), typed);
+        let mut work = std::pin::pin!(commands::run(cli, env, ui.clone(), typed));
         let result = if ends_with_ctrl_c {
             work.await
         } else {
             tokio::select! {
-                result = work => result,
+                result = &mut work => result,
                 _ = tokio::signal::ctrl_c() => {
-                    ui.clear();
-                    eprintln!("\n{}", ui.interrupted());
-                    return ExitCode::Interrupted;
+                    if !korthbox::report::shielded() {
+                        ui.clear();
+                        eprintln!("\n{}", ui.interrupted(hint));
+                        return ExitCode::Interrupted;
+                    }
+                    // The work heard it too and is cleaning up (the proof deletes its
+                    // study); a second Ctrl-C stops at once.
+                    ui.note("interrupted: cleaning up first (Ctrl-C again stops at once)");
+                    tokio::select! {
+                        result = &mut work => result,
+                        _ = tokio::signal::ctrl_c() => {
+                            ui.clear();
+                            eprintln!("\n{}", ui.interrupted(hint));
+                            return ExitCode::Interrupted;
+                        }
+                    }
                 }
             }
         };
@@ -71,6 +85,17 @@ fn main() -> std::process::ExitCode {
     // Probes that timed out may still hold a socket; do not wait for them.
     runtime.shutdown_background();
     exit(code)
+}
+
+/// What to do after Ctrl-C, for the commands where there is something to say.
+fn interrupted_hint(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Up(_) | Command::Reset(_) | Command::Cluster(_) | Command::Stack(_) => Some(
+            "nothing is left half-done that `korthbox up` cannot continue from; `korthbox reset` starts over",
+        ),
+        Command::Install(_) => Some("nothing was installed, and the partial download was removed"),
+        _ => None,
+    }
 }
 
 /// What the settings file did: which file (with -v), and, before anything is deleted, which of

@@ -11,6 +11,31 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+/// How many pieces of work are cleaning up after themselves on Ctrl-C (the proof deleting
+/// its study): while any is, the program lets them finish instead of stopping at once.
+static SHIELDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Held while a piece of work handles Ctrl-C itself; see [`shielded`].
+pub struct Shield(());
+
+impl Shield {
+    pub fn raise() -> Shield {
+        SHIELDS.fetch_add(1, Ordering::SeqCst);
+        Shield(())
+    }
+}
+
+impl Drop for Shield {
+    fn drop(&mut self) {
+        SHIELDS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether some work is handling Ctrl-C itself right now.
+pub fn shielded() -> bool {
+    SHIELDS.load(Ordering::SeqCst) > 0
+}
+
 /// Identifies one phase among those running at the same time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PhaseId(u64);

@@ -152,23 +152,46 @@ async fn to_send(
     queue
 }
 
-/// Writes sample studies 1..=`studies` as DICOM files under `dir`; returns how many.
-pub fn write(studies: u32, dir: &Path) -> Result<usize, Error> {
-    let all = phantom::all(studies);
-    for sample in &all {
-        write_one(sample, dir)?;
-    }
-    Ok(all.len())
+/// What writing the samples into a folder did.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub written: usize,
+    /// Files that were there already (or a link was), left as they are.
+    pub kept: Vec<std::path::PathBuf>,
 }
 
-fn write_one(sample: &Sample, dir: &Path) -> Result<(), Error> {
+/// Writes sample studies 1..=`studies` as DICOM files under `dir`. Only new files are made:
+/// anything already at a file's path (a file of the user's, a link) is left alone and said.
+pub fn write(studies: u32, dir: &Path) -> Result<Written, Error> {
+    let mut done = Written::default();
+    for sample in &phantom::all(studies) {
+        match write_one(sample, dir)? {
+            true => done.written += 1,
+            false => done.kept.push(dir.join(sample.file_name())),
+        }
+    }
+    Ok(done)
+}
+
+/// Writes one sample as a new file; `false` when something is at its path already.
+fn write_one(sample: &Sample, dir: &Path) -> Result<bool, Error> {
+    use std::io::Write;
     let path = dir.join(sample.file_name());
-    let bytes = sample.file().map_err(Error::failure)?;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             Error::failure(format!("could not create {}", parent.display())).because(e)
         })?;
     }
-    std::fs::write(&path, bytes)
-        .map_err(|e| Error::failure(format!("could not write {}", path.display())).because(e))
+    // Created exclusively: an existing file is not overwritten, and a link is not followed.
+    let mut file = match crate::host::fs::create_exclusive(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => {
+            return Err(Error::failure(format!("could not create {}", path.display())).because(e));
+        }
+    };
+    let bytes = sample.file().map_err(Error::failure)?;
+    file.write_all(&bytes)
+        .map_err(|e| Error::failure(format!("could not write {}", path.display())).because(e))?;
+    Ok(true)
 }

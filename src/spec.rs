@@ -260,6 +260,9 @@ pub enum VolumeSource {
     /// Install local-path-provisioner; `default` marks its class as the cluster default (only
     /// where there is none), otherwise volumes name it explicitly.
     InstallLocalPath { default: bool },
+    /// A `local-path` class of rancher's provisioner that the cluster has and korthbox did not
+    /// make (a platform team's): named by the stack's claims, never changed.
+    ExistingLocalPath,
 }
 
 /// Where the stack goes in a cluster, as the driver decides it.

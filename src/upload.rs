@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures_util::StreamExt;
+use hyper::body::Bytes;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::orthanc::rest::{Call, Rest};
+use crate::orthanc::rest::Rest;
 use crate::report::{Phase, Progress};
 
 /// How many files are sent at once unless told otherwise.
@@ -24,7 +26,13 @@ pub enum Outcome {
     Stored,
     AlreadyStored,
     NotDicom,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
+    /// Inside a folder, and not read: a dangling link, a link to a folder, no permission.
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +50,9 @@ pub struct Uploaded {
     pub already_stored: u64,
     pub not_dicom: u64,
     pub failed: u64,
+    /// Entries inside the folders that were not read, and why.
+    pub skipped: Vec<FileResult>,
+    /// The bytes sent to Orthanc (files that are not DICOM are not sent).
     pub bytes: u64,
     pub seconds: f64,
     /// Stopped by Ctrl-C before every file was sent.
@@ -53,8 +64,12 @@ pub struct Uploaded {
 impl Uploaded {
     /// In words: "3 stored, 1 already stored, 1 not DICOM, 1 failed (1.2 MiB in 0.3s)".
     pub fn describe(&self) -> String {
+        let skipped = match self.skipped.len() {
+            0 => String::new(),
+            n => format!(", {n} skipped"),
+        };
         format!(
-            "{} stored, {} already stored, {} not DICOM, {} failed ({:.1} MiB in {:.1}s)",
+            "{} stored, {} already stored, {} not DICOM, {} failed{skipped} ({:.1} MiB sent in {:.1}s)",
             self.stored,
             self.already_stored,
             self.not_dicom,
@@ -65,37 +80,61 @@ impl Uploaded {
     }
 }
 
-/// Every file under `paths` (folders recursively), in a stable order, with its size.
-pub fn files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, u64)>, Error> {
-    let mut out = Vec::new();
-    for path in paths {
-        walk(path, &mut out)?;
-    }
-    Ok(out)
+/// What `files` found: the files with their sizes, and the entries inside folders it could
+/// not read or would not follow, with why.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub files: Vec<(PathBuf, u64)>,
+    pub skipped: Vec<FileResult>,
 }
 
-fn walk(path: &Path, out: &mut Vec<(PathBuf, u64)>) -> Result<(), Error> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Error::usage(format!("cannot read {}", path.display()))
-            .because(e)
-            .hint("name files or folders that exist")
-    })?;
-    if meta.is_file() {
-        out.push((path.to_path_buf(), meta.len()));
-        return Ok(());
-    }
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| Error::failure(format!("cannot list {}", path.display())).because(e))?
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for entry in entries {
-            walk(&entry, out)?;
+/// Every file under `paths` (folders recursively, in name order), with its size. A path named
+/// on the command line that cannot be read is a usage error; an entry inside a folder that
+/// cannot be read (a dangling link, a loop, no permission) is skipped and listed, and links to
+/// folders are not followed.
+pub fn files(paths: &[PathBuf]) -> Result<Found, Error> {
+    let mut found = Found::default();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Error::usage(format!("cannot read {}", path.display()))
+                .because(e)
+                .hint("name files or folders that exist")
+        })?;
+        match meta.is_dir() {
+            true => walk(path, &mut found),
+            false => found.files.push((path.to_path_buf(), meta.len())),
         }
     }
-    Ok(())
+    Ok(found)
+}
+
+fn skip(found: &mut Found, path: &Path, reason: String) {
+    found.skipped.push(FileResult {
+        path: path.to_path_buf(),
+        outcome: Outcome::Skipped { reason },
+    });
+}
+
+fn walk(dir: &Path, found: &mut Found) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return skip(found, dir, format!("cannot list it: {e}")),
+    };
+    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for entry in entries {
+        let link = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
+        match std::fs::metadata(&entry) {
+            Err(e) if link => skip(found, &entry, format!("a link that leads nowhere: {e}")),
+            Err(e) => skip(found, &entry, format!("cannot read it: {e}")),
+            Ok(m) if m.is_dir() && link => {
+                skip(found, &entry, "a link to a folder (not followed)".into())
+            }
+            Ok(m) if m.is_dir() => walk(&entry, found),
+            Ok(m) if m.is_file() => found.files.push((entry, m.len())),
+            Ok(_) => skip(found, &entry, "not a regular file".into()),
+        }
+    }
 }
 
 /// Whether `head` (a file's first bytes) is DICOM: Part 10 with its preamble, Part 10 without
@@ -154,12 +193,13 @@ fn outcome(status: u16, body: &[u8]) -> Outcome {
 /// Sends `files` to Orthanc with `workers` at once; `stop` ends it after the files in flight.
 pub async fn upload(
     rest: &Rest,
-    files: Vec<(PathBuf, u64)>,
+    found: Found,
     workers: usize,
     stop: Arc<AtomicBool>,
     phase: &Phase<'_>,
 ) -> Uploaded {
     let started = std::time::Instant::now();
+    let Found { files, skipped } = found;
     let total_files = files.len() as u64;
     let total_bytes: u64 = files.iter().map(|(_, size)| size).sum();
     let queue = Arc::new(Mutex::new(VecDeque::from(files)));
@@ -176,16 +216,16 @@ pub async fn upload(
         async move {
             while !stop.load(Ordering::Relaxed) {
                 let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                let Some((path, size)) = next else { break };
-                let outcome = send_one(rest, &path).await;
-                done.fetch_add(1, Ordering::Relaxed);
-                bytes.fetch_add(size, Ordering::Relaxed);
-                phase.progress(Progress {
-                    items: done.load(Ordering::Relaxed),
+                let Some((path, _)) = next else { break };
+                let progress = |items| Progress {
+                    items,
                     total_items: Some(total_files),
                     bytes: bytes.load(Ordering::Relaxed),
                     total_bytes: Some(total_bytes),
-                });
+                };
+                let outcome = send_one(rest, &path, bytes.clone()).await;
+                done.fetch_add(1, Ordering::Relaxed);
+                phase.progress(progress(done.load(Ordering::Relaxed)));
                 if let Outcome::Failed { reason } = &outcome {
                     phase.item(&format!("failed: {}: {reason}", path.display()));
                 }
@@ -210,6 +250,7 @@ pub async fn upload(
         already_stored: count(|o| *o == Outcome::AlreadyStored),
         not_dicom: count(|o| *o == Outcome::NotDicom),
         failed: failures.len() as u64,
+        skipped,
         bytes: bytes.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
         interrupted: (results.len() as u64) < total_files,
@@ -217,20 +258,53 @@ pub async fn upload(
     }
 }
 
-async fn send_one(rest: &Rest, path: &Path) -> Outcome {
-    let data = match tokio::fs::read(path).await {
-        Ok(data) => data,
-        Err(e) => {
-            return Outcome::Failed {
-                reason: format!("could not read it: {e}"),
-            };
-        }
+/// How much of a file is read to tell whether it is DICOM: the preamble and the marker.
+const HEAD: usize = 132;
+/// The size of each piece a file is sent in.
+const CHUNK: usize = 256 * 1024;
+
+/// Sends one file, told by its first bytes and then streamed in pieces, so that memory does
+/// not grow with the file; each piece is counted in `sent` as it goes.
+async fn send_one(rest: &Rest, path: &Path, sent: Arc<AtomicU64>) -> Outcome {
+    use tokio::io::AsyncReadExt;
+    let failed = |e: std::io::Error| Outcome::Failed {
+        reason: format!("could not read it: {e}"),
     };
-    if !is_dicom(&data) {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(file) => file,
+        Err(e) => return failed(e),
+    };
+    let length = match file.metadata().await {
+        Ok(m) => m.len(),
+        Err(e) => return failed(e),
+    };
+    let mut head = Vec::with_capacity(HEAD);
+    if let Err(e) = (&mut file).take(HEAD as u64).read_to_end(&mut head).await {
+        return failed(e);
+    }
+    if !is_dicom(&head) {
         return Outcome::NotDicom;
     }
+    // The head, then the rest of the file a piece at a time.
+    let first = futures_util::stream::once(async move { Ok(Bytes::from(head)) });
+    let rest_of_file = futures_util::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let body = first.chain(rest_of_file).inspect(move |piece| {
+        if let Ok(bytes) = piece {
+            sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+    });
     match rest
-        .call(Call::post("/instances", "application/dicom", data))
+        .post_stream("/instances", "application/dicom", body, length)
         .await
     {
         Ok(r) => outcome(r.status, &r.body),

@@ -688,3 +688,60 @@ fn plan_with_a_provider_shows_the_docker_host_up_will_set() {
         "{err}"
     );
 }
+
+// 8. Parse, don't accept: a bad image reference or port is refused by the argument parser
+// (exit 2) before anything is created, on the command line and in korthbox.toml alike.
+#[test]
+fn bad_images_and_ports_are_refused_before_anything_runs() {
+    needs_shared!();
+    let sandbox = support::stand_ins::with_docker_engine();
+    for (flag, value) in [
+        ("--orthanc-image", "Bad Image!!"),
+        ("--postgres-image", ""),
+        ("--minio-image", "quay.io/minio/minio@sha256:abc"),
+    ] {
+        let out = sandbox.run(&["up", "--driver", "kind", flag, value]);
+        failed_with(&out, 2, &[flag, "is not an image reference"]);
+    }
+    let out = sandbox.run(&["open", "--http-port", "0", "--print"]);
+    failed_with(&out, 2, &["--http-port"]);
+    assert!(
+        support::stand_ins::calls(&sandbox).is_empty(),
+        "a driver ran: {:?}",
+        support::stand_ins::calls(&sandbox)
+    );
+    let dir = sandbox.path("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("korthbox.toml"),
+        "orthanc-image = \"Bad Image!!\"\n",
+    )
+    .unwrap();
+    let out = sandbox
+        .command()
+        .current_dir(&dir)
+        .args(["up", "--driver", "kind"])
+        .output()
+        .unwrap();
+    failed_with(
+        &out,
+        2,
+        &["korthbox.toml, line 1", "is not an image reference"],
+    );
+    assert!(support::stand_ins::calls(&sandbox).is_empty());
+    // A good one is taken.
+    let out = sandbox.run(&[
+        "plan",
+        "--only",
+        "images",
+        "--driver",
+        "kind",
+        "--orthanc-image",
+        "registry.example:5000/team/orthanc:26.8.1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -85,9 +85,8 @@ fn samples_fill_orthanc_once() {
     }
 }
 
-/// A 16×16 8-bit grey BMP, for img2dcm.
-fn bmp(path: &Path) {
-    let (w, h) = (16u32, 16u32);
+/// A `w`×`h` 8-bit grey BMP, for img2dcm.
+fn bmp(path: &Path, (w, h): (u32, u32)) {
     let row = w.div_ceil(4) * 4;
     let pixels = row * h;
     let palette = 256 * 4;
@@ -125,7 +124,7 @@ fn upload_reports_each_kind_of_file_and_fails_for_a_truncated_one() {
     // dcmtk-made files: two from dump2dcm (one in a nested folder), one from img2dcm.
     dicom_file(&dir, "a", "11");
     std::fs::rename(dicom_file(&dir, "b", "12"), nested.join("b.dcm")).unwrap();
-    bmp(&dir.join("picture.bmp"));
+    bmp(&dir.join("picture.bmp"), (16, 16));
     run(Command::new("img2dcm")
         .args(["-i", "BMP"])
         .arg(dir.join("picture.bmp"))
@@ -181,6 +180,68 @@ fn upload_reports_each_kind_of_file_and_fails_for_a_truncated_one() {
         "{stdout}"
     );
     assert_eq!(local.count("CountInstances"), 3);
+}
+
+// 5, 9. A large file is streamed and arrives intact; a huge file that is not DICOM is told by
+// its first bytes and not sent (nor counted as sent); links that lead nowhere, loop, or lead
+// to a folder are skipped and listed instead of ending the upload.
+#[test]
+fn upload_streams_what_it_sends_and_skips_what_it_cannot_read() {
+    let Some(local) = local() else { return };
+    let dir = local.sandbox.path("stream");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    bmp(&dir.join("big.bmp"), (4096, 4096));
+    run(Command::new("img2dcm")
+        .args(["-i", "BMP"])
+        .arg(dir.join("big.bmp"))
+        .arg(dir.join("sub/big.dcm")));
+    std::fs::remove_file(dir.join("big.bmp")).unwrap();
+    let sent = std::fs::read(dir.join("sub/big.dcm")).unwrap();
+    // A sparse 1 GiB file that is not DICOM.
+    let huge = std::fs::File::create(dir.join("huge.bin")).unwrap();
+    huge.set_len(1 << 30).unwrap();
+    std::os::unix::fs::symlink(dir.join("gone.dcm"), dir.join("dangling.dcm")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop-b"), dir.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop-a"), dir.join("loop-b")).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("sub/up")).unwrap();
+
+    let out = local.run("upload", &[dir.to_str().unwrap(), "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    let done: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(done["stored"], 1, "{done:#}");
+    assert_eq!(done["not_dicom"], 1, "{done:#}");
+    assert_eq!(
+        done["bytes"],
+        sent.len() as u64,
+        "only what was sent counts: {done:#}"
+    );
+    let skipped: Vec<(String, String)> = done["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let path = s["path"].as_str().unwrap();
+            let name = path.rsplit('/').next().unwrap().to_string();
+            (name, s["reason"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let names: Vec<&str> = skipped.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["dangling.dcm", "loop-a", "loop-b", "up"],
+        "{skipped:?}"
+    );
+    assert!(skipped[3].1.contains("not followed"), "{skipped:?}");
+    assert!(stderr.contains("skipped"), "{stderr}");
+    // What Orthanc keeps is the very file.
+    let id = local.orthanc.get("/instances").json()[0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept = local.orthanc.get(&format!("/instances/{id}/file"));
+    assert_eq!(kept.status, 200);
+    assert!(kept.body == sent, "the file arrived changed");
 }
 
 #[test]
@@ -607,4 +668,41 @@ fn ctrl_c_stops_an_upload_cleanly_and_says_how_far_it_got() {
         stderr.contains(&format!("interrupted after {files} of 1500 files")),
         "{stderr}"
     );
+}
+
+// 9. `samples --output-dir` makes new files only: a file of the user's at a sample's path, and a
+// link planted there, are left as they are (the link not followed), and said.
+#[test]
+fn samples_into_a_folder_write_new_files_only() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("out");
+    std::fs::create_dir_all(dir.join("study-1/ct")).unwrap();
+    std::fs::write(dir.join("study-1/ct/001.dcm"), "the user's own file").unwrap();
+    let elsewhere = sandbox.path("precious.txt");
+    std::fs::write(&elsewhere, "not to be overwritten").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("study-1/ct/002.dcm")).unwrap();
+    let out = sandbox.run(&[
+        "samples",
+        "--studies",
+        "1",
+        "--output-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("study-1/ct/001.dcm")).unwrap(),
+        "the user's own file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&elsewhere).unwrap(),
+        "not to be overwritten"
+    );
+    assert!(
+        stderr.contains("kept ") && stderr.contains("001.dcm"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("002.dcm"), "{stderr}");
+    assert!(stdout.starts_with("62 DICOM files under"), "{stdout}");
+    assert!(dir.join("study-1/ct/003.dcm").is_file());
 }

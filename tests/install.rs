@@ -17,6 +17,10 @@ enum Answer {
     Body(Vec<u8>),
     /// Announces more bytes than it sends, then closes.
     CutShort(Vec<u8>),
+    /// A redirect to `Location` as given (a path, relative to this server).
+    Redirect(String),
+    /// Sends these bytes of a much larger body, then stalls.
+    Stall(Vec<u8>),
 }
 
 fn serve(files: HashMap<String, Answer>) -> u16 {
@@ -53,6 +57,22 @@ fn serve(files: HashMap<String, Answer>) -> u16 {
                         ),
                         b.clone(),
                     ),
+                    Some(Answer::Redirect(to)) => (
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        ),
+                        Vec::new(),
+                    ),
+                    Some(Answer::Stall(b)) => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len() * 1000
+                        );
+                        let _ = stream.write_all(head.as_bytes());
+                        let _ = stream.write_all(b);
+                        std::thread::sleep(std::time::Duration::from_secs(30));
+                        return;
+                    }
                     None => (
                         "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                             .to_string(),
@@ -281,4 +301,63 @@ fn downloads_are_https_only_and_the_pin_is_replaced_only_for_this_machine() {
         &["KORTHBOX_INSTALL_SHA256 replaces the pinned SHA-256 only"],
     );
     assert!(installed(&sandbox).is_empty());
+}
+
+// 9. A mirror that redirects with a relative Location (`/blobs/…`) is followed, on the same
+// (loopback) server.
+#[test]
+fn a_relative_redirect_is_followed() {
+    let body = binary("kind");
+    let hash = support::sha256(&body);
+    let mut files = release("kind", Answer::Body(body.clone()), &hash);
+    files.insert(
+        "/kind/v0.33.0/kind-linux-amd64".into(),
+        Answer::Redirect("/blobs/kind".into()),
+    );
+    files.insert("/blobs/kind".into(), Answer::Body(body.clone()));
+    let port = serve(files);
+    let sandbox = sandbox(port, Some(&hash));
+    let out = sandbox.run(&["install", "kind"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read(sandbox.path("bin-installed/kind")).unwrap(),
+        body
+    );
+}
+
+// 9. Ctrl-C during the download leaves no partial file, and says nothing about `up`.
+#[test]
+fn ctrl_c_during_install_removes_the_partial_file() {
+    let body = binary("kind");
+    let hash = support::sha256(&body);
+    let port = serve(release("kind", Answer::Stall(vec![b'#'; 64 * 1024]), &hash));
+    let sandbox = sandbox(port, Some(&hash));
+    let child = sandbox
+        .command()
+        .args(["install", "kind"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while installed(&sandbox).is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no download began"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(installed(&sandbox).is_empty(), "{:?}", installed(&sandbox));
+    assert!(!stderr.contains("korthbox up"), "{stderr}");
+    assert!(
+        stderr.contains("the partial download was removed"),
+        "{stderr}"
+    );
 }

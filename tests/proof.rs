@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use support::Sandbox;
@@ -299,4 +299,87 @@ fn without_a_password_and_a_terminal_prove_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     let out = sandbox.run(&["prove", "--url", "http://x:1", "--dicom", "x"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A relay to Orthanc's HTTP port that, at the first DICOMweb request, sends SIGINT to the
+/// process `pid` names (once it is set) and holds the request back for `hold`.
+fn interrupting_relay(
+    orthanc: u16,
+    pid: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    hold: std::time::Duration,
+) -> u16 {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let signalled = std::sync::Arc::new(AtomicBool::new(false));
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (pid, signalled) = (pid.clone(), signalled.clone());
+            std::thread::spawn(move || {
+                let upstream = std::net::TcpStream::connect(("127.0.0.1", orthanc)).unwrap();
+                let (mut from_up, mut to_client) =
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut from_up, &mut to_client));
+                let (mut client, mut upstream) = (client, upstream);
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = client.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let dicomweb = buf[..n].windows(11).any(|w| w == b"/dicom-web/");
+                    if dicomweb && !signalled.swap(true, Ordering::SeqCst) {
+                        let pid = pid.load(Ordering::SeqCst);
+                        Command::new("kill")
+                            .args(["-INT", &pid.to_string()])
+                            .status()
+                            .unwrap();
+                        std::thread::sleep(hold);
+                    }
+                    if upstream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+// 7. Ctrl-C after the store: the proof deletes its study before korthbox stops, and says so.
+#[test]
+fn ctrl_c_during_the_proof_still_cleans_up() {
+    let Some(setup) = setup("pv", |_| {}) else {
+        return;
+    };
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let relay = interrupting_relay(
+        setup.orthanc.http,
+        pid.clone(),
+        std::time::Duration::from_secs(3),
+    );
+    let url = format!("http://127.0.0.1:{relay}");
+    let dicom = format!("127.0.0.1:{}", setup.orthanc.dicom);
+    let child = setup
+        .sandbox
+        .command()
+        .args([
+            "prove", "--url", &url, "--dicom", &dicom, "--aet", &setup.aet,
+        ])
+        .env("KORTHBOX_ORTHANC_PASSWORD", &setup.orthanc.password)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+    let out = child.wait_with_output().unwrap();
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{said}");
+    assert!(said.contains("the proof was interrupted"), "{said}");
+    assert!(said.contains("was deleted"), "{said}");
+    assert_eq!(
+        setup.instances(),
+        json!(0),
+        "the proof's study was left: {said}"
+    );
 }

@@ -612,3 +612,36 @@ fn install_goes_through_connect_with_a_private_ca() {
         "{text}"
     );
 }
+
+// 4. When the two cases of a variable disagree, the lower-case one is the proxy (curl's rule)
+// for korthbox's own requests, for what it says, and for what the drivers are given.
+#[test]
+fn the_lower_case_proxy_variable_wins_everywhere() {
+    needs_shared!();
+    if let Some(b) = behind_a_proxy() {
+        let out = b.upload(
+            HOST,
+            &[
+                ("http_proxy", b.proxy_url("")),
+                ("HTTP_PROXY", "http://127.0.0.1:9".to_string()),
+            ],
+        );
+        let text = all_output(&out);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 stored"), "{text}");
+    }
+    let mut s = support::stand_ins::with_docker_engine();
+    s.set("https_proxy", "http://lower.corp.example:3128");
+    s.set("HTTPS_PROXY", "http://upper.corp.example:3128");
+    let plan = s.run(&["plan", "--driver", "kind", "--only", "cluster", "-v"]);
+    let said = String::from_utf8_lossy(&plan.stderr).to_string();
+    assert!(said.contains("lower.corp.example"), "{said}");
+    assert!(!said.contains("upper.corp.example"), "{said}");
+    s.run(&["cluster", "create", "--driver", "kind", "--wait", "1"]);
+    let calls = support::stand_ins::calls(&s);
+    let create = calls
+        .iter()
+        .find(|c| c.line().contains("create"))
+        .expect("kind create");
+    assert_eq!(create.env("HTTPS_PROXY"), "http://lower.corp.example:3128");
+}

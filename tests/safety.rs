@@ -51,12 +51,58 @@ fn reset_leaves_kubeconfig_entries_it_did_not_write() {
     let out = sandbox.run(&[
         "reset", "--name", "staging", "--driver", "minikube", "--yes", "--wait", "1",
     ]);
-    // No minikube profile `staging` existed: nothing was deleted, and `up` then failed on the
-    // remote cluster the context names.
-    assert_eq!(out.status.code(), Some(1));
+    // No minikube profile `staging` existed: nothing was deleted, and `up` then refused to
+    // let minikube write over the context of that name.
+    failed_with(
+        &out,
+        2,
+        &["the kubeconfig already has context staging, cluster staging, user staging"],
+    );
     assert!(deletes(&sandbox).is_empty(), "{:?}", deletes(&sandbox));
     assert_eq!(std::fs::read(&first).unwrap(), before[0]);
     assert_eq!(std::fs::read(&second).unwrap(), before[1]);
+}
+
+// 2. A minikube sandbox named like a context the user has is refused before minikube runs:
+// minikube would write over the context, cluster and user, and its delete would remove them.
+#[test]
+fn a_sandbox_named_like_a_kube_context_is_refused_before_the_driver_runs() {
+    needs_shared!();
+    let mut sandbox = stand_ins::with_docker_engine();
+    let config = sandbox.path("home/.kube/config");
+    write_kubeconfig(&config, "staging", "https://staging.example.invalid:6443");
+    sandbox.set("KUBECONFIG", config.to_str().unwrap());
+    let before = std::fs::read(&config).unwrap();
+    for (driver, name, taken) in [
+        (
+            "minikube",
+            "staging",
+            "context staging, cluster staging, user staging",
+        ),
+        ("kind", "staging", ""),
+    ] {
+        let out = sandbox.run(&["up", "--driver", driver, "--name", name, "--wait", "1"]);
+        let creates: Vec<String> = stand_ins::calls(&sandbox)
+            .iter()
+            .map(|c| c.line())
+            .filter(|l| l.contains(" start") || l.contains("create cluster"))
+            .collect();
+        if taken.is_empty() {
+            // kind writes kind-staging: nothing of the user's is in the way.
+            assert!(!creates.is_empty(), "kind was not asked to create");
+            continue;
+        }
+        failed_with(
+            &out,
+            2,
+            &[
+                &format!("the kubeconfig already has {taken}; minikube would write over it"),
+                "--name staging-sandbox",
+            ],
+        );
+        assert!(creates.is_empty(), "{creates:?}");
+    }
+    assert_eq!(std::fs::read(&config).unwrap(), before);
 }
 
 // 1, 5. Only the entries of the cluster korthbox deleted go; a user still used elsewhere stays.
@@ -163,20 +209,36 @@ fn down_existing(sandbox: &Sandbox, namespace: &str) -> std::process::Output {
     ])
 }
 
-// 2. A namespace korthbox never labelled is not deleted; nor are other sandboxes' namespaces.
+// 2. A namespace korthbox did not create is not deleted, whatever its labels say; nor are
+// other sandboxes' namespaces.
 #[test]
 fn down_on_an_existing_cluster_deletes_only_the_sandboxs_own_namespace() {
     needs_shared!();
     let (sandbox, api) = existing();
     api.put_namespace("orthanc", None);
-    api.put_namespace("other", Some("other"));
-    api.put_namespace("korthbox", Some("korthbox"));
+    api.put_sandbox_namespace("other", "other");
+    // Labelled for the sandbox by someone else: labels prove nothing.
+    api.put_namespace("forged", Some("korthbox"));
+    api.put_sandbox_namespace("korthbox", "korthbox");
     let out = down_existing(&sandbox, "orthanc");
     failed_with(
         &out,
         1,
         &["namespace orthanc is not sandbox korthbox's; korthbox deleted nothing"],
     );
+    let out = down_existing(&sandbox, "forged");
+    failed_with(
+        &out,
+        1,
+        &[
+            "namespace forged is not sandbox korthbox's; korthbox deleted nothing",
+            "labels prove nothing",
+            "kubectl annotate namespace forged korthbox.io/sandbox=korthbox",
+        ],
+    );
+    // Another sandbox's record is not this sandbox's.
+    let out = down_existing(&sandbox, "other");
+    failed_with(&out, 1, &["namespace other is not sandbox korthbox's"]);
     assert!(api.writes().is_empty(), "{:?}", api.writes());
 
     ok(&down_existing(&sandbox, "korthbox"));
@@ -233,7 +295,7 @@ fn up_refuses_a_namespace_that_is_not_the_sandboxs() {
 fn an_object_someone_else_manages_is_not_forced() {
     needs_shared!();
     let (sandbox, api) = existing();
-    api.put_namespace("korthbox", Some("korthbox"));
+    api.put_sandbox_namespace("korthbox", "korthbox");
     let theirs = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "namespace": "korthbox",
         "managedFields": [{"manager": "kubectl-client-side-apply", "operation": "Update"}]}, "spec": {"ports": [{"port": 5432}]}});
     api.put("/api/v1/namespaces/korthbox/services/postgres", theirs);
@@ -663,4 +725,435 @@ async fn a_forward_stays_open_while_idle() {
         "{answered:?}; forward said: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A platform team's local-path-provisioner, as upstream's manifest installs it with
+/// `kubectl apply` (its class not the default), at an older release than korthbox's.
+fn put_platform_provisioner(api: &FakeApi, default: bool) -> Vec<(String, Value)> {
+    let by_kubectl = json!([{"manager": "kubectl-client-side-apply", "operation": "Update"}]);
+    let mut class = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "local-path"}, "provisioner": "rancher.io/local-path",
+        "volumeBindingMode": "WaitForFirstConsumer", "reclaimPolicy": "Delete"});
+    if default {
+        class["metadata"]["annotations"] =
+            json!({"storageclass.kubernetes.io/is-default-class": "true"});
+    }
+    let objects = [
+        (
+            "/api/v1/namespaces/local-path-storage",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "local-path-storage"}}),
+        ),
+        (
+            "/api/v1/namespaces/local-path-storage/serviceaccounts/local-path-provisioner-service-account",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "local-path-provisioner-service-account", "namespace": "local-path-storage"}}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/local-path-provisioner-role",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "local-path-provisioner-role"},
+                   "rules": [{"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["*"]}]}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/local-path-provisioner-bind",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "local-path-provisioner-bind"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "local-path-provisioner-role"}}),
+        ),
+        (
+            "/apis/apps/v1/namespaces/local-path-storage/deployments/local-path-provisioner",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "local-path-provisioner", "namespace": "local-path-storage"},
+                   "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "local-path-provisioner", "image": "rancher/local-path-provisioner:v0.0.31"}]}}}}),
+        ),
+        ("/apis/storage.k8s.io/v1/storageclasses/local-path", class),
+    ];
+    objects
+        .into_iter()
+        .map(|(path, mut object)| {
+            object["metadata"]["managedFields"] = by_kubectl.clone();
+            api.put(path, object);
+            (path.to_string(), api.get(path).unwrap())
+        })
+        .collect()
+}
+
+// 1. A platform team's provisioner is used as it is: korthbox labels none of it, writes none
+// of it, and `down` deletes none of it — while korthbox's own sandbox still goes completely.
+#[test]
+fn a_platform_teams_provisioner_is_used_never_taken_over_or_deleted() {
+    needs_shared!();
+    for default in [false, true] {
+        let (sandbox, api) = existing();
+        api.remove("/apis/storage.k8s.io/v1/storageclasses/standard");
+        let theirs = put_platform_provisioner(&api, default);
+        let out = sandbox.run(&["stack", "apply", "--context", "corp", "--wait", "3"]);
+        let stderr = ok(&out);
+        if !default {
+            assert!(
+                stderr.contains("using the cluster's StorageClass local-path as it is"),
+                "{stderr}"
+            );
+        }
+        let pvc = api
+            .get("/api/v1/namespaces/korthbox/persistentvolumeclaims/orthanc-storage")
+            .expect("Orthanc's claim");
+        let class = pvc["spec"]["storageClassName"].as_str();
+        assert!(
+            class == Some("local-path") || (default && class.is_none()),
+            "{pvc:#}"
+        );
+        ok(&down_existing(&sandbox, "korthbox"));
+        for (path, before) in &theirs {
+            assert_eq!(api.get(path).as_ref(), Some(before), "{path} was changed");
+            assert!(
+                !api.writes().iter().any(|w| w.contains(path.as_str())),
+                "{path} was written: {:#?}",
+                api.writes()
+            );
+        }
+        assert!(api.get("/api/v1/namespaces/korthbox").is_none());
+        assert!(
+            api.paths()
+                .iter()
+                .all(|p| !p.contains("/namespaces/korthbox/")),
+            "{:#?}",
+            api.paths()
+        );
+    }
+}
+
+// Part of the provisioner someone else left, without a class korthbox could use: refused
+// before the first write, naming the object and who manages it.
+#[test]
+fn a_provisioner_korthbox_cannot_use_is_refused_before_any_write() {
+    needs_shared!();
+    let (sandbox, api) = existing();
+    api.remove("/apis/storage.k8s.io/v1/storageclasses/standard");
+    put_platform_provisioner(&api, false);
+    api.remove("/apis/storage.k8s.io/v1/storageclasses/local-path");
+    let out = sandbox.run(&["stack", "apply", "--context", "corp", "--wait", "3"]);
+    failed_with(
+        &out,
+        1,
+        &[
+            "korthbox did not create it; korthbox wrote nothing",
+            "kubectl-client-side-apply",
+        ],
+    );
+    assert!(api.writes().is_empty(), "{:#?}", api.writes());
+}
+
+/// The volumes of the cluster whose claims were in `namespace`.
+fn volumes_of(api: &FakeApi, namespace: &str) -> Vec<String> {
+    api.paths()
+        .into_iter()
+        .filter(|p| p.starts_with("/api/v1/persistentvolumes/"))
+        .filter(|p| api.get(p).unwrap()["spec"]["claimRef"]["namespace"] == namespace)
+        .collect()
+}
+
+// Two sandboxes share the provisioner korthbox installed: `down` of either keeps the other
+// working, the last one removes it — after its volumes (and their data) are gone.
+#[test]
+fn two_sandboxes_share_the_provisioner_and_the_last_down_removes_it() {
+    needs_shared!();
+    let (sandbox, api) = existing();
+    api.remove("/apis/storage.k8s.io/v1/storageclasses/standard");
+    let apply = |name: &str| {
+        ok(&sandbox.run(&[
+            "stack",
+            "apply",
+            "--context",
+            "corp",
+            "--name",
+            name,
+            "--namespace",
+            name,
+            "--wait",
+            "3",
+        ]))
+    };
+    let down = |name: &str| {
+        ok(&sandbox.run(&[
+            "down",
+            "--driver",
+            "existing",
+            "--context",
+            "corp",
+            "--name",
+            name,
+            "--namespace",
+            name,
+            "--yes",
+        ]))
+    };
+    apply("alpha");
+    apply("bravo");
+    let class = api
+        .get("/apis/storage.k8s.io/v1/storageclasses/local-path")
+        .unwrap();
+    assert!(!volumes_of(&api, "alpha").is_empty() && !volumes_of(&api, "bravo").is_empty());
+
+    let stderr = down("alpha");
+    assert!(
+        stderr.contains("local-path-provisioner stays: the sandboxes in bravo use it"),
+        "{stderr}"
+    );
+    assert_eq!(
+        api.get("/apis/storage.k8s.io/v1/storageclasses/local-path"),
+        Some(class)
+    );
+    assert!(api.get("/api/v1/namespaces/bravo").is_some());
+    // The provisioner that stays removes alpha's volumes in its own time.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(volumes_of(&api, "alpha").is_empty(), "{:#?}", api.paths());
+    // bravo still applies cleanly on the provisioner alpha made.
+    apply("bravo");
+
+    down("bravo");
+    assert!(volumes_of(&api, "bravo").is_empty(), "{:#?}", api.paths());
+    assert!(
+        api.get("/apis/storage.k8s.io/v1/storageclasses/local-path")
+            .is_none()
+    );
+    assert!(api.get("/api/v1/namespaces/local-path-storage").is_none());
+    assert!(
+        api.get("/apis/rbac.authorization.k8s.io/v1/clusterroles/local-path-provisioner-role")
+            .is_none()
+    );
+}
+
+/// Every file and folder below `dir`, with its mode.
+fn modes_below(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        out.push((path.clone(), mode));
+        if path.is_dir() {
+            out.extend(modes_below(&path));
+        }
+    }
+    out
+}
+
+// 3. Proxy credentials: the driver's own output quoting them, a SOCKS proxy's URL and a URL
+// given to `--url` are masked everywhere korthbox shows or stores them; what it stores is its
+// owner's alone.
+#[test]
+fn credentials_in_urls_are_never_shown_nor_stored() {
+    needs_shared!();
+    const SECRET: &str = "S3cretPW";
+    let mut sandbox = stand_ins::with_docker_engine();
+    sandbox.set(
+        "HTTPS_PROXY",
+        &format!("http://alice:{SECRET}@proxy.corp.example.invalid:3128"),
+    );
+    sandbox.set("STANDIN_FAIL", "1");
+    // The failed cluster is deleted after the first, and kept (with its log) by the second.
+    let outs = [
+        sandbox.run(&["up", "--driver", "minikube", "--json", "--wait", "1"]),
+        sandbox.run(&[
+            "up", "--driver", "minikube", "-v", "--retain", "--wait", "1",
+        ]),
+    ];
+    for out in &outs {
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            !stdout.contains(SECRET) && !stderr.contains(SECRET),
+            "{stdout}\n{stderr}"
+        );
+        assert!(
+            stdout.contains("http://***@proxy.corp.example.invalid:3128")
+                || stderr.contains("http://***@proxy.corp.example.invalid:3128"),
+            "{stdout}\n{stderr}"
+        );
+    }
+    let cache = sandbox.path("home/.cache/korthbox");
+    let stored = modes_below(&cache);
+    assert!(
+        stored.iter().any(|(p, _)| p.ends_with("create.log")),
+        "{stored:?}"
+    );
+    for (path, mode) in &stored {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, want, "{} is {mode:o}", path.display());
+        if path.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).to_string();
+            assert!(!text.contains(SECRET), "{}: {text}", path.display());
+        }
+    }
+
+    // A SOCKS proxy for a remote API server: refused before any client is built, masked.
+    let mut sandbox = Sandbox::new();
+    let config = sandbox.path("home/.kube/config");
+    write_kubeconfig(&config, "corp", "https://corp.example.invalid:6443");
+    sandbox.set("KUBECONFIG", config.to_str().unwrap());
+    sandbox.set(
+        "HTTPS_PROXY",
+        &format!("socks5://alice:{SECRET}@proxy.corp.example.invalid:1080"),
+    );
+    let out = sandbox.run(&[
+        "status",
+        "--driver",
+        "existing",
+        "--context",
+        "corp",
+        "--json",
+    ]);
+    let stderr = failed_with(
+        &out,
+        2,
+        &["SOCKS proxies are not supported", "socks5://***@proxy"],
+    );
+    assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
+
+    // A URL with user-info given to --url: its password is the login, and never printed.
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&[
+        "prove",
+        "--url",
+        &format!("http://admin:{SECRET}@127.0.0.1:9"),
+        "--dicom",
+        "127.0.0.1:9",
+        "--json",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    // No prompt and no "no password" usage error: the URL gave it.
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains(SECRET) && !stderr.contains(SECRET),
+        "{stdout}\n{stderr}"
+    );
+}
+
+// 9. A kubeconfig that is a link (to a dotfiles repository) stays a link: the file it leads
+// to is replaced, with its mode; and a misspelt SSL_CERT_FILE is an error that names it.
+#[test]
+fn a_linked_kubeconfig_stays_a_link_and_a_missing_ca_file_is_named() {
+    let sandbox = Sandbox::new();
+    let target = sandbox.write(
+        "dotfiles/kubeconfig",
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind-korthbox\nclusters:\n- name: kind-korthbox\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: kind-korthbox\n  context:\n    cluster: kind-korthbox\n    user: kind-korthbox\nusers:\n- name: kind-korthbox\n  user:\n    token: t\n",
+    );
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = sandbox.path("home/.kube/config");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let env = korthbox::env::Env::from_vars([("KUBECONFIG".to_string(), link.clone().into())]);
+    let changed = korthbox::host::kubeconfig::remove_context(&env, "kind-korthbox").unwrap();
+    assert_eq!(changed, std::slice::from_ref(&link));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(!text.contains("kind-korthbox"), "{text}");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let mut sandbox = Sandbox::new();
+    sandbox.set("SSL_CERT_FILE", "/etc/ssl/certs/corp-ca.pme");
+    sandbox.set("KORTHBOX_ORTHANC_PASSWORD", "");
+    let out = sandbox.run(&[
+        "prove",
+        "--url",
+        "https://127.0.0.1:9",
+        "--dicom",
+        "127.0.0.1:9",
+    ]);
+    failed_with(
+        &out,
+        2,
+        &["SSL_CERT_FILE names /etc/ssl/certs/corp-ca.pme, which cannot be read"],
+    );
+}
+
+// The test API server's server-side apply behaves like the real one where the tests above
+// depend on it: new fields merge silently into another manager's object, a different value of
+// a field another manager owns conflicts unless forced, a field no longer applied goes.
+/// A StorageClass a platform team made with `kubectl apply`.
+fn theirs() -> Value {
+    let mut sc = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "local-path"}, "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete"});
+    support::ssa::created(&mut sc, "kubectl-client-side-apply", "Update");
+    sc
+}
+
+#[test]
+fn new_fields_merge_without_conflict_and_equal_values_are_shared() {
+    let applied = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "local-path", "labels": {"a": "b"}},
+        "provisioner": "rancher.io/local-path"});
+    let after = support::ssa::apply(Some(&theirs()), &applied, "korthbox", false).unwrap();
+    assert_eq!(after["metadata"]["labels"]["a"], "b");
+    assert_eq!(
+        after["metadata"]["managedFields"].as_array().unwrap().len(),
+        2
+    );
+}
+
+#[test]
+fn a_different_value_of_anothers_field_conflicts_unless_forced() {
+    let applied = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "local-path"}, "reclaimPolicy": "Retain"});
+    let err = support::ssa::apply(Some(&theirs()), &applied, "korthbox", false).unwrap_err();
+    assert!(
+        err.contains("conflict with \"kubectl-client-side-apply\"")
+            && err.contains(".reclaimPolicy"),
+        "{err}"
+    );
+    let forced = support::ssa::apply(Some(&theirs()), &applied, "korthbox", true).unwrap();
+    assert_eq!(forced["reclaimPolicy"], "Retain");
+}
+
+#[test]
+fn a_field_no_longer_applied_is_removed() {
+    let first = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+        "data": {"a": "1", "b": "2"}});
+    let once = support::ssa::apply(None, &first, "korthbox", false).unwrap();
+    let second = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+        "data": {"a": "1"}});
+    let twice = support::ssa::apply(Some(&once), &second, "korthbox", false).unwrap();
+    assert!(twice["data"].get("b").is_none(), "{twice}");
+}
+
+// 6. `down` on an existing cluster removes the provisioner korthbox installed only after the
+// sandbox's volumes are gone: their data is deleted by the provisioner's helper pods.
+#[test]
+fn down_removes_the_provisioner_only_after_the_sandboxs_volumes() {
+    needs_shared!();
+    let (sandbox, api) = existing();
+    api.remove("/apis/storage.k8s.io/v1/storageclasses/standard");
+    ok(&sandbox.run(&["stack", "apply", "--context", "corp", "--wait", "3"]));
+    assert!(
+        !volumes_of(&api, "korthbox").is_empty(),
+        "{:#?}",
+        api.paths()
+    );
+    ok(&down_existing(&sandbox, "korthbox"));
+    assert!(
+        volumes_of(&api, "korthbox").is_empty(),
+        "{:#?}",
+        api.paths()
+    );
+    assert!(api.get("/api/v1/namespaces/local-path-storage").is_none());
+    // The provisioner's namespace went after the last volume did.
+    let requests = api.requests();
+    let provisioner_deleted = requests
+        .iter()
+        .position(|r| r.starts_with("DELETE /api/v1/namespaces/local-path-storage"))
+        .expect("the provisioner was deleted");
+    let volumes_watched = requests
+        .iter()
+        .position(|r| r.starts_with("GET /api/v1/persistentvolumes"))
+        .expect("the volumes were watched");
+    assert!(volumes_watched < provisioner_deleted, "{requests:#?}");
 }

@@ -82,11 +82,13 @@ fn the_stack_is_applied_what_it_needs_first_then_the_components_at_once() {
             "Service korthbox/orthanc",
         ]
     );
-    // What the components need, in order; then the components at once, each in its own order.
+    // What the components need, in order — the namespace created, then korthbox's record of
+    // it — then the components at once, each in its own order.
     let writes = writes(&api);
     assert_eq!(
-        writes[..4],
+        writes[..5],
         [
+            "POST /api/v1/namespaces",
             "PATCH /api/v1/namespaces/korthbox",
             "POST /api/v1/namespaces/korthbox/secrets",
             "POST /api/v1/namespaces/korthbox/secrets",
@@ -94,7 +96,7 @@ fn the_stack_is_applied_what_it_needs_first_then_the_components_at_once() {
         ]
     );
     let component = |name: &str| -> Vec<&str> {
-        writes[4..]
+        writes[5..]
             .iter()
             .map(String::as_str)
             .filter(|w| w.contains(&format!("/{name}")))
@@ -115,7 +117,7 @@ fn the_stack_is_applied_what_it_needs_first_then_the_components_at_once() {
             "PATCH /api/v1/namespaces/korthbox/services/orthanc",
         ]
     );
-    assert_eq!(writes.len(), 9);
+    assert_eq!(writes.len(), 10);
     // Both were applied before either was waited for: they start together.
     let requests = api.requests();
     let position = |needle: &str| requests.iter().position(|r| r.starts_with(needle)).unwrap();

@@ -25,10 +25,19 @@ pub async fn samples(args: SamplesArgs, ctx: &Context) -> Result<ExitCode> {
             .run(
                 title,
                 async |_| crate::samples::write(args.studies, dir),
-                |n| format!("{n} files"),
+                |w| match w.kept.len() {
+                    0 => format!("{} files", w.written),
+                    n => format!("{} files; {n} already there, left as they are", w.written),
+                },
             )
             .await?;
-        println!("{written} DICOM files under {}", dir.display());
+        for kept in &written.kept {
+            ctx.steps.note(&format!(
+                "kept {}: something is there already; korthbox writes new files only",
+                kept.display()
+            ));
+        }
+        println!("{} DICOM files under {}", written.written, dir.display());
         return Ok(ExitCode::Success);
     }
     let reached = reach(&args.orthanc, ctx, args.timeout).await?;
@@ -63,7 +72,7 @@ pub async fn upload(args: UploadArgs, ctx: &Context) -> Result<ExitCode> {
     let rest = reached.orthanc().rest()?;
     let title = format!(
         "Uploading {} files to {}",
-        files.len(),
+        files.files.len(),
         reached.describe(&args.orthanc)
     );
     // Ctrl-C stops sending new files; those in flight finish, and the summary says how far
@@ -77,7 +86,13 @@ pub async fn upload(args: UploadArgs, ctx: &Context) -> Result<ExitCode> {
             }
         })
     };
-    let total = files.len();
+    let total = files.files.len();
+    for skipped in &files.skipped {
+        if let upload::Outcome::Skipped { reason } = &skipped.outcome {
+            ctx.steps
+                .note(&format!("skipped {}: {reason}", skipped.path.display()));
+        }
+    }
     let phase = ctx.steps.phase(title);
     let done = upload::upload(&rest, files, args.workers, stop, &phase).await;
     watch.abort();

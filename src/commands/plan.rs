@@ -82,7 +82,13 @@ fn write(dir: &Path, plan: &Plan, parts: &Parts, secrets: bool) -> Result<Vec<Pa
                 Error::failure(format!("could not write {}", path.display())).because(e)
             })?;
         } else {
-            common::write_definition(path, text)?;
+            // The user's own folder: files as readable as anything they write there.
+            let dir = path.parent().unwrap_or(path);
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(path, text))
+                .map_err(|e| {
+                    Error::failure(format!("could not write {}", path.display())).because(e)
+                })?;
         }
     }
     Ok(files.into_iter().map(|(path, _, _)| path).collect())

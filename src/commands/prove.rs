@@ -8,7 +8,6 @@ use super::reach::reach;
 use crate::cli::ProveArgs;
 use crate::error::Result;
 use crate::proof::{self, Proof, Target};
-use crate::sandbox::steps::PROOF_TIMEOUT;
 use crate::sandbox::{Context, access};
 use crate::ui::render;
 
@@ -50,7 +49,7 @@ async fn any(args: &ProveArgs, ctx: &Context) -> Result<Proof> {
     };
     let title = format!("Proving Orthanc at {}", reached.describe(&args.orthanc));
     let phase = ctx.steps.phase(title);
-    match proof::run(&target, PROOF_TIMEOUT, Some(&phase)).await {
+    match proof::run(&target, Some(&phase)).await {
         Ok(proof) => {
             let detail = match proof.failed() {
                 None => format!("all {} steps passed", proof.steps.len()),

@@ -56,13 +56,23 @@ async fn any(
     timeout: Duration,
 ) -> Result<Endpoints> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(
-            Error::usage(format!("--url {url} is not an http:// or https:// URL"))
-                .hint("give Orthanc's base URL, e.g. --url http://127.0.0.1:8042"),
-        );
+        return Err(Error::usage(format!(
+            "--url {} is not an http:// or https:// URL",
+            crate::error::redact(url)
+        ))
+        .hint("give Orthanc's base URL, e.g. --url http://127.0.0.1:8042"));
     }
-    let user = args.user.clone().unwrap_or_else(|| "admin".into());
-    let password = password(ctx, &user, url).await?;
+    // `http://user:password@host`: the login, unless --user or the variable say otherwise;
+    // the URL is kept (and ever shown) without it.
+    let (url, login) = split_login(url);
+    let url = url.as_str();
+    let user = (args.user.clone())
+        .or_else(|| login.as_ref().map(|(u, _)| u.clone()))
+        .unwrap_or_else(|| "admin".into());
+    let password = match (ctx.env.var_set(PASSWORD_VAR), login) {
+        (None, Some((_, Some(given)))) => Some(given),
+        _ => password(ctx, &user, url).await?,
+    };
     Ok(Endpoints {
         url: url.to_string(),
         user,
@@ -78,6 +88,49 @@ async fn any(
         },
         timeout,
     })
+}
+
+/// `url` without its user-info, and the user and password it carried (percent-decoded).
+fn split_login(url: &str) -> (String, Option<(String, Option<String>)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_string(), None);
+    };
+    let (user, password) = match rest[..at].split_once(':') {
+        Some((u, p)) => (decode(u), Some(decode(p))),
+        None => (decode(&rest[..at]), None),
+    };
+    (
+        format!("{scheme}://{}", &rest[at + 1..]),
+        Some((user, password)),
+    )
+}
+
+/// Percent-decoding of a URL's user-info.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// From the environment (empty: no authentication), or asked on a terminal, never a flag.

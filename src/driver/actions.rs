@@ -57,14 +57,14 @@ pub struct Created {
 /// (kind and minikube pass them on to the nodes), with `NO_PROXY` — both cases — extended by
 /// this machine and the cluster's own addresses. Nothing when the shell has no proxy.
 pub fn proxy_env(env: &Env, driver: &dyn Driver) -> Vec<(String, String)> {
+    let proxies = crate::host::proxy::ProxyEnv::from_env(env);
     if crate::host::proxy::Settings::from_env(env).is_empty() {
         return Vec::new();
     }
-    let shell = [crate::env::NO_PROXY_LOWER, crate::env::NO_PROXY]
-        .iter()
-        .find_map(|n| env.var(n))
-        .unwrap_or("");
-    let mut entries: Vec<String> = shell
+    let mut entries: Vec<String> = proxies
+        .no
+        .as_deref()
+        .unwrap_or("")
         .split(',')
         .map(str::trim)
         .filter(|e| !e.is_empty())
@@ -79,10 +79,43 @@ pub fn proxy_env(env: &Env, driver: &dyn Driver) -> Vec<(String, String)> {
         }
     }
     let list = entries.join(",");
-    vec![
-        (crate::env::NO_PROXY.to_string(), list.clone()),
-        (crate::env::NO_PROXY_LOWER.to_string(), list),
-    ]
+    let mut out = proxies.both_cases();
+    out.push((crate::env::NO_PROXY.to_string(), list.clone()));
+    out.push((crate::env::NO_PROXY_LOWER.to_string(), list));
+    out
+}
+
+/// Refuses to create a cluster whose tool would write over kubeconfig entries someone else
+/// has (minikube writes context, cluster and user under the profile's very name, and its
+/// delete removes them): unless the entries are of a cluster korthbox made under that name.
+fn refuse_taken_entries(env: &Env, spec: &ClusterSpec, driver: &dyn Driver) -> Result<(), Error> {
+    if owned::made_by_korthbox(env.cache_dir().as_deref(), driver, &spec.name) {
+        return Ok(());
+    }
+    let context = driver.context(&spec.name);
+    let taken = crate::host::kubeconfig::taken(env, &context, &driver.kube_user(&spec.name));
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let files: Vec<String> = crate::host::kubeconfig::files(env)
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    Err(Error::usage(format!(
+        "the kubeconfig already has {}; {} would write over it",
+        taken.join(", "),
+        driver.kind().label()
+    ))
+    .caused_by(format!(
+        "{} writes the context, cluster and user {context} for sandbox {} (into {}), and deleting the sandbox would remove them; korthbox did not make them",
+        driver.kind().label(),
+        spec.name,
+        files.join(", ")
+    ))
+    .hint(format!(
+        "give the sandbox another name with --name (for example --name {}-sandbox); the existing entries stay as they are",
+        spec.name
+    )))
 }
 
 pub async fn create(
@@ -112,6 +145,7 @@ pub async fn create(
         let ours = owned::made_by_korthbox(env.cache_dir().as_deref(), driver, &spec.name);
         return Ok(kept(!ours));
     }
+    refuse_taken_entries(env, spec, driver)?;
     let definition = driver.render(spec, provider).map_err(Error::usage)?;
     // A new cluster has none of the images an earlier one of the same name was given.
     owned::record_loaded(env.cache_dir().as_deref(), &spec.name, &[], true);
@@ -353,12 +387,18 @@ async fn export(
         })?,
         name,
     );
-    std::fs::create_dir_all(&dir)
+    crate::host::fs::create_private_dir(&dir)
         .map_err(|e| Error::failure(format!("could not create {}", dir.display())).because(e))?;
     let path = dir.join("images.tar");
     let refs: Vec<&str> = images.iter().map(String::as_str).collect();
     let write = async {
-        let mut file = tokio::fs::File::create(&path).await?;
+        let options = crate::host::fs::private_options();
+        let mut file = tokio::fs::OpenOptions::from(options)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .await?;
         let mut stream = docker.export_images(&refs);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(std::io::Error::other)?;

@@ -383,6 +383,11 @@ pub trait Driver: Sync {
     /// The kube context the tool writes for the cluster.
     fn context(&self, name: &SandboxName) -> String;
 
+    /// The kubeconfig user the tool writes beside the context (and cluster) of that name.
+    fn kube_user(&self, name: &SandboxName) -> String {
+        self.context(name)
+    }
+
     fn image_source(&self, _provider: &NodeProvider) -> ImageSource {
         ImageSource::Engine
     }

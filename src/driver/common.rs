@@ -42,13 +42,10 @@ pub fn default_class_or_local_path(
 }
 
 /// Writes a definition file, creating its directory.
+/// Writes a file of korthbox's cache (a definition, a tool's output): readable by its owner
+/// only, in directories only its owner can enter, and with no credential in a URL.
 pub fn write_definition(path: &Path, text: &str) -> Result<(), Error> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::failure(format!("could not create {}", dir.display())).because(e)
-        })?;
-    }
-    std::fs::write(path, text)
+    crate::host::fs::write_private(path, crate::error::redact(text).as_bytes())
         .map_err(|e| Error::failure(format!("could not write {}", path.display())).because(e))
 }
 

@@ -219,6 +219,10 @@ impl Driver for K3d {
         format!("k3d-{name}")
     }
 
+    fn kube_user(&self, name: &SandboxName) -> String {
+        format!("admin@k3d-{name}")
+    }
+
     fn maps_host_ports(&self) -> bool {
         true
     }

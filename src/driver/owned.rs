@@ -59,6 +59,5 @@ pub fn record_loaded(cache_dir: Option<&Path>, name: &SandboxName, images: &[Str
     }
     let path = definition_path(dir, name, LOADED);
     let text: String = all.iter().map(|i| format!("{i}\n")).collect();
-    let _ = std::fs::create_dir_all(cluster_dir(dir, name));
-    let _ = crate::host::fs::replace(&path, text.as_bytes());
+    let _ = crate::host::fs::write_private(&path, text.as_bytes());
 }

@@ -13,9 +13,13 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// Replaces `path` with `contents` so that a failure at any point leaves the original intact:
 /// a temporary file beside it (with the original's permissions) is written, flushed to disk and
 /// renamed over it. Where the directory cannot take a new file, the file is rewritten in
-/// place instead. Honours client-go's `<file>.lock` (kubectl's), holding it while writing.
+/// place instead. Honours client-go's `<file>.lock` (kubectl's), holding it while writing. A
+/// link is followed: the file it leads to is replaced, and the link stays a link (a dotfiles
+/// repository's kubeconfig keeps getting the change).
 pub fn replace(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let _lock = LockFile::take(path)?;
+    let resolved = std::fs::canonicalize(path)?;
+    let path = resolved.as_path();
     let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
     let temporary = temporary_beside(path);
     let written = OpenOptions::new()
@@ -93,10 +97,38 @@ impl Drop for LockFile {
     }
 }
 
-/// Writes a file only its owner can read (it holds a secret), creating its directory.
+/// Creates directory `dir` (and its missing parents) so that only its owner can enter it:
+/// korthbox's cache holds tools' output, definitions and locks.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
+}
+
+/// Opens `path` for writing with a mode only its owner can read (0600) when it is created.
+pub fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Writes a file only its owner can read (it holds a secret, or tools' output), creating its
+/// directory the same way.
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);

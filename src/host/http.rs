@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Bytes;
 use hyper::header::HeaderMap;
 use hyper_util::client::legacy::Client;
@@ -57,10 +58,24 @@ impl Response {
     }
 }
 
-/// Requests with whole bodies, each under `timeout`.
+/// A request body: whole, or a stream read as it is sent.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A body of pieces that arrive as they are read (a file being uploaded).
+pub fn streamed<S>(pieces: S) -> Body
+where
+    S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + Sync + 'static,
+{
+    use futures_util::StreamExt;
+    BodyExt::boxed(StreamBody::new(
+        pieces.map(|piece| piece.map(hyper::body::Frame::data)),
+    ))
+}
+
+/// Requests, each under `timeout`.
 #[derive(Clone)]
 pub struct Http {
-    client: Client<Connector, Full<Bytes>>,
+    client: Client<Connector, Body>,
     timeout: Duration,
 }
 
@@ -73,7 +88,13 @@ impl Http {
     }
 
     /// Sends `request` and reads the whole answer; `Err` says what failed, as one line.
-    pub async fn send(&self, mut request: hyper::Request<Full<Bytes>>) -> Result<Response, String> {
+    pub async fn send(&self, request: hyper::Request<Full<Bytes>>) -> Result<Response, String> {
+        let request = request.map(|body| body.map_err(|never| match never {}).boxed());
+        self.send_body(request).await
+    }
+
+    /// Sends `request`, whose body may be a stream, and reads the whole answer.
+    pub async fn send_body(&self, mut request: hyper::Request<Body>) -> Result<Response, String> {
         super::proxy::authorize(&mut request);
         let via = super::proxy::via(request.uri());
         let what = match &via {

@@ -150,6 +150,23 @@ pub fn read(env: &Env) -> KubeContexts {
     out
 }
 
+/// The entries of the merged kubeconfig among those a driver is about to write: `context`'s
+/// context and cluster, and `user`; each as `context staging`, `user admin@k3d-dev`.
+pub fn taken(env: &Env, context: &str, user: &str) -> Vec<String> {
+    let merged = load(env).config;
+    let mut out = Vec::new();
+    if merged.contexts.iter().any(|c| c.name == context) {
+        out.push(format!("context {context}"));
+    }
+    if merged.clusters.iter().any(|c| c.name == context) {
+        out.push(format!("cluster {context}"));
+    }
+    if merged.auth_infos.iter().any(|u| u.name == user) {
+        out.push(format!("user {user}"));
+    }
+    out
+}
+
 /// Removes kube context `context` from every kubeconfig file that has it, with the cluster and
 /// user it names unless another context (in any of the files) still uses them. Each file is
 /// replaced atomically; a file that cannot be rewritten is left as it was, and said so.

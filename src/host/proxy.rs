@@ -1,5 +1,7 @@
 //! HTTP proxies, taken from the environment as curl takes them: `HTTPS_PROXY`, `HTTP_PROXY`,
-//! `ALL_PROXY` and `NO_PROXY`, upper or lower case, credentials in the proxy's URL
+//! `ALL_PROXY` and `NO_PROXY`, upper or lower case — the lower case one when both are set, as
+//! curl reads them — by one reader ([`ProxyEnv`]) for korthbox's HTTP client, its messages,
+//! the Kubernetes client and what the drivers are given; credentials in the proxy's URL
 //! (`http://user:password@proxy:3128`), `NO_PROXY` entries as hosts, domains (`.corp.example`),
 //! IP addresses, CIDRs and `*` (hyper-util's matcher, which reqwest uses). Loopback addresses
 //! never go through a proxy, as Go clients such as kubectl behave: the sandbox's API server and
@@ -25,10 +27,99 @@ type Direct = hyper_rustls::HttpsConnector<HttpConnector>;
 type Inner = hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The proxy variables of an environment, each read once with one precedence: the lower-case
+/// name first (curl's rule), then the upper-case one. Every user of a proxy setting reads it
+/// here, so the proxy used and the proxy reported are the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyEnv {
+    pub http: Option<String>,
+    pub https: Option<String>,
+    pub all: Option<String>,
+    pub no: Option<String>,
+}
+
+impl ProxyEnv {
+    pub fn from_env(env: &Env) -> ProxyEnv {
+        let first = |names: [&str; 2]| {
+            names
+                .iter()
+                .find_map(|n| env.var(n).filter(|v| !v.is_empty()))
+                .map(String::from)
+        };
+        ProxyEnv {
+            http: first([env::HTTP_PROXY_LOWER, env::HTTP_PROXY]),
+            https: first([env::HTTPS_PROXY_LOWER, env::HTTPS_PROXY]),
+            all: first([env::ALL_PROXY_LOWER, env::ALL_PROXY]),
+            no: first([env::NO_PROXY_LOWER, env::NO_PROXY]),
+        }
+    }
+
+    /// The proxy for a destination of `scheme` (`ALL_PROXY` where the scheme has none).
+    pub fn for_scheme(&self, scheme: Option<&str>) -> Option<&str> {
+        let own = match scheme {
+            Some("https") => self.https.as_deref(),
+            _ => self.http.as_deref(),
+        };
+        own.or(self.all.as_deref())
+    }
+
+    /// The variables a tool gets so that it reads what korthbox reads whichever case it
+    /// prefers (Go reads upper case first, curl lower): both cases of each one set.
+    pub fn both_cases(&self) -> Vec<(String, String)> {
+        let pairs = [
+            (&self.http, env::HTTP_PROXY, env::HTTP_PROXY_LOWER),
+            (&self.https, env::HTTPS_PROXY, env::HTTPS_PROXY_LOWER),
+            (&self.all, env::ALL_PROXY, env::ALL_PROXY_LOWER),
+        ];
+        pairs
+            .into_iter()
+            .filter_map(|(value, upper, lower)| value.as_ref().map(|v| (v, upper, lower)))
+            .flat_map(|(v, upper, lower)| {
+                [
+                    (upper.to_string(), v.clone()),
+                    (lower.to_string(), v.clone()),
+                ]
+            })
+            .collect()
+    }
+
+    fn matcher(&self) -> Matcher {
+        let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+        Matcher::builder()
+            .http(or_empty(&self.http))
+            .https(or_empty(&self.https))
+            .all(or_empty(&self.all))
+            .no(or_empty(&self.no))
+            .build()
+    }
+}
+
+/// Refuses a proxy korthbox cannot talk to (SOCKS, or an `https://` proxy), naming it
+/// without its credentials (`what`: where it was found) — before a connection is tried.
+pub fn supported(url: &str, what: &str) -> Result<(), crate::error::Error> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let why = match scheme.as_deref() {
+        None | Some("http") => return Ok(()),
+        Some(s) if s.starts_with("socks") => "SOCKS proxies are not supported",
+        Some(_) => "only http:// proxies are supported",
+    };
+    Err(
+        crate::error::Error::usage(format!("{what} is {}: {why}", mask(url))).hint(
+            "use an HTTP proxy (http://host:port) in HTTPS_PROXY/HTTP_PROXY/ALL_PROXY or the kubeconfig's proxy-url, or add the destination to NO_PROXY",
+        ),
+    )
+}
+
+/// This process's proxy variables, read once.
+pub fn process_env() -> &'static ProxyEnv {
+    static PROXY_ENV: OnceLock<ProxyEnv> = OnceLock::new();
+    PROXY_ENV.get_or_init(|| ProxyEnv::from_env(&Env::from_process()))
+}
+
 /// The proxy rules of this process's environment, read once.
 fn matcher() -> &'static Matcher {
     static MATCHER: OnceLock<Matcher> = OnceLock::new();
-    MATCHER.get_or_init(Matcher::from_env)
+    MATCHER.get_or_init(|| process_env().matcher())
 }
 
 /// Whether `uri` names this machine (never proxied).
@@ -65,14 +156,8 @@ pub fn for_uri(uri: &Uri) -> Option<Intercept> {
 /// The proxy URL as the environment gives it (credentials included) for a request to `uri`:
 /// for clients that take a proxy URL (the Kubernetes client).
 pub fn raw_for(env: &Env, uri: &Uri) -> Option<String> {
-    let names: &[&str] = match uri.scheme_str() {
-        Some("https") => &[env::HTTPS_PROXY_LOWER, env::HTTPS_PROXY],
-        _ => &[env::HTTP_PROXY_LOWER, env::HTTP_PROXY],
-    };
-    names
-        .iter()
-        .chain(&[env::ALL_PROXY_LOWER, env::ALL_PROXY])
-        .find_map(|n| env.var(n))
+    ProxyEnv::from_env(env)
+        .for_scheme(uri.scheme_str())
         .map(|u| match u.contains("://") {
             true => u.to_string(),
             false => format!("http://{u}"),
@@ -124,16 +209,11 @@ impl Settings {
     /// What the shell has: lower case first, as curl reads them; `ALL_PROXY` where a scheme
     /// has none of its own.
     pub fn from_env(env: &Env) -> Settings {
-        let first = |names: [&str; 2]| names.iter().find_map(|n| env.var(n)).map(String::from);
-        let all = first([env::ALL_PROXY_LOWER, env::ALL_PROXY]);
+        let proxies = ProxyEnv::from_env(env);
         Settings {
-            http: first([env::HTTP_PROXY_LOWER, env::HTTP_PROXY])
-                .or(all.clone())
-                .map(|u| mask(&u)),
-            https: first([env::HTTPS_PROXY_LOWER, env::HTTPS_PROXY])
-                .or(all)
-                .map(|u| mask(&u)),
-            no_proxy: first([env::NO_PROXY_LOWER, env::NO_PROXY]),
+            http: proxies.for_scheme(Some("http")).map(mask),
+            https: proxies.for_scheme(Some("https")).map(mask),
+            no_proxy: proxies.no,
         }
     }
 
@@ -263,6 +343,10 @@ impl tower_service::Service<Uri> for ProxyConnector {
                 })
             });
         };
+        if let Err(e) = supported(&proxy.uri().to_string(), "the proxy") {
+            let text = e.message;
+            return Box::pin(async move { Err(BoxError::from(text)) });
+        }
         let proxy_uri = proxy.uri().clone();
         if dst.scheme_str() == Some("https") {
             let mut tunnel = Tunnel::new(proxy_uri.clone(), HttpConnector::new());

@@ -23,6 +23,7 @@ const SYSTEM_BUNDLES: [&str; 4] = [
 pub fn config() -> Result<rustls::ClientConfig, Error> {
     static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
         std::sync::OnceLock::new();
+    check_named(&crate::env::Env::from_process())?;
     CONFIG
         .get_or_init(build)
         .clone()
@@ -31,6 +32,42 @@ pub fn config() -> Result<rustls::ClientConfig, Error> {
                 .caused_by(e)
                 .hint("install them (`sudo apt-get install ca-certificates` on Debian and Ubuntu), or point SSL_CERT_FILE at a PEM bundle")
         })
+}
+
+/// A misspelt or unreadable `SSL_CERT_FILE` or `SSL_CERT_DIR` is an error that names it —
+/// not a certificate that is untrusted later for no visible reason.
+fn check_named(env: &crate::env::Env) -> Result<(), Error> {
+    for (name, dir) in [
+        (crate::env::SSL_CERT_FILE, false),
+        (crate::env::SSL_CERT_DIR, true),
+    ] {
+        let Some(value) = env.var(name).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        // SSL_CERT_DIR may list several folders, as OpenSSL reads it.
+        let paths: Vec<std::path::PathBuf> = match dir {
+            true => std::env::split_paths(value).collect(),
+            false => vec![value.into()],
+        };
+        for path in paths {
+            let readable = match dir {
+                true => std::fs::read_dir(&path).map(|_| ()),
+                false => std::fs::File::open(&path).map(|_| ()),
+            };
+            if let Err(e) = readable {
+                return Err(Error::usage(format!(
+                    "{name} names {}, which cannot be read",
+                    path.display()
+                ))
+                .because(e)
+                .hint(format!(
+                    "point {name} at the {} that holds your network's CA certificates, or unset it",
+                    if dir { "folder" } else { "PEM file" }
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn build() -> Result<rustls::ClientConfig, String> {

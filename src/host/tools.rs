@@ -262,13 +262,10 @@ impl VersionCache {
     }
 
     fn save(&self, file: &std::path::Path) -> std::io::Result<()> {
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let partial = file.with_extension(format!("partial.{}", std::process::id()));
-        std::fs::write(
+        super::fs::write_private(
             &partial,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+            &serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
         )?;
         std::fs::rename(&partial, file)
     }

@@ -104,6 +104,31 @@ impl Rest {
         self.http.send(request).await
     }
 
+    /// POSTs a body read as it is sent (`length` bytes); any answer is an `Ok`.
+    pub async fn post_stream<S>(
+        &self,
+        path: &str,
+        content_type: &str,
+        pieces: S,
+        length: u64,
+    ) -> Result<Response, String>
+    where
+        S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + Sync + 'static,
+    {
+        let mut request = hyper::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .header("content-length", length);
+        if let Some(auth) = &self.auth {
+            request = request.header("authorization", auth);
+        }
+        let request = request
+            .body(crate::host::http::streamed(pieces))
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        self.http.send_body(request).await
+    }
+
     /// Sends the call and wants 200 with JSON.
     pub async fn json(&self, call: Call<'_>) -> Result<Value, String> {
         let what = format!("{} {}", call.method, call.path);

@@ -10,7 +10,7 @@ pub mod sandbox;
 mod steps;
 pub mod storage;
 
-pub use model::{LastProof, Outcome, Proof, Step, Target};
+pub use model::{Cleaned, LastProof, Outcome, Proof, Step, Target};
 
 use std::time::Duration;
 
@@ -26,27 +26,70 @@ use crate::report::{Phase, seconds};
 const FIELD_MANAGER: &str = "korthbox-proof";
 pub const LAST_PROOF: &str = "korthbox.io/last-proof";
 pub const LAST_PROOF_AT: &str = "korthbox.io/last-proof-at";
+/// How long the whole proof may take, cleanup aside: four times a step's limit (120 s at
+/// the default 30 s), so that a longer `--step-timeout` lengthens it too.
+pub fn overall(step_timeout: Duration) -> Duration {
+    step_timeout * 4
+}
+
 /// Runs the proof; a step that fails is in the `Proof`, not an `Err`. Each step is reported
-/// on `phase` as it ends.
-pub async fn run(
-    target: &Target,
-    timeout: Duration,
-    phase: Option<&Phase<'_>>,
-) -> Result<Proof, Error> {
+/// on `phase` as it ends. Once something may have been stored, the cleanup runs whatever
+/// ends the other steps — a failure, the overall limit, Ctrl-C — on its own step limit, and
+/// an error names the study it could not delete.
+pub async fn run(target: &Target, phase: Option<&Phase<'_>>) -> Result<Proof, Error> {
     let rest = target.orthanc.rest()?;
     let mut run = steps::Run::new(target, rest).map_err(|e| {
         Error::failure("could not read random bytes for the proof's UIDs").because(e)
     })?;
+    // Ctrl-C is heard here, so that the study is deleted before korthbox stops.
+    let _shield = crate::report::Shield::raise();
+    let limit = overall(target.orthanc.timeout);
     let mut proof = Proof::default();
-    match tokio::time::timeout(timeout, run.all(&mut proof, phase)).await {
-        Ok(()) => Ok(proof),
-        Err(_) => Err(Error::failure(format!(
-            "the proof did not finish within {} (its last step: {})",
-            seconds(timeout),
-            proof.steps.last().map_or("none", |s| s.name)
-        ))
-        .hint("`korthbox status` shows the stack; Orthanc's log shows its side")),
-    }
+    let ended = {
+        let steps = tokio::time::timeout(limit, run.steps(&mut proof, phase));
+        tokio::select! {
+            done = steps => done.err().map(|_| Ended::TimedOut),
+            _ = tokio::signal::ctrl_c() => Some(Ended::Interrupted),
+        }
+    };
+    let cleaned = run.clean_up(&mut proof, phase).await;
+    let Some(ended) = ended else {
+        return Ok(proof);
+    };
+    let last = proof
+        .steps
+        .iter()
+        .rfind(|s| s.name != "cleanup")
+        .map_or("none", |s| s.name);
+    let mut err = match ended {
+        Ended::TimedOut => Error::failure(format!(
+            "the proof did not finish within {} (4 × the step limit of {}; its last step: {last})",
+            seconds(limit),
+            seconds(target.orthanc.timeout)
+        )),
+        Ended::Interrupted => {
+            Error::interrupted(format!("the proof was interrupted (its last step: {last})"))
+        }
+    };
+    err = match cleaned {
+        Cleaned::Nothing => err,
+        Cleaned::Deleted(uid) => err.caused_by(format!("its study {uid} was deleted")),
+        Cleaned::Left(uid) => err
+            .caused_by(format!("its study {uid} could not be deleted"))
+            .hint(format!(
+                "delete the study whose StudyInstanceUID is {uid} in Orthanc (its web UI, or DELETE /studies/ID)"
+            )),
+    };
+    Err(match target.storage.is_some() {
+        true => err.hint("`korthbox status` shows the stack; Orthanc's log shows its side"),
+        false => err.hint("Orthanc's log shows its side; raise the limits with --step-timeout"),
+    })
+}
+
+/// What ended the proof before its steps did.
+enum Ended {
+    TimedOut,
+    Interrupted,
 }
 
 /// Keeps the result on the namespace, where `status` finds it without a state file.

@@ -134,6 +134,14 @@ pub struct LastProof {
     pub at: String,
 }
 
+/// What the proof's cleanup did about the study it stored.
+pub enum Cleaned {
+    /// Nothing was stored.
+    Nothing,
+    Deleted(String),
+    Left(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::Outcome;

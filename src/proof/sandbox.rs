@@ -61,7 +61,7 @@ pub async fn prove(
     client: &Client,
     namespace: &str,
     instance: &str,
-    (step_timeout, timeout): (Duration, Duration),
+    step_timeout: Duration,
     phase: Option<&Phase<'_>>,
 ) -> Result<Proof, Error> {
     let reached = crate::orthanc::sandbox::reach(client, namespace, instance, step_timeout).await?;
@@ -70,7 +70,7 @@ pub async fn prove(
         orthanc: reached.orthanc.clone(),
         storage: Some(storage),
     };
-    let mut proof = super::run(&target, timeout, phase).await?;
+    let mut proof = super::run(&target, phase).await?;
     if let Some(step) = proof.steps.iter_mut().find(|s| !s.ok)
         && let Some(why) = reached.tunnel_error().await
     {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::model::{Proof, Step, Target};
+use super::model::{Cleaned, Proof, Step, Target};
 use crate::dicom::{Synthetic, instance};
 use crate::orthanc::rest::{Call, Rest};
 use crate::report::Phase;
@@ -68,10 +68,11 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Runs every step into `proof`, each one reported on `phase` as it ends.
-    pub async fn all(&mut self, proof: &mut Proof, phase: Option<&Phase<'_>>) {
+    /// Runs every step but the cleanup into `proof`, each one reported on `phase` as it
+    /// ends, until one fails.
+    pub async fn steps(&mut self, proof: &mut Proof, phase: Option<&Phase<'_>>) {
         self.baseline().await;
-        let mut passed = true;
+        proof.passed = true;
         for name in ["echo", "store", "find", "read", "dicomweb", "storage"] {
             if name == "storage" && self.target.storage.is_none() {
                 continue;
@@ -79,15 +80,33 @@ impl<'a> Run<'a> {
             if name == "store" {
                 self.stored = true;
             }
-            passed = self.step(proof, phase, name).await;
-            if !passed {
+            proof.passed = self.step(proof, phase, name).await;
+            if !proof.passed {
                 break;
             }
         }
-        if self.stored {
-            passed = self.step(proof, phase, "cleanup").await && passed;
+    }
+
+    /// Deletes what the proof stored, when it may have stored anything; a proof whose steps
+    /// did not all run (`passed` still true) has not passed.
+    pub async fn clean_up(&mut self, proof: &mut Proof, phase: Option<&Phase<'_>>) -> Cleaned {
+        let ran_all = proof.steps.len() == self.planned();
+        if !self.stored {
+            proof.passed &= ran_all;
+            return Cleaned::Nothing;
         }
-        proof.passed = passed;
+        let cleaned = self.step(proof, phase, "cleanup").await;
+        proof.passed &= cleaned && ran_all;
+        let uid = self.first.study_uid.clone();
+        match cleaned {
+            true => Cleaned::Deleted(uid),
+            false => Cleaned::Left(uid),
+        }
+    }
+
+    /// How many steps before the cleanup a whole proof runs.
+    fn planned(&self) -> usize {
+        5 + usize::from(self.target.storage.is_some())
     }
 
     async fn step(
@@ -467,7 +486,13 @@ impl<'a> Run<'a> {
         };
         self.rest
             .ok(Call::delete(&format!("/studies/{study}")))
-            .await?;
+            .await
+            .map_err(|e| {
+                failure(
+                    format!("could not delete the proof's study {uid}: {e}"),
+                    format!("delete it in Orthanc (its StudyInstanceUID is {uid})"),
+                )
+            })?;
         for sop in [&self.first.sop_uid, &self.second.sop_uid] {
             if self.lookup(sop, "Instance").await?.is_some() {
                 return Err(format!(

@@ -98,7 +98,8 @@ pub async fn down(ctx: &Context, req: &DownRequest) -> Result<Option<Deleted>, E
         let how = (req.force, "down");
         steps::delete_cluster(ctx, title, &found, how, req.timeout).await?
     } else {
-        let delete = async |_: &Phase<'_>| delete_owned(ctx, &found, &req.namespace).await;
+        let delete =
+            async |_: &Phase<'_>| delete_owned(ctx, &found, &req.namespace, req.timeout).await;
         let detail = |deleted: &Deleted| deleted_detail(*deleted).to_string();
         ctx.steps.run(title, delete, detail).await?
     };
@@ -107,10 +108,15 @@ pub async fn down(ctx: &Context, req: &DownRequest) -> Result<Option<Deleted>, E
 
 /// Deletes what korthbox installed into an existing cluster for the sandbox: its namespace and
 /// the cluster-wide objects labelled for it.
-async fn delete_owned(ctx: &Context, found: &Target, namespace: &str) -> Result<Deleted, Error> {
+async fn delete_owned(
+    ctx: &Context,
+    found: &Target,
+    namespace: &str,
+    wait: Duration,
+) -> Result<Deleted, Error> {
     let client = crate::cluster::client(&ctx.env, &found.context).await?;
     crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
-    let removed = ownership::delete_sandbox(&client, namespace, &found.name).await?;
+    let removed = ownership::delete_sandbox(&client, namespace, &found.name, wait).await?;
     if let Some(kept) = &removed.kept_provisioner {
         ctx.steps.note(kept);
     }
@@ -172,7 +178,7 @@ async fn wipe_after_asking(ctx: &Context, req: &ResetRequest, found: &Target) ->
     ctx.steps
         .run(
             format!("Deleting sandbox {}", found.name),
-            async |phase| wipe(ctx, found, namespace, phase).await,
+            async |phase| wipe(ctx, found, (namespace, req.up.wait), phase).await,
             Clone::clone,
         )
         .await?;
@@ -183,12 +189,12 @@ async fn wipe_after_asking(ctx: &Context, req: &ResetRequest, found: &Target) ->
 async fn wipe(
     ctx: &Context,
     found: &Target,
-    namespace: &str,
+    (namespace, wait): (&str, Duration),
     phase: &Phase<'_>,
 ) -> Result<String, Error> {
     let driver = found.driver();
     if !driver.makes_cluster() {
-        delete_owned(ctx, found, namespace).await?;
+        delete_owned(ctx, found, namespace, wait).await?;
         return Ok("korthbox's objects deleted".into());
     }
     if let Some(inv) = driver.delete(&found.name, &found.provider) {

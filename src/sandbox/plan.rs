@@ -87,7 +87,7 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
     // Where volumes come from is decided by the driver alone here: plan looks at no cluster.
     let placement = driver.placement(None);
     if !driver.makes_cluster() && req.manifests_wanted {
-        ctx.steps.note("note: the local-path-provisioner objects are skipped when the cluster already has a default StorageClass");
+        ctx.steps.note("note: the local-path-provisioner objects are skipped when the cluster already has a default StorageClass, or a local-path class korthbox did not create (which is then used as it is)");
     }
     let spec = StackSpec::new(&req.stack, &req.cluster.name, placement).map_err(Error::usage)?;
     let secrets = if req.show_secrets {

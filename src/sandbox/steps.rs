@@ -9,14 +9,11 @@ use crate::apply::{self, Applied};
 use crate::cluster::{self, ClusterReport};
 use crate::driver::actions::{self, Created, Deleted};
 use crate::error::Error;
-use crate::ownership;
+use crate::ownership::{self, Provisioner, Trust};
 use crate::proof::{self, Proof};
 use crate::s3::Made;
-use crate::spec::{BUCKET, ClusterSpec, StorageLayer};
-use crate::stack::{Secrets, StackSpec, Stage};
-
-/// How long the whole proof may take (each step has its own limit too).
-pub const PROOF_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::spec::{BUCKET, ClusterSpec, StorageLayer, VolumeSource};
+use crate::stack::{LOCAL_PATH_CLASS, Secrets, StackSpec, Stage};
 
 /// What the proof did, in the words of `up`'s summary.
 pub const PROOF_DETAIL: &str = "DICOM echo, store and find; REST read-back; DICOMweb QIDO, WADO and STOW; files found in storage; cleaned up";
@@ -155,19 +152,41 @@ pub async fn apply_stack(
     wait: Duration,
 ) -> Result<Deployed, Error> {
     let client = cluster::client(&ctx.env, &target.context).await?;
-    ownership::claim_namespace(&client, &spec.namespace, &spec.instance, wait).await?;
+    // A cluster korthbox made is its own; records of what it created are checked elsewhere.
+    let cluster_ours = target.driver().makes_cluster() && target.made_by_korthbox(&ctx.env);
+    let (ns, instance) = (&spec.namespace, &spec.instance);
+    ownership::claim_namespace(&client, ns, instance, wait, cluster_ours).await?;
     let default_class = apply::default_storage_class(&client).await?;
     let driver = target.driver();
     spec.place(driver.placement(Some(default_class.is_some())));
     let secrets = Secrets::generate()
         .map_err(|e| Error::failure("could not read random bytes for the passwords").because(e))?;
-    let manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
+    let mut manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
+    // Before the first write: install the provisioner, apply again the one korthbox made,
+    // or use one that someone else installed as it is.
+    let storage: Vec<_> = manifests
+        .iter()
+        .filter(|m| m.stage == Stage::Storage)
+        .cloned()
+        .collect();
+    let provisioner = match storage.is_empty() {
+        true => Provisioner::Reuse,
+        false => ownership::provisioner(&client, &storage, cluster_ours).await?,
+    };
+    if provisioner == Provisioner::Reuse && !storage.is_empty() {
+        ctx.steps.note(&format!(
+            "using the cluster's StorageClass {LOCAL_PATH_CLASS} as it is: korthbox did not install it, and neither changes nor deletes it"
+        ));
+        spec.volumes = VolumeSource::ExistingLocalPath;
+        manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
+    }
+    let trust = Trust::new(spec.instance.clone(), spec.namespace.clone(), &provisioner);
     // MinIO's bucket is made through the S3 API as soon as MinIO is ready.
     let minio = spec.storage == StorageLayer::Minio;
     let bucket =
         |stage| (minio && stage == Stage::Minio).then(|| make_bucket(ctx, &client, &spec, wait));
     let steps = &ctx.steps;
-    let applied = apply::apply(&client, &manifests, &spec.instance, wait, steps, bucket).await?;
+    let applied = apply::apply(&client, &manifests, &trust, wait, steps, bucket).await?;
     let changed = applied.iter().filter(|a| a.change.changed()).count();
     Ok(Deployed {
         applied,
@@ -232,8 +251,7 @@ pub async fn prove(
     step_timeout: Duration,
 ) -> Result<Proof, Error> {
     let phase = ctx.steps.phase("Proving Orthanc works");
-    let limits = (step_timeout, PROOF_TIMEOUT);
-    let proving = proof::sandbox::prove(client, namespace, instance, limits, Some(&phase));
+    let proving = proof::sandbox::prove(client, namespace, instance, step_timeout, Some(&phase));
     let proof = match proving.await {
         Ok(p) => p,
         Err(e) => {

@@ -58,6 +58,53 @@ impl Default for StackImages {
     }
 }
 
+/// Whether an image's name (before its tag) is a registry host (with a port) and lower-case
+/// path components, as registries take them; why not otherwise.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let host = parts.first().copied().filter(|first| {
+        parts.len() > 1 && (first.contains('.') || first.contains(':') || *first == "localhost")
+    });
+    if let Some(host) = host {
+        parts.remove(0);
+        let (domain, port) = host.split_once(':').unwrap_or((host, "1"));
+        let domain_ok = !domain.is_empty()
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !domain_ok || port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err("its registry is not a host name with an optional port");
+        }
+    }
+    let component_ok = |c: &str| {
+        let alnum = |ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit();
+        if !c.starts_with(alnum) || !c.ends_with(alnum) {
+            return false;
+        }
+        let mut previous_separator = String::new();
+        for ch in c.chars() {
+            if alnum(ch) {
+                previous_separator.clear();
+                continue;
+            }
+            previous_separator.push(ch);
+            let ok = matches!(previous_separator.as_str(), "." | "_" | "__")
+                || previous_separator.chars().all(|s| s == '-');
+            if !ok {
+                return false;
+            }
+        }
+        true
+    };
+    if parts.is_empty() || !parts.iter().all(|p| component_ok(p)) {
+        return Err("a name is lower-case letters and digits, separated by '/', '.', '_' or '-'");
+    }
+    Ok(())
+}
+
 /// An image reference taken apart: `registry/repository:tag@digest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
@@ -108,6 +155,64 @@ impl ImageRef {
             tag,
             digest,
         }
+    }
+
+    /// Whether `text` is an image reference a registry takes (the distribution project's
+    /// grammar): lower-case path components of letters and digits joined by `.`, `_`, `__` or
+    /// dashes, an optional registry host (with a port) first, a tag of up to 128 word
+    /// characters, dots and dashes, a digest `algorithm:hex` (sha256 with 64 hex digits).
+    ///
+    /// ```
+    /// use korthbox::stack::images::ImageRef;
+    /// assert!(ImageRef::check("registry.example:5000/team/orthanc:26.8.1").is_ok());
+    /// assert!(ImageRef::check("Bad Image!!").is_err());
+    /// assert!(ImageRef::check("").is_err());
+    /// assert!(ImageRef::check("postgres@sha256:abc").is_err());
+    /// ```
+    pub fn check(text: &str) -> Result<(), String> {
+        let bad = |why: &str| Err(format!("{text:?} is not an image reference: {why}"));
+        if text.is_empty() {
+            return bad("it is empty (give e.g. docker.io/library/postgres:17.11-bookworm)");
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("it has white space in it");
+        }
+        let (rest, digest) = match text.split_once('@') {
+            Some((rest, digest)) => (rest, Some(digest)),
+            None => (text, None),
+        };
+        if let Some(digest) = digest {
+            let Some((algorithm, hex)) = digest.split_once(':') else {
+                return bad("a digest is algorithm:hex, e.g. sha256:…");
+            };
+            let hex_ok = !hex.is_empty()
+                && hex
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+            if algorithm == "sha256" && (hex.len() != 64 || !hex_ok) {
+                return bad("a sha256 digest has 64 lower-case hex digits");
+            }
+            if algorithm.is_empty() || !hex_ok {
+                return bad("a digest is algorithm:hex");
+            }
+        }
+        let slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
+        let (name, tag) = match rest[slash..].rfind(':') {
+            Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(tag) = tag {
+            let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+            let ok = tag.len() <= 128
+                && tag.starts_with(word)
+                && tag.chars().all(|c| word(c) || c == '.' || c == '-');
+            if !ok {
+                return bad(
+                    "a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+                );
+            }
+        }
+        check_name(name).or_else(bad)
     }
 
     /// The same image from another registry (a mirror).

@@ -1,6 +1,7 @@
 //! One object of the stack, the stage of the apply order it belongs to, and the labels
 //! korthbox puts on everything it deploys.
 
+use kube::api::{ApiResource, GroupVersionKind};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -120,4 +121,29 @@ pub fn selector(spec: &StackSpec, name: &str) -> Value {
         "app.kubernetes.io/name": name,
         INSTANCE: spec.instance.as_str(),
     })
+}
+
+/// The API path pieces korthbox needs for the kinds it deploys. A fixed table instead of
+/// discovery: the stack's kinds are known, and one fewer round trip per object.
+pub fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+    let (plural, namespaced) = match (api_version, kind) {
+        ("v1", "Namespace") => ("namespaces", false),
+        ("v1", "ServiceAccount") => ("serviceaccounts", true),
+        ("v1", "ConfigMap") => ("configmaps", true),
+        ("v1", "Secret") => ("secrets", true),
+        ("v1", "Service") => ("services", true),
+        ("v1", "PersistentVolumeClaim") => ("persistentvolumeclaims", true),
+        ("apps/v1", "Deployment") => ("deployments", true),
+        ("apps/v1", "StatefulSet") => ("statefulsets", true),
+        ("batch/v1", "Job") => ("jobs", true),
+        ("rbac.authorization.k8s.io/v1", "Role") => ("roles", true),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => ("rolebindings", true),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => ("clusterroles", false),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => ("clusterrolebindings", false),
+        ("storage.k8s.io/v1", "StorageClass") => ("storageclasses", false),
+        _ => return None,
+    };
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    Some((ApiResource::from_gvk_with_plural(&gvk, plural), namespaced))
 }

@@ -69,7 +69,9 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         VolumeSource::ClusterDefault | VolumeSource::InstallLocalPath { default: true } => {
             Value::Null
         }
-        VolumeSource::InstallLocalPath { default: false } => json!(storage::CLASS),
+        VolumeSource::InstallLocalPath { default: false } | VolumeSource::ExistingLocalPath => {
+            json!(storage::CLASS)
+        }
     };
     let images = spec.manifest_images();
     let mut vars = Vars::from([

@@ -12,7 +12,7 @@ pub const NAMESPACE: &str = "local-path-storage";
 
 pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {
     match spec.volumes {
-        VolumeSource::ClusterDefault => Ok(Vec::new()),
+        VolumeSource::ClusterDefault | VolumeSource::ExistingLocalPath => Ok(Vec::new()),
         VolumeSource::InstallLocalPath { default } => {
             let mut vars = vars.clone();
             vars.insert(

@@ -14,7 +14,7 @@ use console::Style as Paint;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::env::{self, Env};
-use crate::error::Error;
+use crate::error::{Error, redact};
 use crate::report::{Answer, Asking, PhaseEnd, PhaseId, Progress, Reporter, took};
 
 /// How output should look, decided once from the environment and the flags.
@@ -113,6 +113,7 @@ impl Ui {
 
     /// A line above the spinners (or plainly on stderr).
     fn line(&self, text: &str) {
+        let text = &redact(text);
         if self.style.spinners() {
             let _ = self.multi.println(text);
         } else {
@@ -121,16 +122,17 @@ impl Ui {
     }
 
     /// What to say when Ctrl-C stops korthbox.
-    pub fn interrupted(&self) -> String {
+    pub fn interrupted(&self, hint: Option<&str>) -> String {
         let during = self
             .running
             .lock()
             .ok()
             .and_then(|r| r.last().map(|(_, title)| format!(" during \"{title}\"")))
             .unwrap_or_default();
-        format!(
-            "error: interrupted{during}\nhint: nothing is left half-done that `korthbox up` cannot continue from; `korthbox reset` starts over"
-        )
+        match hint {
+            Some(hint) => format!("error: interrupted{during}\nhint: {hint}"),
+            None => format!("error: interrupted{during}"),
+        }
     }
 
     /// Prints an error once, on stderr, above any spinner.
@@ -208,11 +210,12 @@ impl Reporter for Ui {
                 phases.insert(id, bar);
             }
         } else if !self.style.quiet {
-            eprintln!("{title} ...");
+            eprintln!("{} ...", redact(title));
         }
     }
 
     fn phase_output(&self, id: PhaseId, line: &str) {
+        let line = &redact(line);
         match self.phases.lock().ok().and_then(|p| p.get(&id).cloned()) {
             Some(bar) => bar.set_message(line.trim().to_string()),
             None if self.style.verbose && !self.style.spinners() => eprintln!("  | {line}"),
@@ -224,6 +227,7 @@ impl Reporter for Ui {
         if self.style.quiet {
             return;
         }
+        let line = redact(line);
         if self.style.spinners() {
             let mark = self.style.paint_err(Paint::new().green(), "✓");
             let _ = self.multi.println(format!("{mark} {line}"));
@@ -270,9 +274,10 @@ impl Reporter for Ui {
         let detail = if end.detail.is_empty() {
             String::new()
         } else {
-            format!(": {}", end.detail)
+            format!(": {}", redact(&end.detail))
         };
         let took = took(end.took);
+        let title = redact(title);
         let bar = self.phases.lock().ok().and_then(|mut p| p.remove(&id));
         match bar {
             Some(bar) => {

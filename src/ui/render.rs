@@ -22,9 +22,10 @@ use crate::sandbox::up;
 pub fn json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
     // One write: stdout is line-buffered, and a document of a few hundred lines would
     // otherwise cost a system call per line.
-    let mut text = serde_json::to_vec_pretty(value)?;
-    text.push(b'\n');
-    out.write_all(&text)
+    // No credential in a URL leaves korthbox, whatever the document carries.
+    let mut text = crate::error::redact(&serde_json::to_string_pretty(value)?);
+    text.push('\n');
+    out.write_all(text.as_bytes())
 }
 
 /// A failure as JSON, for `--json` runs: `{"error", "causes", "hints", "exit"}`.
@@ -387,9 +388,15 @@ pub fn cluster_list(out: &mut impl Write, entries: &[ClusterEntry]) -> std::io::
 /// An upload's summary, and each failed file with why.
 pub fn uploaded(out: &mut impl Write, done: &crate::upload::Uploaded) -> std::io::Result<()> {
     writeln!(out, "{}", done.describe())?;
-    for f in &done.failures {
-        if let crate::upload::Outcome::Failed { reason } = &f.outcome {
-            writeln!(out, "failed  {}: {reason}", f.path.display())?;
+    for f in done.failures.iter().chain(&done.skipped) {
+        match &f.outcome {
+            crate::upload::Outcome::Failed { reason } => {
+                writeln!(out, "failed  {}: {reason}", f.path.display())?
+            }
+            crate::upload::Outcome::Skipped { reason } => {
+                writeln!(out, "skipped {}: {reason}", f.path.display())?
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -43,7 +43,15 @@ struct Store {
     execs: BTreeMap<String, ExecRoute>,
     /// What a container's log says: container name → text.
     logs: BTreeMap<String, String>,
+    /// Volumes whose claims are gone, and since when.
+    released: BTreeMap<String, std::time::Instant>,
 }
+
+/// Where the local-path-provisioner korthbox installs runs.
+const LOCAL_PATH_PROVISIONER: &str =
+    "/apis/apps/v1/namespaces/local-path-storage/deployments/local-path-provisioner";
+/// How long a provisioner's helper takes to remove a released volume's data.
+const RECLAIM_TAKES: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// A command exec'd in a container runs here as a process, with these variables set and
 /// these path prefixes (the container's) replaced in its arguments (by the test's).
@@ -59,13 +67,63 @@ impl Store {
         self.version += 1;
         if object["metadata"].is_object() {
             object["metadata"]["resourceVersion"] = json!(self.version.to_string());
+            if object["metadata"]["uid"].is_null() {
+                object["metadata"]["uid"] = json!(format!("uid-{}", self.version));
+            }
+            super::ssa::normalise(&mut object);
         }
         self.objects.insert(path, object);
+    }
+
+    /// What a provisioner does with the volumes whose claims are gone: it deletes each one a
+    /// moment after its claim went — local-path's only while its provisioner runs (its helper
+    /// pods run in the provisioner's namespace), others' at once.
+    fn reclaim(&mut self) {
+        let provisioner = self.objects.contains_key(LOCAL_PATH_PROVISIONER);
+        let now = std::time::Instant::now();
+        let due: Vec<String> = self
+            .released
+            .iter()
+            .filter(|(path, at)| {
+                let local = self
+                    .objects
+                    .get(*path)
+                    .is_some_and(|pv| pv["spec"]["storageClassName"] == "local-path");
+                now >= **at + RECLAIM_TAKES && (provisioner || !local)
+            })
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in due {
+            self.released.remove(&path);
+            if self.objects.remove(&path).is_some() {
+                self.version += 1;
+            }
+        }
+    }
+
+    /// Releases the volumes bound to claims in namespace `ns` (their claims are being deleted).
+    fn release_volumes(&mut self, ns: &str) {
+        let bound: Vec<String> = self
+            .objects
+            .iter()
+            .filter(|(k, pv)| {
+                k.starts_with("/api/v1/persistentvolumes/")
+                    && pv["spec"]["claimRef"]["namespace"] == ns
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for path in bound {
+            if let Some(pv) = self.objects.get_mut(&path) {
+                pv["status"] = json!({"phase": "Released"});
+            }
+            self.released.insert(path, std::time::Instant::now());
+        }
     }
 
     /// The objects directly in collection `path` that `query`'s selectors match; workloads
     /// applied while the cluster was not ready become ready once it is.
     fn collection(&mut self, path: &str, query: &str) -> BTreeMap<String, Value> {
+        self.reclaim();
         let prefix = format!("{path}/");
         // `/api/v1/persistentvolumeclaims`: a namespaced kind in every namespace.
         let (base, resource) = path.rsplit_once('/').unwrap_or(("", path));
@@ -258,6 +316,16 @@ impl FakeApi {
         self.put(&format!("/api/v1/namespaces/{name}"), ns);
     }
 
+    /// Puts namespace `name` as korthbox leaves one it created for sandbox `instance`: its
+    /// labels and its record (its own UID and the sandbox's name).
+    pub fn put_sandbox_namespace(&self, name: &str, instance: &str) {
+        let uid = format!("uid-namespace-{name}");
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": uid,
+            "labels": {"app.kubernetes.io/managed-by": "korthbox", "app.kubernetes.io/instance": instance},
+            "annotations": {"korthbox.io/uid": uid, "korthbox.io/sandbox": instance}}});
+        self.put(&format!("/api/v1/namespaces/{name}"), ns);
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -291,13 +359,18 @@ impl FakeApi {
         self.store.lock().unwrap().insert(path.to_string(), object);
     }
 
+    /// The object at `path` now (what the cluster's controllers had time to do, done).
     pub fn get(&self, path: &str) -> Option<Value> {
-        self.store.lock().unwrap().objects.get(path).cloned()
+        let mut store = self.store.lock().unwrap();
+        store.reclaim();
+        store.objects.get(path).cloned()
     }
 
-    /// Every stored path.
+    /// Every stored path now.
     pub fn paths(&self) -> Vec<String> {
-        self.store.lock().unwrap().objects.keys().cloned().collect()
+        let mut store = self.store.lock().unwrap();
+        store.reclaim();
+        store.objects.keys().cloned().collect()
     }
 
     /// The workload at `path` becomes ready `delay` after it is applied, and not before
@@ -761,6 +834,7 @@ fn handle(
     query: &str,
     body: &[u8],
 ) -> (String, Value) {
+    store.reclaim();
     match method {
         "GET" if is_collection(path) => {
             let items: Vec<Value> = store.collection(path, query).into_values().collect();
@@ -785,6 +859,8 @@ fn handle(
             if store.objects.contains_key(&key) {
                 return status(409, "AlreadyExists", format!("{key} already exists"));
             }
+            let manager = query_param(query, "fieldManager").unwrap_or("unknown");
+            super::ssa::created(&mut object, manager, "Update");
             store.version += 1;
             object["metadata"]["resourceVersion"] = json!(store.version.to_string());
             object["metadata"]["uid"] = json!(format!("uid-{}", store.version));
@@ -792,35 +868,19 @@ fn handle(
             ("201 Created".into(), object)
         }
         "PATCH" => {
-            if !query.contains("fieldManager=korthbox") {
+            let Some(manager) = query_param(query, "fieldManager") else {
                 return status(
                     400,
                     "BadRequest",
-                    "every apply must name the korthbox field manager".into(),
+                    "an apply must name its field manager".into(),
                 );
-            }
+            };
             let applied: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let old = store.objects.get(path).cloned();
-            // Fields another manager owns conflict unless the apply forces them.
-            let others: Vec<String> = old
-                .as_ref()
-                .and_then(|o| o["metadata"]["managedFields"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|f| f["manager"].as_str().map(String::from))
-                .filter(|m| m != "korthbox")
-                .collect();
-            if !others.is_empty() && !query.contains("force=true") {
-                let message = format!(
-                    "Apply failed with 1 conflict: conflict with \"{}\": .spec",
-                    others[0]
-                );
-                return status(409, "Conflict", message);
-            }
-            // Server-side apply merges the applied fields into what is there.
-            let mut object = match &old {
-                Some(old) => merge(old.clone(), applied),
-                None => applied,
+            let force = query.contains("force=true");
+            let mut object = match super::ssa::apply(old.as_ref(), &applied, manager, force) {
+                Ok(object) => object,
+                Err(message) => return status(409, "Conflict", message),
             };
             string_data_to_data(&mut object);
             if let Some(old) = &old
@@ -836,8 +896,9 @@ fn handle(
                 + 1;
             object["metadata"]["resourceVersion"] = json!(store.version.to_string());
             object["metadata"]["generation"] = json!(generation);
-            object["metadata"]["managedFields"] =
-                json!([{"manager": "korthbox", "operation": "Apply"}]);
+            if object["metadata"]["uid"].is_null() {
+                object["metadata"]["uid"] = json!(format!("uid-{}", store.version));
+            }
             store
                 .applied_at
                 .entry(path.to_string())
@@ -853,17 +914,34 @@ fn handle(
             store.objects.insert(path.to_string(), object.clone());
             ("200 OK".into(), object)
         }
-        "DELETE" => match store.objects.remove(path) {
-            Some(object) => {
-                // Deleting a namespace deletes what is in it.
-                if let Some(ns) = path.strip_prefix("/api/v1/namespaces/") {
-                    let inside = format!("/namespaces/{ns}/");
-                    store.objects.retain(|k, _| !k.contains(&inside));
-                }
-                ("200 OK".into(), object)
+        "DELETE" => {
+            // A UID precondition that does not hold: the object was replaced meanwhile.
+            let options: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            if let (Some(wanted), Some(object)) = (
+                options["preconditions"]["uid"].as_str(),
+                store.objects.get(path),
+            ) && object["metadata"]["uid"].as_str() != Some(wanted)
+            {
+                let message = format!(
+                    "Precondition failed: UID in precondition: {wanted}, UID in object meta: {}",
+                    object["metadata"]["uid"].as_str().unwrap_or_default()
+                );
+                return status(409, "Conflict", message);
             }
-            None => status(404, "NotFound", format!("{path} not found")),
-        },
+            match store.objects.remove(path) {
+                Some(object) => {
+                    // Deleting a namespace deletes what is in it, claims included.
+                    if let Some(ns) = path.strip_prefix("/api/v1/namespaces/") {
+                        let inside = format!("/namespaces/{ns}/");
+                        store.objects.retain(|k, _| !k.contains(&inside));
+                        store.release_volumes(ns);
+                    }
+                    store.version += 1;
+                    ("200 OK".into(), object)
+                }
+                None => status(404, "NotFound", format!("{path} not found")),
+            }
+        }
         _ => status(
             405,
             "MethodNotAllowed",
@@ -911,6 +989,7 @@ fn settle(store: &mut Store, object: &mut Value) {
                         "metadata": {"name": claim, "namespace": ns,
                                      "labels": template["metadata"]["labels"].clone()},
                         "spec": template["spec"].clone(), "status": {"phase": "Bound"}});
+                bind(store, &ns, &claim, &template["spec"]);
                 store.insert(
                     format!("/api/v1/namespaces/{ns}/persistentvolumeclaims/{claim}"),
                     pvc,
@@ -918,26 +997,28 @@ fn settle(store: &mut Store, object: &mut Value) {
             }
         }
         Some("Job") => object["status"] = json!({"succeeded": 1}),
-        Some("PersistentVolumeClaim") => object["status"] = json!({"phase": "Bound"}),
+        Some("PersistentVolumeClaim") => {
+            let ns = object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default");
+            let name = object["metadata"]["name"].as_str().unwrap_or("claim");
+            bind(store, &ns.to_string(), name, &object["spec"]);
+            object["status"] = json!({"phase": "Bound"});
+        }
         _ => {}
     }
 }
 
-/// Maps merged key by key; anything else replaced.
-fn merge(mut base: Value, over: Value) -> Value {
-    match (base.as_object_mut(), over) {
-        (Some(map), Value::Object(over)) => {
-            for (k, v) in over {
-                let merged = match map.remove(&k) {
-                    Some(old) => merge(old, v),
-                    None => v,
-                };
-                map.insert(k, merged);
-            }
-            base
-        }
-        (_, over) => over,
-    }
+/// The volume a provisioner makes for claim `ns`/`claim` of class `spec.storageClassName`
+/// (the cluster's default, `standard`, when it names none).
+fn bind(store: &mut Store, ns: &String, claim: &str, spec: &Value) {
+    let class = spec["storageClassName"].as_str().unwrap_or("standard");
+    let name = format!("pvc-{ns}-{claim}");
+    let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+        "spec": {"storageClassName": class, "persistentVolumeReclaimPolicy": "Delete",
+                 "claimRef": {"kind": "PersistentVolumeClaim", "namespace": ns, "name": claim}},
+        "status": {"phase": "Bound"}});
+    store.insert(format!("/api/v1/persistentvolumes/{name}"), pv);
 }
 
 /// What the API server does with a Secret's `stringData`.

@@ -8,6 +8,7 @@ pub mod kube_api;
 pub mod orthanc;
 pub mod proxy;
 pub mod s3;
+pub mod ssa;
 pub mod stand_ins;
 pub mod world;
 

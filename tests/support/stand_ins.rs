@@ -74,6 +74,13 @@ users:
     token: fake-token
 KUBECONFIG_END
 }
+# Removes the context write_context wrote for a cluster that is deleted, as the real tools do.
+remove_context() {
+  cfg="${KUBECONFIG%%:*}"
+  if [ -n "$STANDIN_API_URL" ] && [ -f "$cfg" ] && grep -q "^current-context: $1\$" "$cfg"; then
+    rm -f "$cfg"
+  fi
+}
 "#;
 
 const KIND: &str = r#"
@@ -112,6 +119,7 @@ case "$1 $2" in
     echo "Set kubectl context to \"kind-$name\"" >&2 ;;
   "delete cluster")
     echo "Deleting cluster \"$name\" ..." >&2
+    remove_context "kind-$name"
     rm -f "$state/$name" ;;
   "load docker-image"|"load image-archive")
     if [ ! -e "$state/$name" ]; then echo "ERROR: no nodes found for cluster \"$name\"" >&2; exit 1; fi
@@ -159,6 +167,7 @@ case "$1 $2" in
     name="$3"
     if [ ! -e "$state/$name" ]; then echo "FATA[0000] No nodes found for given cluster" >&2; exit 1; fi
     echo "INFO[0000] Deleting cluster '$name'" >&2
+    remove_context "k3d-$name"
     rm -f "$state/$name"
     echo "INFO[0001] Successfully deleted cluster $name!" >&2 ;;
   "image import")
@@ -193,6 +202,11 @@ case "$1 $2" in
   "start "*)
     echo "😄  [$name] minikube v1.39.0 on Debian 12.12"
     echo "✨  Using the docker driver based on user configuration"
+    if [ -n "$HTTPS_PROXY" ]; then
+      echo "🌐  Found network options:"
+      echo "    ▪ HTTPS_PROXY=$HTTPS_PROXY"
+      echo "    ▪ NO_PROXY=$NO_PROXY"
+    fi
     touch "$state/$name"
     echo "👍  Starting \"$name\" primary control-plane node in \"$name\" cluster"
     if [ -n "$STANDIN_FAIL" ]; then
@@ -204,6 +218,7 @@ case "$1 $2" in
     echo "🏄  Done! kubectl is now configured to use \"$name\" cluster and \"default\" namespace by default" ;;
   "delete "*)
     echo "🔥  Deleting \"$name\" in docker ..."
+    remove_context "$name"
     rm -f "$state/$name"
     echo "💀  Removed all traces of the \"$name\" cluster." ;;
   "image load") ;;
