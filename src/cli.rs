@@ -262,7 +262,7 @@ pub struct SpecArgs {
     pub control_planes: ControlPlanes,
 
     /// Kubernetes version (v1.36.4, or 1.36 for kind). Default: v1.36.4 for kind and minikube,
-    /// v1.36.1+k3s1 for k3d (kind on a cgroup v1 engine: v1.34.11, see `korthbox plan`).
+    /// v1.36.4+k3s1 for k3d (kind on a cgroup v1 engine: v1.34.11, see `korthbox plan`).
     #[arg(long, value_name = "VERSION")]
     pub kubernetes_version: Option<String>,
 

@@ -609,7 +609,7 @@ fn cgroup_check(engine: &Engine, os: OsFamily) -> Check {
         Some("2") => Check::ok(CheckId::EngineCgroup, format!("cgroup v2 ({driver})")),
         Some("1") => Check::warn(
             CheckId::EngineCgroup,
-            format!("cgroup v1 ({driver}): Kubernetes 1.35+ kubelets refuse it by default; `up` copes — kind gets Kubernetes 1.34 (kind's newer images drop cgroup v1), k3d's kubelets `fail-cgroupv1=false`, minikube does the same itself — but cgroup v1 is on its way out"),
+            format!("cgroup v1 ({driver}): Kubernetes 1.35+ kubelets refuse it by default; `up` copes — kind gets Kubernetes 1.34 (kind's newer images drop cgroup v1; 1.34 reached its end of life on 2026-10-27), k3d's kubelets `fail-cgroupv1=false`, minikube does the same itself — but cgroup v1 is on its way out"),
             match (engine.kind, os) {
                 (EngineKind::DockerDesktop | EngineKind::RancherDesktop | EngineKind::Colima | EngineKind::OrbStack, _) => format!("update {} (current releases run cgroup v2)", engine.kind.label()),
                 (_, OsFamily::Wsl2) => "in %UserProfile%\\.wslconfig set `[wsl2]` `kernelCommandLine = cgroup_no_v1=all`, then `wsl --shutdown`".into(),

@@ -33,4 +33,5 @@ pub mod spec;
 pub mod stack;
 pub mod template;
 pub mod ui;
+pub mod upgrade;
 pub mod upload;

@@ -10,6 +10,9 @@
 use std::process::Command;
 
 const KORTHBOX_E2E: &str = "KORTHBOX_E2E";
+/// Where the first `up`'s JSON summary (with each phase's seconds) is written, when set: the
+/// GitHub Actions job (.github/workflows/e2e.yml) uploads it.
+const KORTHBOX_E2E_OUT: &str = "KORTHBOX_E2E_OUT";
 
 fn driver() -> Option<String> {
     let value = std::env::var(KORTHBOX_E2E).ok()?;
@@ -91,6 +94,11 @@ fn a_real_sandbox_comes_up_proves_itself_and_goes_away() {
     ];
     let out = korthbox(&up);
     assert!(out.status.success(), "up failed");
+    // The summary with each phase's seconds, kept where the CI job uploads it from.
+    if let Ok(dir) = std::env::var(KORTHBOX_E2E_OUT) {
+        let file = std::path::Path::new(&dir).join(format!("up-{driver}.json"));
+        std::fs::write(&file, &out.stdout).unwrap();
+    }
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
     assert_eq!(summary["proof"]["passed"], true, "{summary:#}");
     assert_eq!(summary["cluster_created"], true);

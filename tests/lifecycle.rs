@@ -427,7 +427,7 @@ fn failure_classes_have_one_error_a_hint_and_the_right_code() {
     );
     // Image pull failure, named with the image.
     world.api.set_ready(false);
-    let image = "docker.io/library/postgres:17.6-bookworm@sha256:f3bd19c606e442c3d7bdfa8002e03fe260a1023351e0ea4598032022b68dd6e3";
+    let image = "docker.io/library/postgres:17.11-bookworm@sha256:051f7b7b3abdd564d5d1bd1e8c4b9c1b6e77087d1dd22020ede611c096a272e0";
     world.api.put(
         "/api/v1/namespaces/korthbox/pods/postgres-0",
         json!({"apiVersion": "v1", "kind": "Pod",

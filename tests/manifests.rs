@@ -531,3 +531,96 @@ fn plan_without_only_shows_the_cluster_then_the_manifests() {
         "minikube gets local-path"
     );
 }
+
+/// The Orthanc Deployment's container among the rendered objects.
+fn orthanc_container(docs: &[Value]) -> Value {
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "orthanc")
+        .unwrap();
+    deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "orthanc")
+        .unwrap()
+        .clone()
+}
+
+// Issue 23: the rendered Orthanc holds against the pinned image's own rules, read from its build
+// repository's data files (tag 26.8.1, in ../shared/orthanc): no legacy variable (from 26.7 on
+// the image refuses to start with one), and every plugin korthbox relies on enabled the way the
+// image's generator decides it — by its variable where that is required, else by its section
+// in the configuration or its variable.
+#[test]
+fn orthanc_holds_against_the_images_own_rules() {
+    needs_shared!();
+    let read = |name: &str| -> Value {
+        let text = std::fs::read_to_string(support::shared_path(&format!("orthanc/{name}")));
+        serde_json::from_str(&text.unwrap()).unwrap()
+    };
+    let (legacy, plugins) = (read("env-var-legacy.json"), read("plugins-def.json"));
+    let sandbox = Sandbox::new();
+    for (viewer, storage, orthanc) in [
+        ("stone", "local-path", "pv"),
+        ("ohif", "minio", "s3"),
+        ("none", "local-path", "postgres"),
+    ] {
+        let (docs, _) = plan(
+            &sandbox,
+            &[
+                "--driver",
+                "kind",
+                "--viewer",
+                viewer,
+                "--storage",
+                storage,
+                "--orthanc-storage",
+                orthanc,
+            ],
+        );
+        let container = orthanc_container(&docs);
+        let env: Vec<(String, String)> = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let value = e["value"].as_str().unwrap_or("(from a Secret)");
+                (e["name"].as_str().unwrap().to_string(), value.to_string())
+            })
+            .collect();
+        for (name, _) in &env {
+            assert!(
+                legacy.get(name).is_none(),
+                "{name} is a legacy variable the image refuses"
+            );
+        }
+        let config = orthanc_config(&docs);
+        let mut wanted = vec!["PostgreSQL", "DicomWeb", "OrthancExplorer2"];
+        match viewer {
+            "stone" => wanted.push("StoneWebViewer"),
+            "ohif" => wanted.push("Ohif"),
+            _ => {}
+        }
+        if orthanc == "s3" {
+            wanted.push("AwsS3Storage");
+        }
+        for plugin in wanted {
+            let def = &plugins[plugin];
+            assert!(def.is_object(), "the image knows no plugin {plugin}");
+            let variable = def["enablingEnvVar"].as_str().unwrap();
+            let by_variable = env.iter().any(|(n, v)| n == variable && v == "true");
+            let section = def["section"].as_str().unwrap_or(plugin);
+            let by_section = config.get(section).is_some();
+            let enabled = if def["enablingEnvVarIsRequired"] == true {
+                by_variable
+            } else {
+                by_variable || by_section || def["enabledByDefault"] == true
+            };
+            assert!(
+                enabled,
+                "{viewer}/{orthanc}: plugin {plugin} is not enabled ({variable})"
+            );
+        }
+    }
+}

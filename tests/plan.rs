@@ -136,7 +136,10 @@ fn every_k3d_definition_validates_and_binds_to_loopback() {
     for workers in WORKERS {
         for planes in ["1", "3"] {
             for (version, image) in [
-                (None, "rancher/k3s:v1.36.1-k3s1"),
+                (
+                    None,
+                    "rancher/k3s:v1.36.4-k3s1@sha256:edad48e12bf81c3a09ac1c05c0c0ffaaa22145980b989d6fae84543a76b83657",
+                ),
                 (Some("v1.35.3"), "rancher/k3s:v1.35.3-k3s1"),
                 (Some("v1.34.6+k3s2"), "rancher/k3s:v1.34.6-k3s2"),
             ] {

@@ -229,7 +229,7 @@ fn a_readiness_timeout_names_the_object_and_the_reason() {
     needs_shared!();
     let (sandbox, api) = world();
     api.set_ready(false);
-    let image = "docker.io/library/postgres:17.6-bookworm@sha256:f3bd19c606e442c3d7bdfa8002e03fe260a1023351e0ea4598032022b68dd6e3";
+    let image = "docker.io/library/postgres:17.11-bookworm@sha256:051f7b7b3abdd564d5d1bd1e8c4b9c1b6e77087d1dd22020ede611c096a272e0";
     api.put(
         "/api/v1/namespaces/korthbox/pods/postgres-0",
         json!({"apiVersion": "v1", "kind": "Pod",
@@ -555,4 +555,68 @@ fn s3_without_minio_is_a_usage_error_before_any_request() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("add --storage minio"), "{stderr}");
     assert!(api.requests().is_empty());
+}
+
+/// The sandbox's PostgreSQL StatefulSet as an earlier korthbox left it, running `image`.
+fn put_postgres(api: &FakeApi, image: &str) {
+    api.put(
+        "/apis/apps/v1/namespaces/korthbox/statefulsets/postgres",
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+               "metadata": {"name": "postgres", "namespace": "korthbox",
+                            "labels": {"app.kubernetes.io/managed-by": "korthbox", "app.kubernetes.io/instance": "korthbox"}},
+               "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "postgres", "image": image}]}}},
+               "status": {"readyReplicas": 1}}),
+    );
+}
+
+// Issue 23: upgrades keep the data. What the sandbox runs is read from the sandbox itself; a
+// newer PostgreSQL of the same major version rolls forward and is said; another major version
+// is refused before any write, naming the ways forward.
+#[test]
+fn postgresql_minor_upgrades_roll_forward_and_another_major_is_refused() {
+    needs_shared!();
+    let (sandbox, api) = world();
+    api.put_sandbox_namespace("korthbox", "korthbox");
+    put_postgres(&api, "docker.io/library/postgres:16.4-bookworm");
+    let out = apply(&sandbox, &[]);
+    let stderr = support::failed_with(
+        &out,
+        1,
+        &[
+            "the sandbox's PostgreSQL is version 16",
+            "--postgres-image docker.io/library/postgres:16.4-bookworm",
+            "korthbox up --name NEW",
+        ],
+    );
+    assert!(writes(&api).is_empty(), "{:?}\n{stderr}", writes(&api));
+
+    // `status` says what `up` would do.
+    let status = sandbox.run(&["status", "--driver", "existing", "--context", CONTEXT]);
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        said.contains("`korthbox up` would refuse: the sandbox's PostgreSQL is version 16"),
+        "{said}"
+    );
+
+    put_postgres(&api, "docker.io/library/postgres:17.6-bookworm");
+    let status = sandbox.run(&["status", "--driver", "existing", "--context", CONTEXT]);
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        said.contains("Upgrade   `korthbox up` would move PostgreSQL 17.6 → 17.11"),
+        "{said}"
+    );
+    let out = apply(&sandbox, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("upgrading: PostgreSQL 17.6 → 17.11"),
+        "{stderr}"
+    );
+    let sts = api
+        .get("/apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
+        .unwrap();
+    let image = sts["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
+    assert!(image.contains("postgres:17.11-bookworm"), "{image}");
 }

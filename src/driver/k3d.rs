@@ -18,9 +18,14 @@ use crate::template::{self, Vars};
 const TEMPLATE: &str = include_str!("../../drivers/k3d.yaml");
 pub const FILE_NAME: &str = "k3d.yaml";
 
-/// The k3s release used when no version is asked for (Kubernetes v1.36.1, May 2026).
-pub const DEFAULT_K3S_VERSION: &str = "v1.36.1+k3s1";
+/// The k3s release used when no version is asked for: the newest 1.36 patch korthbox could
+/// confirm (Kubernetes v1.36.4).
+pub const DEFAULT_K3S_VERSION: &str = "v1.36.4+k3s1";
 const K3S_IMAGE: &str = "rancher/k3s";
+/// Its image, pinned by digest: found 2026-12-06 in ten public files (search index), among
+/// them a k3d install script for CI (70725083500), a Go table of pinned k3s images per minor
+/// (58696986931) and a PowerShell cluster config (70227956522).
+const DEFAULT_K3S_IMAGE: &str = "rancher/k3s:v1.36.4-k3s1@sha256:edad48e12bf81c3a09ac1c05c0c0ffaaa22145980b989d6fae84543a76b83657";
 
 /// What `korthbox install k3d` downloads.
 pub const RELEASE: Release = Release {
@@ -72,6 +77,9 @@ fn cgroup_need(spec: &ClusterSpec, provider: &NodeProvider) -> Result<Need, Stri
 /// release (`v1.35.3+k3s2`) is taken as written.
 pub fn k3s_image(version: Option<&str>) -> Result<String, String> {
     let text = version.unwrap_or(DEFAULT_K3S_VERSION);
+    if text == DEFAULT_K3S_VERSION {
+        return Ok(DEFAULT_K3S_IMAGE.to_string());
+    }
     let (core, build) = match text.split_once(['+', '-']) {
         Some((core, build)) if build.starts_with("k3s") => (core, build),
         _ => (text, "k3s1"),

@@ -225,7 +225,7 @@ impl Driver for Kind {
         let chosen = choice(spec, provider).ok()?;
         if chosen.picked_for_v1 {
             return Some(format!(
-                "the engine runs cgroup v1: korthbox picks Kubernetes {}, the newest pinned kind node image that still runs there (kind's 1.35+ images drop cgroup v1); --kubernetes-version asks for another",
+                "the engine runs cgroup v1: korthbox picks Kubernetes {}, the newest pinned kind node image that still runs there (kind's 1.35+ images drop cgroup v1) — an end-of-life Kubernetes (1.34 reached its end of life on 2026-10-27); --kubernetes-version asks for another",
                 chosen.version
             ));
         }

@@ -125,6 +125,9 @@ impl Context {
                 "note: --storage minio installs MinIO, but Orthanc keeps its files {place} (--orthanc-storage {flag}); --orthanc-storage s3 puts them in MinIO"
             ));
         }
+        if stack.storage == crate::spec::StorageLayer::Minio {
+            self.steps.note(crate::stack::images::MINIO_NOTE);
+        }
     }
 
     /// How long host probes may take when a command (not doctor) gathers host facts.

@@ -59,6 +59,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub viewer: Option<String>,
     pub last_proof: Option<LastProof>,
+    /// What `korthbox up` with korthbox's pins would change in what the sandbox runs
+    /// (`PostgreSQL 17.6 → 17.11`); a change `up` would refuse is a problem instead.
+    pub upgrades: Vec<String>,
     /// The korthbox that holds the sandbox's lock, if one does: `korthbox up` (pid 4242, for 12 s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub busy: Option<String>,
@@ -98,6 +101,7 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
         endpoint: None,
         viewer: None,
         last_proof: None,
+        upgrades: Vec::new(),
         busy: crate::lock::holder(&ctx.env, &wanted.name).map(|h| h.describe()),
     };
     if let Some(context) = &wanted.context {
@@ -225,11 +229,40 @@ async fn components(client: &kube::Client, namespace: &str, report: &mut Report)
         .flat_map(|c| c.enabled.iter())
         .find(|v| Viewer::from_variable(v).is_some())
         .cloned();
+    upgrades(report);
     for c in report.components.iter().filter(|c| c.ready < c.wanted) {
         report.problems.push(format!(
             "{} {} has {}/{} ready",
             c.kind, c.name, c.ready, c.wanted
         ));
+    }
+}
+
+/// What `up` would change in what the components run, compared by the versions their tags
+/// name (a side-loaded image runs by tag, a pulled one by tag and digest).
+fn upgrades(report: &mut Report) {
+    let image = |name: &str| {
+        let component = report.components.iter().find(|c| c.name == name)?;
+        component.images.first().cloned()
+    };
+    let running = crate::upgrade::Running {
+        postgres: image("postgres"),
+        orthanc: image("orthanc"),
+    };
+    let pins = crate::stack::images::StackImages::default();
+    // The pin, unless the component runs it already (by tag alone, when side-loaded).
+    let tagged = |i: &str| crate::stack::images::ImageRef::parse(i).tagged();
+    let target = |now: &Option<String>, pin: &str| match now {
+        Some(now) if tagged(now) == tagged(pin) => now.clone(),
+        _ => pin.to_string(),
+    };
+    let postgres = target(&running.postgres, &pins.postgres);
+    let orthanc = target(&running.orthanc, &pins.orthanc);
+    match crate::upgrade::changes(&running, &postgres, &orthanc) {
+        Ok(said) => report.upgrades = said,
+        Err(e) => report
+            .problems
+            .push(format!("`korthbox up` would refuse: {}", e.message)),
     }
 }
 

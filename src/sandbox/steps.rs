@@ -155,10 +155,13 @@ pub async fn apply_stack(
     // A cluster korthbox made is its own; records of what it created are checked elsewhere.
     let cluster_ours = target.driver().makes_cluster() && target.made_by_korthbox(&ctx.env);
     let (ns, instance) = (&spec.namespace, &spec.instance);
-    ownership::claim_namespace(&client, ns, instance, wait, cluster_ours).await?;
+    let claim = ownership::claim_namespace(&client, ns, instance, wait, cluster_ours).await?;
     let default_class = apply::default_storage_class(&client).await?;
     let driver = target.driver();
     spec.place(driver.placement(Some(default_class.is_some())));
+    if claim == ownership::Claim::Ours {
+        say_upgrades(ctx, &client, &spec).await?;
+    }
     let secrets = Secrets::generate()
         .map_err(|e| Error::failure("could not read random bytes for the passwords").because(e))?;
     let mut manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
@@ -194,6 +197,17 @@ pub async fn apply_stack(
         client,
         spec,
     })
+}
+
+/// What applying the stack changes in the sandbox as it runs now, said before anything is
+/// written — or the refusal, when the data would not survive it.
+async fn say_upgrades(ctx: &Context, client: &kube::Client, spec: &StackSpec) -> Result<(), Error> {
+    let running = crate::upgrade::running(client, &spec.namespace).await?;
+    let images = spec.manifest_images();
+    for change in crate::upgrade::changes(&running, &images.postgres, &images.orthanc)? {
+        ctx.steps.note(&format!("upgrading: {change}"));
+    }
+    Ok(())
 }
 
 /// MinIO's bucket, made unless it is there.

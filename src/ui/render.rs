@@ -269,6 +269,9 @@ pub fn status(out: &mut impl Write, style: Style, r: &status::Report) -> std::io
         None if r.state != State::Absent => writeln!(out, "Proof     never run")?,
         None => {}
     }
+    for u in &r.upgrades {
+        writeln!(out, "Upgrade   `korthbox up` would move {u}")?;
+    }
     let mark = if style.terminal { "✗" } else { "problem:" };
     for p in &r.problems {
         writeln!(out, "{mark} {p}")?;
