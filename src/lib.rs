@@ -22,6 +22,7 @@ pub mod lock;
 pub mod minio;
 pub mod orthanc;
 pub mod ownership;
+pub mod pins;
 pub mod pod;
 pub mod proof;
 pub mod pull;

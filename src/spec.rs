@@ -149,6 +149,8 @@ pub struct ClusterSpec {
     /// CPUs and memory per node, for drivers that size their nodes (minikube).
     pub node_cpus: u8,
     pub node_memory_mib: u32,
+    /// The registry every image comes from instead (`--registry-mirror`): the node images too.
+    pub registry_mirror: Option<String>,
 }
 
 impl Default for ClusterSpec {
@@ -161,6 +163,7 @@ impl Default for ClusterSpec {
             ports: HostPorts::default(),
             node_cpus: DEFAULT_NODE_CPUS,
             node_memory_mib: DEFAULT_NODE_MEMORY_MIB,
+            registry_mirror: None,
         }
     }
 }
@@ -168,6 +171,16 @@ impl Default for ClusterSpec {
 impl ClusterSpec {
     pub fn nodes(&self) -> u8 {
         self.control_planes.count() + self.workers
+    }
+
+    /// `image` from the registry mirror, when there is one (repository, tag and digest kept).
+    pub fn mirrored(&self, image: &str) -> String {
+        match &self.registry_mirror {
+            Some(mirror) => crate::stack::images::ImageRef::parse(image)
+                .with_registry(mirror)
+                .to_string(),
+            None => image.to_string(),
+        }
     }
 }
 

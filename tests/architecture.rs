@@ -271,3 +271,82 @@ fn no_file_of_another_project_is_committed() {
         "read these from ../shared instead: {copies:#?}"
     );
 }
+
+/// Every 64-hex-digit image digest in `text`, with the reference it ends (`name:tag@sha256:…`,
+/// as far back as the quote or space before it).
+fn pinned_references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("@sha256:") {
+        let start = text[..at]
+            .rfind(|c: char| c == '"' || c == '\'' || c == '`' || c.is_whitespace())
+            .map_or(0, |i| i + 1);
+        let end = at + "@sha256:".len();
+        let hex: String = text[end..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
+        out.push(format!("{}{hex}", &text[start..end]));
+    }
+    out
+}
+
+// Issue 23: every image comes from the pins. The manifests and cluster templates name images only
+// through placeholders; a digest appears only in src/pins.rs, and each pin there is
+// `name:tag@sha256:` and 64 hex digits.
+#[test]
+fn every_image_comes_from_the_pins() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["assets", "drivers"] {
+        for path in support::files_below(&root.join(dir), &[]) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("image:"))
+            {
+                assert!(
+                    line.contains("\"{{") && line.contains("}}\""),
+                    "{}: an image literal, not a pin: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+    const PIN_FILES: [&str; 1] = ["src/pins.rs"];
+    let mut pins = 0;
+    for path in support::files_below(&root.join("src"), &[]) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Comments and unit tests aside.
+        let text = match text.find("#[cfg(test)]\nmod tests") {
+            Some(i) => &text[..i],
+            None => &text,
+        };
+        let code: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let found = pinned_references(&code);
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        if !PIN_FILES.contains(&rel.as_str()) {
+            assert!(
+                found.is_empty(),
+                "{rel} pins an image outside the pins: {found:?}"
+            );
+            continue;
+        }
+        for reference in found {
+            let (name_tag, hex) = reference.split_once("@sha256:").unwrap();
+            let tagged = name_tag.rsplit('/').next().unwrap().contains(':');
+            assert!(
+                tagged && hex.len() == 64,
+                "{rel}: {reference} is not name:tag@sha256:<64 hex>"
+            );
+            pins += 1;
+        }
+    }
+    assert!(pins >= 9, "the pins were not found ({pins})");
+}

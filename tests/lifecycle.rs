@@ -677,6 +677,7 @@ fn snapshots_of_the_human_output() {
         (r"\(\d+\.\d+s\)", "([TIME])"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[DATE]"),
         (r"sport = :\d+", "sport = :[PORT]"),
+        (r"\(Orthanc \d+\.\d+\.\d+\)", "(Orthanc [VERSION])"),
     ]}, {
         insta::assert_snapshot!("up_stdout", stdout);
         insta::assert_snapshot!("up_stderr", concurrent_in_order(&stderr(&out)));

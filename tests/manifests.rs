@@ -549,8 +549,10 @@ fn orthanc_container(docs: &[Value]) -> Value {
 
 // Issue 23: the rendered Orthanc holds against the pinned image's own rules, read from its build
 // repository's data files (tag 26.8.1, in ../shared/orthanc): no legacy variable (from 26.7 on
-// the image refuses to start with one), and every plugin korthbox relies on enabled the way the
-// image's generator decides it — by its variable where that is required, else by its section
+// the image refuses to start with one), no variable its generator would read into the
+// configuration (`ORTHANC__*`, `*_SECRET`, `ORTHANC_JSON`), and every plugin korthbox relies on
+// enabled the way the generator decides it (orthanc-builder's docker/orthanc/configurator.py,
+// read through the search tool): by its variable where that is required, else by its section
 // in the configuration or its variable.
 #[test]
 fn orthanc_holds_against_the_images_own_rules() {
@@ -594,6 +596,14 @@ fn orthanc_holds_against_the_images_own_rules() {
                 legacy.get(name).is_none(),
                 "{name} is a legacy variable the image refuses"
             );
+            // What else the image's generator (docker/orthanc/configurator.py) reads into the
+            // configuration from a variable's name: korthbox configures Orthanc by its file.
+            assert!(
+                !name.starts_with("ORTHANC__")
+                    && !name.ends_with("_SECRET")
+                    && name != "ORTHANC_JSON",
+                "{name} would be read into Orthanc's configuration by the image"
+            );
         }
         let config = orthanc_config(&docs);
         let mut wanted = vec!["PostgreSQL", "DicomWeb", "OrthancExplorer2"];
@@ -622,5 +632,57 @@ fn orthanc_holds_against_the_images_own_rules() {
                 "{viewer}/{orthanc}: plugin {plugin} is not enabled ({variable})"
             );
         }
+    }
+}
+
+// Issue 23: local-path-provisioner v0.0.37 validates `pathPattern` (CVE-2025-62878) and ships an
+// image without a shell. The rendered configuration sets no pattern that could leave the base
+// path (korthbox sets none: the default is the claim's own folder), the provisioner is started
+// as its binary, and the helper pod that runs the setup and teardown scripts is busybox's, not
+// the provisioner's image.
+#[test]
+fn local_path_needs_no_shell_from_its_image_and_sets_no_path_pattern() {
+    needs_shared!();
+    let sandbox = Sandbox::new();
+    let (docs, _) = plan(&sandbox, &["--driver", "minikube"]);
+    let config = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "local-path-config")
+        .expect("local-path's configuration");
+    let json: Value =
+        serde_json::from_str(config["data"]["config.json"].as_str().unwrap()).unwrap();
+    for entry in json["nodePathMap"].as_array().unwrap() {
+        for path in entry["paths"].as_array().unwrap() {
+            let path = path.as_str().unwrap();
+            assert!(path.starts_with('/') && !path.contains(".."), "{path}");
+        }
+    }
+    let pattern = json["pathPattern"].as_str().unwrap_or_default();
+    assert!(!pattern.contains(".."), "{pattern}");
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "local-path-provisioner")
+        .unwrap();
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let provisioner = container["image"].as_str().unwrap();
+    assert!(
+        provisioner.contains("local-path-provisioner:v0.0.37"),
+        "{provisioner}"
+    );
+    assert_eq!(
+        container["command"][0], "local-path-provisioner",
+        "started as its binary"
+    );
+    let helper: Value =
+        serde_saphyr::from_str(config["data"]["helperPod.yaml"].as_str().unwrap()).unwrap();
+    let helper_image = helper["spec"]["containers"][0]["image"].as_str().unwrap();
+    assert!(helper_image.contains("/busybox:"), "{helper_image}");
+    assert_ne!(helper_image, provisioner);
+    for script in ["setup", "teardown"] {
+        let text = config["data"][script].as_str().unwrap();
+        assert!(
+            text.starts_with("#!/bin/sh"),
+            "{script} runs in busybox's shell"
+        );
     }
 }

@@ -427,3 +427,98 @@ fn doctor_says_what_up_does_on_cgroup_v1() {
         "{message}"
     );
 }
+
+// Issue 23: `--registry-mirror` covers the nodes' images: kind's node image and k3d's k3s image
+// come from the mirror; minikube gets `--image-repository` and is told its kicbase is left.
+// `plan --only images` lists every image a sandbox pulls, the nodes' first.
+#[test]
+fn the_mirror_covers_the_node_images_and_plan_lists_them() {
+    needs_shared!();
+    let sandbox = Sandbox::new();
+    let mirror = "mirror.corp.example:5000";
+    let (kind, _) = plan(&sandbox, &["--driver", "kind", "--registry-mirror", mirror]);
+    let doc = yaml(&kind);
+    for node in doc["nodes"].as_array().unwrap() {
+        let image = node["image"].as_str().unwrap();
+        assert!(
+            image.starts_with(&format!("{mirror}/kindest/node:v1.36.4@sha256:")),
+            "{image}"
+        );
+    }
+    let (k3d, _) = plan(&sandbox, &["--driver", "k3d", "--registry-mirror", mirror]);
+    let image = yaml(&k3d)["image"].as_str().unwrap().to_string();
+    assert!(
+        image.starts_with(&format!("{mirror}/rancher/k3s:v1.36.4-k3s1@sha256:")),
+        "{image}"
+    );
+    let (minikube, said) = plan(
+        &sandbox,
+        &["--driver", "minikube", "--registry-mirror", mirror],
+    );
+    assert!(
+        minikube
+            .split_whitespace()
+            .any(|w| w == format!("--image-repository={mirror}")),
+        "{minikube}"
+    );
+    assert!(said.contains("kicbase"), "{said}");
+    // Without a mirror, nothing of it.
+    let (minikube, _) = plan(&sandbox, &["--driver", "minikube"]);
+    assert!(!minikube.contains("--image-repository"), "{minikube}");
+
+    for (driver, node, local_path) in [
+        ("kind", Some("kindest/node:"), false),
+        ("k3d", Some("rancher/k3s:"), false),
+        ("minikube", None, true),
+    ] {
+        let out = sandbox.run(&["plan", "--only", "images", "--driver", driver]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let images = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = images.lines().collect();
+        match node {
+            Some(node) => assert!(lines[0].contains(node), "{driver}: {images}"),
+            None => assert!(lines.iter().all(|l| !l.contains("kicbase")), "{images}"),
+        }
+        assert_eq!(
+            lines
+                .iter()
+                .any(|l| l.contains("local-path-provisioner:v0.0.37")),
+            local_path,
+            "{driver}: {images}"
+        );
+        assert_eq!(
+            lines.iter().any(|l| l.contains("busybox")),
+            local_path,
+            "{images}"
+        );
+        for line in lines {
+            assert!(
+                line.contains(":") && line.contains("@sha256:") && line.len() > 80,
+                "{driver}: not pinned by tag and digest: {line}"
+            );
+        }
+    }
+    // `korthbox version -o json` lists every pin: the stack's images and each driver's nodes'.
+    let out = sandbox.run(&["version", "-o", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for component in ["orthanc", "postgres", "minio", "local_path", "busybox"] {
+        let image = doc["images"][component].as_str().unwrap_or_default();
+        assert!(image.contains("@sha256:"), "{component}: {doc:#}");
+    }
+    assert!(
+        doc["drivers"]["kind"]["node_images"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("kindest/node:v1.36.4@sha256:")
+    );
+    assert!(
+        doc["drivers"]["k3d"]["node_images"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("rancher/k3s:v1.36.4-k3s1@sha256:")
+    );
+}

@@ -24,6 +24,7 @@ pub fn cluster_spec(args: &SpecArgs) -> Result<ClusterSpec> {
         ports: host_ports(&args.ports)?,
         node_cpus: args.node_cpus,
         node_memory_mib: args.node_memory,
+        registry_mirror: None,
     })
 }
 

@@ -111,36 +111,40 @@ pub async fn logs(args: LogsArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
 pub fn version(args: VersionArgs) -> Result<ExitCode> {
     use crate::driver::DriverKind;
     let version = env!("CARGO_PKG_VERSION");
-    let drivers: Vec<(&str, String, String)> =
-        [DriverKind::Kind, DriverKind::K3d, DriverKind::Minikube]
-            .into_iter()
-            .map(|kind| {
-                let d = kind.driver();
-                let release = d
-                    .release()
-                    .map(|r| r.version.to_string())
-                    .unwrap_or_default();
-                (
-                    kind.label(),
-                    release,
-                    d.default_kubernetes_version().to_string(),
-                )
-            })
-            .collect();
+    let kinds = [DriverKind::Kind, DriverKind::K3d, DriverKind::Minikube];
+    let drivers: Vec<(&str, String, String)> = kinds
+        .into_iter()
+        .map(|kind| {
+            let d = kind.driver();
+            let release = d
+                .release()
+                .map(|r| r.version.to_string())
+                .unwrap_or_default();
+            (
+                kind.label(),
+                release,
+                d.default_kubernetes_version().to_string(),
+            )
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
         let drivers: serde_json::Map<String, serde_json::Value> = drivers
             .iter()
-            .map(|(name, release, kubernetes)| {
+            .zip(kinds)
+            .map(|((name, release, kubernetes), kind)| {
+                let images = kind.driver().pinned_images();
                 (
                     name.to_string(),
-                    serde_json::json!({"release": release, "kubernetes": kubernetes}),
+                    serde_json::json!({"release": release, "kubernetes": kubernetes, "node_images": images}),
                 )
             })
             .collect();
+        // Every image the stack can run, as pinned.
+        let images = crate::stack::images::StackImages::default();
         crate::ui::render::json(
             &mut out,
-            &serde_json::json!({"version": version, "drivers": drivers}),
+            &serde_json::json!({"version": version, "drivers": drivers, "images": images}),
         )?;
     } else {
         use std::io::Write;

@@ -11,6 +11,7 @@ use crate::driver::common;
 use crate::error::{Error, Result};
 use crate::sandbox::Context;
 use crate::sandbox::plan::{self, Plan};
+use crate::spec::ClusterSpec;
 use crate::ui::Ui;
 
 /// The file `--output-dir` writes the manifests to.
@@ -33,7 +34,10 @@ pub async fn run(args: PlanArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     };
     let req = plan::Request {
         wanted: wanted(&args.spec.target),
-        cluster: cluster_spec(&args.spec)?,
+        cluster: ClusterSpec {
+            registry_mirror: args.stack.registry_mirror.clone(),
+            ..cluster_spec(&args.spec)?
+        },
         stack: choices(&args.stack),
         show_secrets: args.show_secrets,
         manifests_wanted: parts.manifests,

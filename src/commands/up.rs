@@ -7,12 +7,16 @@ use crate::error::Result;
 use crate::sandbox::Context;
 use crate::sandbox::down::{self, ResetRequest};
 use crate::sandbox::up::{self as sandbox_up, Request, Summary};
+use crate::spec::ClusterSpec;
 use crate::ui::{Ui, render};
 
 fn request(args: &UpArgs) -> Result<Request> {
     Ok(Request {
         wanted: wanted(&args.spec.target),
-        cluster: cluster_spec(&args.spec)?,
+        cluster: ClusterSpec {
+            registry_mirror: args.stack.registry_mirror.clone(),
+            ..cluster_spec(&args.spec)?
+        },
         stack: choices(&args.stack),
         retain: args.retain,
         timeout: args.timeout,

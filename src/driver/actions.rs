@@ -152,6 +152,9 @@ pub async fn create(
     if let Some(note) = driver.cgroup_note(spec, provider) {
         phase.item(&note);
     }
+    if let Some(note) = driver.mirror_note(spec) {
+        phase.item(&note);
+    }
     let path = keep_definition(env, driver, spec, &definition)?;
     let mut inv = driver
         .create(spec, provider, path.as_deref(), retain)

@@ -247,37 +247,7 @@ pub enum ImageSource {
     Archive,
 }
 
-/// The release `korthbox install` downloads, from the project's GitHub releases.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Release {
-    pub version: Version,
-    /// `owner/repository` on GitHub.
-    pub repository: &'static str,
-    pub checksums: Checksums,
-    /// The SHA-256 of each binary korthbox knows, by `os-arch` (`linux-amd64`): what a download
-    /// must match, whatever the server publishes beside it.
-    pub sha256: &'static [(&'static str, &'static str)],
-}
-
-impl Release {
-    /// The pinned SHA-256 of the binary for `os`-`arch`, if korthbox has it.
-    pub fn sha256_for(&self, os: &str, arch: &str) -> Option<&'static str> {
-        let platform = format!("{os}-{arch}");
-        self.sha256
-            .iter()
-            .find(|(p, _)| *p == platform)
-            .map(|(_, hash)| *hash)
-    }
-}
-
-/// Where a project publishes the SHA-256 of its binaries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checksums {
-    /// Beside each binary, its name plus this suffix (`kind-linux-amd64.sha256sum`).
-    Beside(&'static str),
-    /// One list for every binary of the release (`checksums.txt`).
-    List(&'static str),
-}
+pub use crate::pins::{Checksums, Release};
 
 /// What korthbox knows of a cluster tool beyond its command lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,6 +352,23 @@ pub trait Driver: Sync {
 
     /// The kube context the tool writes for the cluster.
     fn context(&self, name: &SandboxName) -> String;
+
+    /// Every node image korthbox pins for this driver (for `korthbox version`).
+    fn pinned_images(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// The images the cluster's nodes are made from, as korthbox pins them (through the
+    /// registry mirror): none where the tool chooses its own (minikube) or nothing is made.
+    fn node_images(&self, _spec: &ClusterSpec, _provider: &NodeProvider) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// What to say about `--registry-mirror` and the cluster's own images, when the driver
+    /// cannot rewrite all of them.
+    fn mirror_note(&self, _spec: &ClusterSpec) -> Option<String> {
+        None
+    }
 
     /// The kubeconfig user the tool writes beside the context (and cluster) of that name.
     fn kube_user(&self, name: &SandboxName) -> String {

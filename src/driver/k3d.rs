@@ -5,52 +5,19 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{
-    Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, Release, ToolFacts,
-    words,
-};
+use super::api::{Definition, Driver, DriverKind, InstallCommands, NodeProvider, ToolFacts, words};
 use super::cgroup::Need;
 use super::common::KubeVersion;
-use crate::host::tools::{ToolName, Version};
+use crate::host::tools::ToolName;
 use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
+use crate::stack::images::ImageRef;
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/k3d.yaml");
 pub const FILE_NAME: &str = "k3d.yaml";
 
-/// The k3s release used when no version is asked for: the newest 1.36 patch korthbox could
-/// confirm (Kubernetes v1.36.4).
-pub const DEFAULT_K3S_VERSION: &str = "v1.36.4+k3s1";
-const K3S_IMAGE: &str = "rancher/k3s";
-/// Its image, pinned by digest: found 2026-12-06 in ten public files (search index), among
-/// them a k3d install script for CI (70725083500), a Go table of pinned k3s images per minor
-/// (58696986931) and a PowerShell cluster config (70227956522).
-const DEFAULT_K3S_IMAGE: &str = "rancher/k3s:v1.36.4-k3s1@sha256:edad48e12bf81c3a09ac1c05c0c0ffaaa22145980b989d6fae84543a76b83657";
-
-/// What `korthbox install k3d` downloads.
-pub const RELEASE: Release = Release {
-    version: Version::new(5, 8, 3),
-    repository: "k3d-io/k3d",
-    checksums: Checksums::List("checksums.txt"),
-    sha256: &[
-        (
-            "linux-amd64",
-            "dbaa79a76ace7f4ca230a1ff41dc7d8a5036a8ad0309e9c54f9bf3836dbe853e",
-        ),
-        (
-            "linux-arm64",
-            "0b8110f2229631af7402fb828259330985918b08fefd38b7f1b788a1c8687216",
-        ),
-        (
-            "darwin-amd64",
-            "fd0f8e9e8ea4d8bc3674572ca6ed0833b639bf57c43c708616d937377324cfea",
-        ),
-        (
-            "darwin-arm64",
-            "8da468daa7dc7cf7cdd4735f90a9bb05179fa27858250f62e3d8cdf5b5ca0698",
-        ),
-    ],
-};
+use crate::pins::{DEFAULT_K3S_IMAGE, K3S_IMAGE};
+pub use crate::pins::{DEFAULT_K3S_VERSION, K3D_RELEASE as RELEASE};
 
 const INSTALL: InstallCommands = InstallCommands {
     macos: "`brew install k3d`",
@@ -112,6 +79,16 @@ impl Driver for K3d {
         DEFAULT_K3S_VERSION
     }
 
+    fn pinned_images(&self) -> Vec<&'static str> {
+        vec![DEFAULT_K3S_IMAGE]
+    }
+
+    fn node_images(&self, spec: &ClusterSpec, _provider: &NodeProvider) -> Vec<String> {
+        k3s_image(spec.kubernetes_version.as_deref())
+            .map(|image| vec![ImageRef::parse(&spec.mirrored(&image)).to_string()])
+            .unwrap_or_default()
+    }
+
     fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String> {
         let vars = Vars::from([
             ("name", json!(spec.name.as_str())),
@@ -119,7 +96,7 @@ impl Driver for K3d {
             ("agents", json!(spec.workers)),
             (
                 "image",
-                json!(k3s_image(spec.kubernetes_version.as_deref())?),
+                json!(spec.mirrored(&k3s_image(spec.kubernetes_version.as_deref())?)),
             ),
             // k3d's schema wants the port as a string.
             ("api_server_port", json!(spec.ports.api_server.to_string())),

@@ -5,66 +5,22 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::api::{
-    Checksums, Definition, Driver, DriverKind, ImageSource, InstallCommands, NodeProvider,
-    ProviderKind, Release, ToolFacts, around, words,
+    Definition, Driver, DriverKind, ImageSource, InstallCommands, NodeProvider, ProviderKind,
+    ToolFacts, around, words,
 };
 use super::cgroup::{self, Cgroup, Need};
 use super::common::KubeVersion;
 use crate::host::tools::{ToolName, Version};
 use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
+use crate::stack::images::ImageRef;
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/kind.yaml");
 pub const FILE_NAME: &str = "kind.yaml";
 
-/// The kind release whose node images are pinned below; older releases may not boot them.
-pub const NODE_IMAGES_RELEASE: Version = Version::new(0, 33, 0);
-
-/// Node images published with kind v0.33.0, pinned by digest as kind's release notes ask
-/// ("you must use the @sha256 digest to guarantee an image built for this release").
-/// The first is the default.
-pub const NODE_IMAGES: [(&str, &str); 4] = [
-    (
-        "v1.36.4",
-        "kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed",
-    ),
-    (
-        "v1.37.0",
-        "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
-    ),
-    (
-        "v1.35.8",
-        "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0",
-    ),
-    (
-        "v1.34.11",
-        "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d",
-    ),
-];
-
-/// What `korthbox install kind` downloads: the release whose node images are pinned.
-pub const RELEASE: Release = Release {
-    version: NODE_IMAGES_RELEASE,
-    repository: "kubernetes-sigs/kind",
-    checksums: Checksums::Beside(".sha256sum"),
-    sha256: &[
-        (
-            "linux-amd64",
-            "aee6151561422756b764a4ae28e7f44cda5af5a9eead3cc9985112b1de8d8e0d",
-        ),
-        (
-            "linux-arm64",
-            "20022bee6cfcd5086cb7234d218e3454e6090022f2a8f55d1fa7fcf42c3867a2",
-        ),
-        (
-            "darwin-amd64",
-            "5a99f26f57246dc9319dd294803313197a0f34d33c525b3ea8b655db5916ece0",
-        ),
-        (
-            "darwin-arm64",
-            "0c8c7dbe5e23594a198b786c4bc13dacc101fa6196b0cb0b23a1ca44e61f4b4f",
-        ),
-    ],
+pub use crate::pins::{
+    KIND_NODE_IMAGES as NODE_IMAGES, KIND_NODE_IMAGES_RELEASE as NODE_IMAGES_RELEASE,
+    KIND_RELEASE as RELEASE,
 };
 
 const INSTALL: InstallCommands = InstallCommands {
@@ -149,12 +105,26 @@ impl Driver for Kind {
         NODE_IMAGES[0].0
     }
 
+    fn pinned_images(&self) -> Vec<&'static str> {
+        NODE_IMAGES.iter().map(|(_, image)| *image).collect()
+    }
+
+    fn node_images(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Vec<String> {
+        choice(spec, provider)
+            .and_then(|chosen| node_image(Some(chosen.version)))
+            .map(|image| vec![ImageRef::parse(&spec.mirrored(image)).to_string()])
+            .unwrap_or_default()
+    }
+
     fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String> {
         let chosen = choice(spec, provider)?;
         let vars = Vars::from([
             ("name", json!(spec.name.as_str())),
             ("api_server_port", json!(spec.ports.api_server)),
-            ("node_image", json!(node_image(Some(chosen.version))?)),
+            (
+                "node_image",
+                json!(spec.mirrored(node_image(Some(chosen.version))?)),
+            ),
             ("http_port", json!(spec.ports.http)),
             ("dicom_port", json!(spec.ports.dicom)),
             ("http_node_port", json!(HTTP_NODE_PORT)),

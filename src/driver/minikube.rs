@@ -6,34 +6,22 @@
 use serde_json::{Value, json};
 
 use super::api::{
-    Checksums, Definition, Driver, DriverKind, InstallCommands, NodeProvider, ProviderKind,
-    Release, ToolFacts, words,
+    Definition, Driver, DriverKind, InstallCommands, NodeProvider, ProviderKind, ToolFacts, words,
 };
 use super::cgroup::Need;
 use super::common::KubeVersion;
-use crate::host::tools::{ToolName, Version};
+use crate::host::tools::ToolName;
 use crate::spec::{ClusterSpec, ControlPlanes, SandboxName, VolumeSource};
 use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/minikube.args");
 pub const FILE_NAME: &str = "minikube.args";
 
+pub use crate::pins::MINIKUBE_RELEASE as RELEASE;
+
 /// The Kubernetes version used when none is asked for: the same release as kind's default
 /// node image, so that both kubeadm-based drivers run the same Kubernetes.
 pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.36.4";
-
-/// What `korthbox install minikube` downloads.
-pub const RELEASE: Release = Release {
-    version: Version::new(1, 39, 0),
-    repository: "kubernetes/minikube",
-    checksums: Checksums::Beside(".sha256"),
-    // Only the Linux amd64 binary's is pinned: the others could not be confirmed from a source
-    // korthbox trusts, so `korthbox install minikube` refuses them (brew and winget install it).
-    sha256: &[(
-        "linux-amd64",
-        "b738496da01be06bbaf80c688f57ce25acd3849fbb518155f3a88e03ef555aa4",
-    )],
-};
 
 const INSTALL: InstallCommands = InstallCommands {
     macos: "`brew install minikube`",
@@ -71,6 +59,16 @@ impl Minikube {
             ("ha", json!(ha)),
             ("cpus", json!(spec.node_cpus)),
             ("memory_mib", json!(spec.node_memory_mib)),
+            // Kubernetes' own images (registry.k8s.io's repositories) from the mirror.
+            (
+                "image_repository",
+                json!(
+                    spec.registry_mirror
+                        .as_ref()
+                        .map(|m| format!("--image-repository={m}"))
+                        .unwrap_or_default()
+                ),
+            ),
         ]);
         template::render_args(TEMPLATE, &vars)
     }
@@ -125,6 +123,16 @@ impl Driver for Minikube {
             "minikube {} gives the kubelets `failCgroupV1: false` itself (it has since v1.38)",
             RELEASE.version
         ))
+    }
+
+    /// minikube's node image (kicbase) is minikube's own choice, not a korthbox pin: it is not
+    /// rewritten (minikube falls back to docker.io/kicbase/stable by itself).
+    fn mirror_note(&self, spec: &ClusterSpec) -> Option<String> {
+        spec.registry_mirror.as_ref().map(|m| {
+            format!(
+                "minikube gets --image-repository={m} for Kubernetes' images; its node image (kicbase) is minikube's choice, not korthbox's, and is not rewritten (`minikube start --base-image` takes one from your mirror)"
+            )
+        })
     }
 
     fn definition_file(&self) -> Option<&'static str> {

@@ -26,6 +26,8 @@ use crate::report::{Phase, seconds};
 const FIELD_MANAGER: &str = "korthbox-proof";
 pub const LAST_PROOF: &str = "korthbox.io/last-proof";
 pub const LAST_PROOF_AT: &str = "korthbox.io/last-proof-at";
+/// The Orthanc version the last proof found running.
+pub const ORTHANC_VERSION: &str = "korthbox.io/orthanc-version";
 /// How long the whole proof may take, cleanup aside: four times a step's limit (120 s at
 /// the default 30 s), so that a longer `--step-timeout` lengthens it too.
 pub fn overall(step_timeout: Duration) -> Duration {
@@ -102,7 +104,11 @@ pub async fn record(client: &Client, namespace: &str, proof: &Proof) -> Result<(
     let patch = json!({
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": namespace, "annotations": {LAST_PROOF: result, LAST_PROOF_AT: at}},
+        "metadata": {"name": namespace, "annotations": {
+            LAST_PROOF: result,
+            LAST_PROOF_AT: at,
+            ORTHANC_VERSION: proof.orthanc_version.clone().unwrap_or_default(),
+        }},
     });
     let api: Api<Namespace> = Api::all(client.clone());
     api.patch(
@@ -126,5 +132,9 @@ pub fn last(namespace: &Namespace) -> Option<LastProof> {
     Some(LastProof {
         result: Outcome::parse(annotations.get(LAST_PROOF)?),
         at: annotations.get(LAST_PROOF_AT).cloned().unwrap_or_default(),
+        orthanc_version: annotations
+            .get(ORTHANC_VERSION)
+            .filter(|v| !v.is_empty())
+            .cloned(),
     })
 }

@@ -36,6 +36,9 @@ impl Step {
 pub struct Proof {
     pub passed: bool,
     pub steps: Vec<Step>,
+    /// The version Orthanc itself reports (`/system`), when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orthanc_version: Option<String>,
 }
 
 impl Proof {
@@ -132,6 +135,9 @@ impl std::fmt::Display for Outcome {
 pub struct LastProof {
     pub result: Outcome,
     pub at: String,
+    /// The Orthanc version that proof found running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orthanc_version: Option<String>,
 }
 
 /// What the proof's cleanup did about the study it stored.

@@ -72,6 +72,13 @@ impl<'a> Run<'a> {
     /// ends, until one fails.
     pub async fn steps(&mut self, proof: &mut Proof, phase: Option<&Phase<'_>>) {
         self.baseline().await;
+        // What Orthanc says it is: kept with the result, shown by `status`.
+        proof.orthanc_version = self
+            .rest
+            .json(Call::get("/system"))
+            .await
+            .ok()
+            .and_then(|system| system["Version"].as_str().map(String::from));
         proof.passed = true;
         for name in ["echo", "store", "find", "read", "dicomweb", "storage"] {
             if name == "storage" && self.target.storage.is_none() {

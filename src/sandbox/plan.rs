@@ -61,6 +61,9 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
             driver.default_kubernetes_version()
         ))
     })?;
+    if let Some(note) = driver.mirror_note(&req.cluster) {
+        ctx.steps.note(&format!("note: {note}"));
+    }
     if let Some(note) = driver.cgroup_note(&req.cluster, &provider) {
         ctx.steps.note(&format!("note: {note}"));
     }
@@ -98,10 +101,16 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
         Secrets::redacted()
     };
     let manifests = stack::render(&spec, &secrets).map_err(Error::usage)?;
-    let images = spec
-        .images_used()
-        .iter()
-        .map(|(_, image)| format!("{image}\n"))
+    // The nodes' own image first (what the driver pulls), then the stack's.
+    let images = driver
+        .node_images(&req.cluster, &provider)
+        .into_iter()
+        .chain(
+            spec.images_used()
+                .iter()
+                .map(|(_, image)| image.to_string()),
+        )
+        .map(|image| format!("{image}\n"))
         .collect();
     let cluster = cluster_part(driver, &req.cluster, &provider, definition)?;
     Ok(Plan {

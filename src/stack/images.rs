@@ -1,35 +1,8 @@
-//! Every image the stack runs, pinned by tag and digest, in one place.
+//! The stack's images — pinned in `crate::pins` — overridden, mirrored and taken apart.
 
 use serde::Serialize;
 
-/// orthancteam/orthanc (osimis/orthanc was renamed in 2024) 26.8.1, released 2026-08-19:
-/// Orthanc 1.13.0 (fixes ICSMA-26-253-02, a heap out-of-bounds write decoding PNG/JPEG in
-/// Orthanc < 1.13.0) with the PostgreSQL 10.3, DICOMweb 1.24 and S3 plugins. From 26.7 on the
-/// image refuses the legacy environment variables (korthbox sets none; tests/manifests.rs
-/// holds the rendered Deployment against the image's own list). Digest found 2026-12-06 in two
-/// independent public sources (search index): an image policy naming
-/// `orthancteam/orthanc:26.8.1@sha256:ffdfa114…` (file 59782150082), and a Dockerfile built
-/// `FROM orthancteam/orthanc@sha256:ffdfa114…` adding the Worklists plugin (file 68675429794).
-pub const ORTHANC: &str = "docker.io/orthancteam/orthanc:26.8.1@sha256:ffdfa1141b6b89a631c10d5ac612e18b934d601c3501e73b597bd700ecfd4004";
-/// PostgreSQL 17.11 (2026-08; the 2026-02 and 2026-05 security releases included, e.g.
-/// CVE-2026-6473): data under /var/lib/postgresql/data (18 moved it to
-/// /var/lib/postgresql/18/docker). The multi-arch index digest found 2026-12-06 in four public
-/// files (search index 60977143661, 65783185330, 70586448970, 69422338933: a pins table
-/// naming it the official multi-arch manifest, a components list, a job-hook test, a
-/// private-CA test script).
-pub const POSTGRES: &str = "docker.io/library/postgres:17.11-bookworm@sha256:051f7b7b3abdd564d5d1bd1e8c4b9c1b6e77087d1dd22020ede611c096a272e0";
-/// MinIO's last community release, from MinIO's own quay.io copy: MinIO stopped publishing
-/// community images and withdrew its Docker Hub repositories in September 2026.
-pub const MINIO: &str = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e";
-/// rancher/local-path-provisioner v0.0.37 (2026-08-05): CVE-2025-62878 (path traversal through
-/// `pathPattern`, fixed in v0.0.34) and the helper-pod template injection (v0.0.36) fixed; its
-/// image has no shell, which korthbox does not need (the provisioner is started as its binary,
-/// and the helper pod runs busybox). Digest found 2026-12-06 in ten public files (search index),
-/// among them a kustomize image override (65766803129), a Nix image lock (71049362867) and a
-/// Dockerfile `FROM` line (67640414895).
-pub const LOCAL_PATH: &str = "docker.io/rancher/local-path-provisioner:v0.0.37@sha256:e757967a5ec338f6a9b371c5a9688bedaa8c3578ea3dd4db329ea0084be0a86f";
-/// The helper local-path-provisioner runs to create and remove volume directories.
-pub const BUSYBOX: &str = "docker.io/library/busybox:1.37.0@sha256:bdf57e528e45e4433820e045b29b4597825a1c9e38353532d90a01445013f82e";
+pub use crate::pins::{BUSYBOX, LOCAL_PATH, MINIO, ORTHANC, POSTGRES};
 
 /// What korthbox says wherever `--storage minio` is chosen: the pinned image is MinIO's last
 /// published community image, without the fix its last source release carries.

@@ -265,7 +265,10 @@ pub fn status(out: &mut impl Write, style: Style, r: &status::Report) -> std::io
         writeln!(out, "Viewer    {v}")?;
     }
     match &r.last_proof {
-        Some(p) => writeln!(out, "Proof     {} at {}", p.result, p.at)?,
+        Some(p) => match &p.orthanc_version {
+            Some(v) => writeln!(out, "Proof     {} at {} (Orthanc {v})", p.result, p.at)?,
+            None => writeln!(out, "Proof     {} at {}", p.result, p.at)?,
+        },
         None if r.state != State::Absent => writeln!(out, "Proof     never run")?,
         None => {}
     }
