@@ -29,7 +29,10 @@ pub const ORTHANC: &str = "docker.io/orthancteam/orthanc:26.8.1@sha256:ffdfa1141
 /// private-CA test script).
 pub const POSTGRES: &str = "docker.io/library/postgres:17.11-bookworm@sha256:051f7b7b3abdd564d5d1bd1e8c4b9c1b6e77087d1dd22020ede611c096a272e0";
 /// MinIO's last community release, from MinIO's own quay.io copy: MinIO stopped publishing
-/// community images and withdrew its Docker Hub repositories in September 2026.
+/// community images and withdrew its Docker Hub repositories in September 2026. Digest
+/// checked 2026-12-06 in ten public files (search index), among them a `docker run` of this
+/// very tag (68425940366) and a test script pinning RELEASE.2025-09-07T16-13-09Z with it
+/// (63490697036).
 pub const MINIO: &str = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e";
 /// rancher/local-path-provisioner v0.0.37 (2026-08-05): CVE-2025-62878 (path traversal through
 /// `pathPattern`, fixed in v0.0.34) and the helper-pod template injection (v0.0.36) fixed; its
@@ -38,7 +41,9 @@ pub const MINIO: &str = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@sha256
 /// among them a kustomize image override (65766803129), a Nix image lock (71049362867) and a
 /// Dockerfile `FROM` line (67640414895).
 pub const LOCAL_PATH: &str = "docker.io/rancher/local-path-provisioner:v0.0.37@sha256:e757967a5ec338f6a9b371c5a9688bedaa8c3578ea3dd4db329ea0084be0a86f";
-/// The helper local-path-provisioner runs to create and remove volume directories.
+/// The helper local-path-provisioner runs to create and remove volume directories. Digest
+/// checked 2026-12-06 in ten public files (search index), among them a Nix image lock naming
+/// tag 1.37.0 (71049362867) and a Go test constant (70393449168).
 pub const BUSYBOX: &str = "docker.io/library/busybox:1.37.0@sha256:bdf57e528e45e4433820e045b29b4597825a1c9e38353532d90a01445013f82e";
 
 // kind.
@@ -47,7 +52,12 @@ pub const BUSYBOX: &str = "docker.io/library/busybox:1.37.0@sha256:bdf57e528e45e
 pub const KIND_NODE_IMAGES_RELEASE: Version = Version::new(0, 33, 0);
 
 /// Node images published with kind v0.33.0, pinned by digest as kind's release notes ask
-/// (source: kind v0.33.0's release notes, which list each image with its digest)
+/// (source: kind v0.33.0's release notes, which list each image with its digest). Each digest
+/// checked again 2026-12-06 in at least two public files (search index): v1.36.4 in a kind
+/// create script (68827819299) and a Python test of `KIND_NODE_IMAGE` (63101602283); v1.37.0
+/// in a kind config (70361944721) and a Go constant (70205422572); v1.35.8 in a Makefile
+/// (71327525293) and a version table (58045008090); v1.34.11 in a digest table (68518768006)
+/// and a CI note pinning kind v0.33.0 (70903365930).
 /// ("you must use the @sha256 digest to guarantee an image built for this release").
 /// The first is the default.
 pub const KIND_NODE_IMAGES: [(&str, &str); 4] = [
