@@ -7,10 +7,12 @@ use std::ffi::OsString;
 use crate::error::Error;
 
 /// The subcommands, so that a neighbour's verb is told apart from korthbox's own.
-const COMMANDS: [&str; 19] = [
+const COMMANDS: [&str; 21] = [
     "up",
     "status",
     "down",
+    "stop",
+    "start",
     "reset",
     "forward",
     "password",
@@ -30,15 +32,13 @@ const COMMANDS: [&str; 19] = [
 ];
 
 /// Neighbours' verbs (kind, k3d, minikube, kubectl, docker compose) and korthbox's word.
-const VERBS: [(&str, &str); 12] = [
+const VERBS: [(&str, &str); 10] = [
     ("delete", "down"),
-    ("stop", "down"),
     ("destroy", "down"),
     ("remove", "down"),
     ("rm", "down"),
     ("teardown", "down"),
     ("create", "up"),
-    ("start", "up"),
     ("run", "up"),
     ("deploy", "up"),
     ("get", "status"),

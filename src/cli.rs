@@ -51,6 +51,12 @@ pub enum Command {
     /// Delete the sandbox (asks first; --yes does not).
     #[command(after_help = "Examples:\n  korthbox down\n  korthbox down --name dev --yes")]
     Down(Lazy<DownArgs>),
+    /// Stop the sandbox's nodes and keep everything in it; `korthbox start` brings it back.
+    #[command(after_help = "Examples:\n  korthbox stop\n  korthbox stop --name dev")]
+    Stop(Lazy<StopArgs>),
+    /// Start a stopped sandbox, then check, repair and prove it as `up` does.
+    #[command(after_help = "Examples:\n  korthbox start\n  korthbox start --name dev --json")]
+    Start(Lazy<UpArgs>),
     /// Delete the sandbox whatever state it is in, clean up what it left, and bring it up again.
     #[command(
         after_help = "Examples:\n  korthbox reset --yes\n  korthbox reset --name dev --workers 1"
@@ -518,6 +524,20 @@ pub struct DownArgs {
 
     /// How long the driver may take to delete the cluster; on an existing cluster, how long
     /// the sandbox's volumes are waited for before a provisioner korthbox installed goes.
+    #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// How long another korthbox working on the same sandbox is waited for.
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_wait)]
+    pub lock_wait: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// How long the driver may take to stop the cluster.
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
     pub timeout: std::time::Duration,
 

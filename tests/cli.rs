@@ -256,7 +256,7 @@ fn the_neighbours_words_get_korthboxs() {
             vec!["delete", "cluster", "--name", "dev"],
             "`korthbox down --name dev`",
         ),
-        (vec!["stop"], "`korthbox down`"),
+        (vec!["destroy"], "`korthbox down`"),
         // k3d's `cluster delete NAME`, minikube's `-p NAME`: korthbox takes the name as a flag,
         // and the suggestion runs as printed.
         (vec!["delete", "dev"], "`korthbox down --name dev`"),
@@ -266,11 +266,16 @@ fn the_neighbours_words_get_korthboxs() {
         ),
         (vec!["delete", "-p", "dev"], "`korthbox down --name dev`"),
         (
-            vec!["start", "--workers", "3", "dev"],
+            vec!["run", "--workers", "3", "dev"],
             "`korthbox up --workers 3 --name dev`",
         ),
         (vec!["create", "cluster"], "`korthbox up`"),
-        (vec!["start", "--workers", "1"], "`korthbox up --workers 1`"),
+        (
+            vec!["deploy", "--workers", "1"],
+            "`korthbox up --workers 1`",
+        ),
+        // `stop` and `start` are korthbox's own now; minikube's -p is still --name.
+        (vec!["stop", "-p", "dev"], "`--name dev`"),
         (vec!["up", "--driver", "docker"], "`--provider docker`"),
         (vec!["up", "--profile", "dev"], "`--name dev`"),
     ] {

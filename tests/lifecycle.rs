@@ -1193,3 +1193,164 @@ fn up_offers_to_install_a_driver_at_a_terminal() {
     assert!(bin_dir.join("kind").exists(), "{text}");
     assert!(text.contains("is ready (created): kind cluster"), "{text}");
 }
+
+/// Whether container `name` runs, and when it last started.
+fn container_state(name: &str) -> (bool, String) {
+    let out = docker(&[
+        "container",
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{.State.StartedAt}}",
+        name,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (running, started) = text.split_once(' ').unwrap_or(("false", ""));
+    (running == "true", started.to_string())
+}
+
+// Issue 24: `stop` keeps everything and stops exactly the sandbox's node containers on the real
+// engine (kind has no stop command); `start` starts them load balancer and control plane first,
+// then does what `up` does and proves the sandbox; a bystander container is never touched.
+#[test]
+fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
+    let engine_up = std::path::Path::new("/var/run/docker.sock").exists()
+        && docker(&["version"]).status.success();
+    let busybox = std::path::Path::new("/bin/busybox");
+    if !support::real_part_available(
+        "Docker Engine with its CLI, and busybox-static",
+        engine_up && busybox.exists(),
+    ) {
+        return;
+    }
+    let Some(world) = World::with_engine(Some("unix:///var/run/docker.sock")) else {
+        return;
+    };
+    let name = format!("ss{}", std::process::id());
+    let rootfs = world.sandbox.path("rootfs/bin");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    std::fs::copy(busybox, rootfs.join("busybox")).unwrap();
+    let tar = world.sandbox.path("busybox.tar");
+    assert!(support::tar_dir(rootfs.parent().unwrap(), &tar));
+    let image = "korthbox-test/busybox:1";
+    assert!(
+        docker(&["import", tar.to_str().unwrap(), image])
+            .status
+            .success()
+    );
+    let label = format!("io.x-k8s.kind.cluster={name}");
+    // Made in the wrong order on purpose: start must order them by role.
+    let nodes = [
+        (format!("{name}-worker"), "worker"),
+        (format!("{name}-control-plane"), "control-plane"),
+        (
+            format!("{name}-external-load-balancer"),
+            "external-load-balancer",
+        ),
+    ];
+    let bystander = format!("{name}-bystander");
+    for (container, role) in nodes
+        .iter()
+        .map(|(c, r)| (c.as_str(), Some(*r)))
+        .chain([(bystander.as_str(), None)])
+    {
+        let mut args = vec!["run", "-d", "--name", container];
+        let role_label = role.map(|r| format!("io.x-k8s.kind.role={r}"));
+        if let Some(role_label) = &role_label {
+            args.extend(["--label", label.as_str(), "--label", role_label.as_str()]);
+        }
+        args.extend([image, "/bin/busybox", "sleep", "3600"]);
+        let out = docker(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cleanup = || {
+        for (c, _) in &nodes {
+            let _ = docker(&["rm", "-f", c]);
+        }
+        let _ = docker(&["rm", "-f", &bystander]);
+    };
+    stand_ins::add_korthbox_cluster(&world.sandbox, "kind", &name);
+    world.api.kubeconfig(
+        &world.sandbox.path("home/.kube/config"),
+        &format!("kind-{name}"),
+    );
+
+    let out = world.run("stop", &["--name", &name, "--driver", "kind"]);
+    let said = stderr(&out);
+    if !out.status.success() {
+        cleanup();
+    }
+    ok(&out);
+    assert!(said.contains("korthbox start"), "{said}");
+    for (c, _) in &nodes {
+        assert!(!container_state(c).0, "{c} still runs");
+    }
+    assert!(container_state(&bystander).0, "the bystander was stopped");
+    let again = world.run("stop", &["--name", &name, "--driver", "kind"]);
+    ok(&again);
+    assert!(
+        stderr(&again).contains("stopped already"),
+        "{}",
+        stderr(&again)
+    );
+
+    let out = world.run(
+        "start",
+        &[
+            "--name",
+            &name,
+            "--driver",
+            "kind",
+            "--orthanc-image",
+            image,
+            "--postgres-image",
+            image,
+        ],
+    );
+    let said = stderr(&out);
+    let states: Vec<(bool, String)> = nodes.iter().map(|(c, _)| container_state(c)).collect();
+    cleanup();
+    assert!(out.status.success(), "{said}");
+    assert!(states.iter().all(|(running, _)| *running), "{states:?}");
+    // Load balancer, then control plane, then worker.
+    assert!(
+        states[2].1 <= states[1].1 && states[1].1 <= states[0].1,
+        "{states:?}"
+    );
+    assert!(said.contains("Proving Orthanc works"), "{said}");
+}
+
+// Issue 24: k3d and minikube stop and start with their own commands; an existing cluster is not
+// korthbox's to stop.
+#[test]
+fn stop_uses_the_tools_own_commands_and_refuses_an_existing_cluster() {
+    needs_shared!();
+    let sandbox = stand_ins::with_docker_engine();
+    stand_ins::add_korthbox_cluster(&sandbox, "k3d", "dev");
+    stand_ins::add_korthbox_cluster(&sandbox, "minikube", "lab");
+    ok(&sandbox.run(&["stop", "--name", "dev", "--driver", "k3d"]));
+    ok(&sandbox.run(&["stop", "--name", "lab", "--driver", "minikube"]));
+    let lines: Vec<String> = stand_ins::calls(&sandbox)
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l == "k3d cluster stop dev"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "minikube stop --profile=lab"),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("delete")), "{lines:?}");
+
+    let mut sandbox = Sandbox::new();
+    let config = sandbox.path("home/.kube/config");
+    support::kube_api::write_kubeconfig(&config, "corp", "https://127.0.0.1:1");
+    sandbox.set("KUBECONFIG", config.to_str().unwrap());
+    let out = sandbox.run(&["stop", "--driver", "existing", "--context", "corp"]);
+    support::failed_with(&out, 2, &["does not stop a cluster it did not make"]);
+}

@@ -38,6 +38,16 @@ pub async fn down(args: DownArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+pub async fn stop(args: crate::cli::StopArgs, ctx: &Context) -> Result<ExitCode> {
+    let req = crate::sandbox::pause::StopRequest {
+        wanted: wanted(&args.target),
+        timeout: args.timeout,
+        lock_wait: args.lock_wait,
+    };
+    crate::sandbox::pause::stop(ctx, &req).await?;
+    Ok(ExitCode::Success)
+}
+
 pub async fn password(args: PasswordArgs, ctx: &Context) -> Result<ExitCode> {
     let password = access::password(ctx, &wanted(&args.target), &args.ns.namespace).await?;
     println!("{password}");

@@ -33,6 +33,8 @@ pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<E
         Command::Reset(Lazy(args)) => up::reset(args, &ctx, ui).await,
         Command::Status(Lazy(args)) => lifecycle::status(args, &ctx, ui).await,
         Command::Down(Lazy(args)) => lifecycle::down(args, &ctx).await,
+        Command::Stop(Lazy(args)) => lifecycle::stop(args, &ctx).await,
+        Command::Start(Lazy(args)) => up::start(args, &ctx, ui).await,
         Command::Forward(Lazy(args)) => lifecycle::forward(args, &ctx).await,
         Command::Password(Lazy(args)) => lifecycle::password(args, &ctx).await,
         Command::Prove(Lazy(args)) => prove::run(args, &ctx).await,

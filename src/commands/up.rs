@@ -36,6 +36,12 @@ pub async fn up(args: UpArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     show(&args, ctx, ui, &summary)
 }
 
+/// `start`: the nodes back, then `up`'s checks, repairs and proof.
+pub async fn start(args: UpArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    let summary = crate::sandbox::pause::start(ctx, &request(&args)?).await?;
+    show(&args, ctx, ui, &summary)
+}
+
 pub async fn reset(args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     let req = ResetRequest {
         up: request(&args.up)?,

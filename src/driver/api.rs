@@ -330,6 +330,19 @@ pub trait Driver: Sync {
     /// The arguments that delete the cluster.
     fn delete_args(&self, name: &SandboxName) -> Vec<String>;
 
+    /// The tool's own command that starts (`start`) or stops cluster `name` and keeps it
+    /// (`k3d cluster stop`, `minikube stop`); `None` where the tool has none (kind), and korthbox
+    /// starts and stops the node containers through the engine instead.
+    fn pause_args(&self, _name: &SandboxName, _start: bool) -> Option<Vec<String>> {
+        None
+    }
+
+    /// The label whose value is a node container's role, which orders the start (kind's
+    /// `io.x-k8s.kind.role`).
+    fn node_role_label(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The words before and after the image names in the command that loads images into
     /// every node of cluster `name`.
     fn load_words(&self, name: &SandboxName) -> (Vec<String>, Vec<String>);
@@ -513,6 +526,16 @@ impl dyn Driver + '_ {
     /// The command that lists the tool's clusters.
     pub fn list(&self, provider: &NodeProvider) -> Option<Invocation> {
         self.invocation(provider, self.list_args())
+    }
+
+    /// The tool's command that starts or stops the cluster, where it has one.
+    pub fn pause(
+        &self,
+        name: &SandboxName,
+        provider: &NodeProvider,
+        start: bool,
+    ) -> Option<Invocation> {
+        self.invocation(provider, self.pause_args(name, start)?)
     }
 
     /// The command that deletes the cluster.

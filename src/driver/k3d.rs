@@ -184,6 +184,11 @@ impl Driver for K3d {
         Ok(clusters.into_iter().map(|c| c.name).collect())
     }
 
+    fn pause_args(&self, name: &SandboxName, start: bool) -> Option<Vec<String>> {
+        let verb = if start { "start" } else { "stop" };
+        Some(words(["cluster", verb, name.as_str()]))
+    }
+
     fn delete_args(&self, name: &SandboxName) -> Vec<String> {
         words(["cluster", "delete", name.as_str()])
     }

@@ -233,6 +233,10 @@ impl Driver for Kind {
             .collect())
     }
 
+    fn node_role_label(&self) -> Option<&'static str> {
+        Some("io.x-k8s.kind.role")
+    }
+
     fn delete_args(&self, name: &SandboxName) -> Vec<String> {
         words(["delete", "cluster", "--name", name.as_str()])
     }

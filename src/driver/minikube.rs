@@ -181,6 +181,12 @@ impl Driver for Minikube {
         }
     }
 
+    /// `minikube start --profile=NAME` with nothing else starts the profile as it was made.
+    fn pause_args(&self, name: &SandboxName, start: bool) -> Option<Vec<String>> {
+        let verb = if start { "start" } else { "stop" };
+        Some(vec![verb.to_string(), format!("--profile={name}")])
+    }
+
     fn delete_args(&self, name: &SandboxName) -> Vec<String> {
         words(["delete", "--profile", name.as_str()])
     }

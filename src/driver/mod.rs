@@ -15,6 +15,7 @@ pub mod existing;
 pub mod k3d;
 pub mod kind;
 pub mod minikube;
+pub mod nodes;
 pub mod owned;
 pub mod run;
 

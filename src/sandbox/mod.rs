@@ -7,6 +7,7 @@ pub mod access;
 pub mod down;
 pub mod host;
 pub mod parts;
+pub mod pause;
 pub mod plan;
 pub mod status;
 pub mod steps;

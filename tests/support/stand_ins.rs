@@ -170,6 +170,12 @@ case "$1 $2" in
     remove_context "k3d-$name"
     rm -f "$state/$name"
     echo "INFO[0001] Successfully deleted cluster $name!" >&2 ;;
+  "cluster stop")
+    echo "INFO[0000] Stopping cluster '$3'" >&2
+    echo "INFO[0001] Stopped cluster '$3'" >&2 ;;
+  "cluster start")
+    echo "INFO[0000] Using the k3d-tools node to gather environment information" >&2
+    echo "INFO[0001] Started cluster '$3'" >&2 ;;
   "image import")
     echo "INFO[0000] Importing image(s) into cluster" >&2
     echo "INFO[0003] Successfully imported image(s)" >&2 ;;
@@ -216,6 +222,9 @@ case "$1 $2" in
     echo "🔗  Configuring CNI (Container Networking Interface) ..."
     write_context "$name"
     echo "🏄  Done! kubectl is now configured to use \"$name\" cluster and \"default\" namespace by default" ;;
+  "stop "*)
+    echo "✋  Stopping node \"$name\"  ..."
+    echo "🛑  1 node stopped." ;;
   "delete "*)
     echo "🔥  Deleting \"$name\" in docker ..."
     remove_context "$name"

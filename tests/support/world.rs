@@ -109,7 +109,7 @@ impl World {
 
     pub fn args<'a>(&'a self, command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![command];
-        if matches!(command, "up" | "reset") {
+        if matches!(command, "up" | "reset" | "start") {
             for (flag, value) in [
                 ("--http-port", self.ports[0].as_str()),
                 ("--dicom-port", &self.ports[1]),
