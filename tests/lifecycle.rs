@@ -1289,6 +1289,21 @@ fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
         assert!(!container_state(c).0, "{c} still runs");
     }
     assert!(container_state(&bystander).0, "the bystander was stopped");
+    // `status` says it is stopped, and how to bring it back.
+    let status = world.run("status", &["--name", &name, "--driver", "kind", "--json"]);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    if doc["state"] != "stopped" {
+        cleanup();
+    }
+    assert_eq!(doc["state"], "stopped", "{doc:#}");
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        doc["problems"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("korthbox start"),
+        "{doc:#}"
+    );
     let again = world.run("stop", &["--name", &name, "--driver", "kind"]);
     ok(&again);
     assert!(

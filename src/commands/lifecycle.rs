@@ -21,7 +21,7 @@ pub async fn status(args: StatusArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode
     }
     Ok(match report.state {
         State::Healthy => ExitCode::Success,
-        State::Degraded | State::Absent | State::Busy => ExitCode::Failure,
+        State::Degraded | State::Absent | State::Busy | State::Stopped => ExitCode::Failure,
     })
 }
 

@@ -24,6 +24,31 @@ fn order(role: &str) -> u8 {
     }
 }
 
+/// How many node containers cluster `name` has on the engine, and how many of them run;
+/// `None` where korthbox cannot tell (no engine, or a driver without labelled nodes).
+pub async fn count(
+    driver: &dyn Driver,
+    name: &SandboxName,
+    provider: &NodeProvider,
+    timeout: Duration,
+) -> Option<(usize, usize)> {
+    let (label, uri) = (driver.leftover_label(name)?, provider.endpoint.as_deref()?);
+    let docker = engines::client(uri, timeout).ok()?;
+    let listed = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_string(), vec![label])])),
+            ..Default::default()
+        }))
+        .await
+        .ok()?;
+    let running = listed
+        .iter()
+        .filter(|c| c.state.as_ref().is_some_and(|s| s.to_string() == "running"))
+        .count();
+    Some((listed.len(), running))
+}
+
 /// Starts (`running`) or stops the node containers of cluster `name`; the names of those whose
 /// state changed, in the order they were changed.
 pub async fn set_running(

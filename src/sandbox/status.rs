@@ -27,6 +27,9 @@ pub enum State {
     Absent,
     /// Another korthbox is creating it (or working on it) right now.
     Busy,
+    /// Its nodes are stopped (`korthbox stop`, a reboot, the engine restarted): everything is
+    /// kept, `korthbox start` brings it back.
+    Stopped,
 }
 
 impl State {
@@ -36,6 +39,7 @@ impl State {
             State::Degraded => "degraded",
             State::Absent => "absent",
             State::Busy => "being worked on",
+            State::Stopped => "stopped",
         }
     }
 }
@@ -128,6 +132,9 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
     report.context = Some(found.context.clone());
     let (base, endpoint) = endpoint(ctx, &found);
     report.endpoint = Some(endpoint);
+    if stopped(ctx, &found, &mut report).await {
+        return Ok(report);
+    }
     inspect(ctx, &found.context, namespace, &mut report).await;
     report.viewer = viewer_url(report.viewer.take(), base.as_deref());
     if let Some(who) = &report.busy {
@@ -139,6 +146,36 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
         (None, false) => State::Degraded,
     };
     Ok(report)
+}
+
+/// Whether the sandbox's node containers are all stopped (then its state says so, with the
+/// command that starts them); a sandbox some of whose nodes are stopped gets that problem.
+async fn stopped(ctx: &Context, found: &Target, report: &mut Report) -> bool {
+    let timeout = ctx.probe_timeout();
+    let Some((total, running)) =
+        crate::driver::nodes::count(found.driver(), &found.name, &found.provider, timeout).await
+    else {
+        return false;
+    };
+    let start = ctx.same_target("start");
+    match (total, running) {
+        (0, _) => false,
+        (_, 0) => {
+            report.state = State::Stopped;
+            report.problems.push(format!(
+                "its {total} nodes are stopped; everything in them is kept: `{start}` brings them back"
+            ));
+            true
+        }
+        (_, n) if n < total => {
+            report.problems.push(format!(
+                "{} of its {total} nodes are stopped: `{start}` starts them",
+                total - n
+            ));
+            false
+        }
+        _ => false,
+    }
 }
 
 /// Where Orthanc answers: its base URL on the ports `up` mapped (read back from the
