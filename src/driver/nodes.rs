@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bollard::models::ContainerSummary;
 use bollard::query_parameters::{
     ListContainersOptions, StartContainerOptions, StopContainerOptions,
 };
@@ -24,6 +25,36 @@ fn order(role: &str) -> u8 {
     }
 }
 
+/// The engine, and every container the tool labelled for cluster `name`; `None` where the
+/// driver labels none or no engine answered.
+async fn labelled(
+    driver: &dyn Driver,
+    name: &SandboxName,
+    provider: &NodeProvider,
+    timeout: Duration,
+) -> Result<Option<(bollard::Docker, Vec<ContainerSummary>)>, Error> {
+    let (Some(label), Some(uri)) = (driver.leftover_label(name), provider.endpoint.as_deref())
+    else {
+        return Ok(None);
+    };
+    let docker = engines::client(uri, timeout).map_err(Error::failure)?;
+    let listed = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_string(), vec![label])])),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| {
+            Error::failure(format!("could not list containers on the engine at {uri}")).because(e)
+        })?;
+    Ok(Some((docker, listed)))
+}
+
+fn is_running(c: &ContainerSummary) -> bool {
+    c.state.as_ref().is_some_and(|s| s.to_string() == "running")
+}
+
 /// How many node containers cluster `name` has on the engine, and how many of them run;
 /// `None` where korthbox cannot tell (no engine, or a driver without labelled nodes).
 pub async fn count(
@@ -32,20 +63,8 @@ pub async fn count(
     provider: &NodeProvider,
     timeout: Duration,
 ) -> Option<(usize, usize)> {
-    let (label, uri) = (driver.leftover_label(name)?, provider.endpoint.as_deref()?);
-    let docker = engines::client(uri, timeout).ok()?;
-    let listed = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([("label".to_string(), vec![label])])),
-            ..Default::default()
-        }))
-        .await
-        .ok()?;
-    let running = listed
-        .iter()
-        .filter(|c| c.state.as_ref().is_some_and(|s| s.to_string() == "running"))
-        .count();
+    let (_, listed) = labelled(driver, name, provider, timeout).await.ok()??;
+    let running = listed.iter().filter(|c| is_running(c)).count();
     Some((listed.len(), running))
 }
 
@@ -58,26 +77,17 @@ pub async fn set_running(
     running: bool,
     timeout: Duration,
 ) -> Result<Vec<String>, Error> {
-    let (Some(label), Some(uri)) = (driver.leftover_label(name), provider.endpoint.as_deref())
-    else {
+    let Some((docker, listed)) = labelled(driver, name, provider, timeout).await? else {
         return Ok(Vec::new());
     };
-    let docker = engines::client(uri, timeout).map_err(Error::failure)?;
     let api = |what: &str, e: bollard::errors::Error| {
-        Error::failure(format!("could not {what} on the engine at {uri}")).because(e)
+        Error::failure(format!("could not {what} on the engine")).because(e)
     };
-    let listed = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([("label".to_string(), vec![label])])),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| api("list containers", e))?;
     let role_label = driver.node_role_label().unwrap_or_default();
     let mut nodes: Vec<(u8, String, String, bool)> = listed
         .into_iter()
         .map(|c| {
+            let up = is_running(&c);
             let role = c
                 .labels
                 .as_ref()
@@ -90,7 +100,6 @@ pub async fn set_running(
                 .unwrap_or_else(|| id.clone())
                 .trim_start_matches('/')
                 .to_string();
-            let up = c.state.is_some_and(|s| s.to_string() == "running");
             (role, shown, id, up)
         })
         .collect();
