@@ -190,8 +190,9 @@ pub fn redact(text: &str) -> String {
 fn next_authority(text: &str) -> Option<usize> {
     let scheme = text.find("://").map(|i| i + 3);
     let proxy = text
-        .to_ascii_lowercase()
-        .find("proxy=")
+        .as_bytes()
+        .windows(6)
+        .position(|w| w.eq_ignore_ascii_case(b"proxy="))
         .map(|i| i + "proxy=".len())
         .filter(|&i| {
             let word = text[i..]

@@ -320,6 +320,7 @@ fn managers(meta: &kube::api::ObjectMeta) -> String {
         .flatten()
         .filter_map(|f| f.manager.clone())
         .collect();
+    names.sort();
     names.dedup();
     match names.is_empty() {
         true => "another program".to_string(),

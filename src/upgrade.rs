@@ -46,16 +46,9 @@ pub async fn running(client: &Client, namespace: &str) -> Result<Running, Error>
         .get_opt("orthanc")
         .await
         .map_err(|e| failed("Deployment orthanc", e))?;
-    let template = |spec: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>| {
-        spec.and_then(|t| t.spec.as_ref()).cloned()
-    };
     Ok(Running {
-        postgres: postgres
-            .and_then(|s| template(s.spec.as_ref().map(|s| &s.template)))
-            .and_then(|spec| image_of(Some(&spec), "postgres")),
-        orthanc: orthanc
-            .and_then(|d| template(d.spec.as_ref().map(|s| &s.template)))
-            .and_then(|spec| image_of(Some(&spec), "orthanc")),
+        postgres: postgres.and_then(|s| image_of(s.spec?.template.spec.as_ref(), "postgres")),
+        orthanc: orthanc.and_then(|d| image_of(d.spec?.template.spec.as_ref(), "orthanc")),
     })
 }
 
