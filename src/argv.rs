@@ -57,22 +57,7 @@ const FLAGS: [(&str, &str); 2] = [
 /// and `-p` are `--name`, and so is a bare word that is no flag's value (`k3d cluster delete
 /// dev`), since korthbox's commands take the sandbox's name as a flag.
 fn in_our_words(ours: &str, rest: &[&str]) -> Vec<String> {
-    use clap::CommandFactory;
-    let mut cli = crate::cli::Cli::command();
-    cli.build();
-    let command = cli.find_subcommand(ours);
-    let takes_value = |flag: &str| {
-        let matches = |a: &&clap::Arg| match flag.strip_prefix("--") {
-            Some(long) => a.get_long() == Some(long),
-            None => flag
-                .chars()
-                .nth(1)
-                .is_some_and(|c| a.get_short() == Some(c)),
-        };
-        command
-            .and_then(|c| c.get_arguments().find(matches))
-            .is_some_and(|a| a.get_action().takes_values())
-    };
+    let takes_value = value_taker(ours);
     let mut out = Vec::new();
     let mut value_next = false;
     for word in rest {
@@ -93,6 +78,72 @@ fn in_our_words(ours: &str, rest: &[&str]) -> Vec<String> {
             out.extend(["--name".to_string(), word.to_string()]);
         }
     }
+    out
+}
+
+/// Whether a flag of korthbox's command `ours` takes a value (so the word after it is that
+/// value, not a name).
+fn value_taker(ours: &str) -> impl Fn(&str) -> bool {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
+    // Only this command is built (its flags are deferred, see `cli::Lazy`); the global flags
+    // are the top level's own.
+    let command = cli.find_subcommand(ours).cloned().map(|mut c| {
+        c.build();
+        c
+    });
+    let arguments: Vec<(Option<String>, Option<char>)> = cli
+        .get_arguments()
+        .chain(command.iter().flat_map(|c| c.get_arguments()))
+        .filter(|a| a.get_action().takes_values())
+        .map(|a| (a.get_long().map(String::from), a.get_short()))
+        .collect();
+    move |flag: &str| {
+        arguments
+            .iter()
+            .any(|(long, short)| match flag.strip_prefix("--") {
+                Some(l) => long.as_deref() == Some(l),
+                None => flag.len() == 2 && flag.chars().nth(1) == *short,
+            })
+    }
+}
+
+/// The commands that take the sandbox's name as a word: `korthbox stop dev`.
+pub const NAMED: [&str; 6] = ["up", "status", "down", "stop", "start", "reset"];
+
+/// `korthbox stop dev` as `korthbox stop --name dev`, for the commands in [`NAMED`]: the
+/// name then reaches every message that repeats the command's targeting flags. Other words
+/// are left to clap, which refuses a second name (`stop dev --name x`) in its own words.
+pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    let Some(at) = words.iter().skip(1).position(|w| !w.starts_with('-')).map(|i| i + 1) else {
+        return args;
+    };
+    if !NAMED.contains(&words[at].as_str()) {
+        return args;
+    }
+    let takes_value = value_taker(&words[at]);
+    let mut out: Vec<OsString> = args[..=at].to_vec();
+    let mut value_next = false;
+    let mut rest = args[at + 1..].iter();
+    for (arg, word) in rest.by_ref().zip(&words[at + 1..]) {
+        if word == "--" {
+            out.push(arg.clone());
+            break;
+        }
+        if value_next {
+            value_next = false;
+        } else if word.starts_with('-') {
+            value_next = !word.contains('=') && takes_value(word);
+        } else {
+            out.push("--name".into());
+        }
+        out.push(arg.clone());
+    }
+    out.extend(rest.cloned());
     out
 }
 
@@ -240,5 +291,18 @@ mod tests {
         let err = neighbours_words(&args("up --driver=docker")).unwrap();
         assert!(err.hints()[0].contains("--provider docker"), "{err}");
         assert!(neighbours_words(&args("up --driver kind --provider docker")).is_none());
+    }
+
+    #[test]
+    fn a_name_word_is_the_name_flag_for_the_commands_that_take_it() {
+        assert_eq!(name_word(args("stop dev")), args("stop --name dev"));
+        assert_eq!(
+            name_word(args("-v start --driver k3d dev --json")),
+            args("-v start --driver k3d --name dev --json")
+        );
+        assert_eq!(name_word(args("down --name=dev")), args("down --name=dev"));
+        assert_eq!(name_word(args("upload ./studies")), args("upload ./studies"));
+        assert_eq!(name_word(args("logs orthanc")), args("logs orthanc"));
+        assert_eq!(name_word(args("status -- dev")), args("status -- dev"));
     }
 }

@@ -49,13 +49,13 @@ pub enum Command {
     #[command(after_help = "Examples:\n  korthbox status\n  korthbox status --name dev -o json")]
     Status(Lazy<StatusArgs>),
     /// Delete the sandbox (asks first; --yes does not).
-    #[command(after_help = "Examples:\n  korthbox down\n  korthbox down --name dev --yes")]
+    #[command(after_help = "Examples:\n  korthbox down\n  korthbox down dev --yes")]
     Down(Lazy<DownArgs>),
     /// Stop the sandbox's nodes and keep everything in it; `korthbox start` brings it back.
-    #[command(after_help = "Examples:\n  korthbox stop\n  korthbox stop --name dev")]
+    #[command(after_help = "Examples:\n  korthbox stop\n  korthbox stop dev")]
     Stop(Lazy<StopArgs>),
     /// Start a stopped sandbox, then check, repair and prove it as `up` does.
-    #[command(after_help = "Examples:\n  korthbox start\n  korthbox start --name dev --json")]
+    #[command(after_help = "Examples:\n  korthbox start\n  korthbox start dev --json")]
     Start(Lazy<UpArgs>),
     /// Delete the sandbox whatever state it is in, clean up what it left, and bring it up again.
     #[command(
@@ -320,6 +320,25 @@ pub struct TargetArgs {
     pub provider: Option<ProviderKind>,
 }
 
+/// The sandbox's name as a word, `korthbox stop dev`, for the commands that take one; it is
+/// `--name` (main turns the word into the flag before parsing, so that every message that
+/// repeats the targeting flags carries it; [`NameWord::into`] covers a word after `--`).
+#[derive(Debug, Args, Clone)]
+pub struct NameWord {
+    /// The sandbox's name (the same as --name).
+    #[arg(value_name = "NAME", conflicts_with = "name", value_parser = SandboxName::parse)]
+    pub word: Option<SandboxName>,
+}
+
+impl NameWord {
+    /// Puts the word, if any, into the targeting flags.
+    pub fn into(self, target: &mut TargetArgs) {
+        if let Some(name) = self.word {
+            target.name = name;
+        }
+    }
+}
+
 /// The parts of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanPart {
@@ -458,6 +477,9 @@ pub struct LoadArgs {
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub spec: SpecArgs,
 
     #[command(flatten)]
@@ -496,6 +518,9 @@ pub struct UpArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub target: TargetArgs,
 
     #[command(flatten)]
@@ -508,6 +533,9 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
+    #[command(flatten)]
+    pub word: NameWord,
+
     #[command(flatten)]
     pub target: TargetArgs,
 
@@ -534,6 +562,9 @@ pub struct DownArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
+    #[command(flatten)]
+    pub word: NameWord,
+
     #[command(flatten)]
     pub target: TargetArgs,
 

@@ -1195,45 +1195,93 @@ fn up_offers_to_install_a_driver_at_a_terminal() {
 }
 
 /// Whether container `name` runs, and when it last started.
-fn container_state(name: &str) -> (bool, String) {
-    let out = docker(&[
-        "container",
-        "inspect",
-        "-f",
-        "{{.State.Running}} {{.State.StartedAt}}",
-        name,
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let (running, started) = text.split_once(' ').unwrap_or(("false", ""));
-    (running == "true", started.to_string())
+/// A real engine the node containers are made on, through its own CLI.
+#[derive(Clone, Copy)]
+struct Engine {
+    cli: &'static str,
+    socket: &'static str,
+    /// Flags for `run`: Podman asks for the host's open-file and process limits, which a host
+    /// that is itself a container may refuse to grant ("error setting rlimit"); lower ones work.
+    run: &'static [&'static str],
+}
+
+const DOCKER: Engine = Engine {
+    cli: "docker",
+    socket: "/var/run/docker.sock",
+    run: &[],
+};
+const PODMAN: Engine = Engine {
+    cli: "podman",
+    socket: "/run/podman/podman.sock",
+    run: &["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"],
+};
+
+impl Engine {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut command = std::process::Command::new(self.cli);
+        if self.cli == "docker" {
+            command.args(["-H", &format!("unix://{}", self.socket)]);
+        }
+        command.args(args).output().unwrap()
+    }
+
+    fn container_state(&self, name: &str) -> (bool, String) {
+        let out = self.run(&[
+            "container",
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.State.StartedAt}}",
+            name,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (running, started) = text.split_once(' ').unwrap_or(("false", ""));
+        (running == "true", started.to_string())
+    }
 }
 
 // Issue 24: `stop` keeps everything and stops exactly the sandbox's node containers on the real
 // engine (kind has no stop command); `start` starts them load balancer and control plane first,
 // then does what `up` does and proves the sandbox; a bystander container is never touched.
 #[test]
-fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
-    let engine_up = std::path::Path::new("/var/run/docker.sock").exists()
-        && docker(&["version"]).status.success();
+fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_docker_engine() {
+    stop_and_start_on(DOCKER);
+}
+
+// The same against the real Podman service (kind's `KIND_EXPERIMENTAL_PROVIDER=podman` labels
+// its nodes the same way).
+#[test]
+fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_podman_service() {
+    stop_and_start_on(PODMAN);
+}
+
+fn stop_and_start_on(engine: Engine) {
+    let engine_up =
+        std::path::Path::new(engine.socket).exists() && engine.run(&["version"]).status.success();
     let busybox = std::path::Path::new("/bin/busybox");
     if !support::real_part_available(
-        "Docker Engine with its CLI, and busybox-static",
+        &format!("{} at {} with its CLI, and busybox-static", engine.cli, engine.socket),
         engine_up && busybox.exists(),
     ) {
         return;
     }
-    let Some(world) = World::with_engine(Some("unix:///var/run/docker.sock")) else {
+    let uri = format!("unix://{}", engine.socket);
+    let Some(world) = World::with_engine(Some(&uri)) else {
         return;
     };
-    let name = format!("ss{}", std::process::id());
+    let name = format!("ss{}{}", &engine.cli[..1], std::process::id());
     let rootfs = world.sandbox.path("rootfs/bin");
     std::fs::create_dir_all(&rootfs).unwrap();
     std::fs::copy(busybox, rootfs.join("busybox")).unwrap();
     let tar = world.sandbox.path("busybox.tar");
     assert!(support::tar_dir(rootfs.parent().unwrap(), &tar));
-    let image = "korthbox-test/busybox:1";
+    // Podman names an imported image under `localhost/`, Docker under `docker.io/`.
+    let image = if engine.cli == "podman" {
+        "localhost/korthbox-test/busybox:1"
+    } else {
+        "korthbox-test/busybox:1"
+    };
     assert!(
-        docker(&["import", tar.to_str().unwrap(), image])
+        engine.run(&["import", tar.to_str().unwrap(), image])
             .status
             .success()
     );
@@ -1254,12 +1302,13 @@ fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
         .chain([(bystander.as_str(), None)])
     {
         let mut args = vec!["run", "-d", "--name", container];
+        args.extend(engine.run);
         let role_label = role.map(|r| format!("io.x-k8s.kind.role={r}"));
         if let Some(role_label) = &role_label {
             args.extend(["--label", label.as_str(), "--label", role_label.as_str()]);
         }
         args.extend([image, "/bin/busybox", "sleep", "3600"]);
-        let out = docker(&args);
+        let out = engine.run(&args);
         assert!(
             out.status.success(),
             "{}",
@@ -1268,9 +1317,9 @@ fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
     }
     let cleanup = || {
         for (c, _) in &nodes {
-            let _ = docker(&["rm", "-f", c]);
+            let _ = engine.run(&["rm", "-f", c]);
         }
-        let _ = docker(&["rm", "-f", &bystander]);
+        let _ = engine.run(&["rm", "-f", &bystander]);
     };
     stand_ins::add_korthbox_cluster(&world.sandbox, "kind", &name);
     world.api.kubeconfig(
@@ -1278,7 +1327,7 @@ fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
         &format!("kind-{name}"),
     );
 
-    let out = world.run("stop", &["--name", &name, "--driver", "kind"]);
+    let out = world.run("stop", &[&name, "--driver", "kind"]);
     let said = stderr(&out);
     if !out.status.success() {
         cleanup();
@@ -1286,9 +1335,9 @@ fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
     ok(&out);
     assert!(said.contains("korthbox start"), "{said}");
     for (c, _) in &nodes {
-        assert!(!container_state(c).0, "{c} still runs");
+        assert!(!engine.container_state(c).0, "{c} still runs");
     }
-    assert!(container_state(&bystander).0, "the bystander was stopped");
+    assert!(engine.container_state(&bystander).0, "the bystander was stopped");
     // `status` says it is stopped, and how to bring it back.
     let status = world.run("status", &["--name", &name, "--driver", "kind", "--json"]);
     let doc: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
@@ -1315,7 +1364,6 @@ fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
     let out = world.run(
         "start",
         &[
-            "--name",
             &name,
             "--driver",
             "kind",
@@ -1326,7 +1374,7 @@ fn stop_and_start_touch_only_the_sandboxs_nodes_on_the_real_engine() {
         ],
     );
     let said = stderr(&out);
-    let states: Vec<(bool, String)> = nodes.iter().map(|(c, _)| container_state(c)).collect();
+    let states: Vec<(bool, String)> = nodes.iter().map(|(c, _)| engine.container_state(c)).collect();
     cleanup();
     assert!(out.status.success(), "{said}");
     assert!(states.iter().all(|(running, _)| *running), "{states:?}");

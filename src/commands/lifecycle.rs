@@ -11,7 +11,8 @@ use crate::sandbox::status::State;
 use crate::sandbox::{Context, access, status as sandbox_status};
 use crate::ui::{Ui, render};
 
-pub async fn status(args: StatusArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+pub async fn status(mut args: StatusArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    args.word.clone().into(&mut args.target);
     let report = sandbox_status::status(ctx, &wanted(&args.target), &args.ns.namespace).await?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -25,7 +26,8 @@ pub async fn status(args: StatusArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode
     })
 }
 
-pub async fn down(args: DownArgs, ctx: &Context) -> Result<ExitCode> {
+pub async fn down(mut args: DownArgs, ctx: &Context) -> Result<ExitCode> {
+    args.word.clone().into(&mut args.target);
     let req = DownRequest {
         wanted: wanted(&args.target),
         namespace: args.ns.namespace.clone(),
@@ -38,7 +40,8 @@ pub async fn down(args: DownArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-pub async fn stop(args: crate::cli::StopArgs, ctx: &Context) -> Result<ExitCode> {
+pub async fn stop(mut args: crate::cli::StopArgs, ctx: &Context) -> Result<ExitCode> {
+    args.word.clone().into(&mut args.target);
     let req = crate::sandbox::pause::StopRequest {
         wanted: wanted(&args.target),
         timeout: args.timeout,

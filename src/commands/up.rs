@@ -31,18 +31,27 @@ fn request(args: &UpArgs) -> Result<Request> {
     })
 }
 
+/// `up dev` (a name after `--`) as `up --name dev`.
+fn named(mut args: UpArgs) -> UpArgs {
+    args.word.clone().into(&mut args.spec.target);
+    args
+}
+
 pub async fn up(args: UpArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    let args = named(args);
     let summary = sandbox_up::up(ctx, &request(&args)?, None, None).await?;
     show(&args, ctx, ui, &summary)
 }
 
 /// `start`: the nodes back, then `up`'s checks, repairs and proof.
 pub async fn start(args: UpArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    let args = named(args);
     let summary = crate::sandbox::pause::start(ctx, &request(&args)?).await?;
     show(&args, ctx, ui, &summary)
 }
 
-pub async fn reset(args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+pub async fn reset(mut args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
+    args.up = named(args.up);
     let req = ResetRequest {
         up: request(&args.up)?,
         yes: args.yes,
