@@ -119,7 +119,12 @@ pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
         .iter()
         .map(|a| a.to_string_lossy().to_string())
         .collect();
-    let Some(at) = words.iter().skip(1).position(|w| !w.starts_with('-')).map(|i| i + 1) else {
+    let Some(at) = words
+        .iter()
+        .skip(1)
+        .position(|w| !w.starts_with('-'))
+        .map(|i| i + 1)
+    else {
         return args;
     };
     if !NAMED.contains(&words[at].as_str()) {
@@ -301,7 +306,10 @@ mod tests {
             args("-v start --driver k3d --name dev --json")
         );
         assert_eq!(name_word(args("down --name=dev")), args("down --name=dev"));
-        assert_eq!(name_word(args("upload ./studies")), args("upload ./studies"));
+        assert_eq!(
+            name_word(args("upload ./studies")),
+            args("upload ./studies")
+        );
         assert_eq!(name_word(args("logs orthanc")), args("logs orthanc"));
         assert_eq!(name_word(args("status -- dev")), args("status -- dev"));
     }

@@ -59,7 +59,7 @@ pub enum Command {
     Start(Lazy<UpArgs>),
     /// Delete the sandbox whatever state it is in, clean up what it left, and bring it up again.
     #[command(
-        after_help = "Examples:\n  korthbox reset --yes\n  korthbox reset --name dev --workers 1"
+        after_help = "Examples:\n  korthbox reset --yes\n  korthbox reset --keep-cluster --yes\n  korthbox reset dev --workers 1"
     )]
     Reset(Lazy<ResetArgs>),
     /// Forward Orthanc's ports to 127.0.0.1 until Ctrl-C (for minikube and existing clusters).
@@ -589,6 +589,12 @@ pub struct ResetArgs {
     /// Delete a cluster of the sandbox's name even though korthbox did not make it.
     #[arg(long)]
     pub force: bool,
+
+    /// Keep the cluster: delete only the sandbox's namespace (the database, every DICOM file
+    /// and the volumes behind them) and apply the stack again — no cluster delete, no node
+    /// boot, no image load.
+    #[arg(long)]
+    pub keep_cluster: bool,
 }
 
 #[derive(Debug, Args)]

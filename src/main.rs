@@ -10,7 +10,8 @@ use korthbox::env::Env;
 use korthbox::ui::{Style, Ui};
 
 fn main() -> std::process::ExitCode {
-    let args = korthbox::argv::name_word(korthbox::argv::output_flag(std::env::args_os().collect()));
+    let args =
+        korthbox::argv::name_word(korthbox::argv::output_flag(std::env::args_os().collect()));
     let json = korthbox::argv::wants_json(&args);
     let (config, matches) = match parse(&args, json) {
         Ok(parsed) => parsed,

@@ -518,6 +518,47 @@ fn uid_precondition(uid: Option<String>) -> DeleteParams {
     }
 }
 
+/// Deletes the sandbox's namespace, and everything in it, when korthbox's record says it made
+/// it for `instance` (its UID the delete's precondition), and waits until it is gone; whether
+/// there was one. A namespace without the record is refused, with nothing deleted.
+pub async fn delete_namespace(
+    client: &Client,
+    namespace: &str,
+    instance: &SandboxName,
+) -> Result<bool, Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let Some(ns) = read(&api, namespace).await? else {
+        return Ok(false);
+    };
+    if !recorded_for(&ns, instance.as_str()) {
+        let labelled = belongs(ns.metadata.labels.as_ref(), instance.as_str());
+        return Err(Error::failure(format!(
+            "namespace {namespace} is not sandbox {instance}'s; korthbox deleted nothing"
+        ))
+        .caused_by(format!(
+            "korthbox has no record of creating it for the sandbox (annotations {UID}, {SANDBOX})"
+        ))
+        .hint(match labelled {
+            true => unrecorded_hint(namespace, instance, true),
+            false => format!(
+                "if it is yours to delete: `kubectl delete namespace {namespace}`; or name the sandbox's namespace with --namespace"
+            ),
+        }));
+    }
+    let params = uid_precondition(ns.metadata.uid.clone());
+    match api.delete(namespace, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => {
+            return Err(
+                Error::failure(format!("could not delete namespace {namespace}")).because(e),
+            );
+        }
+    }
+    wait_gone(&api, namespace, NAMESPACE_GONE).await?;
+    Ok(true)
+}
+
 /// Deletes sandbox `instance`'s namespace (when korthbox's record says it created it for
 /// that sandbox), waiting until it is gone; then releases the provisioner korthbox installed
 /// for it, removing it when no sandbox and no volume uses it any more — after the sandbox's
@@ -529,45 +570,13 @@ pub async fn delete_sandbox(
     instance: &SandboxName,
     wait: Duration,
 ) -> Result<Removed, Error> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let mut removed = Removed {
-        namespace: false,
-        cluster_objects: Vec::new(),
-        kept_provisioner: None,
-    };
-    if let Some(ns) = read(&api, namespace).await? {
-        if !recorded_for(&ns, instance.as_str()) {
-            let labelled = belongs(ns.metadata.labels.as_ref(), instance.as_str());
-            return Err(Error::failure(format!(
-                "namespace {namespace} is not sandbox {instance}'s; korthbox deleted nothing"
-            ))
-            .caused_by(format!(
-                "korthbox has no record of creating it for the sandbox (annotations {UID}, {SANDBOX})"
-            ))
-            .hint(match labelled {
-                true => unrecorded_hint(namespace, instance, true),
-                false => format!(
-                    "if it is yours to delete: `kubectl delete namespace {namespace}`; or name the sandbox's namespace with --namespace"
-                ),
-            }));
-        }
-        let params = uid_precondition(ns.metadata.uid.clone());
-        match api.delete(namespace, &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => {
-                return Err(
-                    Error::failure(format!("could not delete namespace {namespace}")).because(e),
-                );
-            }
-        }
-        wait_gone(&api, namespace, NAMESPACE_GONE).await?;
-        removed.namespace = true;
-    }
-    let (deleted, kept) = release_provisioner(client, namespace, wait).await?;
-    removed.cluster_objects = deleted;
-    removed.kept_provisioner = kept;
-    Ok(removed)
+    let namespace_deleted = delete_namespace(client, namespace, instance).await?;
+    let (cluster_objects, kept_provisioner) = release_provisioner(client, namespace, wait).await?;
+    Ok(Removed {
+        namespace: namespace_deleted,
+        cluster_objects,
+        kept_provisioner,
+    })
 }
 
 /// Takes the sandbox in `namespace` off the provisioner's users and removes the provisioner
@@ -655,7 +664,7 @@ async fn local_path_users(client: &Client, except: &str) -> Result<Vec<String>, 
 
 /// Watches the cluster's volumes until none bound to a claim of `namespace` is left, for at
 /// most `timeout`; `Ok(Err(names))` when some still are then.
-async fn wait_volumes_gone(
+pub async fn wait_volumes_gone(
     client: &Client,
     namespace: &str,
     timeout: Duration,

@@ -1213,7 +1213,12 @@ const DOCKER: Engine = Engine {
 const PODMAN: Engine = Engine {
     cli: "podman",
     socket: "/run/podman/podman.sock",
-    run: &["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"],
+    run: &[
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+    ],
 };
 
 impl Engine {
@@ -1259,7 +1264,10 @@ fn stop_and_start_on(engine: Engine) {
         std::path::Path::new(engine.socket).exists() && engine.run(&["version"]).status.success();
     let busybox = std::path::Path::new("/bin/busybox");
     if !support::real_part_available(
-        &format!("{} at {} with its CLI, and busybox-static", engine.cli, engine.socket),
+        &format!(
+            "{} at {} with its CLI, and busybox-static",
+            engine.cli, engine.socket
+        ),
         engine_up && busybox.exists(),
     ) {
         return;
@@ -1281,7 +1289,8 @@ fn stop_and_start_on(engine: Engine) {
         "korthbox-test/busybox:1"
     };
     assert!(
-        engine.run(&["import", tar.to_str().unwrap(), image])
+        engine
+            .run(&["import", tar.to_str().unwrap(), image])
             .status
             .success()
     );
@@ -1337,7 +1346,10 @@ fn stop_and_start_on(engine: Engine) {
     for (c, _) in &nodes {
         assert!(!engine.container_state(c).0, "{c} still runs");
     }
-    assert!(engine.container_state(&bystander).0, "the bystander was stopped");
+    assert!(
+        engine.container_state(&bystander).0,
+        "the bystander was stopped"
+    );
     // `status` says it is stopped, and how to bring it back.
     let status = world.run("status", &["--name", &name, "--driver", "kind", "--json"]);
     let doc: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
@@ -1374,7 +1386,10 @@ fn stop_and_start_on(engine: Engine) {
         ],
     );
     let said = stderr(&out);
-    let states: Vec<(bool, String)> = nodes.iter().map(|(c, _)| engine.container_state(c)).collect();
+    let states: Vec<(bool, String)> = nodes
+        .iter()
+        .map(|(c, _)| engine.container_state(c))
+        .collect();
     cleanup();
     assert!(out.status.success(), "{said}");
     assert!(states.iter().all(|(running, _)| *running), "{states:?}");
@@ -1416,4 +1431,78 @@ fn stop_uses_the_tools_own_commands_and_refuses_an_existing_cluster() {
     sandbox.set("KUBECONFIG", config.to_str().unwrap());
     let out = sandbox.run(&["stop", "--driver", "existing", "--context", "corp"]);
     support::failed_with(&out, 2, &["does not stop a cluster it did not make"]);
+}
+
+// Issue 24: `reset --keep-cluster` deletes only the sandbox's namespace (and the volumes behind
+// its claims) and applies the stack again: the driver's delete is never called, no cluster is
+// made, no image loaded; the namespace goes (Terminating first, as a real one) and comes back.
+#[test]
+fn reset_keep_cluster_deletes_the_namespace_only_and_brings_the_stack_back() {
+    let Some(world) = World::new() else { return };
+    ok(&world.run("up", &[]));
+    let ns_path = "/api/v1/namespaces/korthbox";
+    let uid = |path: &str| world.api.get(path).map(|o| o["metadata"]["uid"].clone());
+    let before = uid(ns_path).expect("the sandbox's namespace");
+    let volumes = || -> Vec<Value> {
+        let paths = world.api.paths();
+        let pvs = paths
+            .iter()
+            .filter(|p| p.starts_with("/api/v1/persistentvolumes/"));
+        pvs.filter_map(|p| uid(p)).collect()
+    };
+    let volumes_before = volumes();
+    assert!(!volumes_before.is_empty(), "the sandbox has volumes");
+    // A plain reset of a cluster that answers points at the faster one (and, with no one to
+    // ask, deletes nothing).
+    let out = world.run("reset", &[]);
+    support::failed_with(&out, 2, &["--keep-cluster` resets only the stack", "--yes"]);
+    assert_eq!(uid(ns_path).as_ref(), Some(&before));
+    let calls_before = stand_ins::calls(&world.sandbox).len();
+    world
+        .api
+        .namespace_deletion_takes(Duration::from_millis(800));
+
+    let out = world.run("reset", &["--keep-cluster", "--yes"]);
+    let said = stderr(&out);
+    ok(&out);
+    assert!(
+        said.contains("done: Deleting namespace korthbox: deleted, with its volumes"),
+        "{said}"
+    );
+    assert!(
+        said.contains("the cluster, its nodes and their images stay"),
+        "{said}"
+    );
+    assert!(said.contains("done: Proving Orthanc works"), "{said}");
+    let calls: Vec<String> = stand_ins::calls(&world.sandbox)[calls_before..]
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    for forbidden in ["delete", "create cluster", "load"] {
+        assert!(
+            !calls.iter().any(|c| c.contains(forbidden)),
+            "`{forbidden}` was called: {calls:?}"
+        );
+    }
+    // The namespace came back as a new object; the old volumes are gone, new ones bound.
+    let after = uid(ns_path).expect("the namespace is back");
+    assert_ne!(before, after);
+    let volumes_after = volumes();
+    assert!(
+        volumes_before.iter().all(|v| !volumes_after.contains(v)),
+        "{volumes_before:?} {volumes_after:?}"
+    );
+    assert_eq!(volumes_after.len(), volumes_before.len());
+    let writes = world.api.writes();
+    assert!(
+        writes
+            .iter()
+            .any(|w| w.starts_with("DELETE /api/v1/namespaces/korthbox")),
+        "{writes:#?}"
+    );
+
+    // Without a terminal and without --yes it asks for --yes, and deletes nothing.
+    let out = world.run("reset", &["--keep-cluster"]);
+    support::failed_with(&out, 2, &["--yes"]);
+    assert_eq!(uid(ns_path), Some(after));
 }

@@ -56,6 +56,7 @@ pub async fn reset(mut args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCo
         up: request(&args.up)?,
         yes: args.yes,
         force: args.force,
+        keep_cluster: args.keep_cluster,
     };
     let summary = down::reset(ctx, &req).await?;
     show(&args.up, ctx, ui, &summary)

@@ -134,6 +134,8 @@ pub struct ResetRequest {
     pub yes: bool,
     /// Delete a same-named cluster korthbox did not make.
     pub force: bool,
+    /// Delete only the sandbox's namespace; the cluster stays as it is.
+    pub keep_cluster: bool,
 }
 
 /// Deletes the sandbox whatever state it is in, then brings it up again, holding the lock from
@@ -144,7 +146,9 @@ pub async fn reset(ctx: &Context, req: &ResetRequest) -> Result<Summary, Error> 
     let reporter = ctx.steps.reporter();
     let lock = lock::acquire(&ctx.env, &wanted.name, "reset", req.up.lock_wait, reporter).await?;
     let facts = ctx.gather_for(wanted.provider).await;
-    if let Some(found) = target::locate(&ctx.env, &facts, wanted).await? {
+    if req.keep_cluster {
+        wipe_stack(ctx, req, &facts).await?;
+    } else if let Some(found) = target::locate(&ctx.env, &facts, wanted).await? {
         if found.exists {
             check_ours(ctx, &found, req.force, "reset")?;
         }
@@ -155,6 +159,79 @@ pub async fn reset(ctx: &Context, req: &ResetRequest) -> Result<Summary, Error> 
     }
     // The host has not changed since it was probed above: `up` reuses those facts.
     up::up(ctx, &req.up, Some(lock), Some(facts)).await
+}
+
+/// How long the volumes of a deleted namespace are waited for (their provisioner removes
+/// them, and their data); those still there then are named, not waited for.
+const VOLUMES_GONE: Duration = Duration::from_secs(60);
+
+/// `reset --keep-cluster`: the sandbox's namespace deleted, with everything in it — the
+/// database, every DICOM file, the claims and so the volumes behind them — and nothing else;
+/// `up` then applies the stack again on the same cluster, with the images its nodes have.
+async fn wipe_stack(
+    ctx: &Context,
+    req: &ResetRequest,
+    facts: &crate::host::HostFacts,
+) -> Result<(), Error> {
+    let wanted = &req.up.wanted;
+    let Some(found) = target::existing(&ctx.env, facts, wanted).await? else {
+        ctx.steps.note(&format!(
+            "there is no sandbox {}, so no cluster to keep: `up` makes one",
+            wanted.name
+        ));
+        return Ok(());
+    };
+    check_ours(ctx, &found, req.force, "reset")?;
+    let client = crate::cluster::client(&ctx.env, &found.context).await?;
+    crate::cluster::reachable(&ctx.env, &client, &found.context)
+        .await
+        .map_err(|e| {
+            e.hint("--keep-cluster needs a cluster that answers; `korthbox reset` without it deletes the cluster and makes it again")
+        })?;
+    let namespace = &req.up.stack.namespace;
+    ctx.steps.note(&format!(
+        "reset --keep-cluster deletes namespace {namespace} of sandbox {} — the database and every DICOM file — then applies the stack again; the cluster, its nodes and their images stay",
+        found.name
+    ));
+    confirm(ctx, "Reset it?", req.yes, "reset").await?;
+    let delete = async |_: &Phase<'_>| {
+        if !ownership::delete_namespace(&client, namespace, &found.name).await? {
+            return Ok::<_, Error>("there was none".to_string());
+        }
+        Ok(
+            match ownership::wait_volumes_gone(&client, namespace, VOLUMES_GONE).await? {
+                Ok(()) => "deleted, with its volumes".to_string(),
+                Err(left) => format!(
+                    "deleted; volumes {} are still being removed by their provisioner",
+                    left.join(", ")
+                ),
+            },
+        )
+    };
+    ctx.steps
+        .run(
+            format!("Deleting namespace {namespace}"),
+            delete,
+            Clone::clone,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Whether the sandbox's API server answers within a few seconds.
+async fn answers(ctx: &Context, found: &Target) -> bool {
+    let probe = async {
+        let client = crate::cluster::client(&ctx.env, &found.context)
+            .await
+            .ok()?;
+        crate::cluster::reachable(&ctx.env, &client, &found.context)
+            .await
+            .ok()
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), probe).await,
+        Ok(Some(_))
+    )
 }
 
 async fn wipe_after_asking(ctx: &Context, req: &ResetRequest, found: &Target) -> Result<(), Error> {
@@ -173,6 +250,12 @@ async fn wipe_after_asking(ctx: &Context, req: &ResetRequest, found: &Target) ->
     ctx.steps.note(&format!(
         "reset deletes {what}, then brings the sandbox up again"
     ));
+    if found.driver().makes_cluster() && answers(ctx, found).await {
+        ctx.steps.note(&format!(
+            "its cluster answers: `{}` resets only the stack and keeps the cluster, which is faster",
+            ctx.command_with("reset", &["--keep-cluster"])
+        ));
+    }
     confirm(ctx, "Reset it?", req.yes, "reset").await?;
     let namespace = &req.up.stack.namespace;
     ctx.steps

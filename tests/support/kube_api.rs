@@ -45,6 +45,13 @@ struct Store {
     logs: BTreeMap<String, String>,
     /// Volumes whose claims are gone, and since when.
     released: BTreeMap<String, std::time::Instant>,
+    /// How long a deleted namespace stays Terminating (its finalizers at work) before it and
+    /// what is in it are gone; and the namespaces terminating, with when they go.
+    namespace_deletion: std::time::Duration,
+    terminating: BTreeMap<String, std::time::Instant>,
+    /// Objects put into a namespace whenever it is created (again): what a cluster's own
+    /// tooling would recreate there, e.g. Secrets a real process was started with.
+    seeds: BTreeMap<String, Value>,
 }
 
 /// Where the local-path-provisioner korthbox installs runs.
@@ -101,6 +108,64 @@ impl Store {
         }
     }
 
+    /// Namespaces whose termination is over are gone, with everything in them.
+    fn finish_terminations(&mut self) {
+        let now = std::time::Instant::now();
+        let done: Vec<String> = self
+            .terminating
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(ns, _)| ns.clone())
+            .collect();
+        for ns in done {
+            self.terminating.remove(&ns);
+            self.remove_namespace(&ns);
+        }
+    }
+
+    /// Namespace `ns` and what is in it, gone; its claims' volumes released; readiness delays
+    /// count again from the next apply.
+    fn remove_namespace(&mut self, ns: &str) {
+        let inside = format!("/namespaces/{ns}/");
+        self.objects.remove(&format!("/api/v1/namespaces/{ns}"));
+        self.objects.retain(|k, _| !k.contains(&inside));
+        self.applied_at.retain(|k, _| !k.contains(&inside));
+        self.ready_at.retain(|k, _| !k.contains(&inside));
+        self.release_volumes(ns);
+        self.version += 1;
+    }
+
+    /// After namespace `path` was created: the seeds that go into it.
+    fn seed(&mut self, path: &str) {
+        let Some(ns) = path.strip_prefix("/api/v1/namespaces/") else {
+            return;
+        };
+        if ns.contains('/') {
+            return;
+        }
+        let inside = format!("/namespaces/{ns}/");
+        let seeds: Vec<(String, Value)> = self
+            .seeds
+            .iter()
+            .filter(|(k, _)| k.contains(&inside))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, v) in seeds {
+            self.insert(k, v);
+        }
+    }
+
+    /// A write into a namespace being deleted, refused as the API server refuses it.
+    fn refused_while_terminating(&self, path: &str) -> Option<String> {
+        let ns = path
+            .strip_prefix("/api/v1/namespaces/")
+            .or_else(|| path.split_once("/namespaces/").map(|(_, rest)| rest))?;
+        let (ns, inside) = ns.split_once('/')?;
+        (!inside.is_empty() && self.terminating.contains_key(ns)).then(|| {
+            format!("unable to create new content in namespace {ns} because it is being terminated")
+        })
+    }
+
     /// Releases the volumes bound to claims in namespace `ns` (their claims are being deleted).
     fn release_volumes(&mut self, ns: &str) {
         let bound: Vec<String> = self
@@ -124,6 +189,7 @@ impl Store {
     /// applied while the cluster was not ready become ready once it is.
     fn collection(&mut self, path: &str, query: &str) -> BTreeMap<String, Value> {
         self.reclaim();
+        self.finish_terminations();
         let prefix = format!("{path}/");
         // `/api/v1/persistentvolumeclaims`: a namespaced kind in every namespace.
         let (base, resource) = path.rsplit_once('/').unwrap_or(("", path));
@@ -357,6 +423,18 @@ impl FakeApi {
     /// resourceVersion.
     pub fn put(&self, path: &str, object: Value) {
         self.store.lock().unwrap().insert(path.to_string(), object);
+    }
+
+    /// Puts `object` at `path` now and again whenever its namespace is created anew.
+    pub fn put_seed(&self, path: &str, object: Value) {
+        let mut store = self.store.lock().unwrap();
+        store.seeds.insert(path.to_string(), object.clone());
+        store.insert(path.to_string(), object);
+    }
+
+    /// A deleted namespace stays Terminating this long before it and its content are gone.
+    pub fn namespace_deletion_takes(&self, time: std::time::Duration) {
+        self.store.lock().unwrap().namespace_deletion = time;
     }
 
     /// The object at `path` now (what the cluster's controllers had time to do, done).
@@ -835,6 +913,13 @@ fn handle(
     body: &[u8],
 ) -> (String, Value) {
     store.reclaim();
+    store.finish_terminations();
+    if method != "GET"
+        && method != "DELETE"
+        && let Some(message) = store.refused_while_terminating(path)
+    {
+        return status(403, "Forbidden", message);
+    }
     match method {
         "GET" if is_collection(path) => {
             let items: Vec<Value> = store.collection(path, query).into_values().collect();
@@ -864,7 +949,8 @@ fn handle(
             store.version += 1;
             object["metadata"]["resourceVersion"] = json!(store.version.to_string());
             object["metadata"]["uid"] = json!(format!("uid-{}", store.version));
-            store.objects.insert(key, object.clone());
+            store.objects.insert(key.clone(), object.clone());
+            store.seed(&key);
             ("201 Created".into(), object)
         }
         "PATCH" => {
@@ -912,6 +998,9 @@ fn handle(
                 object["status"] = old["status"].clone();
             }
             store.objects.insert(path.to_string(), object.clone());
+            if old.is_none() {
+                store.seed(path);
+            }
             ("200 OK".into(), object)
         }
         "DELETE" => {
@@ -928,14 +1017,28 @@ fn handle(
                 );
                 return status(409, "Conflict", message);
             }
+            // Deleting a namespace deletes what is in it, claims included: at once, or after
+            // a time Terminating.
+            if let Some(ns) = path
+                .strip_prefix("/api/v1/namespaces/")
+                .filter(|ns| !ns.contains('/'))
+                && let Some(object) = store.objects.get_mut(path)
+            {
+                if store.namespace_deletion.is_zero() {
+                    let object = object.clone();
+                    store.remove_namespace(ns);
+                    return ("200 OK".into(), object);
+                }
+                object["metadata"]["deletionTimestamp"] = json!("2026-12-06T00:00:00Z");
+                object["status"] = json!({"phase": "Terminating"});
+                let object = object.clone();
+                let at = std::time::Instant::now() + store.namespace_deletion;
+                store.terminating.entry(ns.to_string()).or_insert(at);
+                store.version += 1;
+                return ("200 OK".into(), object);
+            }
             match store.objects.remove(path) {
                 Some(object) => {
-                    // Deleting a namespace deletes what is in it, claims included.
-                    if let Some(ns) = path.strip_prefix("/api/v1/namespaces/") {
-                        let inside = format!("/namespaces/{ns}/");
-                        store.objects.retain(|k, _| !k.contains(&inside));
-                        store.release_volumes(ns);
-                    }
                     store.version += 1;
                     ("200 OK".into(), object)
                 }

@@ -85,12 +85,13 @@ impl World {
                 paths: Vec::new(),
             },
         );
-        // The Secrets Orthanc was started with; `up` keeps Secrets that exist.
+        // The Secrets Orthanc was started with; `up` keeps Secrets that exist. Seeded: a reset
+        // that deletes the namespace finds them again, since this Orthanc keeps its passwords.
         for (name, password) in [
             ("orthanc-credentials", &rendered.orthanc_password),
             ("postgres-credentials", &rendered.postgres_password),
         ] {
-            api.put(
+            api.put_seed(
                 &format!("/api/v1/namespaces/korthbox/secrets/{name}"),
                 json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "korthbox", "resourceVersion": "1"},
                        "data": {"password": super::http::base64(password.as_bytes())}}),
