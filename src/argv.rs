@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use crate::error::Error;
 
 /// The subcommands, so that a neighbour's verb is told apart from korthbox's own.
-const COMMANDS: [&str; 21] = [
+const COMMANDS: [&str; 22] = [
     "up",
     "status",
     "down",
@@ -19,6 +19,7 @@ const COMMANDS: [&str; 21] = [
     "prove",
     "samples",
     "upload",
+    "export",
     "open",
     "install",
     "completions",

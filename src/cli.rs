@@ -88,6 +88,12 @@ pub enum Command {
         after_help = "Examples:\n  korthbox upload ~/dicom/\n  korthbox upload study1/ study2/ --workers 8 --json"
     )]
     Upload(Lazy<UploadArgs>),
+    /// Write every instance in Orthanc as DICOM files under DIR/PATIENT/STUDY/SERIES/;
+    /// resumable, and `korthbox upload DIR` puts them back.
+    #[command(
+        after_help = "Examples:\n  korthbox export ~/orthanc-backup\n  korthbox export ./studies --name dev --json\n  korthbox upload ~/orthanc-backup"
+    )]
+    Export(Lazy<ExportArgs>),
     /// Open Orthanc Explorer 2 (or the viewer) in the browser, forwarding first where needed.
     #[command(
         after_help = "Examples:\n  korthbox open\n  korthbox open --viewer\n  korthbox open --print"
@@ -707,6 +713,28 @@ pub struct UploadArgs {
 
     /// How many files are sent at once.
     #[arg(long, value_name = "N", default_value_t = crate::upload::WORKERS, value_parser = parse_workers)]
+    pub workers: usize,
+
+    /// How long one file may take.
+    #[arg(long, value_name = "DURATION", default_value = "120", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The folder to write into (made if missing); files already there, whole, are kept.
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub orthanc: OrthancArgs,
+
+    /// How many files are fetched at once.
+    #[arg(long, value_name = "N", default_value_t = crate::export::WORKERS, value_parser = parse_workers)]
     pub workers: usize,
 
     /// How long one file may take.

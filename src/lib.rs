@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod driver;
 pub mod env;
 pub mod error;
+pub mod export;
 pub mod host;
 pub mod install;
 pub mod lock;

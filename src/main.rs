@@ -46,7 +46,11 @@ fn main() -> std::process::ExitCode {
     // `upload` stops cleanly on it; everything else is interrupted by it.
     let ends_with_ctrl_c = matches!(
         cli.command,
-        Command::Forward(_) | Command::Open(_) | Command::Upload(_) | Command::Logs(_)
+        Command::Forward(_)
+            | Command::Open(_)
+            | Command::Upload(_)
+            | Command::Export(_)
+            | Command::Logs(_)
     );
     let hint = interrupted_hint(&cli.command);
     let code = runtime.block_on(async {

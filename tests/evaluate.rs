@@ -706,3 +706,125 @@ fn samples_into_a_folder_write_new_files_only() {
     assert!(stdout.starts_with("62 DICOM files under"), "{stdout}");
     assert!(dir.join("study-1/ct/003.dcm").is_file());
 }
+
+/// Every file under `dir`, recursively, with its path relative to `dir`.
+fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let data = std::fs::read(&path).unwrap();
+                out.push((path.strip_prefix(dir).unwrap().to_path_buf(), data));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+// Issue 24: `export` writes every instance as the file Orthanc keeps, under
+// PATIENT/STUDY/SERIES/; dcmdump parses each; an interrupted export continues (whole files
+// kept, a `.part` left behind started again); a different file is never overwritten; and
+// `upload DIR` puts every instance back, byte-identical.
+#[test]
+fn export_writes_every_instance_resumes_and_uploads_back_byte_identical() {
+    let Some(local) = local() else { return };
+    let out = local.run("samples", &["--studies", "2"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let dir = local.sandbox.path("export");
+    let out = local.run("export", &[dir.to_str().unwrap(), "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let done: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(done["instances"], 128, "{done:#}");
+    assert_eq!(done["written"], 128, "{done:#}");
+    let files = tree(&dir);
+    assert_eq!(files.len(), 128);
+    // Each file is the one Orthanc keeps, found by its SOP instance UID, at
+    // PATIENT/STUDY/SERIES/SOP.dcm.
+    let instances = local.orthanc.get("/instances?expand").json();
+    for instance in instances.as_array().unwrap() {
+        let id = instance["ID"].as_str().unwrap();
+        let sop = instance["MainDicomTags"]["SOPInstanceUID"]
+            .as_str()
+            .unwrap();
+        let series = local.orthanc.get(&format!("/instances/{id}/series")).json();
+        let study = local.orthanc.get(&format!("/instances/{id}/study")).json();
+        let expected = Path::new(study["PatientMainDicomTags"]["PatientID"].as_str().unwrap())
+            .join(study["MainDicomTags"]["StudyInstanceUID"].as_str().unwrap())
+            .join(
+                series["MainDicomTags"]["SeriesInstanceUID"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .join(format!("{sop}.dcm"));
+        let original = local.orthanc.get(&format!("/instances/{id}/file")).body;
+        let (_, exported) = files
+            .iter()
+            .find(|(p, _)| *p == expected)
+            .unwrap_or_else(|| panic!("{} missing", expected.display()));
+        assert_eq!(
+            support::sha256(exported),
+            support::sha256(&original),
+            "{}",
+            expected.display()
+        );
+    }
+    // dcmdump, an independent parser, reads every file.
+    let paths: Vec<std::path::PathBuf> = files.iter().map(|(p, _)| dir.join(p)).collect();
+    let out = run(Command::new("dcmdump").arg("-q").args(&paths));
+    assert!(out.status.success(), "{}", text(&out).1);
+
+    // As an interruption leaves it: some files missing, one half-written `.part`.
+    for (path, _) in &files[..10] {
+        std::fs::remove_file(dir.join(path)).unwrap();
+    }
+    let half = dir.join(files[0].0.with_extension("dcm.part"));
+    std::fs::write(&half, &files[0].1[..100]).unwrap();
+    let out = local.run("export", &[dir.to_str().unwrap(), "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let done: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (done["written"].clone(), done["kept"].clone()),
+        (json!(10), json!(118))
+    );
+    assert!(!half.exists());
+    assert_eq!(tree(&dir), files, "the resumed export is the same");
+
+    // A different file under an instance's name stays as it is, and the export says so.
+    let mine = dir.join(&files[5].0);
+    std::fs::write(&mine, b"not korthbox's").unwrap();
+    let out = local.run("export", &[dir.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("does not overwrite it"), "{stdout}");
+    assert_eq!(std::fs::read(&mine).unwrap(), b"not korthbox's");
+    std::fs::write(&mine, &files[5].1).unwrap();
+
+    // Orthanc emptied, then `upload DIR`: every instance back, byte-identical.
+    for patient in local.orthanc.get("/patients").json().as_array().unwrap() {
+        let path = format!("/patients/{}", patient.as_str().unwrap());
+        let r = support::http::request(
+            "DELETE",
+            local.orthanc.http,
+            &path,
+            ("admin", &local.orthanc.password),
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(local.count("CountInstances"), 0);
+    let out = local.run("upload", &[dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(local.count("CountInstances"), 128);
+    let again = local.sandbox.path("export-again");
+    let out = local.run("export", &[again.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(tree(&again), files);
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::args::wanted;
 use super::exit::ExitCode;
 use super::reach::reach;
-use crate::cli::{OpenArgs, SamplesArgs, UploadArgs};
+use crate::cli::{ExportArgs, OpenArgs, SamplesArgs, UploadArgs};
 use crate::error::{Error, Result};
 use crate::sandbox::{Context, access};
 use crate::ui::{Ui, render};
@@ -77,15 +77,7 @@ pub async fn upload(args: UploadArgs, ctx: &Context) -> Result<ExitCode> {
     );
     // Ctrl-C stops sending new files; those in flight finish, and the summary says how far
     // it got.
-    let stop = Arc::new(AtomicBool::new(false));
-    let watch = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        })
-    };
+    let (stop, watch) = stop_on_ctrl_c();
     let total = files.files.len();
     for skipped in &files.skipped {
         if let upload::Outcome::Skipped { reason } = &skipped.outcome {
@@ -116,6 +108,77 @@ pub async fn upload(args: UploadArgs, ctx: &Context) -> Result<ExitCode> {
             done.failed, done.files
         ))
         .hint("the reason for each is above; a file Orthanc cannot parse is usually truncated or not DICOM")
+        .reported_in_json(args.json));
+    }
+    Ok(ExitCode::Success)
+}
+
+/// Ctrl-C sets the flag that stops new work; the task ends when aborted.
+fn stop_on_ctrl_c() -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let watch = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+    };
+    (stop, watch)
+}
+
+pub async fn export(args: ExportArgs, ctx: &Context) -> Result<ExitCode> {
+    let reached = reach(&args.orthanc, ctx, args.timeout).await?;
+    let rest = reached.orthanc().rest()?;
+    let title = format!(
+        "Exporting {} to {}",
+        reached.describe(&args.orthanc),
+        args.dir.display()
+    );
+    let (stop, watch) = stop_on_ctrl_c();
+    let phase = ctx.steps.phase(title);
+    let done = crate::export::export(&rest, &args.dir, args.workers, stop, &phase).await;
+    watch.abort();
+    let done = match done {
+        Ok(done) => done,
+        Err(e) => {
+            phase.finish(false, "");
+            return Err(e);
+        }
+    };
+    phase.finish(done.complete(), &done.describe());
+    let mut out = std::io::stdout().lock();
+    match args.json {
+        true => render::json(&mut out, &done)?,
+        false => {
+            use std::io::Write;
+            writeln!(out, "{}", done.describe())?;
+            for (path, reason) in &done.failures {
+                writeln!(out, "  failed: {}: {reason}", path.display())?;
+            }
+            writeln!(
+                out,
+                "under {}; `korthbox upload {}` puts them back",
+                args.dir.display(),
+                args.dir.display()
+            )?;
+        }
+    }
+    if done.interrupted {
+        return Err(Error::interrupted(format!(
+            "interrupted after {} of {} instances",
+            done.written + done.kept + done.failed,
+            done.instances
+        ))
+        .hint("run the same export again: files already there, whole, are kept")
+        .reported_in_json(args.json));
+    }
+    if done.failed > 0 {
+        return Err(Error::failure(format!(
+            "{} of {} instances could not be written",
+            done.failed, done.instances
+        ))
+        .hint("the reason for each is above; run the same export again once it is fixed")
         .reported_in_json(args.json));
     }
     Ok(ExitCode::Success)

@@ -40,6 +40,7 @@ pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<E
         Command::Prove(Lazy(args)) => prove::run(args, &ctx).await,
         Command::Samples(Lazy(args)) => evaluate::samples(args, &ctx).await,
         Command::Upload(Lazy(args)) => evaluate::upload(args, &ctx).await,
+        Command::Export(Lazy(args)) => evaluate::export(args, &ctx).await,
         Command::Open(Lazy(args)) => evaluate::open(args, &ctx, ui).await,
         Command::Logs(Lazy(args)) => lifecycle::logs(args, &ctx, ui).await,
         Command::Version(Lazy(args)) => lifecycle::version(args),

@@ -140,4 +140,63 @@ impl Http {
                 ))
             })
     }
+    /// Sends `request` and, when the answer is 200, writes its body to `file` as it arrives
+    /// (memory does not grow with it), counting each piece in `written`; another status is an
+    /// `Err` with the start of its body.
+    pub async fn download(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+        file: &mut tokio::fs::File,
+        written: &std::sync::atomic::AtomicU64,
+    ) -> Result<u64, String> {
+        use tokio::io::AsyncWriteExt;
+        let mut request = request.map(|body| body.map_err(|never| match never {}).boxed());
+        super::proxy::authorize(&mut request);
+        let what = format!("{} {}", request.method(), request.uri());
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| format!("{what}: {}", super::words::words(&e)))?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            if status != 200 {
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let answer = Response {
+                    status,
+                    headers: HeaderMap::new(),
+                    body,
+                };
+                return Err(format!("{what} answered {status}: {}", answer.excerpt()));
+            }
+            let mut total = 0u64;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| format!("{what}: reading the answer: {e}"))?;
+                if let Ok(data) = frame.into_data() {
+                    file.write_all(&data)
+                        .await
+                        .map_err(|e| format!("{what}: writing the file: {e}"))?;
+                    total += data.len() as u64;
+                    written.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            file.flush()
+                .await
+                .map_err(|e| format!("{what}: writing the file: {e}"))?;
+            Ok(total)
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "{what}: not finished within {}",
+                    seconds(self.timeout)
+                ))
+            })
+    }
 }

@@ -129,6 +129,26 @@ impl Rest {
         self.http.send_body(request).await
     }
 
+    /// GETs `path` into `file` as it arrives, counting each piece in `written`; the bytes
+    /// written. Anything but 200 is an `Err`.
+    pub async fn download(
+        &self,
+        path: &str,
+        file: &mut tokio::fs::File,
+        written: &std::sync::atomic::AtomicU64,
+    ) -> Result<u64, String> {
+        let mut request = hyper::Request::builder()
+            .method("GET")
+            .uri(format!("{}{path}", self.base));
+        if let Some(auth) = &self.auth {
+            request = request.header("authorization", auth);
+        }
+        let request = request
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        self.http.download(request, file, written).await
+    }
+
     /// Sends the call and wants 200 with JSON.
     pub async fn json(&self, call: Call<'_>) -> Result<Value, String> {
         let what = format!("{} {}", call.method, call.path);
