@@ -59,7 +59,7 @@ pub enum Command {
     Start(Lazy<UpArgs>),
     /// Delete the sandbox whatever state it is in, clean up what it left, and bring it up again.
     #[command(
-        after_help = "Examples:\n  korthbox reset --yes\n  korthbox reset --keep-cluster --yes\n  korthbox reset dev --workers 1"
+        after_help = "Examples:\n  korthbox reset --yes\n  korthbox reset --keep-cluster --yes\n  korthbox reset --keep-studies\n  korthbox reset dev --workers 1"
     )]
     Reset(Lazy<ResetArgs>),
     /// Forward Orthanc's ports to 127.0.0.1 until Ctrl-C (for minikube and existing clusters).
@@ -601,6 +601,11 @@ pub struct ResetArgs {
     /// boot, no image load.
     #[arg(long)]
     pub keep_cluster: bool,
+
+    /// Keep the studies: export every instance to korthbox's cache first, upload them to the
+    /// new sandbox, and delete the export once Orthanc holds all of them.
+    #[arg(long)]
+    pub keep_studies: bool,
 }
 
 #[derive(Debug, Args)]

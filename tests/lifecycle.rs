@@ -1506,3 +1506,75 @@ fn reset_keep_cluster_deletes_the_namespace_only_and_brings_the_stack_back() {
     support::failed_with(&out, 2, &["--yes"]);
     assert_eq!(uid(ns_path), Some(after));
 }
+
+/// Deletes every patient in the real Orthanc: what deleting the sandbox's namespace does to
+/// the studies of a real one.
+fn empty(orthanc: &support::orthanc::Orthanc) {
+    for patient in orthanc.get("/patients").json().as_array().unwrap() {
+        let path = format!("/patients/{}", patient.as_str().unwrap());
+        let auth = ("admin", orthanc.password.as_str());
+        let r = support::http::request("DELETE", orthanc.http, &path, auth, b"").unwrap();
+        assert_eq!(r.status, 200);
+    }
+}
+
+/// Runs `reset` with `args`; once its export is done, `meanwhile` runs (the test's stand-in
+/// for the deletion that follows); the whole output.
+fn reset_with(world: &World, args: &[&str], meanwhile: impl FnOnce()) -> std::process::Output {
+    let mut child = world.spawn("reset", args);
+    let rest = wait_for_line(&mut child, "done: Exporting the sandbox's studies");
+    meanwhile();
+    let mut out = child.wait_with_output().unwrap();
+    out.stderr = rest.iter().collect::<Vec<_>>().join("\n").into_bytes();
+    out
+}
+
+// Issue 24: `reset --keep-studies` exports every instance before deleting anything, uploads
+// them to the new sandbox and deletes the export once Orthanc holds them all; when the upload
+// fails, the export stays and the error says where it is and how to finish.
+#[test]
+fn reset_keep_studies_brings_every_instance_back_and_keeps_the_export_when_it_cannot() {
+    let Some(world) = World::new() else { return };
+    ok(&world.run("up", &[]));
+    ok(&world.run("samples", &["--studies", "1"]));
+    let count = || world.orthanc.get("/statistics").json()["CountInstances"].clone();
+    assert_eq!(count(), 64);
+    let export = world.sandbox.path("home/.cache/korthbox/exports/korthbox");
+    world
+        .api
+        .namespace_deletion_takes(Duration::from_millis(500));
+
+    let args = ["--keep-cluster", "--keep-studies", "--yes"];
+    let out = reset_with(&world, &args, || {
+        assert_eq!(
+            support::orthanc::files_under(&export),
+            64,
+            "exported before anything is deleted"
+        );
+        empty(&world.orthanc);
+    });
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("64 instances back in Orthanc"), "{said}");
+    assert_eq!(count(), 64);
+    assert!(!export.exists(), "the export is deleted once all are back");
+
+    // A file of the export Orthanc cannot store: the reset fails, the export stays, and the
+    // error names the folder and the command that finishes.
+    let out = reset_with(&world, &args, || {
+        empty(&world.orthanc);
+        let first = std::fs::read_dir(&export).unwrap().next().unwrap().unwrap();
+        let mut dicom = vec![0u8; 128];
+        dicom.extend_from_slice(b"DICM\x02\x00\x10\x00UI");
+        std::fs::write(first.path().join("truncated.dcm"), dicom).unwrap();
+    });
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("the export is kept"), "{said}");
+    assert!(
+        said.contains(&format!("`korthbox upload {}`", export.display())),
+        "{said}"
+    );
+    assert!(export.exists());
+    assert_eq!(support::orthanc::files_under(&export), 65);
+}

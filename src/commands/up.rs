@@ -57,6 +57,7 @@ pub async fn reset(mut args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCo
         yes: args.yes,
         force: args.force,
         keep_cluster: args.keep_cluster,
+        keep_studies: args.keep_studies,
     };
     let summary = down::reset(ctx, &req).await?;
     show(&args.up, ctx, ui, &summary)

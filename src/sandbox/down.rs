@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::Context;
 use super::steps::{self, deleted_detail};
+use super::studies;
 use super::target::{self, Target, Wanted};
 use super::up::{self, Summary};
 use crate::driver::actions::{self, Deleted};
@@ -136,86 +137,187 @@ pub struct ResetRequest {
     pub force: bool,
     /// Delete only the sandbox's namespace; the cluster stays as it is.
     pub keep_cluster: bool,
+    /// Export the studies first and upload them to the new sandbox.
+    pub keep_studies: bool,
 }
 
 /// Deletes the sandbox whatever state it is in, then brings it up again, holding the lock from
-/// the first look to the end of `up`.
+/// the first look to the end of `up`; with `keep_studies`, exports the studies after asking
+/// and before deleting, and uploads them to the new sandbox.
 pub async fn reset(ctx: &Context, req: &ResetRequest) -> Result<Summary, Error> {
     let wanted = &req.up.wanted;
     wanted.check()?;
     let reporter = ctx.steps.reporter();
     let lock = lock::acquire(&ctx.env, &wanted.name, "reset", req.up.lock_wait, reporter).await?;
     let facts = ctx.gather_for(wanted.provider).await;
-    if req.keep_cluster {
-        wipe_stack(ctx, req, &facts).await?;
-    } else if let Some(found) = target::locate(&ctx.env, &facts, wanted).await? {
-        if found.exists {
-            check_ours(ctx, &found, req.force, "reset")?;
+    let wipe = ask(ctx, req, &facts).await?;
+    let namespace = &req.up.stack.namespace;
+    let saved = match (req.keep_studies, wipe.has_studies()) {
+        (true, true) => Some(studies::save(ctx, wanted, namespace).await?),
+        (true, false) => {
+            ctx.steps.note(&format!(
+                "there is no sandbox {}, so no studies to keep",
+                wanted.name
+            ));
+            None
         }
-        // A cluster that is not listed may be half-made; korthbox cleans up after its own only.
-        if found.exists || found.made_by_korthbox(&ctx.env) {
-            wipe_after_asking(ctx, req, &found).await?;
+        (false, _) => None,
+    };
+    let summary = async {
+        carry_out(ctx, req, &wipe).await?;
+        // The host has not changed since it was probed above: `up` reuses those facts.
+        up::up(ctx, &req.up, Some(lock), Some(facts)).await
+    }
+    .await;
+    let Some((dir, instances)) = saved else {
+        return summary;
+    };
+    let summary = summary.map_err(|e| e.hint(studies::finish_by_hand(&dir)))?;
+    // The lock again (`up` let it go), so that no other korthbox works on the sandbox while
+    // its studies go back.
+    let reporter = ctx.steps.reporter();
+    let _lock = lock::acquire(&ctx.env, &wanted.name, "reset", req.up.lock_wait, reporter)
+        .await
+        .map_err(|e| e.hint(studies::finish_by_hand(&dir)))?;
+    let back = studies::restore(ctx, wanted, namespace, &dir).await?;
+    ctx.steps
+        .note(&format!("{back} ({instances} exported before the reset)"));
+    Ok(summary)
+}
+
+/// What a reset deletes, decided (and agreed to) before anything is.
+enum Wipe {
+    /// There is nothing of the sandbox's.
+    Nothing,
+    /// `--keep-cluster`: the sandbox's namespace in this cluster, which answers.
+    Stack(Box<Target>, kube::Client),
+    /// The whole sandbox (its cluster, or on an existing cluster what korthbox put there).
+    Sandbox(Box<Target>),
+}
+
+impl Wipe {
+    /// Whether there is a sandbox whose studies could be exported.
+    fn has_studies(&self) -> bool {
+        match self {
+            Wipe::Nothing => false,
+            Wipe::Stack(..) => true,
+            Wipe::Sandbox(found) => found.exists,
         }
     }
-    // The host has not changed since it was probed above: `up` reuses those facts.
-    up::up(ctx, &req.up, Some(lock), Some(facts)).await
+}
+
+/// Finds what a reset deletes, checks it is korthbox's, says what goes, and asks.
+async fn ask(
+    ctx: &Context,
+    req: &ResetRequest,
+    facts: &crate::host::HostFacts,
+) -> Result<Wipe, Error> {
+    let wanted = &req.up.wanted;
+    let keeps = match req.keep_studies {
+        true => "; the studies are exported first and put back",
+        false => "",
+    };
+    if req.keep_cluster {
+        let Some(found) = target::existing(&ctx.env, facts, wanted).await? else {
+            ctx.steps.note(&format!(
+                "there is no sandbox {}, so no cluster to keep: `up` makes one",
+                wanted.name
+            ));
+            return Ok(Wipe::Nothing);
+        };
+        check_ours(ctx, &found, req.force, "reset")?;
+        let client = crate::cluster::client(&ctx.env, &found.context).await?;
+        crate::cluster::reachable(&ctx.env, &client, &found.context)
+            .await
+            .map_err(|e| {
+                e.hint("--keep-cluster needs a cluster that answers; `korthbox reset` without it deletes the cluster and makes it again")
+            })?;
+        ctx.steps.note(&format!(
+            "reset --keep-cluster deletes namespace {} of sandbox {} — the database and every DICOM file — then applies the stack again; the cluster, its nodes and their images stay{keeps}",
+            req.up.stack.namespace, found.name
+        ));
+        confirm(ctx, "Reset it?", req.yes, "reset").await?;
+        return Ok(Wipe::Stack(Box::new(found), client));
+    }
+    let Some(found) = target::locate(&ctx.env, facts, wanted).await? else {
+        return Ok(Wipe::Nothing);
+    };
+    if found.exists {
+        check_ours(ctx, &found, req.force, "reset")?;
+    }
+    // A cluster that is not listed may be half-made; korthbox cleans up after its own only.
+    if !(found.exists || found.made_by_korthbox(&ctx.env)) {
+        return Ok(Wipe::Nothing);
+    }
+    let what = if found.driver().makes_cluster() {
+        format!(
+            "sandbox {} ({} cluster) and all data in it — the database and every DICOM file",
+            found.name,
+            found.driver.label()
+        )
+    } else {
+        format!(
+            "sandbox {} in context {} (its PostgreSQL data and DICOM files)",
+            found.name, found.context
+        )
+    };
+    ctx.steps.note(&format!(
+        "reset deletes {what}, then brings the sandbox up again{keeps}"
+    ));
+    if found.driver().makes_cluster() && answers(ctx, &found).await {
+        ctx.steps.note(&format!(
+            "its cluster answers: `{}` resets only the stack and keeps the cluster, which is faster",
+            ctx.command_with("reset", &["--keep-cluster"])
+        ));
+    }
+    confirm(ctx, "Reset it?", req.yes, "reset").await?;
+    Ok(Wipe::Sandbox(Box::new(found)))
 }
 
 /// How long the volumes of a deleted namespace are waited for (their provisioner removes
 /// them, and their data); those still there then are named, not waited for.
 const VOLUMES_GONE: Duration = Duration::from_secs(60);
 
-/// `reset --keep-cluster`: the sandbox's namespace deleted, with everything in it — the
-/// database, every DICOM file, the claims and so the volumes behind them — and nothing else;
-/// `up` then applies the stack again on the same cluster, with the images its nodes have.
-async fn wipe_stack(
-    ctx: &Context,
-    req: &ResetRequest,
-    facts: &crate::host::HostFacts,
-) -> Result<(), Error> {
-    let wanted = &req.up.wanted;
-    let Some(found) = target::existing(&ctx.env, facts, wanted).await? else {
-        ctx.steps.note(&format!(
-            "there is no sandbox {}, so no cluster to keep: `up` makes one",
-            wanted.name
-        ));
-        return Ok(());
-    };
-    check_ours(ctx, &found, req.force, "reset")?;
-    let client = crate::cluster::client(&ctx.env, &found.context).await?;
-    crate::cluster::reachable(&ctx.env, &client, &found.context)
-        .await
-        .map_err(|e| {
-            e.hint("--keep-cluster needs a cluster that answers; `korthbox reset` without it deletes the cluster and makes it again")
-        })?;
+/// Deletes what [`ask`] found.
+async fn carry_out(ctx: &Context, req: &ResetRequest, what: &Wipe) -> Result<(), Error> {
     let namespace = &req.up.stack.namespace;
-    ctx.steps.note(&format!(
-        "reset --keep-cluster deletes namespace {namespace} of sandbox {} — the database and every DICOM file — then applies the stack again; the cluster, its nodes and their images stay",
-        found.name
-    ));
-    confirm(ctx, "Reset it?", req.yes, "reset").await?;
-    let delete = async |_: &Phase<'_>| {
-        if !ownership::delete_namespace(&client, namespace, &found.name).await? {
-            return Ok::<_, Error>("there was none".to_string());
+    match what {
+        Wipe::Nothing => {}
+        // The sandbox's namespace, with everything in it — the database, every DICOM file,
+        // the claims and so the volumes behind them — and nothing else.
+        Wipe::Stack(found, client) => {
+            let delete = async |_: &Phase<'_>| delete_stack(client, namespace, &found.name).await;
+            let title = format!("Deleting namespace {namespace}");
+            ctx.steps.run(title, delete, Clone::clone).await?;
         }
-        Ok(
-            match ownership::wait_volumes_gone(&client, namespace, VOLUMES_GONE).await? {
-                Ok(()) => "deleted, with its volumes".to_string(),
-                Err(left) => format!(
-                    "deleted; volumes {} are still being removed by their provisioner",
-                    left.join(", ")
-                ),
-            },
-        )
-    };
-    ctx.steps
-        .run(
-            format!("Deleting namespace {namespace}"),
-            delete,
-            Clone::clone,
-        )
-        .await?;
+        Wipe::Sandbox(found) => {
+            let wait = req.up.wait;
+            let delete = async |phase: &Phase<'_>| wipe(ctx, found, (namespace, wait), phase).await;
+            let title = format!("Deleting sandbox {}", found.name);
+            ctx.steps.run(title, delete, Clone::clone).await?;
+        }
+    }
     Ok(())
+}
+
+/// Deletes the sandbox's namespace and waits a while for the volumes behind its claims.
+async fn delete_stack(
+    client: &kube::Client,
+    namespace: &str,
+    instance: &crate::spec::SandboxName,
+) -> Result<String, Error> {
+    if !ownership::delete_namespace(client, namespace, instance).await? {
+        return Ok("there was none".to_string());
+    }
+    Ok(
+        match ownership::wait_volumes_gone(client, namespace, VOLUMES_GONE).await? {
+            Ok(()) => "deleted, with its volumes".to_string(),
+            Err(left) => format!(
+                "deleted; volumes {} are still being removed by their provisioner",
+                left.join(", ")
+            ),
+        },
+    )
 }
 
 /// Whether the sandbox's API server answers within a few seconds.
@@ -232,40 +334,6 @@ async fn answers(ctx: &Context, found: &Target) -> bool {
         tokio::time::timeout(Duration::from_secs(3), probe).await,
         Ok(Some(_))
     )
-}
-
-async fn wipe_after_asking(ctx: &Context, req: &ResetRequest, found: &Target) -> Result<(), Error> {
-    let what = if found.driver().makes_cluster() {
-        format!(
-            "sandbox {} ({} cluster) and all data in it — the database and every DICOM file",
-            found.name,
-            found.driver.label()
-        )
-    } else {
-        format!(
-            "sandbox {} in context {} (its PostgreSQL data and DICOM files)",
-            found.name, found.context
-        )
-    };
-    ctx.steps.note(&format!(
-        "reset deletes {what}, then brings the sandbox up again"
-    ));
-    if found.driver().makes_cluster() && answers(ctx, found).await {
-        ctx.steps.note(&format!(
-            "its cluster answers: `{}` resets only the stack and keeps the cluster, which is faster",
-            ctx.command_with("reset", &["--keep-cluster"])
-        ));
-    }
-    confirm(ctx, "Reset it?", req.yes, "reset").await?;
-    let namespace = &req.up.stack.namespace;
-    ctx.steps
-        .run(
-            format!("Deleting sandbox {}", found.name),
-            async |phase| wipe(ctx, found, (namespace, req.up.wait), phase).await,
-            Clone::clone,
-        )
-        .await?;
-    Ok(())
 }
 
 /// Deletes the cluster even when its API server is dead, then what the driver left behind.

@@ -11,6 +11,7 @@ pub mod pause;
 pub mod plan;
 pub mod status;
 pub mod steps;
+pub mod studies;
 pub mod target;
 pub mod up;
 
