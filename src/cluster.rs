@@ -45,6 +45,10 @@ pub struct NodeFacts {
     /// The Ready condition's reason and message when the node is not Ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_ready_because: Option<String>,
+    /// The pressure conditions that hold (`DiskPressure`, `MemoryPressure`, `PIDPressure`),
+    /// each with the kubelet's message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pressure: Vec<(String, String)>,
     pub container_runtime: String,
     pub kubelet_version: String,
     pub os_image: String,
@@ -82,11 +86,19 @@ impl NodeFacts {
                 }
             }
         });
+        let pressure = status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|c| c.type_.ends_with("Pressure") && c.status == "True")
+            .map(|c| (c.type_.clone(), c.message.clone().unwrap_or_default()))
+            .collect();
         Self {
             name,
             roles,
             ready,
             not_ready_because,
+            pressure,
             container_runtime: info
                 .map(|i| i.container_runtime_version.clone())
                 .unwrap_or_default(),
@@ -494,6 +506,7 @@ mod tests {
             roles: vec![],
             ready: true,
             not_ready_because: None,
+            pressure: vec![],
             container_runtime: runtime.into(),
             kubelet_version: "v1.36.4".into(),
             os_image: String::new(),

@@ -1324,12 +1324,23 @@ fn stop_and_start_on(engine: Engine) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let cleanup = || {
-        for (c, _) in &nodes {
-            let _ = engine.run(&["rm", "-f", c]);
+    // Removed however the test ends.
+    struct Cleanup(Engine, Vec<String>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for c in &self.1 {
+                let _ = self.0.run(&["rm", "-f", c]);
+            }
         }
-        let _ = engine.run(&["rm", "-f", &bystander]);
-    };
+    }
+    let _cleanup = Cleanup(
+        engine,
+        nodes
+            .iter()
+            .map(|(c, _)| c.clone())
+            .chain([bystander.clone()])
+            .collect(),
+    );
     stand_ins::add_korthbox_cluster(&world.sandbox, "kind", &name);
     world.api.kubeconfig(
         &world.sandbox.path("home/.kube/config"),
@@ -1338,9 +1349,6 @@ fn stop_and_start_on(engine: Engine) {
 
     let out = world.run("stop", &[&name, "--driver", "kind"]);
     let said = stderr(&out);
-    if !out.status.success() {
-        cleanup();
-    }
     ok(&out);
     assert!(said.contains("korthbox start"), "{said}");
     for (c, _) in &nodes {
@@ -1353,9 +1361,6 @@ fn stop_and_start_on(engine: Engine) {
     // `status` says it is stopped, and how to bring it back.
     let status = world.run("status", &["--name", &name, "--driver", "kind", "--json"]);
     let doc: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
-    if doc["state"] != "stopped" {
-        cleanup();
-    }
     assert_eq!(doc["state"], "stopped", "{doc:#}");
     assert_eq!(status.status.code(), Some(1));
     assert!(
@@ -1390,7 +1395,6 @@ fn stop_and_start_on(engine: Engine) {
         .iter()
         .map(|(c, _)| engine.container_state(c))
         .collect();
-    cleanup();
     assert!(out.status.success(), "{said}");
     assert!(states.iter().all(|(running, _)| *running), "{states:?}");
     // Load balancer, then control plane, then worker.
@@ -1399,6 +1403,55 @@ fn stop_and_start_on(engine: Engine) {
         "{states:?}"
     );
     assert!(said.contains("Proving Orthanc works"), "{said}");
+
+    // `up` on a stopped sandbox starts its nodes first, then proves it as usual.
+    ok(&world.run("stop", &[&name, "--driver", "kind"]));
+    let images = ["--orthanc-image", image, "--postgres-image", image];
+    let out = world.run(
+        "up",
+        &[&[name.as_str(), "--driver", "kind"][..], &images].concat(),
+    );
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "done: Starting 3 stopped nodes of kind cluster {name}"
+        )),
+        "{said}"
+    );
+    assert!(said.contains("done: Proving Orthanc works"), "{said}");
+    for (c, _) in &nodes {
+        assert!(engine.container_state(c).0, "{c} is not running");
+    }
+
+    // Its nodes run but its API server does not answer: the cluster does not come back, and
+    // `up` and `status` say so with the two ways forward.
+    let config = world.sandbox.path("home/.kube/config");
+    support::kube_api::write_kubeconfig(&config, &format!("kind-{name}"), "https://127.0.0.1:1");
+    let out = world.run(
+        "up",
+        &[
+            &[name.as_str(), "--driver", "kind", "--wait", "2"][..],
+            &images,
+        ]
+        .concat(),
+    );
+    support::failed_with(
+        &out,
+        1,
+        &[
+            &format!(
+                "kind cluster {name}: the cluster does not come back: 3 of its 3 node containers run but its API server does not answer"
+            ),
+            "--keep-studies",
+            &format!("`korthbox up --name {name} --driver kind` again"),
+            &format!("`korthbox reset --name {name} --driver kind` makes a new cluster"),
+        ],
+    );
+    let status = world.run("status", &[&name, "--driver", "kind", "--json"]);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    assert_eq!(doc["state"], "degraded", "{doc:#}");
+    assert_eq!(doc["diagnoses"][0]["reason"], "api-server-down", "{doc:#}");
 }
 
 // Issue 24: k3d and minikube stop and start with their own commands; an existing cluster is not

@@ -22,7 +22,9 @@ pub async fn status(mut args: StatusArgs, ctx: &Context, ui: &Ui) -> Result<Exit
     }
     Ok(match report.state {
         State::Healthy => ExitCode::Success,
-        State::Degraded | State::Absent | State::Busy | State::Stopped => ExitCode::Failure,
+        State::Degraded | State::Absent | State::Busy | State::Stopped | State::PartlyStopped => {
+            ExitCode::Failure
+        }
     })
 }
 

@@ -4,11 +4,13 @@
 //! context's [`Steps`] and returns data for `commands` to render.
 
 pub mod access;
+pub mod diagnose;
 pub mod down;
 pub mod host;
 pub mod parts;
 pub mod pause;
 pub mod plan;
+pub mod repair;
 pub mod status;
 pub mod steps;
 pub mod studies;

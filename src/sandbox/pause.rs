@@ -37,7 +37,7 @@ fn check(ctx: &Context, found: &Target, command: &str) -> Result<(), Error> {
 }
 
 /// Starts (`start`) or stops the sandbox's nodes; what changed, in words.
-async fn set_running(
+pub(super) async fn set_running(
     ctx: &Context,
     found: &Target,
     start: bool,

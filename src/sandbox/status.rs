@@ -7,6 +7,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde::Serialize;
 
 use super::Context;
+use super::diagnose::{self, Diagnosis, Reason};
 use super::target::{self, Target, Wanted};
 use crate::cluster::{self, NodeFacts};
 use crate::driver::DriverKind;
@@ -30,6 +31,9 @@ pub enum State {
     /// Its nodes are stopped (`korthbox stop`, a reboot, the engine restarted): everything is
     /// kept, `korthbox start` brings it back.
     Stopped,
+    /// Some of its nodes are stopped, some run.
+    #[serde(rename = "partly-stopped")]
+    PartlyStopped,
 }
 
 impl State {
@@ -40,6 +44,7 @@ impl State {
             State::Absent => "absent",
             State::Busy => "being worked on",
             State::Stopped => "stopped",
+            State::PartlyStopped => "partly stopped",
         }
     }
 }
@@ -54,6 +59,8 @@ pub struct Report {
     pub context: Option<String>,
     pub namespace: String,
     pub problems: Vec<String>,
+    /// Why it is not healthy, each reason with its evidence and fix (also among `problems`).
+    pub diagnoses: Vec<Diagnosis>,
     pub nodes: Vec<NodeFacts>,
     pub components: Vec<Component>,
     pub volumes: Vec<Volume>,
@@ -99,6 +106,7 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
         context: None,
         namespace: namespace.to_string(),
         problems: Vec::new(),
+        diagnoses: Vec::new(),
         nodes: Vec::new(),
         components: Vec::new(),
         volumes: Vec::new(),
@@ -132,50 +140,65 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
     report.context = Some(found.context.clone());
     let (base, endpoint) = endpoint(ctx, &found);
     report.endpoint = Some(endpoint);
-    if stopped(ctx, &found, &mut report).await {
+    let containers = stopped(ctx, &found, &mut report).await;
+    if report.state == State::Stopped {
         return Ok(report);
     }
-    inspect(ctx, &found.context, namespace, &mut report).await;
+    inspect(ctx, (&found, containers), namespace, &mut report).await;
     report.viewer = viewer_url(report.viewer.take(), base.as_deref());
     if let Some(who) = &report.busy {
         report.problems.push(format!("{who} is working on it"));
     }
+    let partly = report
+        .diagnoses
+        .iter()
+        .any(|d| d.reason == Reason::NodesStopped);
     report.state = match (&report.busy, report.problems.is_empty()) {
         (Some(_), _) => State::Busy,
         (None, true) => State::Healthy,
+        (None, false) if partly => State::PartlyStopped,
         (None, false) => State::Degraded,
     };
     Ok(report)
 }
 
-/// Whether the sandbox's node containers are all stopped (then its state says so, with the
-/// command that starts them); a sandbox some of whose nodes are stopped gets that problem.
-async fn stopped(ctx: &Context, found: &Target, report: &mut Report) -> bool {
+impl Report {
+    /// Adds a diagnosis, and its line among the problems.
+    fn diagnosed(&mut self, d: Diagnosis) {
+        self.problems.push(d.line());
+        self.diagnoses.push(d);
+    }
+}
+
+/// How many node containers the sandbox has and how many run, where korthbox can tell (kind's
+/// and k3d's nodes on an engine); all stopped makes its state stopped, with the command that
+/// starts them, and some stopped is a diagnosis.
+async fn stopped(ctx: &Context, found: &Target, report: &mut Report) -> Option<(usize, usize)> {
     let timeout = ctx.probe_timeout();
-    let Some((total, running)) =
-        crate::driver::nodes::count(found.driver(), &found.name, &found.provider, timeout).await
-    else {
-        return false;
-    };
+    let driver = found.driver();
+    let (total, running) =
+        crate::driver::nodes::count(driver, &found.name, &found.provider, timeout).await?;
     let start = ctx.same_target("start");
     match (total, running) {
-        (0, _) => false,
+        (0, _) => {}
         (_, 0) => {
             report.state = State::Stopped;
-            report.problems.push(format!(
-                "its {total} nodes are stopped; everything in them is kept: `{start}` brings them back"
-            ));
-            true
+            report.diagnosed(Diagnosis {
+                reason: Reason::NodesStopped,
+                subject: format!("sandbox {}", found.name),
+                detail: format!("its {total} nodes are stopped; everything in them is kept"),
+                fix: format!("`{start}` brings them back"),
+            });
         }
-        (_, n) if n < total => {
-            report.problems.push(format!(
-                "{} of its {total} nodes are stopped: `{start}` starts them",
-                total - n
-            ));
-            false
-        }
-        _ => false,
+        (_, n) if n < total => report.diagnosed(Diagnosis {
+            reason: Reason::NodesStopped,
+            subject: format!("sandbox {}", found.name),
+            detail: format!("{} of its {total} nodes are stopped", total - n),
+            fix: format!("`{start}` starts them"),
+        }),
+        _ => {}
     }
+    Some((total, running))
 }
 
 /// Where Orthanc answers: its base URL on the ports `up` mapped (read back from the
@@ -201,7 +224,13 @@ fn viewer_url(found: Option<String>, base: Option<&str>) -> Option<String> {
     })
 }
 
-async fn inspect(ctx: &Context, context: &str, namespace: &str, report: &mut Report) {
+async fn inspect(
+    ctx: &Context,
+    (found, containers): (&Target, Option<(usize, usize)>),
+    namespace: &str,
+    report: &mut Report,
+) {
+    let context = found.context.as_str();
     let client = match cluster::client(&ctx.env, context).await {
         Ok(c) => c,
         Err(e) => {
@@ -209,28 +238,37 @@ async fn inspect(ctx: &Context, context: &str, namespace: &str, report: &mut Rep
             return;
         }
     };
+    let logs = ctx.same_target("logs");
     match cluster::nodes(&client).await {
         Ok(nodes) => {
             for r in cluster::refusals(&nodes) {
                 report.problems.push(r.describe());
             }
-            for n in nodes.iter().filter(|n| !n.ready) {
-                report
-                    .problems
-                    .push(format!("node {} is not Ready", n.name));
+            for d in diagnose::nodes(&nodes, &format!("`{logs}`")) {
+                report.diagnosed(d);
             }
             report.nodes = nodes;
         }
         Err(e) => {
             // Said as `cluster check` says it: the URL, what failed, what to try.
             match cluster::reachable(&ctx.env, &client, context).await {
-                Err(e) => {
-                    report.problems.push(e.message.clone());
-                    report.problems.extend(e.cause_lines());
-                    report
-                        .problems
-                        .extend(e.hints().iter().map(|h| format!("hint: {h}")));
-                }
+                Err(e) => match containers {
+                    Some((total, running)) if running > 0 => {
+                        let commands = (ctx.same_target("up"), ctx.same_target("reset"));
+                        report.diagnosed(diagnose::api_server_down(
+                            context,
+                            (running, total),
+                            (&commands.0, &commands.1),
+                        ));
+                    }
+                    _ => {
+                        report.problems.push(e.message.clone());
+                        report.problems.extend(e.cause_lines());
+                        report
+                            .problems
+                            .extend(e.hints().iter().map(|h| format!("hint: {h}")));
+                    }
+                },
                 Ok(()) => report
                     .problems
                     .push(format!("could not list the nodes: {e}")),
@@ -239,6 +277,9 @@ async fn inspect(ctx: &Context, context: &str, namespace: &str, report: &mut Rep
         }
     }
     components(&client, namespace, report).await;
+    for d in diagnose::pods(&client, namespace, &logs).await {
+        report.diagnosed(d);
+    }
     volumes(&client, namespace, report).await;
     last_proof(&client, namespace, report).await;
 }
@@ -360,7 +401,7 @@ async fn volumes(client: &kube::Client, namespace: &str, report: &mut Report) {
             .unwrap_or_else(|| "Pending".into());
         let name = pvc.metadata.name.unwrap_or_default();
         if phase != "Bound" {
-            report.problems.push(format!("volume {name} is {phase}"));
+            report.diagnosed(diagnose::volume(client, namespace, &name, &phase).await);
         }
         report.volumes.push(Volume { name, phase });
     }

@@ -9,8 +9,9 @@ use tokio::task::JoinHandle;
 
 use super::Context;
 use super::host::{self, Host};
+use super::repair;
 use super::steps;
-use super::target::Wanted;
+use super::target::{Target, Wanted};
 use crate::driver::actions;
 use crate::driver::{AUTO_ORDER, DriverKind};
 use crate::error::Error;
@@ -118,6 +119,9 @@ pub async fn up(
         }
         false => None,
     };
+    if created.as_ref().is_some_and(|c| !c.created) {
+        repair::wake(ctx, target, req.timeout).await?;
+    }
     let images = match pulls {
         Some(pulls) => pulls.finish(ctx).await?,
         None => Vec::new(),
@@ -129,7 +133,10 @@ pub async fn up(
         let title = format!("Loading {} images into the nodes", tagged.len());
         steps::load_images(ctx, title, target, &tagged, req.timeout).await?;
     }
-    steps::check_cluster(ctx, &target.context, req.wait).await?;
+    if let Err(e) = steps::check_cluster(ctx, &target.context, req.wait).await {
+        return Err(repair::not_coming_back(ctx, target, e).await);
+    }
+    restart_stuck(ctx, target, &req.stack.namespace).await?;
     let deployed = steps::apply_stack(ctx, target, stack, req.wait).await?;
     let namespace = deployed.spec.namespace.clone();
     let instance = target.name.as_str();
@@ -160,6 +167,19 @@ pub async fn up(
         samples,
         phases,
     })
+}
+
+/// korthbox's pods stuck in a back-off, restarted before the stack is applied and waited for
+/// (a phase only when there are some).
+async fn restart_stuck(ctx: &Context, target: &Target, namespace: &str) -> Result<(), Error> {
+    let client = crate::cluster::client(&ctx.env, &target.context).await?;
+    let instance = target.name.as_str();
+    let stuck = repair::restart_stuck(&client, namespace, instance).await?;
+    if !stuck.is_empty() {
+        let phase = ctx.steps.phase("Restarting korthbox's stuck pods");
+        phase.finish(true, &stuck.join(", "));
+    }
+    Ok(())
 }
 
 /// Image pulls into the host's engine, running while the cluster is created.
