@@ -1631,3 +1631,178 @@ fn reset_keep_studies_brings_every_instance_back_and_keeps_the_export_when_it_ca
     assert!(export.exists());
     assert_eq!(support::orthanc::files_under(&export), 65);
 }
+
+// Issue 24: `status` diagnoses each way a sandbox breaks, with the cluster's own evidence and
+// the fix, in `--json` too; one case at a time, each undone before the next.
+#[test]
+fn status_diagnoses_each_reason_with_its_evidence_and_fix() {
+    let Some(world) = World::new() else { return };
+    ok(&world.run("up", &[]));
+    let ns = "/api/v1/namespaces/korthbox";
+    let worker = "/api/v1/nodes/kind-worker";
+    let orthanc_pod = format!("{ns}/pods/orthanc-0");
+    let postgres_pod = format!("{ns}/pods/postgres-0");
+    let claim = format!("{ns}/persistentvolumeclaims/orthanc-storage");
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| json!({"type": kind, "status": status, "reason": reason, "message": message});
+    let waiting = |name: &str, reason: &str, message: &str| {
+        json!({"phase": "Pending", "containerStatuses": [{"name": name, "image": "docker.io/library/postgres:17.11-bookworm",
+               "imageID": "", "ready": false, "restartCount": 7,
+               "state": {"waiting": {"reason": reason, "message": message}}}]})
+    };
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, String, Change, &str, &[&str])> = vec![
+        (
+            "node-not-ready",
+            worker.to_string(),
+            Box::new(move |n: &mut Value| {
+                n["status"]["conditions"] = json!([condition(
+                    "Ready",
+                    "False",
+                    "KubeletNotReady",
+                    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady"
+                )]);
+            }),
+            "node kind-worker",
+            &[
+                "KubeletNotReady: container runtime network not ready",
+                "korthbox up",
+            ],
+        ),
+        (
+            "node-pressure",
+            worker.to_string(),
+            Box::new(move |n: &mut Value| {
+                let conditions = n["status"]["conditions"].as_array_mut().unwrap();
+                conditions.push(condition(
+                    "DiskPressure",
+                    "True",
+                    "KubeletHasDiskPressure",
+                    "kubelet has disk pressure",
+                ));
+            }),
+            "node kind-worker",
+            &[
+                "DiskPressure: kubelet has disk pressure",
+                "docker system prune",
+            ],
+        ),
+        (
+            "crash-loop",
+            orthanc_pod.clone(),
+            Box::new(move |p: &mut Value| {
+                p["status"] = waiting(
+                    "orthanc",
+                    "CrashLoopBackOff",
+                    "back-off 5m0s restarting failed container",
+                );
+            }),
+            "pod orthanc-0 (container orthanc)",
+            &[
+                "CrashLoopBackOff, restarted 7 times",
+                "E1206 PostgreSQL: connection refused",
+                "korthbox logs",
+            ],
+        ),
+        (
+            "image-pull",
+            postgres_pod.clone(),
+            Box::new(move |p: &mut Value| {
+                p["status"] = waiting(
+                    "postgres",
+                    "ImagePullBackOff",
+                    "Back-off pulling image \"docker.io/library/postgres:17.11-bookworm\"",
+                );
+            }),
+            "pod postgres-0 (container postgres)",
+            &[
+                "ImagePullBackOff: the node cannot pull docker.io/library/postgres:17.11-bookworm",
+                "--registry-mirror",
+            ],
+        ),
+        (
+            "volume-pending",
+            claim.clone(),
+            Box::new(|c: &mut Value| c["status"] = json!({"phase": "Pending"})),
+            "volume orthanc-storage",
+            &[
+                "Pending (ProvisioningFailed: storageclass.storage.k8s.io \"fast\" not found)",
+                "--storage local-path",
+            ],
+        ),
+    ];
+    world.api.log(
+        "orthanc",
+        "W1206 starting\nE1206 PostgreSQL: connection refused\nE1206 exiting\n",
+    );
+    world.api.put(
+        &format!("{ns}/events/orthanc-storage.1"),
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "orthanc-storage.1", "namespace": "korthbox"},
+               "involvedObject": {"kind": "PersistentVolumeClaim", "name": "orthanc-storage", "namespace": "korthbox"},
+               "reason": "ProvisioningFailed", "message": "storageclass.storage.k8s.io \"fast\" not found",
+               "lastTimestamp": "2026-12-06T10:00:00Z", "type": "Warning"}),
+    );
+    let healthy = world.run("status", &["--json"]);
+    let doc: Value = serde_json::from_slice(&healthy.stdout).unwrap();
+    assert_eq!(doc["state"], "healthy", "{doc:#}");
+    assert_eq!(doc["diagnoses"], json!([]), "{doc:#}");
+    for (reason, path, change, subject, says) in cases {
+        let before = world
+            .api
+            .get(&path)
+            .unwrap_or_else(|| panic!("{path}: {:#?}", world.api.paths()));
+        let mut broken = before.clone();
+        change(&mut broken);
+        world.api.put(&path, broken);
+        let out = world.run("status", &["--json"]);
+        // The table says it too.
+        let table = world.run("status", &[]);
+        world.api.put(&path, before);
+        assert_eq!(out.status.code(), Some(1), "{reason}");
+        let table = String::from_utf8_lossy(&table.stdout).to_string();
+        assert!(table.contains(&format!("{subject}: ")), "{reason}: {table}");
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["state"], "degraded", "{reason}: {doc:#}");
+        let found = doc["diagnoses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["reason"] == reason)
+            .unwrap_or_else(|| panic!("no {reason} in {doc:#}"));
+        assert_eq!(found["subject"], subject, "{found:#}");
+        let text = format!("{} {}", found["detail"], found["fix"]).replace("\\\"", "\"");
+        for said in says {
+            assert!(
+                text.contains(said),
+                "{reason}: {said:?} missing from {text}"
+            );
+        }
+    }
+}
+
+// Issue 24: `up` restarts korthbox's pods stuck in a back-off (the cause fixed meanwhile) and
+// proves the sandbox; the stuck pod is deleted with its UID as precondition.
+#[test]
+fn up_restarts_korthboxs_stuck_pods_then_proves() {
+    let Some(world) = World::new() else { return };
+    ok(&world.run("up", &[]));
+    let path = "/api/v1/namespaces/korthbox/pods/orthanc-0";
+    let mut stuck = world.api.get(path).unwrap();
+    let uid = stuck["metadata"]["uid"].clone();
+    stuck["status"] = json!({"phase": "Running", "containerStatuses": [{"name": "orthanc", "image": "x",
+        "imageID": "", "ready": false, "restartCount": 9,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}}}]});
+    world.api.put(path, stuck);
+    let out = world.run("up", &[]);
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("done: Restarting korthbox's stuck pods: orthanc-0 (CrashLoopBackOff)"),
+        "{said}"
+    );
+    assert!(said.contains("done: Proving Orthanc works"), "{said}");
+    let now = world.api.get(path).unwrap();
+    assert_ne!(now["metadata"]["uid"], uid, "a new pod");
+    // Healthy pods are left alone.
+    let out = world.run("up", &[]);
+    assert!(!stderr(&out).contains("Restarting"), "{}", stderr(&out));
+}

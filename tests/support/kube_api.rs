@@ -135,6 +135,34 @@ impl Store {
         self.version += 1;
     }
 
+    /// What a workload's controller does when its pod at `path` was deleted: a new one, Running
+    /// and Ready (a new UID), from the workload's template.
+    fn replace_pod(&mut self, path: &str) {
+        let Some((ns, pod)) = path
+            .strip_prefix("/api/v1/namespaces/")
+            .and_then(|rest| rest.split_once("/pods/"))
+        else {
+            return;
+        };
+        let Some(workload) = pod.strip_suffix("-0") else {
+            return;
+        };
+        let owner = ["deployments", "statefulsets"]
+            .iter()
+            .find_map(|kind| {
+                self.objects
+                    .get(&format!("/apis/apps/v1/namespaces/{ns}/{kind}/{workload}"))
+            })
+            .cloned();
+        if let Some(owner) = owner {
+            let fresh = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "namespace": ns,
+                             "labels": owner["spec"]["template"]["metadata"]["labels"].clone()},
+                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+            self.insert(path.to_string(), fresh);
+        }
+    }
+
     /// After namespace `path` was created: the seeds that go into it.
     fn seed(&mut self, path: &str) {
         let Some(ns) = path.strip_prefix("/api/v1/namespaces/") else {
@@ -1040,6 +1068,7 @@ fn handle(
             match store.objects.remove(path) {
                 Some(object) => {
                     store.version += 1;
+                    store.replace_pod(path);
                     ("200 OK".into(), object)
                 }
                 None => status(404, "NotFound", format!("{path} not found")),
