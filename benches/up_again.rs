@@ -156,6 +156,12 @@ fn main() {
                 .or_default()
                 .push(p["seconds"].as_f64().unwrap());
         }
+        for s in summary["proof"]["steps"].as_array().unwrap() {
+            phases
+                .entry(format!("  proof step {}", s["name"].as_str().unwrap()))
+                .or_default()
+                .push(s["seconds"].as_f64().unwrap());
+        }
     }
     println!("up on a sandbox that is already up, median of {runs} runs:");
     println!(

@@ -143,7 +143,9 @@ pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
         if value_next {
             value_next = false;
         } else if word.starts_with('-') {
-            value_next = !word.contains('=') && takes_value(word);
+            // A neighbour's flag (`-p dev`) keeps its value, to be answered in our words.
+            let theirs = FLAGS.iter().any(|(flag, _)| flag == word);
+            value_next = !word.contains('=') && (theirs || takes_value(word));
         } else {
             out.push("--name".into());
         }
@@ -313,5 +315,6 @@ mod tests {
         );
         assert_eq!(name_word(args("logs orthanc")), args("logs orthanc"));
         assert_eq!(name_word(args("status -- dev")), args("status -- dev"));
+        assert_eq!(name_word(args("stop -p dev")), args("stop -p dev"));
     }
 }

@@ -150,11 +150,11 @@ fn up_creates_proves_and_summarises_then_changes_nothing_when_run_again() {
         );
     }
     // The proof ran against the real Orthanc through the fake's port-forwards (one per
-    // connection: three DICOM associations, HTTP kept alive), asked the volume through exec
-    // in the Orthanc pod, and cleaned up.
+    // connection: echo, store and find on one DICOM association, HTTP kept alive), asked the
+    // volume through exec in the Orthanc pod, and cleaned up.
     let requests = world.api.requests();
     let count = |needle: &str| requests.iter().filter(|r| r.contains(needle)).count();
-    assert_eq!(count("/portforward?&ports=4242"), 3, "{requests:#?}");
+    assert_eq!(count("/portforward?&ports=4242"), 1, "{requests:#?}");
     assert!(count("/portforward?&ports=8042") >= 1, "{requests:#?}");
     assert!(count("/pods/orthanc-0/exec?") >= 3, "{requests:#?}");
     assert!(

@@ -308,6 +308,8 @@ async fn reset_deletes_then_runs_every_step_of_up() {
         up: request(&world),
         yes: true,
         force: false,
+        keep_cluster: false,
+        keep_studies: false,
     };
     let summary = down::reset(&context(&world, &recorder), &req)
         .await

@@ -201,16 +201,18 @@ fn a_wrong_password_fails_the_read_step_and_says_the_study_is_left() {
     };
     let (out, doc) = setup.prove("not-the-password", &[]);
     assert_eq!(out.status.code(), Some(1));
-    // DICOM needs no password here; REST does.
+    // DICOM needs no password here; REST does. Find, read and dicomweb run at once, so each
+    // says how it went.
     assert_eq!(
         names(&doc),
-        ["echo", "store", "find", "read", "cleanup"],
+        ["echo", "store", "find", "read", "dicomweb", "cleanup"],
         "{doc:#}"
     );
     for (name, ok) in [
         ("echo", true),
         ("find", true),
         ("read", false),
+        ("dicomweb", false),
         ("cleanup", false),
     ] {
         assert_eq!(step(&doc, name)["ok"], ok, "{name}: {doc:#}");

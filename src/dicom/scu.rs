@@ -1,6 +1,7 @@
 //! A DICOM service-class user on dicom-ul: C-ECHO, C-STORE and C-FIND (Study Root, STUDY
 //! level), each on its own association with the presentation contexts it needs, released
-//! when done. Errors are sentences that say what the peer did.
+//! when done — or, for the proof, all three on one association ([`Peer::checks`]). Errors are
+//! sentences that say what the peer did.
 
 use std::time::Duration;
 
@@ -124,21 +125,9 @@ impl Peer {
     /// C-ECHO: the peer answers Success.
     pub async fn echo(&self) -> Result<(), String> {
         let mut a = self.associate(uids::VERIFICATION).await?;
-        let pc = a.context()?.0;
-        let command = command(&[
-            (tags::AFFECTED_SOP_CLASS_UID, uid_value(uids::VERIFICATION)),
-            (tags::COMMAND_FIELD, short(C_ECHO_RQ)),
-            (tags::MESSAGE_ID, short(1)),
-            (tags::COMMAND_DATA_SET_TYPE, short(NO_DATA_SET)),
-        ]);
-        a.send_command(pc, &command).await?;
-        let (response, _) = a.receive_message().await?;
-        let status = status_of(&response)?;
+        let echoed = a.echo(1).await;
         a.release().await;
-        match status {
-            0x0000 => Ok(()),
-            other => Err(format!("C-ECHO answered {}", status_name(other))),
-        }
+        echoed
     }
 
     /// C-STORE of `instance` in the transfer syntax the peer accepted.
@@ -148,6 +137,17 @@ impl Peer {
         let stored = session.store(instance.object()).await;
         session.release().await;
         stored
+    }
+
+    /// One association for C-ECHO, C-STORE of Secondary Capture and C-FIND at STUDY level, one
+    /// after the other: the proof's DICOM steps without an association set up for each.
+    pub async fn checks(&self) -> Result<Session, String> {
+        self.session(&[
+            uids::VERIFICATION,
+            uids::SECONDARY_CAPTURE_IMAGE_STORAGE,
+            uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND,
+        ])
+        .await
     }
 
     /// An association for storing instances of `classes`, one after the other.
@@ -179,7 +179,115 @@ impl Peer {
     async fn find_studies(&self, study_uid: &str) -> Result<Vec<(String, Option<u64>)>, String> {
         let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
         let mut a = self.associate(class).await?;
-        let (pc, ts) = a.context()?;
+        let found = a.find_studies(study_uid, 1).await;
+        a.release().await;
+        found
+    }
+}
+
+/// One association that stores instance after instance (C-STORE), each in the transfer
+/// syntax accepted for its SOP class.
+pub struct Session {
+    association: Association,
+    next_id: u16,
+}
+
+impl Session {
+    /// C-STORE of `object`, whose SOP Class and SOP Instance UIDs it carries.
+    pub async fn store(&mut self, object: &InMemDicomObject) -> Result<Stored, String> {
+        let text = |tag| {
+            object
+                .element(tag)
+                .ok()
+                .and_then(|e| e.to_str().ok())
+                .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+                .ok_or_else(|| "the instance has no SOP Class or SOP Instance UID".to_string())
+        };
+        let (class, sop) = (text(tags::SOP_CLASS_UID)?, text(tags::SOP_INSTANCE_UID)?);
+        let a = &mut self.association;
+        let (pc, ts) = a.context_for(&class)?;
+        let data = encode(object, &ts)?;
+        let id = self.next();
+        let a = &mut self.association;
+        let command = command(&[
+            (tags::AFFECTED_SOP_CLASS_UID, uid_value(&class)),
+            (tags::COMMAND_FIELD, short(C_STORE_RQ)),
+            (tags::MESSAGE_ID, short(id)),
+            (tags::PRIORITY, short(0)),
+            (tags::COMMAND_DATA_SET_TYPE, short(HAS_DATA_SET)),
+            (tags::AFFECTED_SOP_INSTANCE_UID, uid_value(&sop)),
+        ]);
+        a.send_command(pc, &command).await?;
+        a.send_data(pc, &data).await?;
+        let (response, _) = a.receive_message().await?;
+        match status_of(&response)? {
+            0x0000 | 0xB000 | 0xB007 | 0xB006 => Ok(Stored {
+                transfer_syntax: ts,
+                bytes: data.len(),
+            }),
+            other => Err(format!(
+                "C-STORE of {sop} answered {}{}",
+                status_name(other),
+                error_comment(&response)
+            )),
+        }
+    }
+
+    /// The next message id.
+    fn next(&mut self) -> u16 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    /// C-ECHO on this association (which must propose Verification).
+    pub async fn echo(&mut self) -> Result<(), String> {
+        let id = self.next();
+        self.association.echo(id).await
+    }
+
+    /// C-FIND at STUDY level on this association (which must propose Study Root Find): the
+    /// Study Instance UIDs that matched `study_uid`.
+    pub async fn find_study(&mut self, study_uid: &str) -> Result<Vec<String>, String> {
+        let id = self.next();
+        let found = self.association.find_studies(study_uid, id).await?;
+        Ok(found.into_iter().map(|(uid, _)| uid).collect())
+    }
+
+    /// A-RELEASE.
+    pub async fn release(self) {
+        self.association.release().await;
+    }
+}
+
+impl Association {
+    /// C-ECHO as message `id`: the peer answers Success.
+    async fn echo(&mut self, id: u16) -> Result<(), String> {
+        let pc = self.context_for(uids::VERIFICATION)?.0;
+        let command = command(&[
+            (tags::AFFECTED_SOP_CLASS_UID, uid_value(uids::VERIFICATION)),
+            (tags::COMMAND_FIELD, short(C_ECHO_RQ)),
+            (tags::MESSAGE_ID, short(id)),
+            (tags::COMMAND_DATA_SET_TYPE, short(NO_DATA_SET)),
+        ]);
+        self.send_command(pc, &command).await?;
+        let (response, _) = self.receive_message().await?;
+        match status_of(&response)? {
+            0x0000 => Ok(()),
+            other => Err(format!("C-ECHO answered {}", status_name(other))),
+        }
+    }
+
+    /// C-FIND at STUDY level for `study_uid` as message `id`: the studies that matched, with
+    /// their instance counts when the peer gives them.
+    async fn find_studies(
+        &mut self,
+        study_uid: &str,
+        id: u16,
+    ) -> Result<Vec<(String, Option<u64>)>, String> {
+        let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
+        let a = self;
+        let (pc, ts) = a.context_for(class)?;
         let identifier = InMemDicomObject::from_element_iter([
             DataElement::new(
                 tags::QUERY_RETRIEVE_LEVEL,
@@ -203,7 +311,7 @@ impl Peer {
         let command = command(&[
             (tags::AFFECTED_SOP_CLASS_UID, uid_value(class)),
             (tags::COMMAND_FIELD, short(C_FIND_RQ)),
-            (tags::MESSAGE_ID, short(1)),
+            (tags::MESSAGE_ID, short(id)),
             (tags::PRIORITY, short(0)),
             (tags::COMMAND_DATA_SET_TYPE, short(HAS_DATA_SET)),
         ]);
@@ -242,66 +350,9 @@ impl Peer {
                 }
             }
         }
-        a.release().await;
         Ok(found)
     }
-}
 
-/// One association that stores instance after instance (C-STORE), each in the transfer
-/// syntax accepted for its SOP class.
-pub struct Session {
-    association: Association,
-    next_id: u16,
-}
-
-impl Session {
-    /// C-STORE of `object`, whose SOP Class and SOP Instance UIDs it carries.
-    pub async fn store(&mut self, object: &InMemDicomObject) -> Result<Stored, String> {
-        let text = |tag| {
-            object
-                .element(tag)
-                .ok()
-                .and_then(|e| e.to_str().ok())
-                .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-                .ok_or_else(|| "the instance has no SOP Class or SOP Instance UID".to_string())
-        };
-        let (class, sop) = (text(tags::SOP_CLASS_UID)?, text(tags::SOP_INSTANCE_UID)?);
-        let a = &mut self.association;
-        let (pc, ts) = a.context_for(&class)?;
-        let data = encode(object, &ts)?;
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        let command = command(&[
-            (tags::AFFECTED_SOP_CLASS_UID, uid_value(&class)),
-            (tags::COMMAND_FIELD, short(C_STORE_RQ)),
-            (tags::MESSAGE_ID, short(id)),
-            (tags::PRIORITY, short(0)),
-            (tags::COMMAND_DATA_SET_TYPE, short(HAS_DATA_SET)),
-            (tags::AFFECTED_SOP_INSTANCE_UID, uid_value(&sop)),
-        ]);
-        a.send_command(pc, &command).await?;
-        a.send_data(pc, &data).await?;
-        let (response, _) = a.receive_message().await?;
-        match status_of(&response)? {
-            0x0000 | 0xB000 | 0xB007 | 0xB006 => Ok(Stored {
-                transfer_syntax: ts,
-                bytes: data.len(),
-            }),
-            other => Err(format!(
-                "C-STORE of {sop} answered {}{}",
-                status_name(other),
-                error_comment(&response)
-            )),
-        }
-    }
-
-    /// A-RELEASE.
-    pub async fn release(self) {
-        self.association.release().await;
-    }
-}
-
-impl Association {
     /// The accepted presentation context for SOP class `class`: its id and transfer syntax.
     fn context_for(&self, class: &str) -> Result<(u8, String), String> {
         self.inner
@@ -310,15 +361,6 @@ impl Association {
             .find(|pc| pc.abstract_syntax.trim_end_matches('\0') == class)
             .map(|pc| (pc.id, pc.transfer_syntax.trim_end_matches('\0').to_string()))
             .ok_or_else(|| format!("{} accepted no presentation context for {class}", self.peer))
-    }
-
-    /// The one accepted presentation context: its id and transfer syntax.
-    fn context(&self) -> Result<(u8, String), String> {
-        self.inner
-            .presentation_contexts()
-            .first()
-            .map(|pc| (pc.id, pc.transfer_syntax.trim_end_matches('\0').to_string()))
-            .ok_or_else(|| format!("{} accepted no presentation context", self.peer))
     }
 
     async fn send_command(&mut self, pc: u8, command: &InMemDicomObject) -> Result<(), String> {

@@ -32,6 +32,7 @@ async fn backend(
         selector: pod::selector(name, instance),
         container: name.to_string(),
         timeout,
+        pod: tokio::sync::OnceCell::new(),
     };
     if let Some(bucket) = config["AwsS3Storage"]["BucketName"].as_str() {
         let (s3, tunnel) =

@@ -1,12 +1,16 @@
 //! The proof's steps, in order: echo, store, find, read, dicomweb, storage (sandbox only) and
 //! cleanup. Each says what it did, or what it expected and what came back. A failing step
-//! ends the proof, but what was stored is still cleaned up.
+//! ends the proof, but what was stored is still cleaned up. Echo, store and find share one
+//! DICOM association; what does not depend on another runs beside it (the counts before the
+//! proof beside the echo; find, read and dicomweb at once), and the steps are reported in
+//! their order.
 
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::model::{Cleaned, Proof, Step, Target};
+use crate::dicom::scu::Session;
 use crate::dicom::{Synthetic, instance};
 use crate::orthanc::rest::{Call, Rest};
 use crate::report::Phase;
@@ -35,7 +39,9 @@ pub struct Run<'a> {
     instances_before: Option<u64>,
     storage_before: Option<Result<u64, String>>,
     /// Orthanc's ids of the instances the proof stored, once known.
-    ids: Vec<String>,
+    ids: std::sync::Mutex<Vec<String>>,
+    /// The association echo, store and find share, while it is open.
+    session: tokio::sync::Mutex<Option<Session>>,
     /// Whether the proof may have stored anything (so cleanup must run).
     stored: bool,
 }
@@ -63,7 +69,8 @@ impl<'a> Run<'a> {
             second,
             instances_before: None,
             storage_before: None,
-            ids: Vec::new(),
+            ids: std::sync::Mutex::new(Vec::new()),
+            session: tokio::sync::Mutex::new(None),
             stored: false,
         })
     }
@@ -71,38 +78,66 @@ impl<'a> Run<'a> {
     /// Runs every step but the cleanup into `proof`, each one reported on `phase` as it
     /// ends, until one fails.
     pub async fn steps(&mut self, proof: &mut Proof, phase: Option<&Phase<'_>>) {
-        self.baseline().await;
-        // What Orthanc says it is: kept with the result, shown by `status`.
-        proof.orthanc_version = self
-            .rest
-            .json(Call::get("/system"))
-            .await
+        // What was there before, and what Orthanc says it is (kept with the result, shown by
+        // `status`), found while the echo runs: the echo changes nothing.
+        let ((instances, storage, system), echo) = tokio::join!(self.baseline(), self.step("echo"));
+        self.instances_before = instances.ok();
+        self.storage_before = storage;
+        proof.orthanc_version = system
             .ok()
             .and_then(|system| system["Version"].as_str().map(String::from));
-        proof.passed = true;
-        for name in ["echo", "store", "find", "read", "dicomweb", "storage"] {
-            if name == "storage" && self.target.storage.is_none() {
-                continue;
-            }
-            if name == "store" {
-                self.stored = true;
-            }
-            proof.passed = self.step(proof, phase, name).await;
-            if !proof.passed {
-                break;
-            }
+        proof.passed = record(proof, phase, echo);
+        if proof.passed {
+            self.stored = true;
+            proof.passed = record(proof, phase, self.step("store").await);
         }
+        if !proof.passed {
+            self.end_dicom().await;
+            return;
+        }
+        // Once stored, the study is asked for through each interface at once.
+        let find = async {
+            let step = self.step("find").await;
+            self.end_dicom().await;
+            step
+        };
+        let (find, read, web) = tokio::join!(find, self.step("read"), self.step("dicomweb"));
+        for step in [find, read, web] {
+            proof.passed = record(proof, phase, step) && proof.passed;
+        }
+        if proof.passed && self.target.storage.is_some() {
+            proof.passed = record(proof, phase, self.step("storage").await);
+        }
+    }
+
+    /// Releases the association echo, store and find shared, if it is open.
+    async fn end_dicom(&self) {
+        if let Some(session) = self.session.lock().await.take() {
+            session.release().await;
+        }
+    }
+
+    /// The association echo, store and find share, opened by the first of them.
+    async fn session(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Session>>, String> {
+        let mut session = self.session.lock().await;
+        if session.is_none() {
+            *session = Some(self.target.orthanc.dicom.checks().await?);
+        }
+        Ok(session)
     }
 
     /// Deletes what the proof stored, when it may have stored anything; a proof whose steps
     /// did not all run (`passed` still true) has not passed.
     pub async fn clean_up(&mut self, proof: &mut Proof, phase: Option<&Phase<'_>>) -> Cleaned {
         let ran_all = proof.steps.len() == self.planned();
+        // An association left open by steps that were cut short is dropped, not released:
+        // its peer may be the reason they were.
+        drop(self.session.lock().await.take());
         if !self.stored {
             proof.passed &= ran_all;
             return Cleaned::Nothing;
         }
-        let cleaned = self.step(proof, phase, "cleanup").await;
+        let cleaned = record(proof, phase, self.step("cleanup").await);
         proof.passed &= cleaned && ran_all;
         let uid = self.first.study_uid.clone();
         match cleaned {
@@ -116,12 +151,8 @@ impl<'a> Run<'a> {
         5 + usize::from(self.target.storage.is_some())
     }
 
-    async fn step(
-        &mut self,
-        proof: &mut Proof,
-        phase: Option<&Phase<'_>>,
-        name: &'static str,
-    ) -> bool {
+    /// Runs step `name` on its limit; what it did, timed.
+    async fn step(&self, name: &'static str) -> Step {
         let started = Instant::now();
         let limit = self.target.orthanc.timeout;
         let work = async {
@@ -142,26 +173,35 @@ impl<'a> Run<'a> {
             Ok(detail) => (true, detail, None),
             Err(f) => (false, f.detail, f.hint),
         };
-        let step = Step {
+        Step {
             name,
             ok,
             seconds: started.elapsed().as_secs_f64(),
             detail,
             hint,
-        };
-        if let Some(phase) = phase {
-            phase.output(&step.line());
         }
-        proof.steps.push(step);
-        ok
     }
 
-    /// What was there before: best effort, as the steps that need it say when it failed.
-    async fn baseline(&mut self) {
-        self.instances_before = self.instances().await.ok();
-        if let Some(backend) = &self.target.storage {
-            self.storage_before = Some(backend.count().await);
-        }
+    /// What was there before — instances, what the backend holds — and Orthanc's `/system`:
+    /// best effort, as the steps that need them say when they failed.
+    async fn baseline(
+        &self,
+    ) -> (
+        Result<u64, String>,
+        Option<Result<u64, String>>,
+        Result<Value, String>,
+    ) {
+        let storage = async {
+            match &self.target.storage {
+                Some(backend) => Some(backend.count().await),
+                None => None,
+            }
+        };
+        tokio::join!(
+            self.instances(),
+            storage,
+            self.rest.json(Call::get("/system"))
+        )
     }
 
     async fn instances(&self) -> Result<u64, String> {
@@ -193,9 +233,16 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn echo(&mut self) -> Outcome {
+    async fn echo(&self) -> Outcome {
         let peer = &self.target.orthanc.dicom;
-        match peer.echo().await {
+        let echoed = match self.session().await {
+            Ok(mut session) => match session.as_mut() {
+                Some(s) => s.echo().await,
+                None => Err("no association".to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        match echoed {
             Ok(()) => Ok(format!(
                 "C-ECHO to {} at {}: Success",
                 peer.called, peer.address
@@ -207,9 +254,15 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn store(&mut self) -> Outcome {
-        let peer = &self.target.orthanc.dicom;
-        match peer.store(&self.first).await {
+    async fn store(&self) -> Outcome {
+        let stored = match self.session().await {
+            Ok(mut session) => match session.as_mut() {
+                Some(s) => s.store(self.first.object()).await,
+                None => Err("no association".to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        match stored {
             Ok(stored) => Ok(format!(
                 "C-STORE of a synthetic {}×{} Secondary Capture ({} bytes, {}): Success",
                 instance::COLUMNS,
@@ -224,20 +277,21 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn find(&mut self) -> Outcome {
+    async fn find(&self) -> Outcome {
         let uid = &self.first.study_uid;
-        let found = self
-            .target
-            .orthanc
-            .dicom
-            .find_study(uid)
-            .await
-            .map_err(|e| {
-                failure(
-                    format!("expected C-FIND to answer, got: {e}"),
-                    self.dicom_hint(&e),
-                )
-            })?;
+        let found = match self.session().await {
+            Ok(mut session) => match session.as_mut() {
+                Some(s) => s.find_study(uid).await,
+                None => Err("no association".to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        let found = found.map_err(|e| {
+            failure(
+                format!("expected C-FIND to answer, got: {e}"),
+                self.dicom_hint(&e),
+            )
+        })?;
         match found.as_slice() {
             [only] if only == uid => Ok(
                 "C-FIND (Study Root, STUDY) by StudyInstanceUID matched exactly the study stored"
@@ -278,7 +332,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn read(&mut self) -> Outcome {
+    async fn read(&self) -> Outcome {
         let uid = self.first.sop_uid.clone();
         let id = self
             .lookup(&uid, "Instance")
@@ -292,7 +346,10 @@ impl<'a> Run<'a> {
             .ok_or_else(|| {
                 format!("expected Orthanc to know SOP Instance UID {uid}, it does not")
             })?;
-        self.ids.push(id.clone());
+        self.ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id.clone());
         let path = format!("/instances/{id}/file");
         let file = self.rest.ok(Call::get(&path)).await.map_err(|e| {
             failure(
@@ -335,7 +392,7 @@ impl<'a> Run<'a> {
         failure(format!("expected {what}, got: {e}"), hint)
     }
 
-    async fn dicomweb(&mut self) -> Outcome {
+    async fn dicomweb(&self) -> Outcome {
         let study = self.first.study_uid.clone();
         let qido = self.web(&format!("/studies?StudyInstanceUID={study}"));
         let found = self
@@ -377,7 +434,7 @@ impl<'a> Run<'a> {
     }
 
     /// STOW-RS of the second instance into the same study.
-    async fn stow(&mut self, study: &str) -> Result<(), Failure> {
+    async fn stow(&self, study: &str) -> Result<(), Failure> {
         let file = self.second.file()?;
         let boundary = format!(
             "korthbox-{}",
@@ -413,33 +470,33 @@ impl<'a> Run<'a> {
         let id = self.lookup(sop, "Instance").await?.ok_or_else(|| {
             format!("expected Orthanc to know the instance STOW-RS stored ({sop}), it does not")
         })?;
-        self.ids.push(id);
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).push(id);
         Ok(())
     }
 
-    /// The uuid of each stored instance's DICOM attachment.
+    /// The uuid of each stored instance's DICOM attachment (asked at once).
     async fn attachments(&self) -> Result<Vec<String>, String> {
-        let mut uuids = Vec::new();
-        for id in &self.ids {
+        let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let uuid = async |id: String| {
             let path = format!("/instances/{id}/attachments/dicom/info");
             let info = self.rest.json(Call::get(&path)).await?;
-            let uuid = info["Uuid"]
+            info["Uuid"]
                 .as_str()
-                .ok_or_else(|| format!("GET {path} has no Uuid: {info}"))?;
-            uuids.push(uuid.to_string());
-        }
-        Ok(uuids)
+                .map(String::from)
+                .ok_or_else(|| format!("GET {path} has no Uuid: {info}"))
+        };
+        futures_util::future::try_join_all(ids.into_iter().map(uuid)).await
     }
 
-    async fn storage(&mut self) -> Outcome {
+    async fn storage(&self) -> Outcome {
         let Some(backend) = &self.target.storage else {
             return Ok("no backend to ask".into());
         };
         let uuids = self.attachments().await?;
-        let found = backend
-            .find(&uuids)
-            .await
-            .map_err(|e| format!("expected to ask {}, got: {e}", backend.describe()))?;
+        // Where each file is, and how many there are: asked at once.
+        let (found, now) = tokio::join!(backend.find(&uuids), backend.count());
+        let found =
+            found.map_err(|e| format!("expected to ask {}, got: {e}", backend.describe()))?;
         if let Some((uuid, _)) = uuids.iter().zip(&found).find(|(_, f)| f.is_empty()) {
             return Err(format!(
                 "expected attachment {uuid} in {}, it is not there",
@@ -458,7 +515,7 @@ impl<'a> Run<'a> {
             }
             None => 0,
         };
-        let now = backend.count().await?;
+        let now = now?;
         if now < before + uuids.len() as u64 {
             return Err(format!(
                 "expected {} to gain {} {}, it went from {before} to {now}",
@@ -477,7 +534,7 @@ impl<'a> Run<'a> {
         ))
     }
 
-    async fn cleanup(&mut self) -> Outcome {
+    async fn cleanup(&self) -> Outcome {
         let uid = self.first.study_uid.clone();
         let study = self.lookup(&uid, "Study").await.map_err(|e| {
             failure(
@@ -500,8 +557,26 @@ impl<'a> Run<'a> {
                     format!("delete it in Orthanc (its StudyInstanceUID is {uid})"),
                 )
             })?;
-        for sop in [&self.first.sop_uid, &self.second.sop_uid] {
-            if self.lookup(sop, "Instance").await?.is_some() {
+        // Both instances gone, and the counts back to what they were: asked at once.
+        let storage = async {
+            match (&self.target.storage, &self.storage_before) {
+                (Some(backend), Some(Ok(_))) => Some(backend.count().await),
+                _ => None,
+            }
+        };
+        let (first, second, instances, stored) = tokio::join!(
+            self.lookup(&self.first.sop_uid, "Instance"),
+            self.lookup(&self.second.sop_uid, "Instance"),
+            async {
+                match self.instances_before {
+                    Some(_) => Some(self.instances().await),
+                    None => None,
+                }
+            },
+            storage
+        );
+        for (sop, left) in [(&self.first.sop_uid, first), (&self.second.sop_uid, second)] {
+            if left?.is_some() {
                 return Err(format!(
                     "expected instance {sop} gone after deleting its study, it is still there"
                 )
@@ -509,15 +584,17 @@ impl<'a> Run<'a> {
             }
         }
         let mut said = vec![format!("study {uid} deleted")];
-        if let Some(before) = self.instances_before {
-            let now = self.instances().await?;
+        if let (Some(before), Some(now)) = (self.instances_before, instances) {
+            let now = now?;
             if now != before {
                 return Err(format!("expected Orthanc to count {before} instances again, it counts {now} (did another client store or delete meanwhile?)").into());
             }
             said.push(format!("{now} instances as before"));
         }
-        if let (Some(backend), Some(Ok(before))) = (&self.target.storage, &self.storage_before) {
-            let now = backend.count().await?;
+        if let (Some(backend), Some(Ok(before)), Some(now)) =
+            (&self.target.storage, &self.storage_before, stored)
+        {
+            let now = now?;
             if now != *before {
                 return Err(format!(
                     "expected {} to hold {before} {} again, it holds {now}",
@@ -530,6 +607,16 @@ impl<'a> Run<'a> {
         }
         Ok(said.join("; "))
     }
+}
+
+/// Adds `step` to `proof` and reports it on `phase`; whether it passed.
+fn record(proof: &mut Proof, phase: Option<&Phase<'_>>, step: Step) -> bool {
+    if let Some(phase) = phase {
+        phase.output(&step.line());
+    }
+    let ok = step.ok;
+    proof.steps.push(step);
+    ok
 }
 
 fn transfer_syntax_name(uid: &str) -> &str {

@@ -11,18 +11,23 @@ use kube::api::Api;
 use crate::pod::{self, Tunnel};
 use crate::s3::S3;
 
-/// A command run in a container of whichever pod of a component is Ready.
+/// A command run in a container of whichever pod of a component is Ready (the pod found
+/// once, for the few commands of one proof).
 pub struct Exec {
     pub pods: Api<Pod>,
     pub selector: String,
     pub container: String,
     pub timeout: Duration,
+    pub pod: tokio::sync::OnceCell<String>,
 }
 
 impl Exec {
     async fn run(&self, argv: &[&str]) -> Result<String, String> {
-        let pod = pod::ready(&self.pods, &self.selector).await?;
-        pod::exec(&self.pods, &pod, &self.container, argv, self.timeout).await
+        let pod = self
+            .pod
+            .get_or_try_init(|| pod::ready(&self.pods, &self.selector))
+            .await?;
+        pod::exec(&self.pods, pod, &self.container, argv, self.timeout).await
     }
 }
 

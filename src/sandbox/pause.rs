@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use super::Context;
+use super::repair;
 use super::target::{self, Target, Wanted};
 use super::up::{self, Summary};
-use crate::driver::{nodes, run};
 use crate::error::Error;
 use crate::lock;
-use crate::report::Phase;
 
 /// What `stop` is asked.
 #[derive(Debug, Clone)]
@@ -34,35 +33,6 @@ fn check(ctx: &Context, found: &Target, command: &str) -> Result<(), Error> {
         return Err(found.not_ours(&ctx.env, None));
     }
     Ok(())
-}
-
-/// Starts (`start`) or stops the sandbox's nodes; what changed, in words.
-pub(super) async fn set_running(
-    ctx: &Context,
-    found: &Target,
-    start: bool,
-    timeout: Duration,
-    phase: &Phase<'_>,
-) -> Result<String, Error> {
-    let driver = found.driver();
-    if let Some(inv) = driver.pause(&found.name, &found.provider, start) {
-        let outcome = run::run(&ctx.env, &inv, timeout, Some(phase)).await?;
-        if !outcome.success {
-            return Err(run::failed(
-                &format!("`{}` failed", inv.display()),
-                &inv,
-                &outcome,
-            ));
-        }
-        return Ok(String::new());
-    }
-    let changed = nodes::set_running(driver, &found.name, &found.provider, start, timeout).await?;
-    Ok(match (changed.is_empty(), start) {
-        (true, true) => "its nodes were running already".to_string(),
-        (true, false) => "its nodes were stopped already".to_string(),
-        (false, true) => format!("started {}", changed.join(", ")),
-        (false, false) => format!("stopped {}", changed.join(", ")),
-    })
 }
 
 /// Stops the sandbox's nodes, keeping everything; `None` when there is no sandbox.
@@ -88,7 +58,7 @@ pub async fn stop(ctx: &Context, req: &StopRequest) -> Result<Option<String>, Er
         .steps
         .run(
             title,
-            async |phase| set_running(ctx, &found, false, req.timeout, phase).await,
+            async |phase| repair::set_running(ctx, &found, false, req.timeout, phase).await,
             Clone::clone,
         )
         .await?;
@@ -119,7 +89,7 @@ pub async fn start(ctx: &Context, req: &up::Request) -> Result<Summary, Error> {
     ctx.steps
         .run(
             title,
-            async |phase| set_running(ctx, &found, true, req.timeout, phase).await,
+            async |phase| repair::set_running(ctx, &found, true, req.timeout, phase).await,
             Clone::clone,
         )
         .await?;

@@ -11,10 +11,10 @@ use kube::api::{Api, DeleteParams, ListParams};
 
 use super::Context;
 use super::diagnose;
-use super::pause;
 use super::target::Target;
-use crate::driver::nodes;
+use crate::driver::{nodes, run};
 use crate::error::Error;
+use crate::report::Phase;
 
 /// Starts the nodes of the sandbox's cluster that are stopped, as `korthbox start` does.
 pub async fn wake(ctx: &Context, target: &Target, timeout: Duration) -> Result<(), Error> {
@@ -35,11 +35,40 @@ pub async fn wake(ctx: &Context, target: &Target, timeout: Duration) -> Result<(
     ctx.steps
         .run(
             title,
-            async |phase| pause::set_running(ctx, target, true, timeout, phase).await,
+            async |phase| set_running(ctx, target, true, timeout, phase).await,
             Clone::clone,
         )
         .await?;
     Ok(())
+}
+
+/// Starts (`start`) or stops the sandbox's nodes; what changed, in words.
+pub(super) async fn set_running(
+    ctx: &Context,
+    found: &Target,
+    start: bool,
+    timeout: Duration,
+    phase: &Phase<'_>,
+) -> Result<String, Error> {
+    let driver = found.driver();
+    if let Some(inv) = driver.pause(&found.name, &found.provider, start) {
+        let outcome = run::run(&ctx.env, &inv, timeout, Some(phase)).await?;
+        if !outcome.success {
+            return Err(run::failed(
+                &format!("`{}` failed", inv.display()),
+                &inv,
+                &outcome,
+            ));
+        }
+        return Ok(String::new());
+    }
+    let changed = nodes::set_running(driver, &found.name, &found.provider, start, timeout).await?;
+    Ok(match (changed.is_empty(), start) {
+        (true, true) => "its nodes were running already".to_string(),
+        (true, false) => "its nodes were stopped already".to_string(),
+        (false, true) => format!("started {}", changed.join(", ")),
+        (false, false) => format!("stopped {}", changed.join(", ")),
+    })
 }
 
 /// After the cluster checks failed: when the cluster is one korthbox made, its node containers

@@ -646,7 +646,9 @@ fn port_forward(
         })
         .collect();
     stream
-        .set_read_timeout(Some(std::time::Duration::from_millis(20)))
+        // Short: the reading side holds the WebSocket while it waits, and an answer from the
+        // pod waits for it — up to this long, which the API server does not add.
+        .set_read_timeout(Some(std::time::Duration::from_millis(2)))
         .unwrap();
     let ws = Arc::new(Mutex::new(WebSocket::from_raw_socket(
         stream,
