@@ -42,16 +42,7 @@ fn main() -> std::process::ExitCode {
             return exit(ExitCode::Failure);
         }
     };
-    // `forward`, `open` (when it forwards) and `logs -f` end with Ctrl-C by design, and
-    // `upload` stops cleanly on it; everything else is interrupted by it.
-    let ends_with_ctrl_c = matches!(
-        cli.command,
-        Command::Forward(_)
-            | Command::Open(_)
-            | Command::Upload(_)
-            | Command::Export(_)
-            | Command::Logs(_)
-    );
+    let ends_with_ctrl_c = ends_with_ctrl_c(&cli.command);
     let hint = interrupted_hint(&cli.command);
     let code = runtime.block_on(async {
         let typed = args
@@ -90,6 +81,19 @@ fn main() -> std::process::ExitCode {
     // Probes that timed out may still hold a socket; do not wait for them.
     runtime.shutdown_background();
     exit(code)
+}
+
+/// `forward`, `open` (when it forwards) and `logs -f` end with Ctrl-C by design, and `upload`
+/// and `export` stop cleanly on it; everything else is interrupted by it.
+fn ends_with_ctrl_c(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Forward(_)
+            | Command::Open(_)
+            | Command::Upload(_)
+            | Command::Export(_)
+            | Command::Logs(_)
+    )
 }
 
 /// What to do after Ctrl-C, for the commands where there is something to say.

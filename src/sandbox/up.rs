@@ -113,15 +113,7 @@ pub async fn up(
     let target = &host.target;
     ctx.note_unused(target.driver(), &req.stack);
     let pulls = start_pulls(ctx, req, &host, &stack);
-    let created = match target.driver().makes_cluster() {
-        true => {
-            Some(steps::create_cluster(ctx, &req.cluster, target, req.retain, req.timeout).await?)
-        }
-        false => None,
-    };
-    if created.as_ref().is_some_and(|c| !c.created) {
-        repair::wake(ctx, target, req.timeout).await?;
-    }
+    let created = create_or_wake(ctx, req, target).await?;
     let images = match pulls {
         Some(pulls) => pulls.finish(ctx).await?,
         None => Vec::new(),
@@ -133,10 +125,7 @@ pub async fn up(
         let title = format!("Loading {} images into the nodes", tagged.len());
         steps::load_images(ctx, title, target, &tagged, req.timeout).await?;
     }
-    if let Err(e) = steps::check_cluster(ctx, &target.context, req.wait).await {
-        return Err(repair::not_coming_back(ctx, target, e).await);
-    }
-    restart_stuck(ctx, target, &req.stack.namespace).await?;
+    check_and_unstick(ctx, req, target).await?;
     let deployed = steps::apply_stack(ctx, target, stack, req.wait).await?;
     let namespace = deployed.spec.namespace.clone();
     let instance = target.name.as_str();
@@ -169,11 +158,32 @@ pub async fn up(
     })
 }
 
-/// korthbox's pods stuck in a back-off, restarted before the stack is applied and waited for
-/// (a phase only when there are some).
-async fn restart_stuck(ctx: &Context, target: &Target, namespace: &str) -> Result<(), Error> {
+/// The cluster created, for a driver that makes one; one that exists is reused, its stopped
+/// nodes started.
+async fn create_or_wake(
+    ctx: &Context,
+    req: &Request,
+    target: &Target,
+) -> Result<Option<actions::Created>, Error> {
+    if !target.driver().makes_cluster() {
+        return Ok(None);
+    }
+    let created = steps::create_cluster(ctx, &req.cluster, target, req.retain, req.timeout).await?;
+    if !created.created {
+        repair::wake(ctx, target, req.timeout).await?;
+    }
+    Ok(Some(created))
+}
+
+/// The cluster checks (a cluster that does not come back named as such), then korthbox's pods
+/// stuck in a back-off restarted before the stack is applied and waited for (a phase only
+/// when there are some).
+async fn check_and_unstick(ctx: &Context, req: &Request, target: &Target) -> Result<(), Error> {
+    if let Err(e) = steps::check_cluster(ctx, &target.context, req.wait).await {
+        return Err(repair::not_coming_back(ctx, target, e).await);
+    }
     let client = crate::cluster::client(&ctx.env, &target.context).await?;
-    let instance = target.name.as_str();
+    let (namespace, instance) = (&req.stack.namespace, target.name.as_str());
     let stuck = repair::restart_stuck(&client, namespace, instance).await?;
     if !stuck.is_empty() {
         let phase = ctx.steps.phase("Restarting korthbox's stuck pods");
