@@ -1805,4 +1805,34 @@ fn up_restarts_korthboxs_stuck_pods_then_proves() {
     // Healthy pods are left alone.
     let out = world.run("up", &[]);
     assert!(!stderr(&out).contains("Restarting"), "{}", stderr(&out));
+
+    // A pod that cannot pull korthbox's image: the nodes lost it, so it is loaded again (its
+    // record said loaded) and the pod restarted.
+    let path = "/api/v1/namespaces/korthbox/pods/postgres-0";
+    let mut stuck = world.api.get(path).unwrap();
+    let image = "docker.io/library/postgres:17.11-bookworm";
+    stuck["status"] = json!({"phase": "Pending", "containerStatuses": [{"name": "postgres", "image": image,
+        "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]});
+    world.api.put(path, stuck);
+    let loads_before = stand_ins::calls(&world.sandbox)
+        .iter()
+        .filter(|c| c.line().contains(" load "))
+        .count();
+    let out = world.run("up", &[]);
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("done: Loading 1 images into the nodes"),
+        "{said}"
+    );
+    assert!(
+        said.contains("done: Restarting korthbox's stuck pods: postgres-0 (ImagePullBackOff)"),
+        "{said}"
+    );
+    let loads = stand_ins::calls(&world.sandbox)
+        .iter()
+        .filter(|c| c.line().contains(" load "))
+        .count();
+    assert_eq!(loads, loads_before + 1);
 }

@@ -156,7 +156,7 @@ pub async fn pods(client: &kube::Client, namespace: &str, logs: &str) -> Vec<Dia
                                 false => format!(" ({message})"),
                             }
                         ),
-                        fix: "`korthbox up` loads korthbox's images into the nodes again; without internet or behind a proxy, add --registry-mirror HOST:PORT".to_string(),
+                        fix: "`korthbox up` loads korthbox's images into the nodes again (kind, k3d, minikube) and restarts the pod; without internet or behind a proxy, add --registry-mirror HOST:PORT".to_string(),
                     });
                 }
                 _ => {}

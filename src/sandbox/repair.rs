@@ -108,6 +108,45 @@ pub async fn not_coming_back(ctx: &Context, target: &Target, err: Error) -> Erro
     .hint(said.fix)
 }
 
+/// The images korthbox's pods in `namespace` cannot pull (ImagePullBackOff, ErrImagePull):
+/// images the nodes lost, to image garbage collection or a node made anew, that korthbox's
+/// record still calls loaded. Best effort and quick: nothing when the cluster does not answer.
+pub async fn lost_images(ctx: &Context, target: &Target, namespace: &str) -> Vec<String> {
+    let look = async {
+        let client = crate::cluster::client(&ctx.env, &target.context)
+            .await
+            .ok()?;
+        let api: Api<Pod> = Api::namespaced(client, namespace);
+        let selector = crate::stack::manifest::selector_for(target.name.as_str());
+        api.list(&ListParams::default().labels(&selector))
+            .await
+            .ok()
+    };
+    let Ok(Some(list)) = tokio::time::timeout(ctx.probe_timeout(), look).await else {
+        return Vec::new();
+    };
+    let mut lost: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|pod| pod.status.as_ref())
+        .flat_map(|s| {
+            let init = s.init_container_statuses.iter().flatten();
+            init.chain(s.container_statuses.iter().flatten())
+        })
+        .filter(|c| {
+            let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
+            matches!(
+                waiting.and_then(|w| w.reason.as_deref()),
+                Some("ImagePullBackOff" | "ErrImagePull")
+            )
+        })
+        .map(|c| c.image.clone())
+        .collect();
+    lost.sort();
+    lost.dedup();
+    lost
+}
+
 /// Why a container of a pod is stuck in a back-off, if it is.
 fn stuck(pod: &Pod) -> Option<String> {
     let status = pod.status.as_ref()?;

@@ -118,9 +118,19 @@ pub async fn up(
         Some(pulls) => pulls.finish(ctx).await?,
         None => Vec::new(),
     };
-    // Only what korthbox has not loaded into this cluster already (a re-run loads nothing).
+    // Only what korthbox has not loaded into this cluster already (a re-run loads nothing),
+    // and what its pods cannot pull: images the nodes lost.
     let tagged: Vec<String> = images.iter().map(|p| p.tagged.clone()).collect();
-    let tagged = actions::not_loaded(&ctx.env, &target.name, &tagged);
+    let mut tagged = actions::not_loaded(&ctx.env, &target.name, &tagged);
+    if created.as_ref().is_some_and(|c| !c.created) {
+        let lost = repair::lost_images(ctx, target, &req.stack.namespace).await;
+        let ours = images.iter().map(|p| &p.tagged);
+        tagged.extend(
+            ours.filter(|i| lost.contains(i) && !tagged.contains(i))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
     if !tagged.is_empty() {
         let title = format!("Loading {} images into the nodes", tagged.len());
         steps::load_images(ctx, title, target, &tagged, req.timeout).await?;
