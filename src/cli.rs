@@ -215,6 +215,11 @@ pub struct StackArgs {
     #[arg(long, value_enum, default_value_t = Viewer::Stone)]
     pub viewer: Viewer,
 
+    /// How many Orthancs serve the sandbox, sharing one database, spread over the nodes; 2 or
+    /// more need the files where each of them reaches them (--orthanc-storage postgres or s3).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub orthanc_replicas: u8,
+
     /// The Orthanc image, instead of the pinned one.
     #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     pub orthanc_image: Option<String>,

@@ -13,7 +13,7 @@ pub const FILE_NAME: &str = "korthbox.toml";
 
 /// Every key the file may have: the flags of `up` (and of the commands sharing them), without
 /// their dashes. `[images] registry` is `registry-mirror` by another name.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "driver",
     "name",
     "context",
@@ -30,6 +30,7 @@ pub const KEYS: [&str; 23] = [
     "storage",
     "orthanc-storage",
     "viewer",
+    "orthanc-replicas",
     "orthanc-image",
     "postgres-image",
     "minio-image",

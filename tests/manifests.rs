@@ -142,6 +142,12 @@ fn combinations() -> Vec<Vec<&'static str>> {
             if driver == "existing" {
                 args.extend(["--context", "lab"]);
             }
+            // Several Orthancs wherever the files are where each reaches them.
+            if orthanc != "pv" {
+                let mut several = args.clone();
+                several.extend(["--orthanc-replicas", "3"]);
+                out.push(several);
+            }
             out.push(args);
         }
     }
@@ -256,7 +262,63 @@ fn orthanc_config(docs: &[Value]) -> Value {
         .iter()
         .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "orthanc-config")
         .unwrap();
-    serde_json::from_str(cm["data"]["orthanc.json"].as_str().unwrap()).unwrap()
+    korthbox::orthanc::parse_config(cm["data"]["orthanc.json"].as_str().unwrap()).unwrap()
+}
+
+// Issue 25: several Orthancs are spread over the nodes, rolled one at a time, kept serving by a
+// PodDisruptionBudget, each named in the database by its pod; one Orthanc is as before; several
+// on one ReadWriteOnce volume are refused with the reason.
+#[test]
+fn several_orthancs_spread_roll_keep_one_serving_and_need_shared_files() {
+    let sandbox = Sandbox::new();
+    let find = |docs: &[Value], kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == "orthanc")
+            .cloned()
+    };
+    let (docs, _) = plan(
+        &sandbox,
+        &["--driver", "kind", "--orthanc-storage", "postgres", "--orthanc-replicas", "3"],
+    );
+    let deployment = find(&docs, "Deployment").unwrap();
+    let spec = &deployment["spec"];
+    assert_eq!(spec["replicas"], 3);
+    assert_eq!(spec["strategy"]["type"], "RollingUpdate");
+    assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    let spread = &spec["template"]["spec"]["topologySpreadConstraints"][0];
+    assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(spread["maxSkew"], 1);
+    assert_eq!(spread["labelSelector"]["matchLabels"], spec["selector"]["matchLabels"]);
+    let pdb = find(&docs, "PodDisruptionBudget").expect("a PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(pdb["spec"]["selector"], spec["selector"]);
+    let env = spec["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
+    let pod_name = env.iter().find(|e| e["name"] == "POD_NAME").expect("POD_NAME");
+    assert_eq!(pod_name["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    let config = orthanc_config(&docs);
+    assert_eq!(config["DatabaseServerIdentifier"], "${POD_NAME}");
+    assert_eq!(config["SaveJobs"], false);
+    assert_eq!(config["CheckRevisions"], true);
+    assert_eq!(config["PostgreSQL"]["Lock"], false);
+    assert!(!docs.iter().any(|d| d["metadata"]["name"] == "orthanc-storage"));
+
+    // One Orthanc, as before.
+    let (docs, _) = plan(&sandbox, &["--driver", "kind"]);
+    let deployment = find(&docs, "Deployment").unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+    assert!(deployment["spec"]["template"]["spec"]["topologySpreadConstraints"].is_null());
+    assert!(find(&docs, "PodDisruptionBudget").is_none());
+    assert!(orthanc_config(&docs)["DatabaseServerIdentifier"].is_null());
+
+    let out = sandbox.run(&["plan", "--only", "manifests", "--orthanc-replicas", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--orthanc-replicas 2 needs the DICOM files where every Orthanc reaches them")
+            && stderr.contains("add --orthanc-storage postgres"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -188,3 +188,110 @@ fn authentication_is_on() {
         orthanc.log()
     );
 }
+
+// Issue 25: three Orthancs started at once from the rendered `--orthanc-replicas 3`
+// configuration (files in PostgreSQL) on one real PostgreSQL: an instance stored through one is
+// read back byte-identical through each other one, and six writers storing instances of one
+// patient, study and series through all three at once lose nothing and create no duplicate.
+#[test]
+fn three_orthancs_share_one_postgresql_without_losing_or_duplicating_anything() {
+    if !available() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let flags = ["--orthanc-storage", "postgres", "--orthanc-replicas", "3"];
+    let rendered = support::orthanc::render_with(&sandbox, &flags);
+    let config = &rendered.config;
+    assert_eq!(config["PostgreSQL"]["Lock"], false);
+    assert_eq!(config["DatabaseServerIdentifier"], "${POD_NAME}");
+    assert_eq!(config["SaveJobs"], false);
+    assert_eq!(config["CheckRevisions"], true);
+    assert!(
+        rendered.comments.contains("Manually setting this")
+            && rendered.comments.contains("SaveJobs false"),
+        "{}",
+        rendered.comments
+    );
+    let dir = sandbox.path("replicas");
+    let pg = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
+    // Started at once, as a Deployment's pods are, on a database none of them made yet.
+    let orthancs: Vec<Orthanc> = std::thread::scope(|s| {
+        let started: Vec<_> = (0..3)
+            .map(|i| {
+                let (dir, rendered, pg) = (dir.join(format!("orthanc-{i}")), &rendered, &pg);
+                std::fs::create_dir_all(&dir).unwrap();
+                s.spawn(move || start_orthanc(&dir, rendered, pg))
+            })
+            .collect();
+        started.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, o) in orthancs.iter().enumerate() {
+        let system = o.get("/system").json();
+        if let Some(id) = system["DatabaseServerIdentifier"].as_str() {
+            assert_eq!(id, format!("orthanc-{i}"), "{system}");
+        }
+    }
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let first = dicom_file(&files, "first", "1");
+    let id = upload_and_read_back(&orthancs[0], &first);
+    let bytes = std::fs::read(&first).unwrap();
+    for other in &orthancs[1..] {
+        let back = other.get(&format!("/instances/{id}/file"));
+        assert_eq!(back.status, 200, "{}", other.log());
+        assert!(back.body == bytes, "read through another Orthanc, it differs");
+    }
+
+    // Six writers, two per Orthanc, 15 instances each of the same patient, study and series.
+    let (writers, each) = (6, 15);
+    let batches: Vec<Vec<Vec<u8>>> = (0..writers)
+        .map(|w| {
+            (0..each)
+                .map(|n| {
+                    let name = format!("w{w}-{n}");
+                    std::fs::read(dicom_file(&files, &name, &format!("{}", 1000 + w * 100 + n)))
+                        .unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let stored: usize = std::thread::scope(|s| {
+        let running: Vec<_> = batches
+            .iter()
+            .enumerate()
+            .map(|(w, batch)| {
+                let orthanc = &orthancs[w % 3];
+                s.spawn(move || {
+                    batch
+                        .iter()
+                        .filter(|file| {
+                            let auth = ("admin", orthanc.password.as_str());
+                            let r = request("POST", orthanc.http, "/instances", auth, file);
+                            matches!(r, Ok(r) if r.status == 200)
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        running.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let took = started.elapsed();
+    let sent = writers * each;
+    assert_eq!(stored, sent, "every store answered 200");
+    for o in &orthancs {
+        let stats = o.get("/statistics").json();
+        assert_eq!(stats["CountInstances"], sent + 1, "{stats}\n{}", o.log());
+        assert_eq!(stats["CountPatients"], 1, "no duplicate patient: {stats}");
+        assert_eq!(stats["CountStudies"], 1, "no duplicate study: {stats}");
+        assert_eq!(stats["CountSeries"], 1, "no duplicate series: {stats}");
+        let studies = o.get("/studies").json();
+        assert_eq!(studies.as_array().unwrap().len(), 1, "{studies}");
+    }
+    eprintln!(
+        "replicas: {sent} instances sent by {writers} writers through 3 Orthancs ({} each) in {:.2} s; every Orthanc counts {} instances, 1 patient, 1 study, 1 series",
+        sent / 3,
+        took.as_secs_f64(),
+        sent + 1
+    );
+}

@@ -34,6 +34,7 @@ pub fn choices(args: &StackArgs) -> Choices {
         storage: args.storage,
         orthanc_storage: args.orthanc_storage,
         viewer: args.viewer,
+        orthanc_replicas: args.orthanc_replicas,
         orthanc_image: args.orthanc_image.clone(),
         postgres_image: args.postgres_image.clone(),
         minio_image: args.minio_image.clone(),

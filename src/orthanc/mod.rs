@@ -40,3 +40,13 @@ impl Endpoints {
         )
     }
 }
+
+/// Orthanc's configuration as korthbox renders it: JSON, with `//` comment lines on top when
+/// there is something to say (Orthanc reads such comments; JSON parsers do not).
+pub fn parse_config(text: &str) -> serde_json::Result<serde_json::Value> {
+    let json: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect();
+    serde_json::from_str(&json.join("\n"))
+}

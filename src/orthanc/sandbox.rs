@@ -31,7 +31,7 @@ async fn orthanc_config(client: &Client, namespace: &str) -> Result<Value, Strin
         .as_ref()
         .and_then(|d| d.get("orthanc.json"))
         .ok_or("ConfigMap orthanc-config has no orthanc.json")?;
-    serde_json::from_str(text)
+    super::parse_config(text)
         .map_err(|e| format!("orthanc.json in ConfigMap orthanc-config is not JSON: {e}"))
 }
 

@@ -43,7 +43,53 @@ pub fn config(spec: &StackSpec) -> Result<Value, String> {
     if let (Some(base), Some((section, settings))) = (config.as_object_mut(), viewer(spec.viewer)) {
         base.insert(section.into(), settings);
     }
+    if spec.orthanc_replicas > 1 {
+        for (key, value) in several() {
+            config[key] = value;
+        }
+    }
     Ok(config)
+}
+
+/// The settings several Orthancs on one database need, each with where it comes from: the
+/// configuration reference of Orthanc 1.10.1 (Debian's `/etc/orthanc/orthanc.json`, the
+/// upstream `OrthancServer/Resources/Configuration.json`) and the changelog of the PostgreSQL
+/// plugins 4.0 (`orthanc-postgresql`). `PostgreSQL.Lock` is `false` in every korthbox
+/// configuration already (the plugin's advisory lock would keep a second Orthanc out).
+fn several() -> [(&'static str, Value); 3] {
+    [
+        ("DatabaseServerIdentifier", json!("${POD_NAME}")),
+        ("SaveJobs", json!(false)),
+        ("CheckRevisions", json!(true)),
+    ]
+}
+
+/// The comment above a configuration for several Orthancs: which settings, and why.
+const SEVERAL_COMMENT: &str = "\
+// Several Orthancs share this PostgreSQL database (korthbox --orthanc-replicas). From the
+// Orthanc configuration reference (Orthanc 1.10.1, OrthancServer/Resources/Configuration.json)
+// and the PostgreSQL plugins' changelog (4.0: \"Support of multiple readers/writers, by handling
+// retries from Orthanc SDK 1.9.2\"):
+// - PostgreSQL.Lock false: the plugin's advisory lock keeps every other Orthanc out of the
+//   database; several instances need it off.
+// - DatabaseServerIdentifier ${POD_NAME}: \"only useful in the case of multiple readers/writers,
+//   in order to avoid collisions between multiple Orthanc servers ... Manually setting this
+//   option is needed in Docker/Kubernetes environments\" (new in 1.9.2); the pod's name, unique.
+// - SaveJobs false: jobs are each Orthanc's own; \"This option should be set to false if
+//   multiple Orthanc servers are using the same database\".
+// - CheckRevisions true: \"needed to handle collisions between concurrent modifications in the
+//   case of multiple writers\" (new in 1.9.2; the PostgreSQL plugins support revisions since 4.0).
+// Jobs, and when a study is stable (StableAge), are counted by each Orthanc on its own.
+";
+
+/// The configuration as the ConfigMap holds it: JSON, with a comment on top saying why the
+/// settings for several Orthancs are what they are (Orthanc reads `//` comments).
+pub fn config_text(spec: &StackSpec) -> Result<String, String> {
+    let json = serde_json::to_string_pretty(&config(spec)?).map_err(|e| e.to_string())? + "\n";
+    Ok(match spec.orthanc_replicas > 1 {
+        true => format!("{SEVERAL_COMMENT}{json}"),
+        false => json,
+    })
 }
 
 /// The viewer's configuration section (the plugin itself is loaded by the variable
@@ -61,13 +107,17 @@ fn secret_env(name: &str, secret: &str, key: &str) -> Value {
 }
 
 pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
-    let config = serde_json::to_string_pretty(&config(spec)?).map_err(|e| e.to_string())? + "\n";
+    let config = config_text(spec)?;
     let mut env = vec![
         secret_env("ORTHANC_ADMIN_PASSWORD", "orthanc-credentials", "password"),
         secret_env("POSTGRES_PASSWORD", "postgres-credentials", "password"),
     ];
     if let Some(variable) = spec.viewer.variable() {
         env.push(json!({"name": variable, "value": "true"}));
+    }
+    if spec.orthanc_replicas > 1 {
+        // DatabaseServerIdentifier: the pod's own name.
+        env.push(json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}));
     }
     let mut mounts = vec![json!({"name": "config", "mountPath": CONFIG_DIR, "readOnly": true})];
     let mut volumes = vec![json!({"name": "config", "configMap": {"name": "orthanc-config"}})];
@@ -108,8 +158,35 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
         ),
         ("http_node_port", node_port(spec, HTTP_NODE_PORT)),
         ("dicom_node_port", node_port(spec, DICOM_NODE_PORT)),
+        ("orthanc_replicas", json!(spec.orthanc_replicas)),
     ]);
+    vars.extend(spread(spec));
     Ok(())
+}
+
+/// One Orthanc: replaced by stopping it first (its ReadWriteOnce volume); several: rolled one
+/// at a time, spread over the nodes, one kept serving through voluntary disruptions.
+fn spread(spec: &StackSpec) -> [(&'static str, Value); 3] {
+    if spec.orthanc_replicas == 1 {
+        return [
+            ("orthanc_strategy", json!({"type": "Recreate"})),
+            ("orthanc_spread", Value::Null),
+            ("orthanc_pdb_min", Value::Null),
+        ];
+    }
+    let labels = super::manifest::selector(spec, "orthanc");
+    [
+        (
+            "orthanc_strategy",
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}),
+        ),
+        (
+            "orthanc_spread",
+            json!([{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}]),
+        ),
+        ("orthanc_pdb_min", json!(1)),
+    ]
 }
 
 fn node_port(spec: &StackSpec, port: u16) -> Value {
@@ -127,6 +204,13 @@ pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {
         out.extend(docs(
             Stage::Orthanc,
             include_str!("../../assets/orthanc-storage.yaml"),
+            vars,
+        )?);
+    }
+    if spec.orthanc_replicas > 1 {
+        out.extend(docs(
+            Stage::Orthanc,
+            include_str!("../../assets/orthanc-pdb.yaml"),
             vars,
         )?);
     }

@@ -13,6 +13,8 @@ pub struct Choices {
     pub storage: StorageLayer,
     pub orthanc_storage: OrthancStorage,
     pub viewer: Viewer,
+    /// How many Orthancs (0 is taken as 1).
+    pub orthanc_replicas: u8,
     pub orthanc_image: Option<String>,
     pub postgres_image: Option<String>,
     pub minio_image: Option<String>,
@@ -28,6 +30,8 @@ pub struct StackSpec {
     pub storage: StorageLayer,
     pub orthanc_storage: OrthancStorage,
     pub viewer: Viewer,
+    /// How many Orthancs share the database.
+    pub orthanc_replicas: u8,
     pub volumes: VolumeSource,
     /// The pinned images (tag and digest), with the registry mirror applied.
     pub images: StackImages,
@@ -65,6 +69,7 @@ impl StackSpec {
             storage: choices.storage,
             orthanc_storage: choices.orthanc_storage,
             viewer: choices.viewer,
+            orthanc_replicas: choices.orthanc_replicas.max(1),
             volumes: placement.volumes,
             images,
             side_loaded: placement.side_loaded,
@@ -85,6 +90,12 @@ impl StackSpec {
     pub fn check(&self) -> Result<(), String> {
         if self.orthanc_storage == OrthancStorage::S3 && self.storage != StorageLayer::Minio {
             return Err("--orthanc-storage s3 keeps DICOM files in MinIO, which --storage local-path does not install; add --storage minio".into());
+        }
+        if self.orthanc_replicas > 1 && self.orthanc_storage == OrthancStorage::Pv {
+            return Err(format!(
+                "--orthanc-replicas {} needs the DICOM files where every Orthanc reaches them, and --orthanc-storage pv is a ReadWriteOnce volume one node mounts; add --orthanc-storage postgres (or s3 with --storage minio)",
+                self.orthanc_replicas
+            ));
         }
         Ok(())
     }

@@ -212,13 +212,20 @@ impl Orthanc {
 /// readiness probe's command.
 pub struct Rendered {
     pub config: Value,
+    /// The `//` lines above the JSON in the ConfigMap, written again above it.
+    pub comments: String,
     pub postgres_password: String,
     pub orthanc_password: String,
     pub probe: Vec<String>,
 }
 
 pub fn render(sandbox: &Sandbox, orthanc_storage: &str) -> Rendered {
-    let out = sandbox.run(&[
+    render_with(sandbox, &["--orthanc-storage", orthanc_storage])
+}
+
+/// What `korthbox plan` renders with `flags` added.
+pub fn render_with(sandbox: &Sandbox, flags: &[&str]) -> Rendered {
+    let mut args = vec![
         "plan",
         "--only",
         "manifests",
@@ -227,9 +234,9 @@ pub fn render(sandbox: &Sandbox, orthanc_storage: &str) -> Rendered {
         "kind",
         "--provider",
         "docker",
-        "--orthanc-storage",
-        orthanc_storage,
-    ]);
+    ];
+    args.extend(flags);
+    let out = sandbox.run(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -242,12 +249,16 @@ pub fn render(sandbox: &Sandbox, orthanc_storage: &str) -> Rendered {
             .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
             .unwrap_or_else(|| panic!("{kind} {name}"))
     };
-    let config = serde_json::from_str(
-        find("ConfigMap", "orthanc-config")["data"]["orthanc.json"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let text = find("ConfigMap", "orthanc-config")["data"]["orthanc.json"]
+        .as_str()
+        .unwrap();
+    // The comment lines on top (several Orthancs), kept to be written again before the JSON.
+    let comments: String = text
+        .lines()
+        .take_while(|l| l.starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let config = serde_json::from_str(&text[comments.len()..]).unwrap();
     let secret = |name: &str| {
         find("Secret", name)["stringData"]["password"]
             .as_str()
@@ -262,6 +273,7 @@ pub fn render(sandbox: &Sandbox, orthanc_storage: &str) -> Rendered {
         .collect();
     Rendered {
         config,
+        comments,
         postgres_password: secret("postgres-credentials"),
         orthanc_password: secret("orthanc-credentials"),
         probe,
@@ -281,12 +293,15 @@ pub fn start_orthanc(dir: &Path, rendered: &Rendered, pg: &Postgres) -> Orthanc 
     config["PostgreSQL"]["Port"] = json!(pg.port);
     config["Plugins"] = json!(PLUGINS);
     let path = dir.join("orthanc.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let text = rendered.comments.clone() + &serde_json::to_string_pretty(&config).unwrap();
+    std::fs::write(&path, text).unwrap();
     let log = dir.join("orthanc.log");
     let child = Command::new(ORTHANC)
         .arg(&path)
         .env("ORTHANC_ADMIN_PASSWORD", &rendered.orthanc_password)
         .env("POSTGRES_PASSWORD", &rendered.postgres_password)
+        // What the pod's name is in a cluster (several Orthancs' DatabaseServerIdentifier).
+        .env("POD_NAME", dir.file_name().unwrap())
         .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
         .stderr(Stdio::from(
             std::fs::File::options().append(true).open(&log).unwrap(),
