@@ -44,6 +44,7 @@ pub async fn connect(
         pods: Api::<Pod>::namespaced(client.clone(), namespace),
         selector: pod::selector("minio", instance),
         remote: 9000,
+        pod: None,
     })
     .await?;
     let user = secret(client, namespace, "minio-credentials", "root-user").await;

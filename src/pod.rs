@@ -20,11 +20,30 @@ pub fn selector(name: &str, instance: &str) -> String {
     format!("app.kubernetes.io/name={name},app.kubernetes.io/instance={instance}")
 }
 
-fn is_ready(p: &Pod) -> bool {
+pub fn is_ready(p: &Pod) -> bool {
     p.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Every Ready pod `selector` matches, by name, with the node it runs on.
+pub async fn all_ready(pods: &Api<Pod>, selector: &str) -> Result<Vec<(String, String)>, String> {
+    let list = pods
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| format!("could not list the pods {selector}: {e}"))?;
+    let mut ready: Vec<(String, String)> = list
+        .items
+        .iter()
+        .filter(|p| is_ready(p))
+        .filter_map(|p| {
+            let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+            Some((p.metadata.name.clone()?, node.unwrap_or_default()))
+        })
+        .collect();
+    ready.sort();
+    Ok(ready)
 }
 
 /// A pod that `selector` matches, Ready ones first, then Running ones (an Orthanc whose
@@ -121,12 +140,14 @@ pub async fn exec(
         })
 }
 
-/// Where a tunnel's connections go: `remote` on a pod that `selector` matches.
+/// Where a tunnel's connections go: `remote` on a pod that `selector` matches, or on the one
+/// pod named (several Orthancs, each reached directly).
 #[derive(Clone)]
 pub struct Route {
     pub pods: Api<Pod>,
     pub selector: String,
     pub remote: u16,
+    pub pod: Option<String>,
 }
 
 /// What a tunnel does with a connection it could not forward.
@@ -200,7 +221,10 @@ pub async fn serve(listener: TcpListener, route: Route, on_error: OnError) {
 
 /// One connection, copied both ways through a port-forward until either side closes.
 async fn relay(route: &Route, mut local: TcpStream) -> Result<(), String> {
-    let pod = ready(&route.pods, &route.selector).await?;
+    let pod = match &route.pod {
+        Some(pod) => pod.clone(),
+        None => ready(&route.pods, &route.selector).await?,
+    };
     let mut forward = route
         .pods
         .portforward(&pod, &[route.remote])

@@ -1836,3 +1836,77 @@ fn up_restarts_korthboxs_stuck_pods_then_proves() {
         .count();
     assert_eq!(loads, loads_before + 1);
 }
+
+// Issue 25: several Orthancs in the sandbox (three real ones on one PostgreSQL behind the fake's
+// pods): the proof stores through one and reads the file back through each Orthanc directly,
+// `status` lists each with its node, and an Orthanc that does not answer fails the proof by name.
+#[test]
+fn several_orthancs_are_each_proven_and_listed_with_their_nodes() {
+    let Some(world) = World::with_replicas(3) else {
+        return;
+    };
+    let flags = ["--orthanc-storage", "postgres", "--orthanc-replicas", "3"];
+    let out = world.run("up", &[&flags[..], &["--json"]].concat());
+    let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let read = summary["proof"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "read")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        read.ends_with("the same file through each Orthanc (orthanc-0, orthanc-1, orthanc-2)"),
+        "{read}"
+    );
+    let requests = world.api.requests();
+    for pod in ["orthanc-1", "orthanc-2"] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.contains(&format!("/pods/{pod}/portforward?&ports=8042"))),
+            "{pod}: {requests:#?}"
+        );
+    }
+    // Each Orthanc stored nothing of its own: they share one database, back to empty.
+    for other in &world.others {
+        assert_eq!(other.get("/statistics").json()["CountInstances"], 0);
+    }
+
+    let status = world.run("status", &["--json"]);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let instances = doc["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 3, "{doc:#}");
+    let mut nodes: Vec<&str> = instances
+        .iter()
+        .map(|i| i["node"].as_str().unwrap())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    assert_eq!(nodes.len(), 3, "spread over the nodes: {doc:#}");
+    assert!(instances.iter().all(|i| i["ready"] == true));
+    let table = String::from_utf8_lossy(&world.run("status", &[]).stdout).to_string();
+    assert!(table.contains("orthanc orthanc-2"), "{table}");
+
+    // One Orthanc stops answering: the proof fails at read, naming it.
+    world.api.forward_pod("orthanc-2", 8042, free_port());
+    let out = world.run("prove", &["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let read = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "read")
+        .unwrap();
+    assert_eq!(read["ok"], false, "{doc:#}");
+    assert!(
+        read["detail"]
+            .as_str()
+            .unwrap()
+            .contains("through Orthanc orthanc-2"),
+        "{doc:#}"
+    );
+}

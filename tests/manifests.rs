@@ -278,7 +278,14 @@ fn several_orthancs_spread_roll_keep_one_serving_and_need_shared_files() {
     };
     let (docs, _) = plan(
         &sandbox,
-        &["--driver", "kind", "--orthanc-storage", "postgres", "--orthanc-replicas", "3"],
+        &[
+            "--driver",
+            "kind",
+            "--orthanc-storage",
+            "postgres",
+            "--orthanc-replicas",
+            "3",
+        ],
     );
     let deployment = find(&docs, "Deployment").unwrap();
     let spec = &deployment["spec"];
@@ -288,19 +295,34 @@ fn several_orthancs_spread_roll_keep_one_serving_and_need_shared_files() {
     let spread = &spec["template"]["spec"]["topologySpreadConstraints"][0];
     assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
     assert_eq!(spread["maxSkew"], 1);
-    assert_eq!(spread["labelSelector"]["matchLabels"], spec["selector"]["matchLabels"]);
+    assert_eq!(
+        spread["labelSelector"]["matchLabels"],
+        spec["selector"]["matchLabels"]
+    );
     let pdb = find(&docs, "PodDisruptionBudget").expect("a PodDisruptionBudget");
     assert_eq!(pdb["spec"]["minAvailable"], 1);
     assert_eq!(pdb["spec"]["selector"], spec["selector"]);
-    let env = spec["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
-    let pod_name = env.iter().find(|e| e["name"] == "POD_NAME").expect("POD_NAME");
-    assert_eq!(pod_name["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    let env = spec["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let pod_name = env
+        .iter()
+        .find(|e| e["name"] == "POD_NAME")
+        .expect("POD_NAME");
+    assert_eq!(
+        pod_name["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
     let config = orthanc_config(&docs);
     assert_eq!(config["DatabaseServerIdentifier"], "${POD_NAME}");
     assert_eq!(config["SaveJobs"], false);
     assert_eq!(config["CheckRevisions"], true);
     assert_eq!(config["PostgreSQL"]["Lock"], false);
-    assert!(!docs.iter().any(|d| d["metadata"]["name"] == "orthanc-storage"));
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["metadata"]["name"] == "orthanc-storage")
+    );
 
     // One Orthanc, as before.
     let (docs, _) = plan(&sandbox, &["--driver", "kind"]);
@@ -315,8 +337,9 @@ fn several_orthancs_spread_roll_keep_one_serving_and_need_shared_files() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("--orthanc-replicas 2 needs the DICOM files where every Orthanc reaches them")
-            && stderr.contains("add --orthanc-storage postgres"),
+        stderr.contains(
+            "--orthanc-replicas 2 needs the DICOM files where every Orthanc reaches them"
+        ) && stderr.contains("add --orthanc-storage postgres"),
         "{stderr}"
     );
 }

@@ -239,7 +239,10 @@ fn three_orthancs_share_one_postgresql_without_losing_or_duplicating_anything() 
     for other in &orthancs[1..] {
         let back = other.get(&format!("/instances/{id}/file"));
         assert_eq!(back.status, 200, "{}", other.log());
-        assert!(back.body == bytes, "read through another Orthanc, it differs");
+        assert!(
+            back.body == bytes,
+            "read through another Orthanc, it differs"
+        );
     }
 
     // Six writers, two per Orthanc, 15 instances each of the same patient, study and series.
@@ -249,8 +252,12 @@ fn three_orthancs_share_one_postgresql_without_losing_or_duplicating_anything() 
             (0..each)
                 .map(|n| {
                     let name = format!("w{w}-{n}");
-                    std::fs::read(dicom_file(&files, &name, &format!("{}", 1000 + w * 100 + n)))
-                        .unwrap()
+                    std::fs::read(dicom_file(
+                        &files,
+                        &name,
+                        &format!("{}", 1000 + w * 100 + n),
+                    ))
+                    .unwrap()
                 })
                 .collect()
         })

@@ -46,6 +46,7 @@ async fn any(args: &ProveArgs, ctx: &Context) -> Result<Proof> {
     let target = Target {
         orthanc: reached.orthanc().clone(),
         storage: None,
+        instances: Vec::new(),
     };
     let title = format!("Proving Orthanc at {}", reached.describe(&args.orthanc));
     let phase = ctx.steps.phase(title);

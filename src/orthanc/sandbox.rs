@@ -41,8 +41,33 @@ async fn tunnel(pods: &Api<Pod>, name: &str, instance: &str, remote: u16) -> Res
         pods: pods.clone(),
         selector: pod::selector(name, instance),
         remote,
+        pod: None,
     })
     .await
+}
+
+/// With several Orthancs Ready, a tunnel to each one's HTTP port; with one, none.
+async fn each_instance(
+    pods: &Api<Pod>,
+    instance: &str,
+) -> Result<Vec<(String, String, Tunnel)>, Error> {
+    let selector = pod::selector("orthanc", instance);
+    let ready = pod::all_ready(pods, &selector).await.unwrap_or_default();
+    if ready.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (name, node) in ready {
+        let tunnel = Tunnel::open(Route {
+            pods: pods.clone(),
+            selector: selector.clone(),
+            remote: 8042,
+            pod: Some(name.clone()),
+        })
+        .await?;
+        out.push((name, node, tunnel));
+    }
+    Ok(out)
 }
 
 /// The sandbox's Orthanc, reachable while this lives.
@@ -52,6 +77,9 @@ pub struct Reached {
     pub config: Value,
     pub http: Tunnel,
     pub dicom: Tunnel,
+    /// With several Orthancs, each one's HTTP port, reached directly: its pod, its node, the
+    /// tunnel.
+    pub instances: Vec<(String, String, Tunnel)>,
 }
 
 impl Reached {
@@ -85,6 +113,7 @@ pub async fn reach(
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let http = tunnel(&pods, "orthanc", instance, 8042).await?;
     let dicom = tunnel(&pods, "orthanc", instance, 4242).await?;
+    let instances = each_instance(&pods, instance).await?;
     let root = config["DicomWeb"]["Root"].as_str().unwrap_or(DICOMWEB_ROOT);
     let orthanc = Endpoints {
         url: format!("http://{}", http.address),
@@ -103,5 +132,6 @@ pub async fn reach(
         config,
         http,
         dicom,
+        instances,
     })
 }

@@ -91,6 +91,9 @@ pub struct Target {
     pub orthanc: Endpoints,
     /// The sandbox's storage backend, asked where the files went.
     pub storage: Option<Backend>,
+    /// With several Orthancs, each one's REST API reached directly, by pod: the file stored is
+    /// read back through every one.
+    pub instances: Vec<(String, crate::orthanc::rest::Rest)>,
 }
 
 /// How the last proof went, as kept on the namespace: `passed`, or `failed: why`.

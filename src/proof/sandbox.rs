@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::model::{Proof, Target};
 use super::storage::{Backend, Exec};
 use crate::error::Error;
+use crate::orthanc::rest::Rest;
 use crate::pod;
 use crate::report::Phase;
 
@@ -67,9 +68,19 @@ pub async fn prove(
 ) -> Result<Proof, Error> {
     let reached = crate::orthanc::sandbox::reach(client, namespace, instance, step_timeout).await?;
     let storage = backend(client, namespace, instance, &reached.config, step_timeout).await?;
+    let mut instances = Vec::new();
+    for (pod, _, tunnel) in &reached.instances {
+        let url = format!("http://{}", tunnel.address);
+        let password = reached.orthanc.password.as_deref();
+        instances.push((
+            pod.clone(),
+            Rest::new(&url, "admin", password, step_timeout)?,
+        ));
+    }
     let target = Target {
         orthanc: reached.orthanc.clone(),
         storage: Some(storage),
+        instances,
     };
     let mut proof = super::run(&target, phase).await?;
     if let Some(step) = proof.steps.iter_mut().find(|s| !s.ok)

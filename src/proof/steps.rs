@@ -367,10 +367,39 @@ impl<'a> Run<'a> {
             )
             .into());
         }
-        Ok(format!(
+        let mut said = format!(
             "GET {path}: UIDs and {} pixel bytes equal what was sent",
             back.pixels.len()
-        ))
+        );
+        if !self.target.instances.is_empty() {
+            let pods = self.read_through_each(&path, &file.body).await?;
+            said.push_str(&format!(
+                "; the same file through each Orthanc ({})",
+                pods.join(", ")
+            ));
+        }
+        Ok(said)
+    }
+
+    /// The file at `path`, read through every Orthanc directly (at once): the pods it came
+    /// back from, byte for byte the same as `first`.
+    async fn read_through_each(&self, path: &str, first: &[u8]) -> Result<Vec<String>, Failure> {
+        let read = async |(pod, rest): &(String, Rest)| {
+            let file = rest.ok(Call::get(path)).await.map_err(|e| {
+                failure(
+                    format!("expected the file through Orthanc {pod}, got: {e}"),
+                    "the Orthancs share one database; `korthbox logs orthanc` shows why this one does not answer",
+                )
+            })?;
+            match file.body.as_ref() == first {
+                true => Ok(pod.clone()),
+                false => Err(Failure::from(format!(
+                    "expected the same file through Orthanc {pod}, it sent {} different bytes",
+                    file.body.len()
+                ))),
+            }
+        };
+        futures_util::future::try_join_all(self.target.instances.iter().map(read)).await
     }
 
     fn web(&self, path: &str) -> String {

@@ -151,6 +151,7 @@ pub async fn forward(
         pods: pods.clone(),
         selector: selector.clone(),
         remote,
+        pod: None,
     };
     let note = |remote: u16| -> pod::OnError {
         let steps = ctx.steps.clone();
@@ -197,6 +198,7 @@ pub async fn web(
         pods: Api::namespaced(client, namespace),
         selector: pod::selector("orthanc", found.name.as_str()),
         remote: 8042,
+        pod: None,
     };
     Ok(Web {
         url: format!("http://127.0.0.1:{http_port}{path}"),

@@ -63,6 +63,9 @@ pub struct Report {
     pub diagnoses: Vec<Diagnosis>,
     pub nodes: Vec<NodeFacts>,
     pub components: Vec<Component>,
+    /// With several Orthancs, each one: its pod, the node it runs on, whether it is Ready.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<Instance>,
     pub volumes: Vec<Volume>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
@@ -91,6 +94,13 @@ pub struct Component {
 }
 
 #[derive(Debug, Serialize)]
+pub struct Instance {
+    pub pod: String,
+    pub node: String,
+    pub ready: bool,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Volume {
     pub name: String,
     pub phase: String,
@@ -109,6 +119,7 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
         diagnoses: Vec::new(),
         nodes: Vec::new(),
         components: Vec::new(),
+        instances: Vec::new(),
         volumes: Vec::new(),
         endpoint: None,
         viewer: None,
@@ -277,6 +288,7 @@ async fn inspect(
         }
     }
     components(&client, namespace, report).await;
+    instances(&client, namespace, found.name.as_str(), report).await;
     for d in diagnose::pods(&client, namespace, &logs).await {
         report.diagnosed(d);
     }
@@ -314,6 +326,37 @@ async fn components(client: &kube::Client, namespace: &str, report: &mut Report)
             c.kind, c.name, c.ready, c.wanted
         ));
     }
+}
+
+/// Each Orthanc and its node, when there are several.
+async fn instances(client: &kube::Client, namespace: &str, instance: &str, report: &mut Report) {
+    let several = report
+        .components
+        .iter()
+        .any(|c| c.name == "orthanc" && c.wanted > 1);
+    if !several {
+        return;
+    }
+    let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), namespace);
+    let selector = crate::pod::selector("orthanc", instance);
+    let Ok(list) = api.list(&ListParams::default().labels(&selector)).await else {
+        return;
+    };
+    let mut found: Vec<Instance> = list
+        .items
+        .iter()
+        .map(|p| Instance {
+            pod: p.metadata.name.clone().unwrap_or_default(),
+            node: p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default(),
+            ready: crate::pod::is_ready(p),
+        })
+        .collect();
+    found.sort_by(|a, b| a.pod.cmp(&b.pod));
+    report.instances = found;
 }
 
 /// What `up` would change in what the components run, compared by the versions their tags

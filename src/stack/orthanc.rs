@@ -117,7 +117,9 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
     }
     if spec.orthanc_replicas > 1 {
         // DatabaseServerIdentifier: the pod's own name.
-        env.push(json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}));
+        env.push(
+            json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
+        );
     }
     let mut mounts = vec![json!({"name": "config", "mountPath": CONFIG_DIR, "readOnly": true})];
     let mut volumes = vec![json!({"name": "config", "configMap": {"name": "orthanc-config"}})];

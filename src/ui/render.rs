@@ -255,6 +255,10 @@ pub fn status(out: &mut impl Write, style: Style, r: &status::Report) -> std::io
             .collect();
         table(out, ["COMPONENT", "READY", "IMAGE"], &rows)?;
     }
+    for i in &r.instances {
+        let state = if i.ready { "Ready" } else { "not Ready" };
+        writeln!(out, "orthanc {:<26} on {:<24} {state}", i.pod, i.node)?;
+    }
     for v in &r.volumes {
         writeln!(out, "volume {:<20} {}", v.name, v.phase)?;
     }

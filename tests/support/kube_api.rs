@@ -39,6 +39,8 @@ struct Store {
     ready_at: BTreeMap<String, std::time::Instant>,
     /// Where a port-forward to a pod's port really goes: pod port → 127.0.0.1 port.
     forwards: BTreeMap<u16, u16>,
+    /// Where a port-forward to one pod's port really goes, before `forwards`: (pod, port) → port.
+    pod_forwards: BTreeMap<(String, u16), u16>,
     /// How a command exec'd in a container really runs: container name → route.
     execs: BTreeMap<String, ExecRoute>,
     /// What a container's log says: container name → text.
@@ -144,7 +146,7 @@ impl Store {
         else {
             return;
         };
-        let Some(workload) = pod.strip_suffix("-0") else {
+        let Some((workload, _)) = pod.rsplit_once('-') else {
             return;
         };
         let owner = ["deployments", "statefulsets"]
@@ -508,6 +510,16 @@ impl FakeApi {
             .insert(pod_port, local_port);
     }
 
+    /// Port-forwards to `pod`'s `pod_port` reach 127.0.0.1:`local_port` (one of several
+    /// Orthancs), whatever [`FakeApi::forward`] says for other pods.
+    pub fn forward_pod(&self, pod: &str, pod_port: u16, local_port: u16) {
+        self.store
+            .lock()
+            .unwrap()
+            .pod_forwards
+            .insert((pod.to_string(), pod_port), local_port);
+    }
+
     /// Commands exec'd in any pod's `container` run here, as `route` says.
     pub fn exec(&self, container: &str, route: ExecRoute) {
         self.store
@@ -593,7 +605,19 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<String>>, store: &Mutex<S
             continue;
         }
         if path.ends_with("/portforward") && request.header("upgrade").is_some() {
-            let forwards = store.lock().unwrap().forwards.clone();
+            let pod = path
+                .trim_end_matches("/portforward")
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            let store = store.lock().unwrap();
+            let mut forwards = store.forwards.clone();
+            for ((name, port), local) in &store.pod_forwards {
+                if name == pod {
+                    forwards.insert(*port, *local);
+                }
+            }
+            drop(store);
             port_forward(writer, &request, query, &forwards);
             return;
         }
@@ -1106,12 +1130,30 @@ fn settle(store: &mut Store, object: &mut Value) {
                 .as_str()
                 .unwrap_or("default")
                 .to_string();
-            let name = format!("{}-0", object["metadata"]["name"].as_str().unwrap_or("pod"));
-            let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": name, "namespace": ns,
-                                 "labels": object["spec"]["template"]["metadata"]["labels"].clone()},
-                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
-            store.insert(format!("/api/v1/namespaces/{ns}/pods/{name}"), pod);
+            // Its pods, Running and Ready, spread over the nodes as the scheduler would.
+            let workload = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or("pod")
+                .to_string();
+            let nodes: Vec<String> = store
+                .objects
+                .keys()
+                .filter_map(|k| k.strip_prefix("/api/v1/nodes/").map(String::from))
+                .collect();
+            for i in 0..replicas.max(1) as usize {
+                let pod_name = format!("{workload}-{i}");
+                let node = nodes
+                    .get(i % nodes.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": pod_name, "namespace": ns,
+                                     "labels": object["spec"]["template"]["metadata"]["labels"].clone()},
+                        "spec": {"nodeName": node, "containers": []},
+                        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+                store.insert(format!("/api/v1/namespaces/{ns}/pods/{pod_name}"), pod);
+            }
+            let name = format!("{workload}-0");
             // A StatefulSet's controller makes a claim per template and pod, bound here.
             let templates = object["spec"]["volumeClaimTemplates"].as_array().cloned();
             for template in templates.unwrap_or_default() {

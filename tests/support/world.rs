@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::kube_api::{ExecRoute, FakeApi};
-use super::orthanc::{Orthanc, Postgres, available, free_port, render, start_orthanc};
+use super::orthanc::{Orthanc, Postgres, available, free_port, render_with, start_orthanc};
 use super::stand_ins::{self, Call};
 use super::{FakeEngine, Sandbox, fixture_json};
 
@@ -17,6 +17,8 @@ pub struct World {
     pub api: FakeApi,
     _engine: FakeEngine,
     pub orthanc: Orthanc,
+    /// With several Orthancs (`with_replicas`), the others, on the same PostgreSQL.
+    pub others: Vec<Orthanc>,
     _postgres: Postgres,
     pub ports: [String; 3],
 }
@@ -29,15 +31,28 @@ impl World {
 
     /// With `docker_host`, the nodes' engine is that real one instead of a captured one.
     pub fn with_engine(docker_host: Option<&str>) -> Option<World> {
-        Self::build(docker_host, "pv")
+        Self::build(docker_host, &["--orthanc-storage", "pv"], 1)
     }
 
     /// With Orthanc keeping its files as `--orthanc-storage mode` says (`pv` or `postgres`).
     pub fn with_storage(mode: &str) -> Option<World> {
-        Self::build(None, mode)
+        Self::build(None, &["--orthanc-storage", mode], 1)
     }
 
-    fn build(docker_host: Option<&str>, mode: &str) -> Option<World> {
+    /// With `n` real Orthancs from the `--orthanc-replicas n --orthanc-storage postgres`
+    /// configuration on one PostgreSQL, pod `orthanc-i`'s port-forwards reaching the i-th.
+    pub fn with_replicas(n: usize) -> Option<World> {
+        let n_text = n.to_string();
+        let flags = [
+            "--orthanc-storage",
+            "postgres",
+            "--orthanc-replicas",
+            &n_text,
+        ];
+        Self::build(None, &flags, n)
+    }
+
+    fn build(docker_host: Option<&str>, flags: &[&str], replicas: usize) -> Option<World> {
         if !available() || super::shared().is_none() {
             return None;
         }
@@ -52,12 +67,26 @@ impl World {
         sandbox.set("DOCKER_HOST", &uri);
         let api = FakeApi::kind();
         stand_ins::install(&mut sandbox, Some(&api.url()));
-        let rendered = render(&sandbox, mode);
+        let rendered = render_with(&sandbox, flags);
         let dir = sandbox.path("orthanc");
         let postgres = Postgres::start(&dir.join("pg"), &rendered.postgres_password);
         let orthanc = start_orthanc(&dir, &rendered, &postgres);
         api.forward(8042, orthanc.http);
         api.forward(4242, orthanc.dicom);
+        let mut others = Vec::new();
+        if replicas > 1 {
+            // The first pod reaches the first Orthanc; each other pod its own.
+            api.forward_pod("orthanc-0", 8042, orthanc.http);
+            for i in 1..replicas {
+                let pod = format!("orthanc-{i}");
+                let own = dir.join(&pod);
+                std::fs::create_dir_all(&own).unwrap();
+                let other = start_orthanc(&own, &rendered, &postgres);
+                api.forward_pod(&pod, 8042, other.http);
+                api.forward_pod(&pod, 4242, other.dicom);
+                others.push(other);
+            }
+        }
         // Commands exec'd in the pods run here: in Orthanc's, its volume is the storage
         // directory; in PostgreSQL's, `psql` reaches the real server.
         let volume = rendered.config["StorageDirectory"]
@@ -103,6 +132,7 @@ impl World {
             api,
             _engine: engine,
             orthanc,
+            others,
             _postgres: postgres,
             ports,
         })
