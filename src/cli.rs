@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::driver::{self, DriverChoice, DriverKind, ProviderKind};
 use crate::spec::{
     ControlPlanes, DEFAULT_API_SERVER_PORT, DEFAULT_DICOM_PORT, DEFAULT_HTTP_PORT, DEFAULT_NAME,
-    DEFAULT_NAMESPACE, DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, MAX_WORKERS,
-    OrthancStorage, SandboxName, StorageLayer, Viewer,
+    DEFAULT_NAMESPACE, DEFAULT_NODE_CPUS, DEFAULT_NODE_MEMORY_MIB, DEFAULT_WORKERS, DicomService,
+    MAX_WORKERS, OrthancStorage, SandboxName, StorageLayer, Viewer,
 };
 
 /// Where the flags every command takes are listed in help, apart from the command's own.
@@ -219,6 +219,28 @@ pub struct StackArgs {
     /// more need the files where each of them reaches them (--orthanc-storage postgres or s3).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub orthanc_replicas: u8,
+
+    /// The StorageClass every volume claim names, instead of the cluster's default (on a shared
+    /// cluster, its own class).
+    #[arg(long, value_name = "CLASS", value_parser = parse_object_name)]
+    pub storage_class: Option<String>,
+
+    /// Serve Orthanc's HTTP (web UI, REST, DICOMweb) through an Ingress for HOST.
+    #[arg(long, value_name = "HOST", value_parser = parse_host)]
+    pub ingress_host: Option<String>,
+
+    /// The IngressClass of that Ingress [default: the cluster's default class].
+    #[arg(long, value_name = "CLASS", requires = "ingress_host", value_parser = parse_object_name)]
+    pub ingress_class: Option<String>,
+
+    /// The Secret in the stack's namespace with the TLS certificate and key for that host.
+    #[arg(long, value_name = "NAME", requires = "ingress_host", value_parser = parse_object_name)]
+    pub tls_secret: Option<String>,
+
+    /// How DICOM is exposed: inside the cluster only, or also through a LoadBalancer Service
+    /// (which accepts stores from anyone who reaches it).
+    #[arg(long, value_enum, default_value_t = DicomService::Clusterip)]
+    pub dicom_service: DicomService,
 
     /// The Orthanc image, instead of the pinned one.
     #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
@@ -897,6 +919,35 @@ fn parse_aet(text: &str) -> Result<String, String> {
         true => Ok(text.trim().to_string()),
         false => Err(format!(
             "{text:?} is not an AE title: 1 to 16 printable ASCII characters, no backslash"
+        )),
+    }
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain): a StorageClass, an IngressClass, a Secret.
+fn parse_object_name(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    match ok {
+        true => Ok(text.to_string()),
+        false => Err(format!(
+            "{text:?} is not a Kubernetes object name (lower-case letters, digits, '-' and '.')"
+        )),
+    }
+}
+
+/// A host name for an Ingress rule: a DNS name, optionally `*.` in front.
+fn parse_host(text: &str) -> Result<String, String> {
+    let name = text.strip_prefix("*.").unwrap_or(text);
+    match name.contains('.') && parse_object_name(name).is_ok() {
+        true => Ok(text.to_string()),
+        false => Err(format!(
+            "{text:?} is not a host name (e.g. orthanc.example.org, or *.example.org)"
         )),
     }
 }

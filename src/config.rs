@@ -13,7 +13,7 @@ pub const FILE_NAME: &str = "korthbox.toml";
 
 /// Every key the file may have: the flags of `up` (and of the commands sharing them), without
 /// their dashes. `[images] registry` is `registry-mirror` by another name.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 29] = [
     "driver",
     "name",
     "context",
@@ -31,6 +31,11 @@ pub const KEYS: [&str; 24] = [
     "orthanc-storage",
     "viewer",
     "orthanc-replicas",
+    "storage-class",
+    "ingress-host",
+    "ingress-class",
+    "tls-secret",
+    "dicom-service",
     "orthanc-image",
     "postgres-image",
     "minio-image",

@@ -215,6 +215,17 @@ pub enum OrthancStorage {
     Postgres,
 }
 
+/// How Orthanc's DICOM port is exposed in the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DicomService {
+    /// Inside the cluster only (and through korthbox's port-forwards); the default.
+    #[default]
+    Clusterip,
+    /// A LoadBalancer Service besides: anyone who reaches its address may store in Orthanc.
+    Loadbalancer,
+}
+
 /// The web viewer the sandbox's Orthanc serves, beside Orthanc Explorer 2.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

@@ -120,6 +120,20 @@ fn plan(sandbox: &Sandbox, args: &[&str]) -> (Vec<Value>, String) {
     (docs.into_iter().filter(|d| !d.is_null()).collect(), text)
 }
 
+/// What a shared cluster asks for (issue 25).
+const SHARED: [&str; 10] = [
+    "--storage-class",
+    "fast-ssd",
+    "--ingress-host",
+    "orthanc.example.org",
+    "--ingress-class",
+    "nginx",
+    "--tls-secret",
+    "orthanc-tls",
+    "--dicom-service",
+    "loadbalancer",
+];
+
 /// Every valid combination of the stack's choices, on drivers that put volumes differently.
 fn combinations() -> Vec<Vec<&'static str>> {
     let mut out = Vec::new();
@@ -142,10 +156,14 @@ fn combinations() -> Vec<Vec<&'static str>> {
             if driver == "existing" {
                 args.extend(["--context", "lab"]);
             }
-            // Several Orthancs wherever the files are where each reaches them.
+            // Several Orthancs wherever the files are where each reaches them; on a shared
+            // cluster, with its class, an Ingress with TLS and DICOM on a LoadBalancer.
             if orthanc != "pv" {
                 let mut several = args.clone();
                 several.extend(["--orthanc-replicas", "3"]);
+                if driver == "existing" {
+                    several.extend(SHARED);
+                }
                 out.push(several);
             }
             out.push(args);
@@ -263,6 +281,122 @@ fn orthanc_config(docs: &[Value]) -> Value {
         .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "orthanc-config")
         .unwrap();
     korthbox::orthanc::parse_config(cm["data"]["orthanc.json"].as_str().unwrap()).unwrap()
+}
+
+/// Every container of every workload (init containers too), with the workload's name.
+fn containers(docs: &[Value]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for d in docs {
+        let spec = &d["spec"]["template"]["spec"];
+        for key in ["initContainers", "containers"] {
+            for c in spec[key].as_array().into_iter().flatten() {
+                let name = format!("{} {}/{}", d["kind"], d["metadata"]["name"], c["name"]);
+                out.push((name, c.clone()));
+            }
+        }
+    }
+    out
+}
+
+// Issue 25: on a shared cluster every container says what it needs and how much memory it may
+// take; the Ingress, its class and TLS, the LoadBalancer for DICOM (with a warning) and the
+// StorageClass come only when asked, and the sandbox's defaults do not change.
+#[test]
+fn a_shared_cluster_gets_limits_its_class_an_ingress_and_dicom_only_when_asked() {
+    let sandbox = Sandbox::new();
+    for args in combinations() {
+        let (docs, _) = plan(&sandbox, &args);
+        for (name, c) in containers(&docs) {
+            let r = &c["resources"];
+            assert!(
+                r["requests"]["cpu"].is_string() && r["requests"]["memory"].is_string(),
+                "{args:?} {name}: no requests: {r}"
+            );
+            assert!(
+                r["limits"]["memory"].is_string(),
+                "{args:?} {name}: no memory limit: {r}"
+            );
+        }
+    }
+    let mut args = vec![
+        "--driver",
+        "existing",
+        "--context",
+        "lab",
+        "--orthanc-storage",
+        "postgres",
+    ];
+    args.extend(SHARED);
+    let (docs, _) = plan(&sandbox, &args);
+    let ingress = docs
+        .iter()
+        .find(|d| d["kind"] == "Ingress")
+        .expect("an Ingress");
+    assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], "orthanc.example.org");
+    let backend = &ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
+    assert_eq!(backend["name"], "orthanc");
+    assert_eq!(backend["port"]["name"], "http");
+    assert_eq!(ingress["spec"]["tls"][0]["secretName"], "orthanc-tls");
+    let dicom = docs
+        .iter()
+        .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "orthanc-dicom")
+        .expect("a DICOM LoadBalancer");
+    assert_eq!(dicom["spec"]["type"], "LoadBalancer");
+    assert_eq!(dicom["spec"]["ports"].as_array().unwrap().len(), 1);
+    assert_eq!(dicom["spec"]["ports"][0]["port"], 4242);
+    let claims: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "PersistentVolumeClaim")
+        .chain(docs.iter().flat_map(|d| {
+            d["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        }))
+        .collect();
+    assert!(!claims.is_empty());
+    for claim in claims {
+        assert_eq!(claim["spec"]["storageClassName"], "fast-ssd", "{claim}");
+    }
+    let out = sandbox.run(&[&["plan", "--only", "manifests"][..], &args].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("anyone who reaches that address can store in it"),
+        "{stderr}"
+    );
+    // The sandbox's defaults: no Ingress, no DICOM LoadBalancer, no warning.
+    let out = sandbox.run(&[
+        "plan",
+        "--only",
+        "manifests",
+        "--driver",
+        "kind",
+        "--provider",
+        "docker",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("kind: Ingress") && !text.contains("LoadBalancer"),
+        "{text}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    // Flags that make no sense alone, and names that are not names.
+    for (bad, says) in [
+        (vec!["--tls-secret", "x"], "--ingress-host"),
+        (vec!["--ingress-host", "orthanc"], "is not a host name"),
+        (
+            vec!["--storage-class", "Fast_SSD"],
+            "is not a Kubernetes object name",
+        ),
+    ] {
+        let out = sandbox.run(&[&["plan", "--only", "manifests"][..], &bad].concat());
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{bad:?}"
+        );
+    }
 }
 
 // Issue 25: several Orthancs are spread over the nodes, rolled one at a time, kept serving by a

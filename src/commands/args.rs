@@ -35,6 +35,16 @@ pub fn choices(args: &StackArgs) -> Choices {
         orthanc_storage: args.orthanc_storage,
         viewer: args.viewer,
         orthanc_replicas: args.orthanc_replicas,
+        storage_class: args.storage_class.clone(),
+        ingress: args
+            .ingress_host
+            .clone()
+            .map(|host| crate::stack::spec::Ingress {
+                host,
+                class: args.ingress_class.clone(),
+                tls_secret: args.tls_secret.clone(),
+            }),
+        dicom_service: args.dicom_service,
         orthanc_image: args.orthanc_image.clone(),
         postgres_image: args.postgres_image.clone(),
         minio_image: args.minio_image.clone(),

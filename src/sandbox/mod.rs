@@ -132,6 +132,9 @@ impl Context {
         if stack.storage == crate::spec::StorageLayer::Minio {
             self.steps.note(crate::stack::images::MINIO_NOTE);
         }
+        if stack.dicom_service == crate::spec::DicomService::Loadbalancer {
+            self.steps.note("warning: --dicom-service loadbalancer puts Orthanc's DICOM port on an address outside the cluster, and Orthanc accepts stores from any modality: anyone who reaches that address can store in it (and find, with DicomAlwaysAllowFind)");
+        }
     }
 
     /// How long host probes may take when a command (not doctor) gathers host facts.

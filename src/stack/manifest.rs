@@ -137,6 +137,7 @@ pub fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
         ("apps/v1", "StatefulSet") => ("statefulsets", true),
         ("batch/v1", "Job") => ("jobs", true),
         ("policy/v1", "PodDisruptionBudget") => ("poddisruptionbudgets", true),
+        ("networking.k8s.io/v1", "Ingress") => ("ingresses", true),
         ("rbac.authorization.k8s.io/v1", "Role") => ("roles", true),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => ("rolebindings", true),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => ("clusterroles", false),

@@ -65,13 +65,15 @@ pub fn to_yaml(manifests: &[Manifest]) -> String {
 }
 
 fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
-    let storage_class = match spec.volumes {
-        VolumeSource::ClusterDefault | VolumeSource::InstallLocalPath { default: true } => {
+    let storage_class = match (&spec.storage_class, &spec.volumes) {
+        (Some(class), _) => json!(class),
+        (None, VolumeSource::ClusterDefault | VolumeSource::InstallLocalPath { default: true }) => {
             Value::Null
         }
-        VolumeSource::InstallLocalPath { default: false } | VolumeSource::ExistingLocalPath => {
-            json!(storage::CLASS)
-        }
+        (
+            None,
+            VolumeSource::InstallLocalPath { default: false } | VolumeSource::ExistingLocalPath,
+        ) => json!(storage::CLASS),
     };
     let images = spec.manifest_images();
     let mut vars = Vars::from([

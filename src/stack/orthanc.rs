@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use super::manifest::{Manifest, Stage, docs};
 use super::spec::StackSpec;
-use crate::spec::{DICOM_NODE_PORT, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage, Viewer};
+use crate::spec::{
+    DICOM_NODE_PORT, DicomService, HTTP_NODE_PORT, ORTHANC_AET, OrthancStorage, Viewer,
+};
 use crate::template::{self, Vars};
 
 const CONFIG: &str = include_str!("../../assets/orthanc.json");
@@ -162,6 +164,17 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
         ("dicom_node_port", node_port(spec, DICOM_NODE_PORT)),
         ("orthanc_replicas", json!(spec.orthanc_replicas)),
     ]);
+    if let Some(ingress) = &spec.ingress {
+        let tls = ingress
+            .tls_secret
+            .as_ref()
+            .map(|secret| json!([{"hosts": [ingress.host], "secretName": secret}]));
+        vars.extend([
+            ("ingress_host", json!(ingress.host)),
+            ("ingress_class", json!(ingress.class)),
+            ("ingress_tls", tls.unwrap_or(Value::Null)),
+        ]);
+    }
     vars.extend(spread(spec));
     Ok(())
 }
@@ -209,12 +222,25 @@ pub fn render(spec: &StackSpec, vars: &Vars) -> Result<Vec<Manifest>, String> {
             vars,
         )?);
     }
-    if spec.orthanc_replicas > 1 {
-        out.extend(docs(
-            Stage::Orthanc,
+    // Only when asked: several Orthancs, an Ingress, DICOM on a LoadBalancer.
+    let optional = [
+        (
+            spec.orthanc_replicas > 1,
             include_str!("../../assets/orthanc-pdb.yaml"),
-            vars,
-        )?);
+        ),
+        (
+            spec.ingress.is_some(),
+            include_str!("../../assets/orthanc-ingress.yaml"),
+        ),
+        (
+            spec.dicom_service == DicomService::Loadbalancer,
+            include_str!("../../assets/orthanc-dicom.yaml"),
+        ),
+    ];
+    for (wanted, asset) in optional {
+        if wanted {
+            out.extend(docs(Stage::Orthanc, asset, vars)?);
+        }
     }
     for mut m in docs(
         Stage::Orthanc,

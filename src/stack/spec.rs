@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use super::images::{ImageRef, StackImages};
-use crate::spec::{OrthancStorage, Placement, SandboxName, StorageLayer, Viewer, VolumeSource};
+use crate::spec::{
+    DicomService, OrthancStorage, Placement, SandboxName, StorageLayer, Viewer, VolumeSource,
+};
 
 /// What the user chose for the stack (flags or korthbox.toml).
 #[derive(Debug, Clone, Default)]
@@ -15,11 +17,24 @@ pub struct Choices {
     pub viewer: Viewer,
     /// How many Orthancs (0 is taken as 1).
     pub orthanc_replicas: u8,
+    /// The StorageClass every claim names, instead of what the driver's placement says.
+    pub storage_class: Option<String>,
+    /// Orthanc's HTTP through an Ingress, when asked.
+    pub ingress: Option<Ingress>,
+    pub dicom_service: DicomService,
     pub orthanc_image: Option<String>,
     pub postgres_image: Option<String>,
     pub minio_image: Option<String>,
     /// Every image from this registry instead (`HOST[:PORT]`).
     pub registry_mirror: Option<String>,
+}
+
+/// An Ingress for Orthanc's HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ingress {
+    pub host: String,
+    pub class: Option<String>,
+    pub tls_secret: Option<String>,
 }
 
 /// What is deployed into the cluster.
@@ -32,6 +47,9 @@ pub struct StackSpec {
     pub viewer: Viewer,
     /// How many Orthancs share the database.
     pub orthanc_replicas: u8,
+    pub storage_class: Option<String>,
+    pub ingress: Option<Ingress>,
+    pub dicom_service: DicomService,
     pub volumes: VolumeSource,
     /// The pinned images (tag and digest), with the registry mirror applied.
     pub images: StackImages,
@@ -70,6 +88,9 @@ impl StackSpec {
             orthanc_storage: choices.orthanc_storage,
             viewer: choices.viewer,
             orthanc_replicas: choices.orthanc_replicas.max(1),
+            storage_class: choices.storage_class.clone(),
+            ingress: choices.ingress.clone(),
+            dicom_service: choices.dicom_service,
             volumes: placement.volumes,
             images,
             side_loaded: placement.side_loaded,

@@ -31,6 +31,7 @@ ROOTS = [
     "io.k8s.api.apps.v1.StatefulSet",
     "io.k8s.api.batch.v1.Job",
     "io.k8s.api.policy.v1.PodDisruptionBudget",
+    "io.k8s.api.networking.v1.Ingress",
     "io.k8s.api.rbac.v1.ClusterRole",
     "io.k8s.api.rbac.v1.ClusterRoleBinding",
     "io.k8s.api.rbac.v1.Role",
