@@ -1,4 +1,5 @@
-//! The S3 API as korthbox uses it on MinIO: the bucket made once, its objects listed.
+//! The S3 API as korthbox uses it: on MinIO, the bucket made once and its objects listed; on
+//! any S3 service (`--s3-bucket`), the bucket checked before Orthanc is given it.
 //! Requests are signed with AWS Signature V4 in the Authorization header by aws-sigv4 (AWS's
 //! own signing crate; header signing is what every S3 server checks, presigned URLs are not),
 //! addressed and parsed with rusty-s3, and sent with korthbox's HTTP client.
@@ -26,6 +27,19 @@ pub struct S3 {
     bucket: Bucket,
     credentials: Credentials,
     endpoint: String,
+    region: String,
+}
+
+/// Where a bucket is and who asks: any S3 service.
+#[derive(Debug, Clone)]
+pub struct Place<'a> {
+    /// The service's URL; Amazon S3's regional endpoint (virtual-hosted addressing) when none.
+    pub endpoint: Option<&'a str>,
+    pub bucket: &'a str,
+    pub region: &'a str,
+    pub access_key: &'a str,
+    pub secret_key: &'a str,
+    pub session_token: Option<&'a str>,
 }
 
 /// What `ensure_bucket` found.
@@ -70,18 +84,89 @@ impl S3 {
         secret_key: &str,
         timeout: Duration,
     ) -> Result<S3, String> {
+        let place = Place {
+            endpoint: Some(endpoint),
+            bucket,
+            region: REGION,
+            access_key,
+            secret_key,
+            session_token: None,
+        };
+        S3::at(&place, timeout)
+    }
+
+    /// A bucket on any S3 service: path-style at a given endpoint (MinIO, Ceph, …),
+    /// virtual-hosted at Amazon S3's regional endpoint when none is given.
+    pub fn at(place: &Place<'_>, timeout: Duration) -> Result<S3, String> {
+        let aws = format!("https://s3.{}.amazonaws.com", place.region);
+        let (endpoint, style) = match place.endpoint {
+            Some(e) => (e.to_string(), UrlStyle::Path),
+            None => (aws, UrlStyle::VirtualHost),
+        };
         let url = endpoint
             .parse()
             .map_err(|e| format!("{endpoint} is not a URL: {e}"))?;
-        let bucket = Bucket::new(url, UrlStyle::Path, bucket.to_string(), REGION)
-            .map_err(|e| format!("bucket {bucket} at {endpoint}: {e}"))?;
+        let name = place.bucket.to_string();
+        let bucket = Bucket::new(url, style, name, place.region.to_string())
+            .map_err(|e| format!("bucket {} at {endpoint}: {e}", place.bucket))?;
         let http = Http::new(timeout).map_err(|e| e.message)?;
+        let token = place.session_token.map(String::from);
         Ok(S3 {
             http,
             bucket,
-            credentials: Credentials::new(access_key, secret_key, None, None, "korthbox"),
-            endpoint: endpoint.to_string(),
+            credentials: Credentials::new(
+                place.access_key,
+                place.secret_key,
+                token,
+                None,
+                "korthbox",
+            ),
+            endpoint,
+            region: place.region.to_string(),
         })
+    }
+
+    /// What Orthanc will do with the bucket, done once with a test object: the bucket is
+    /// there, an object can be put, read back whole and deleted. The first that fails, said.
+    pub async fn check(&self) -> Result<(), String> {
+        match self.list_page(None, Some(1)).await {
+            Ok(_) => {}
+            Err(Absent::NoBucket) => {
+                return Err(format!(
+                    "bucket {} does not exist at {}",
+                    self.bucket(),
+                    self.endpoint
+                ));
+            }
+            Err(Absent::Other(e)) => return Err(e),
+        }
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| e.to_string())?;
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let key = format!("korthbox-check-{hex}");
+        let url = self.bucket.object_url(&key);
+        let body = Bytes::from(format!("korthbox checks bucket {}\n", self.bucket()));
+        let steps = [
+            ("PUT", body.clone(), "putting a test object into"),
+            ("GET", Bytes::new(), "reading the test object back from"),
+            ("DELETE", Bytes::new(), "deleting the test object from"),
+        ];
+        for (method, sent, what) in steps {
+            let r = self.send(method, url.clone(), sent).await?;
+            let what = format!("{what} bucket {}", self.bucket());
+            if !(200..300).contains(&r.status) {
+                return Err(s3_error(&what, &self.endpoint, &r));
+            }
+            if method == "GET" && r.body != body {
+                return Err(format!(
+                    "{what} at {}: {} bytes came back instead of the {} put",
+                    self.endpoint,
+                    r.body.len(),
+                    body.len()
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn bucket(&self) -> &str {
@@ -96,7 +181,7 @@ impl S3 {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region(REGION)
+            .region(&self.region)
             .name("s3")
             .time(SystemTime::now())
             .settings(settings)

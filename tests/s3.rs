@@ -99,3 +99,51 @@ fn a_server_that_is_not_there_is_named() {
         "{err}"
     );
 }
+
+// Issue 25: a bucket of any S3 service (`--s3-bucket`) is checked as Orthanc will use it before
+// Orthanc is given it — there, and an object put, read back and deleted — and each failure says
+// which: a missing bucket, wrong keys, keys that may read but not write.
+#[test]
+fn a_bucket_is_checked_as_orthanc_will_use_it() {
+    if !available() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let moto = Moto::start(&sandbox.path(""), true);
+    let (id, secret) = moto.keys.clone().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let admin = client(&moto, "team-dicom", (&id, &secret));
+    assert_eq!(runtime.block_on(admin.ensure_bucket()), Ok(Made::Created));
+    assert_eq!(runtime.block_on(admin.check()), Ok(()));
+    assert_eq!(runtime.block_on(admin.keys()), Ok(vec![]), "the test object is gone");
+
+    let missing = client(&moto, "nobody-made-this", (&id, &secret));
+    let err = runtime.block_on(missing.check()).unwrap_err();
+    assert_eq!(
+        err,
+        format!("bucket nobody-made-this does not exist at {}", moto.endpoint())
+    );
+    let wrong = client(&moto, "team-dicom", (&id, "not-the-secret"));
+    let err = runtime.block_on(wrong.check()).unwrap_err();
+    assert!(err.contains("SignatureDoesNotMatch"), "{err}");
+
+    // A user that may list and read, not write.
+    let out = support::s3::boto3(
+        &moto.endpoint(),
+        (&id, &secret),
+        "iam = client('iam')\n\
+         iam.create_user(UserName='reader')\n\
+         key = iam.create_access_key(UserName='reader')['AccessKey']\n\
+         iam.put_user_policy(UserName='reader', PolicyName='read', PolicyDocument='{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": [\"s3:ListBucket\", \"s3:GetObject\"], \"Resource\": \"*\"}]}')\n\
+         print(key['AccessKeyId'], key['SecretAccessKey'])",
+    );
+    let mut words = out.split_whitespace();
+    let reader = (words.next().unwrap(), words.next().unwrap());
+    let reader = client(&moto, "team-dicom", reader);
+    let err = runtime.block_on(reader.check()).unwrap_err();
+    assert!(
+        err.starts_with("putting a test object into bucket team-dicom at")
+            && err.contains("AccessDenied"),
+        "{err}"
+    );
+}
