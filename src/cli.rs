@@ -242,6 +242,30 @@ pub struct StackArgs {
     #[arg(long, value_enum, default_value_t = DicomService::Clusterip)]
     pub dicom_service: DicomService,
 
+    /// With --orthanc-storage s3: a bucket of your own S3 service instead of MinIO (checked
+    /// first: it exists, and an object can be put, read and deleted). The keys come from
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or --s3-secret.
+    #[arg(long, value_name = "NAME", value_parser = parse_object_name)]
+    pub s3_bucket: Option<String>,
+
+    /// The S3 service's URL, e.g. https://s3.example.org [default: Amazon S3].
+    #[arg(long, value_name = "URL", requires = "s3_bucket", value_parser = parse_http_url)]
+    pub s3_endpoint: Option<String>,
+
+    /// The bucket's region.
+    #[arg(
+        long,
+        value_name = "REGION",
+        requires = "s3_bucket",
+        default_value = "us-east-1"
+    )]
+    pub s3_region: String,
+
+    /// An existing Secret in the stack's namespace with AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN), instead of the environment's.
+    #[arg(long, value_name = "NAME", requires = "s3_bucket", value_parser = parse_object_name)]
+    pub s3_secret: Option<String>,
+
     /// The Orthanc image, instead of the pinned one.
     #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     pub orthanc_image: Option<String>,
@@ -938,6 +962,30 @@ fn parse_object_name(text: &str) -> Result<String, String> {
         false => Err(format!(
             "{text:?} is not a Kubernetes object name (lower-case letters, digits, '-' and '.')"
         )),
+    }
+}
+
+/// An http:// or https:// URL, with no credentials in it.
+fn parse_http_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!(
+                "{:?} is not an http:// or https:// URL",
+                crate::error::redact(text)
+            )
+        })?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(format!(
+            "{}: keys do not go in the URL; korthbox takes them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --s3-secret",
+            crate::error::redact(text)
+        ));
+    }
+    match authority.is_empty() {
+        true => Err(format!("{text:?} has no host")),
+        false => Ok(text.trim_end_matches('/').to_string()),
     }
 }
 

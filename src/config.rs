@@ -13,7 +13,7 @@ pub const FILE_NAME: &str = "korthbox.toml";
 
 /// Every key the file may have: the flags of `up` (and of the commands sharing them), without
 /// their dashes. `[images] registry` is `registry-mirror` by another name.
-pub const KEYS: [&str; 29] = [
+pub const KEYS: [&str; 33] = [
     "driver",
     "name",
     "context",
@@ -36,6 +36,10 @@ pub const KEYS: [&str; 29] = [
     "ingress-class",
     "tls-secret",
     "dicom-service",
+    "s3-bucket",
+    "s3-endpoint",
+    "s3-region",
+    "s3-secret",
     "orthanc-image",
     "postgres-image",
     "minio-image",

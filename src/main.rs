@@ -184,8 +184,18 @@ fn parse(
     };
     match parsed {
         Ok(matches) => Ok((config, matches)),
-        // clap's own rendering, unless a script asked for JSON.
-        Err(e) if !json => e.exit(),
+        // clap's own rendering (with a credential in a value masked, as everywhere), unless a
+        // script asked for JSON.
+        Err(e) if !json => {
+            let code = e.exit_code();
+            let text = e.render().to_string();
+            let text = korthbox::error::redact(&text);
+            match e.use_stderr() {
+                true => eprint!("{text}"),
+                false => print!("{text}"),
+            }
+            std::process::exit(code)
+        }
         Err(e) => Err(usage_from_clap(&e)),
     }
 }

@@ -169,6 +169,31 @@ fn combinations() -> Vec<Vec<&'static str>> {
             out.push(args);
         }
     }
+    // The user's own S3 service, with and without an endpoint, with several Orthancs.
+    for extra in [
+        vec!["--s3-endpoint", "https://s3.example.org"],
+        vec![
+            "--s3-region",
+            "eu-west-1",
+            "--s3-secret",
+            "team-s3",
+            "--orthanc-replicas",
+            "2",
+        ],
+    ] {
+        let mut args = vec![
+            "--driver",
+            "existing",
+            "--context",
+            "lab",
+            "--orthanc-storage",
+            "s3",
+            "--s3-bucket",
+            "team-dicom",
+        ];
+        args.extend(extra);
+        out.push(args);
+    }
     out
 }
 
@@ -396,6 +421,130 @@ fn a_shared_cluster_gets_limits_its_class_an_ingress_and_dicom_only_when_asked()
             String::from_utf8_lossy(&out.stderr).contains(says),
             "{bad:?}"
         );
+    }
+}
+
+// Issue 25: files in the user's own S3 bucket: no MinIO, the plugin's section names the bucket,
+// region and endpoint but no keys (the AWS SDK takes them from the container's environment, from
+// a Secret), the keys never in `plan` without --show-secrets, and the combinations that make no
+// sense refused with the reason.
+#[test]
+fn an_own_s3_bucket_replaces_minio_and_its_keys_stay_in_a_secret() {
+    let mut sandbox = Sandbox::new();
+    sandbox.set("AWS_ACCESS_KEY_ID", "AKIAKORTHBOXTEST0001");
+    sandbox.set("AWS_SECRET_ACCESS_KEY", "very-secret-key-value");
+    let args = [
+        "--driver",
+        "existing",
+        "--context",
+        "lab",
+        "--orthanc-storage",
+        "s3",
+        "--s3-bucket",
+        "team-dicom",
+        "--s3-endpoint",
+        "https://s3.example.org",
+    ];
+    let (docs, text) = plan(&sandbox, &args);
+    assert!(!text.contains("very-secret-key-value") && !text.contains("AKIAKORTHBOXTEST0001"));
+    assert!(!docs.iter().any(|d| {
+        d["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("minio")
+    }));
+    let section = &orthanc_config(&docs)["AwsS3Storage"];
+    assert_eq!(section["BucketName"], "team-dicom");
+    assert_eq!(section["Endpoint"], "https://s3.example.org");
+    assert_eq!(section["VirtualAddressing"], false);
+    assert!(
+        section["AccessKey"].is_null() && section["SecretKey"].is_null(),
+        "{section}"
+    );
+    let secret = docs
+        .iter()
+        .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "s3-credentials")
+        .expect("the keys' Secret");
+    assert!(
+        secret["stringData"]["AWS_SECRET_ACCESS_KEY"]
+            .as_str()
+            .unwrap()
+            .starts_with("<redacted")
+    );
+    let (_, shown) = plan(&sandbox, &[&args[..], &["--show-secrets"]].concat());
+    assert!(
+        shown.contains("very-secret-key-value"),
+        "--show-secrets shows them"
+    );
+    // Amazon S3 itself: virtual-hosted addressing, no endpoint; a Secret of the user's.
+    let (docs, _) = plan(
+        &sandbox,
+        &[
+            "--driver",
+            "existing",
+            "--context",
+            "lab",
+            "--orthanc-storage",
+            "s3",
+            "--s3-bucket",
+            "team-dicom",
+            "--s3-region",
+            "eu-west-1",
+            "--s3-secret",
+            "team-s3",
+        ],
+    );
+    let section = &orthanc_config(&docs)["AwsS3Storage"];
+    assert_eq!(section["VirtualAddressing"], true);
+    assert_eq!(section["Region"], "eu-west-1");
+    assert!(section["Endpoint"].is_null());
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["metadata"]["name"] == "s3-credentials")
+    );
+    let env = orthanc_container(&docs)["env"].to_string();
+    assert!(
+        env.contains("team-s3") && env.contains("AWS_SESSION_TOKEN"),
+        "{env}"
+    );
+    for (bad, says) in [
+        (
+            vec!["--s3-bucket", "b", "--orthanc-storage", "pv"],
+            "add --orthanc-storage s3",
+        ),
+        (
+            vec![
+                "--s3-bucket",
+                "b",
+                "--orthanc-storage",
+                "s3",
+                "--storage",
+                "minio",
+            ],
+            "keep one of them",
+        ),
+        (
+            vec![
+                "--s3-bucket",
+                "b",
+                "--orthanc-storage",
+                "s3",
+                "--s3-endpoint",
+                "https://k:s@s3.example.org",
+            ],
+            "keys do not go in the URL",
+        ),
+        (
+            vec!["--s3-endpoint", "https://s3.example.org"],
+            "--s3-bucket",
+        ),
+    ] {
+        let out = sandbox.run(&[&["plan", "--only", "manifests"][..], &bad].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(stderr.contains(says), "{bad:?}: {stderr}");
+        assert!(!stderr.contains("k:s@"), "{stderr}");
     }
 }
 

@@ -115,13 +115,20 @@ fn a_bucket_is_checked_as_orthanc_will_use_it() {
     let admin = client(&moto, "team-dicom", (&id, &secret));
     assert_eq!(runtime.block_on(admin.ensure_bucket()), Ok(Made::Created));
     assert_eq!(runtime.block_on(admin.check()), Ok(()));
-    assert_eq!(runtime.block_on(admin.keys()), Ok(vec![]), "the test object is gone");
+    assert_eq!(
+        runtime.block_on(admin.keys()),
+        Ok(vec![]),
+        "the test object is gone"
+    );
 
     let missing = client(&moto, "nobody-made-this", (&id, &secret));
     let err = runtime.block_on(missing.check()).unwrap_err();
     assert_eq!(
         err,
-        format!("bucket nobody-made-this does not exist at {}", moto.endpoint())
+        format!(
+            "bucket nobody-made-this does not exist at {}",
+            moto.endpoint()
+        )
     );
     let wrong = client(&moto, "team-dicom", (&id, "not-the-secret"));
     let err = runtime.block_on(wrong.check()).unwrap_err();

@@ -620,3 +620,95 @@ fn postgresql_minor_upgrades_roll_forward_and_another_major_is_refused() {
         .unwrap();
     assert!(image.contains("postgres:17.11-bookworm"), "{image}");
 }
+
+// Issue 25: `--orthanc-storage s3 --s3-bucket` puts the files in the user's own S3 service (moto
+// here, IAM on): the bucket is checked before anything of the stack is applied, no MinIO is
+// deployed, the environment's keys go into a Secret Orthanc reads them from, and a bucket that
+// is not there stops the apply with the reason and nothing of the stack written.
+#[test]
+fn an_own_s3_bucket_is_checked_first_and_no_minio_is_deployed() {
+    needs_shared!();
+    if !support::s3::available() {
+        return;
+    }
+    let (mut sandbox, api) = world();
+    let moto = Moto::start(&sandbox.path(""), true);
+    let (id, secret) = moto.keys.clone().unwrap();
+    let endpoint = moto.endpoint();
+    let admin = korthbox::s3::S3::new(
+        &endpoint,
+        "team-dicom",
+        &id,
+        &secret,
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(admin.ensure_bucket()).unwrap();
+    let flags = [
+        "--orthanc-storage",
+        "s3",
+        "--s3-endpoint",
+        &endpoint,
+        "--s3-bucket",
+    ];
+
+    // No keys anywhere: a usage error naming both ways to give them; nothing written.
+    let out = apply(&sandbox, &[&flags[..], &["team-dicom"]].concat());
+    support::failed_with(
+        &out,
+        2,
+        &["AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", "--s3-secret"],
+    );
+
+    sandbox.set("AWS_ACCESS_KEY_ID", &id);
+    sandbox.set("AWS_SECRET_ACCESS_KEY", &secret);
+    let out = apply(&sandbox, &[&flags[..], &["not-there"]].concat());
+    let err = support::failed_with(
+        &out,
+        1,
+        &[
+            "Orthanc could not use S3 bucket not-there",
+            "does not exist",
+        ],
+    );
+    assert!(!err.contains(&secret), "{err}");
+    assert!(
+        !writes(&api).iter().any(|w| w.contains("/deployments/")),
+        "nothing of the stack applied: {:?}",
+        writes(&api)
+    );
+
+    let out = apply(&sandbox, &[&flags[..], &["team-dicom"]].concat());
+    let objects: Vec<String> = applied(&out).into_iter().map(|(o, _)| o).collect();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("done: Checking S3 bucket team-dicom at {endpoint}: there; an object put, read back and deleted")),
+        "{err}"
+    );
+    assert!(!objects.iter().any(|o| o.contains("minio")), "{objects:?}");
+    assert!(
+        objects.contains(&"Secret korthbox/s3-credentials".to_string()),
+        "{objects:?}"
+    );
+    assert!(!err.contains(&secret) && !String::from_utf8_lossy(&out.stdout).contains(&secret));
+    let stored = api
+        .get("/api/v1/namespaces/korthbox/secrets/s3-credentials")
+        .unwrap();
+    let key =
+        support::http::base64_decode(stored["data"]["AWS_SECRET_ACCESS_KEY"].as_str().unwrap());
+    assert_eq!(key, secret.as_bytes());
+    let deployment = api
+        .get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
+        .unwrap();
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(
+        env.contains("AWS_SECRET_ACCESS_KEY") && env.contains("s3-credentials"),
+        "{env}"
+    );
+    assert_eq!(
+        moto.keys("team-dicom"),
+        Vec::<String>::new(),
+        "the test object is gone"
+    );
+}

@@ -45,6 +45,15 @@ pub fn choices(args: &StackArgs) -> Choices {
                 tls_secret: args.tls_secret.clone(),
             }),
         dicom_service: args.dicom_service,
+        external_s3: args
+            .s3_bucket
+            .clone()
+            .map(|bucket| crate::stack::spec::ExternalS3 {
+                bucket,
+                endpoint: args.s3_endpoint.clone(),
+                region: args.s3_region.clone(),
+                secret: args.s3_secret.clone(),
+            }),
         orthanc_image: args.orthanc_image.clone(),
         postgres_image: args.postgres_image.clone(),
         minio_image: args.minio_image.clone(),

@@ -35,6 +35,14 @@ async fn backend(
         timeout,
         pod: tokio::sync::OnceCell::new(),
     };
+    let section = &config["AwsS3Storage"];
+    let minio = section["Endpoint"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("http://minio:"));
+    if section["BucketName"].is_string() && !minio {
+        let s3 = crate::minio::own_bucket(client, namespace, section, timeout).await?;
+        return Ok(Backend::Bucket { s3, _tunnel: None });
+    }
     if let Some(bucket) = config["AwsS3Storage"]["BucketName"].as_str() {
         let (s3, tunnel) =
             crate::minio::connect(client, namespace, instance, bucket, timeout).await?;

@@ -70,7 +70,11 @@ impl Backend {
         match self {
             Backend::Volume { dir, .. } => format!("Orthanc's volume ({dir})"),
             Backend::Database { .. } => "PostgreSQL's storagearea table".into(),
-            Backend::Bucket { s3, .. } => format!("MinIO bucket {}", s3.bucket()),
+            Backend::Bucket {
+                s3,
+                _tunnel: Some(_),
+            } => format!("MinIO bucket {}", s3.bucket()),
+            Backend::Bucket { s3, _tunnel: None } => format!("S3 bucket {}", s3.bucket()),
         }
     }
 

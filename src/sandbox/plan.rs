@@ -3,6 +3,7 @@
 //! open (which driver is installed, which engine answers).
 
 use super::Context;
+use super::steps;
 use super::target::Wanted;
 use crate::driver::{
     self, AUTO_ORDER, Definition, Driver, DriverKind, NodeProvider, ProviderKind, minikube,
@@ -93,13 +94,23 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
         ctx.steps.note("note: the local-path-provisioner objects are skipped when the cluster already has a default StorageClass, or a local-path class korthbox did not create (which is then used as it is)");
     }
     let spec = StackSpec::new(&req.stack, &req.cluster.name, placement).map_err(Error::usage)?;
-    let secrets = if req.show_secrets {
+    let mut secrets = if req.show_secrets {
         Secrets::generate().map_err(|e| {
             Error::failure("could not read random bytes for the passwords").because(e)
         })?
     } else {
         Secrets::redacted()
     };
+    if spec
+        .external_s3
+        .as_ref()
+        .is_some_and(|own| own.secret.is_none())
+    {
+        secrets.s3 = match req.show_secrets {
+            true => Some(steps::s3_keys(ctx)?),
+            false => Some(crate::stack::S3Keys::redacted()),
+        };
+    }
     let manifests = stack::render(&spec, &secrets).map_err(Error::usage)?;
     // The nodes' own image first (what the driver pulls), then the stack's.
     let images = driver

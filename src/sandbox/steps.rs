@@ -13,7 +13,8 @@ use crate::ownership::{self, Provisioner, Trust};
 use crate::proof::{self, Proof};
 use crate::s3::Made;
 use crate::spec::{BUCKET, ClusterSpec, StorageLayer, VolumeSource};
-use crate::stack::{LOCAL_PATH_CLASS, Secrets, StackSpec, Stage};
+use crate::stack::spec::ExternalS3;
+use crate::stack::{LOCAL_PATH_CLASS, S3Keys, Secrets, StackSpec, Stage};
 
 /// What the proof did, in the words of `up`'s summary.
 pub const PROOF_DETAIL: &str = "DICOM echo, store and find; REST read-back; DICOMweb QIDO, WADO and STOW; files found in storage; cleaned up";
@@ -162,8 +163,16 @@ pub async fn apply_stack(
     if claim == ownership::Claim::Ours {
         say_upgrades(ctx, &client, &spec).await?;
     }
-    let secrets = Secrets::generate()
+    let mut secrets = Secrets::generate()
         .map_err(|e| Error::failure("could not read random bytes for the passwords").because(e))?;
+    if let Some(own) = &spec.external_s3 {
+        let keys = match &own.secret {
+            None => s3_keys(ctx)?,
+            Some(name) => s3_keys_in(&client, &spec.namespace, name).await?,
+        };
+        check_bucket(ctx, own, &keys, wait).await?;
+        secrets.s3 = own.secret.is_none().then_some(keys);
+    }
     let mut manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
     // Before the first write: install the provisioner, apply again the one korthbox made,
     // or use one that someone else installed as it is.
@@ -197,6 +206,61 @@ pub async fn apply_stack(
         client,
         spec,
     })
+}
+
+/// The keys of the user's S3 service from the environment, or the usage error naming both
+/// ways to give them.
+pub fn s3_keys(ctx: &Context) -> Result<S3Keys, Error> {
+    S3Keys::from_vars(|name| ctx.env.var(name).map(String::from)).ok_or_else(|| {
+        Error::usage("--s3-bucket needs the keys of your S3 service, and AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set")
+            .hint("export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or name a Secret of the namespace that has them with --s3-secret")
+    })
+}
+
+/// The keys in Secret `name` of `namespace` (`--s3-secret`).
+async fn s3_keys_in(client: &kube::Client, namespace: &str, name: &str) -> Result<S3Keys, Error> {
+    crate::minio::keys_in(client, namespace, name)
+        .await?
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--s3-secret {name}: there is no Secret {name} in namespace {namespace} with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ))
+            .hint(format!(
+                "`kubectl -n {namespace} create secret generic {name} --from-literal=AWS_ACCESS_KEY_ID=… --from-literal=AWS_SECRET_ACCESS_KEY=…`"
+            ))
+        })
+}
+
+/// The user's bucket checked as Orthanc will use it, before anything is applied.
+async fn check_bucket(
+    ctx: &Context,
+    own: &ExternalS3,
+    keys: &S3Keys,
+    wait: Duration,
+) -> Result<(), Error> {
+    let place = crate::s3::Place {
+        endpoint: own.endpoint.as_deref(),
+        bucket: &own.bucket,
+        region: &own.region,
+        access_key: &keys.access_key_id,
+        secret_key: &keys.secret_access_key,
+        session_token: keys.session_token.as_deref(),
+    };
+    let title = format!("Checking S3 {}", own.describe());
+    let check = async |_: &crate::report::Phase<'_>| {
+        let s3 =
+            crate::s3::S3::at(&place, wait.min(Duration::from_secs(30))).map_err(Error::failure)?;
+        s3.check().await.map_err(|e| {
+            Error::failure(format!("Orthanc could not use S3 {}", own.describe()))
+                .caused_by(e)
+                .hint("fix the bucket or its keys (they must list, put, get and delete objects), then run korthbox again; none of the stack was applied")
+        })
+    };
+    ctx.steps
+        .run(title, check, |_| {
+            "there; an object put, read back and deleted".to_string()
+        })
+        .await
 }
 
 /// What applying the stack changes in the sandbox as it runs now, said before anything is

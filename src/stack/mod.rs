@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 pub use images::StackImages;
 pub use manifest::{Manifest, Stage};
-pub use secrets::Secrets;
+pub use secrets::{S3Keys, Secrets};
 pub use spec::{Choices, StackSpec};
 pub use storage::{CLASS as LOCAL_PATH_CLASS, NAMESPACE as LOCAL_PATH_NAMESPACE};
 
@@ -44,6 +44,17 @@ pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, Stri
     out.extend(postgres::render(&vars)?);
     if spec.storage == StorageLayer::Minio {
         out.extend(minio::render(&vars)?);
+    }
+    if let (Some(own), Some(_)) = (&spec.external_s3, &secrets.s3)
+        && own.secret.is_none()
+    {
+        // Applied like the configuration, not created once: new keys in the environment
+        // replace the old ones.
+        out.extend(docs(
+            Stage::Config,
+            include_str!("../../assets/s3-credentials.yaml"),
+            &vars,
+        )?);
     }
     out.extend(orthanc::render(spec, &vars)?);
     out.sort_by_key(|m| m.stage);
@@ -100,7 +111,15 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         ("postgres_password", json!(secrets.postgres_password)),
         ("orthanc_password", json!(secrets.orthanc_password)),
         ("minio_password", json!(secrets.minio_password)),
+        ("s3_secret", json!(spec::S3_SECRET)),
     ]);
+    if let Some(keys) = &secrets.s3 {
+        vars.extend([
+            ("s3_access_key_id", json!(keys.access_key_id)),
+            ("s3_secret_access_key", json!(keys.secret_access_key)),
+            ("s3_session_token", json!(keys.session_token)),
+        ]);
+    }
     orthanc::add_vars(spec, &mut vars)?;
     Ok(vars)
 }

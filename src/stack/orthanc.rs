@@ -36,7 +36,9 @@ pub fn config(spec: &StackSpec) -> Result<Value, String> {
         ("bucket", json!(crate::spec::BUCKET)),
     ]);
     let mut config = template::render_yaml(CONFIG, &vars)?;
-    if spec.orthanc_storage == OrthancStorage::S3 {
+    if let Some(own) = &spec.external_s3 {
+        config["AwsS3Storage"] = own_s3(own);
+    } else if spec.orthanc_storage == OrthancStorage::S3 {
         let s3 = template::render_yaml(CONFIG_S3, &vars)?;
         if let (Some(base), Value::Object(extra)) = (config.as_object_mut(), s3) {
             base.extend(extra);
@@ -94,6 +96,25 @@ pub fn config_text(spec: &StackSpec) -> Result<String, String> {
     })
 }
 
+/// The S3 plugin's section for the user's own bucket: no keys in it — the plugin then takes
+/// them from the AWS SDK's default credentials, the container's `AWS_*` variables (object
+/// storage plugin 1.3.0: "optional: if not specified, the plugin will use the default
+/// credentials manager"), so a session token works too. Amazon S3 is addressed by virtual host,
+/// another service by path.
+fn own_s3(own: &super::spec::ExternalS3) -> Value {
+    let mut section = json!({
+        "BucketName": own.bucket,
+        "Region": own.region,
+        "VirtualAddressing": own.endpoint.is_none(),
+        "ConnectionTimeout": 30,
+        "RequestTimeout": 1200,
+    });
+    if let Some(endpoint) = &own.endpoint {
+        section["Endpoint"] = json!(endpoint);
+    }
+    section
+}
+
 /// The viewer's configuration section (the plugin itself is loaded by the variable
 /// [`Viewer::variable`] names).
 fn viewer(viewer: Viewer) -> Option<(&'static str, Value)> {
@@ -130,18 +151,30 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
             mounts.push(json!({"name": "storage", "mountPath": STORAGE_DIR}));
             volumes.push(json!({"name": "storage", "persistentVolumeClaim": {"claimName": "orthanc-storage"}}));
         }
-        OrthancStorage::S3 => {
-            env.push(secret_env(
-                "MINIO_ROOT_USER",
-                "minio-credentials",
-                "root-user",
-            ));
-            env.push(secret_env(
-                "MINIO_ROOT_PASSWORD",
-                "minio-credentials",
-                "root-password",
-            ));
-        }
+        OrthancStorage::S3 => match &spec.external_s3 {
+            Some(own) => {
+                let secret = own.secret_name();
+                for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+                    env.push(secret_env(key, secret, key));
+                }
+                env.push(
+                    json!({"name": "AWS_SESSION_TOKEN", "valueFrom": {"secretKeyRef":
+                    {"name": secret, "key": "AWS_SESSION_TOKEN", "optional": true}}}),
+                );
+            }
+            None => {
+                env.push(secret_env(
+                    "MINIO_ROOT_USER",
+                    "minio-credentials",
+                    "root-user",
+                ));
+                env.push(secret_env(
+                    "MINIO_ROOT_PASSWORD",
+                    "minio-credentials",
+                    "root-password",
+                ));
+            }
+        },
         OrthancStorage::Postgres => {}
     }
     vars.extend([

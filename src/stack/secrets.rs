@@ -8,6 +8,37 @@ pub struct Secrets {
     pub postgres_password: String,
     pub orthanc_password: String,
     pub minio_password: String,
+    /// The keys of the user's own S3 service (`--s3-bucket` without `--s3-secret`), from the
+    /// environment; not generated.
+    pub s3: Option<S3Keys>,
+}
+
+/// An S3 access key, as the AWS tools name its parts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Keys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl S3Keys {
+    /// From `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` as `var` gives
+    /// them; `None` without the first two.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<S3Keys> {
+        Some(S3Keys {
+            access_key_id: var("AWS_ACCESS_KEY_ID").filter(|v| !v.is_empty())?,
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY").filter(|v| !v.is_empty())?,
+            session_token: var("AWS_SESSION_TOKEN").filter(|v| !v.is_empty()),
+        })
+    }
+
+    pub fn redacted() -> S3Keys {
+        S3Keys {
+            access_key_id: REDACTED.into(),
+            secret_access_key: REDACTED.into(),
+            session_token: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Secrets {
@@ -23,6 +54,7 @@ impl Secrets {
             postgres_password: random_hex(24)?,
             orthanc_password: random_hex(24)?,
             minio_password: random_hex(24)?,
+            s3: None,
         })
     }
 
@@ -31,6 +63,7 @@ impl Secrets {
             postgres_password: REDACTED.into(),
             orthanc_password: REDACTED.into(),
             minio_password: REDACTED.into(),
+            s3: None,
         }
     }
 }

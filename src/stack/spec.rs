@@ -22,11 +22,44 @@ pub struct Choices {
     /// Orthanc's HTTP through an Ingress, when asked.
     pub ingress: Option<Ingress>,
     pub dicom_service: DicomService,
+    /// The user's own S3 bucket instead of MinIO's.
+    pub external_s3: Option<ExternalS3>,
     pub orthanc_image: Option<String>,
     pub postgres_image: Option<String>,
     pub minio_image: Option<String>,
     /// Every image from this registry instead (`HOST[:PORT]`).
     pub registry_mirror: Option<String>,
+}
+
+/// A bucket of the user's own S3 service, where `--orthanc-storage s3` puts files instead of
+/// MinIO.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalS3 {
+    pub bucket: String,
+    /// The service's URL; Amazon S3 when none.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// An existing Secret in the namespace with the keys; else korthbox writes
+    /// [`S3_SECRET`] from the environment's `AWS_*` variables.
+    pub secret: Option<String>,
+}
+
+/// The Secret korthbox writes the environment's S3 keys into.
+pub const S3_SECRET: &str = "s3-credentials";
+
+impl ExternalS3 {
+    /// The Secret Orthanc takes the keys from.
+    pub fn secret_name(&self) -> &str {
+        self.secret.as_deref().unwrap_or(S3_SECRET)
+    }
+
+    /// Where it is, in words: `bucket team-dicom at https://…` or `on Amazon S3 (eu-west-1)`.
+    pub fn describe(&self) -> String {
+        match &self.endpoint {
+            Some(e) => format!("bucket {} at {e}", self.bucket),
+            None => format!("bucket {} on Amazon S3 ({})", self.bucket, self.region),
+        }
+    }
 }
 
 /// An Ingress for Orthanc's HTTP.
@@ -50,6 +83,7 @@ pub struct StackSpec {
     pub storage_class: Option<String>,
     pub ingress: Option<Ingress>,
     pub dicom_service: DicomService,
+    pub external_s3: Option<ExternalS3>,
     pub volumes: VolumeSource,
     /// The pinned images (tag and digest), with the registry mirror applied.
     pub images: StackImages,
@@ -91,6 +125,7 @@ impl StackSpec {
             storage_class: choices.storage_class.clone(),
             ingress: choices.ingress.clone(),
             dicom_service: choices.dicom_service,
+            external_s3: choices.external_s3.clone(),
             volumes: placement.volumes,
             images,
             side_loaded: placement.side_loaded,
@@ -109,8 +144,16 @@ impl StackSpec {
 
     /// Checks the combination of choices.
     pub fn check(&self) -> Result<(), String> {
-        if self.orthanc_storage == OrthancStorage::S3 && self.storage != StorageLayer::Minio {
-            return Err("--orthanc-storage s3 keeps DICOM files in MinIO, which --storage local-path does not install; add --storage minio".into());
+        let own = self.external_s3.is_some();
+        let minio = self.storage == StorageLayer::Minio;
+        if self.orthanc_storage == OrthancStorage::S3 && !minio && !own {
+            return Err("--orthanc-storage s3 keeps DICOM files in MinIO, which --storage local-path does not install; add --storage minio, or name a bucket of your own S3 service with --s3-bucket".into());
+        }
+        if own && self.orthanc_storage != OrthancStorage::S3 {
+            return Err("--s3-bucket is where --orthanc-storage s3 puts the DICOM files; add --orthanc-storage s3".into());
+        }
+        if own && minio {
+            return Err("--s3-bucket names your own S3 service and --storage minio deploys one for the sandbox; keep one of them".into());
         }
         if self.orthanc_replicas > 1 && self.orthanc_storage == OrthancStorage::Pv {
             return Err(format!(
