@@ -266,6 +266,17 @@ pub struct StackArgs {
     #[arg(long, value_name = "NAME", requires = "s3_bucket", value_parser = parse_object_name)]
     pub s3_secret: Option<String>,
 
+    /// A PostgreSQL of your own instead of the sandbox's StatefulSet (a managed service):
+    /// postgresql://USER@HOST[:PORT]/DB[?sslmode=MODE] (require when not given). The password
+    /// comes from KORTHBOX_POSTGRES_PASSWORD, or a prompt on a terminal — never the URL.
+    #[arg(long, value_name = "URL", value_parser = crate::spec::ExternalPostgres::parse)]
+    pub postgres_url: Option<crate::spec::ExternalPostgres>,
+
+    /// The CA certificates (PEM) the server's certificate is checked against, for
+    /// sslmode=verify-ca or verify-full (the RDS or Azure bundle).
+    #[arg(long, value_name = "FILE", requires = "postgres_url")]
+    pub postgres_ca: Option<std::path::PathBuf>,
+
     /// The Orthanc image, instead of the pinned one.
     #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     pub orthanc_image: Option<String>,

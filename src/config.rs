@@ -13,7 +13,7 @@ pub const FILE_NAME: &str = "korthbox.toml";
 
 /// Every key the file may have: the flags of `up` (and of the commands sharing them), without
 /// their dashes. `[images] registry` is `registry-mirror` by another name.
-pub const KEYS: [&str; 33] = [
+pub const KEYS: [&str; 35] = [
     "driver",
     "name",
     "context",
@@ -40,6 +40,8 @@ pub const KEYS: [&str; 33] = [
     "s3-endpoint",
     "s3-region",
     "s3-secret",
+    "postgres-url",
+    "postgres-ca",
     "orthanc-image",
     "postgres-image",
     "minio-image",

@@ -60,6 +60,8 @@ pub const KORTHBOX_INSTALL_SHA256: &str = "KORTHBOX_INSTALL_SHA256";
 pub const KORTHBOX_DOWNLOAD_BASE: &str = "KORTHBOX_DOWNLOAD_BASE";
 /// The password `korthbox prove --url` logs in with (empty: Orthanc has no authentication).
 pub const KORTHBOX_ORTHANC_PASSWORD: &str = "KORTHBOX_ORTHANC_PASSWORD";
+/// The password of the user's own PostgreSQL (`--postgres-url`).
+pub const KORTHBOX_POSTGRES_PASSWORD: &str = "KORTHBOX_POSTGRES_PASSWORD";
 
 /// A snapshot of the environment: variables, home directory and the host root.
 #[derive(Debug, Clone)]

@@ -299,3 +299,151 @@ pub struct Placement {
     /// a ClusterIP Service, reached through `korthbox forward`.
     pub node_ports: bool,
 }
+
+/// A PostgreSQL korthbox does not deploy (`--postgres-url`): a managed service, a team's server.
+/// No password here: it comes from `KORTHBOX_POSTGRES_PASSWORD` (or a prompt) into a Secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExternalPostgres {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    /// libpq's sslmode: disable, allow, prefer, require, verify-ca, verify-full.
+    pub sslmode: String,
+    /// The CA certificates (PEM) the server's certificate is checked against
+    /// (`--postgres-ca`: the RDS or Azure bundle).
+    #[serde(skip)]
+    pub ca: Option<String>,
+}
+
+/// The sslmodes libpq knows.
+const SSLMODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+impl ExternalPostgres {
+    /// `postgresql://USER@HOST[:PORT]/DB[?sslmode=MODE]`; `require` when no sslmode is given (a
+    /// managed service wants TLS). A password in the URL is refused: it would be in the shell's
+    /// history and in `ps`.
+    pub fn parse(url: &str) -> Result<ExternalPostgres, String> {
+        let shown = crate::error::redact(url);
+        let rest = url
+            .strip_prefix("postgresql://")
+            .or_else(|| url.strip_prefix("postgres://"))
+            .ok_or_else(|| format!("{shown:?} is not a postgresql:// URL"))?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user, hostport) = authority
+            .rsplit_once('@')
+            .ok_or_else(|| format!("{shown}: name the user, postgresql://USER@HOST/DB"))?;
+        if user.contains(':') {
+            return Err(format!(
+                "{shown}: a password in the URL would be in your shell's history and in `ps`; give it in KORTHBOX_POSTGRES_PASSWORD (or at the prompt on a terminal)"
+            ));
+        }
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| format!("{shown}: {p:?} is not a port"))?,
+            ),
+            None => (hostport, 5432),
+        };
+        let (database, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut sslmode = "require".to_string();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("sslmode", mode)) if SSLMODES.contains(&mode) => sslmode = mode.to_string(),
+                _ => {
+                    return Err(format!(
+                        "{shown}: korthbox takes only sslmode ({}) after the `?`",
+                        SSLMODES.join(", ")
+                    ));
+                }
+            }
+        }
+        let simple = |t: &str| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !simple(user) || !simple(host) || !simple(database) {
+            return Err(format!(
+                "{shown}: the user, host and database must be plain names (letters, digits, '_', '-', '.')"
+            ));
+        }
+        Ok(ExternalPostgres {
+            user: user.to_string(),
+            host: host.to_string(),
+            port,
+            database: database.to_string(),
+            sslmode,
+            ca: None,
+        })
+    }
+
+    /// Where the CA certificates are in Orthanc's container.
+    pub const CA_PATH: &'static str = "/etc/korthbox/postgres/ca.pem";
+
+    /// The libpq URI Orthanc's PostgreSQL plugin is given (`ConnectionUri`): no password in
+    /// it — libpq takes `PGPASSWORD` from the container's environment.
+    pub fn uri(&self) -> String {
+        let mut uri = format!(
+            "postgresql://{}@{}:{}/{}?sslmode={}",
+            self.user, self.host, self.port, self.database, self.sslmode
+        );
+        if self.ca.is_some() {
+            uri.push_str(&format!("&sslrootcert={}", Self::CA_PATH));
+        }
+        uri
+    }
+
+    /// A combination libpq would refuse or that checks nothing, said with the fix.
+    pub fn check(&self) -> Result<(), String> {
+        let verifies = self.sslmode.starts_with("verify-");
+        match (verifies, &self.ca) {
+            (true, None) => Err(format!(
+                "sslmode={} checks the server's certificate against CA certificates; give them with --postgres-ca FILE (the RDS or Azure bundle)",
+                self.sslmode
+            )),
+            (false, Some(_)) if self.sslmode == "disable" => Err(
+                "--postgres-ca is for TLS, and sslmode=disable turns it off; use sslmode=verify-full".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod external_postgres_tests {
+    use super::ExternalPostgres;
+
+    #[test]
+    fn a_postgres_url_is_taken_apart_and_a_password_refused() {
+        let pg =
+            ExternalPostgres::parse("postgresql://orthanc@db.example.org/pacs?sslmode=verify-full")
+                .unwrap();
+        assert_eq!(
+            (pg.host.as_str(), pg.port, pg.database.as_str()),
+            ("db.example.org", 5432, "pacs")
+        );
+        assert_eq!(
+            pg.uri(),
+            "postgresql://orthanc@db.example.org:5432/pacs?sslmode=verify-full"
+        );
+        assert!(pg.check().unwrap_err().contains("--postgres-ca"));
+        let pg = ExternalPostgres::parse("postgres://u@h:6432/d").unwrap();
+        assert_eq!((pg.port, pg.sslmode.as_str()), (6432, "require"));
+        let err = ExternalPostgres::parse("postgresql://u:hunter2@h/d").unwrap_err();
+        assert!(
+            err.contains("KORTHBOX_POSTGRES_PASSWORD") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(ExternalPostgres::parse("postgresql://u@h/d?sslmode=sometimes").is_err());
+        assert!(ExternalPostgres::parse("mysql://u@h/d").is_err());
+    }
+}

@@ -1910,3 +1910,45 @@ fn several_orthancs_are_each_proven_and_listed_with_their_nodes() {
         "{doc:#}"
     );
 }
+
+// Issue 25: `up --postgres-url`: without the password (and no terminal to ask on) a usage error
+// naming the variable, nothing applied; with it, no PostgreSQL is deployed, the password is in
+// the Secret Orthanc takes PGPASSWORD from, and `status` does not miss the StatefulSet.
+#[test]
+fn up_with_an_own_postgresql_deploys_none_and_status_does_not_miss_it() {
+    let Some(mut world) = World::new() else {
+        return;
+    };
+    let url = "postgresql://orthanc@db.example.org/pacs?sslmode=require";
+    let out = world.run("up", &["--postgres-url", url]);
+    support::failed_with(&out, 2, &["KORTHBOX_POSTGRES_PASSWORD is not set"]);
+    assert!(
+        world
+            .api
+            .get("/apis/apps/v1/namespaces/korthbox/deployments/orthanc")
+            .is_none()
+    );
+    world
+        .sandbox
+        .set("KORTHBOX_POSTGRES_PASSWORD", "the-teams-password");
+    let out = world.run("up", &["--postgres-url", url]);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("the-teams-password"));
+    assert!(
+        world
+            .api
+            .get("/apis/apps/v1/namespaces/korthbox/statefulsets/postgres")
+            .is_none()
+    );
+    let secret = world
+        .api
+        .get("/api/v1/namespaces/korthbox/secrets/postgres-external")
+        .unwrap();
+    let password = support::http::base64_decode(secret["data"]["password"].as_str().unwrap());
+    assert_eq!(password, b"the-teams-password");
+    let status = world.run("status", &["--json"]);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let problems = doc["problems"].to_string();
+    assert!(!problems.contains("postgres is not deployed"), "{doc:#}");
+}

@@ -169,9 +169,15 @@ fn combinations() -> Vec<Vec<&'static str>> {
             out.push(args);
         }
     }
-    // The user's own S3 service, with and without an endpoint, with several Orthancs.
+    // The user's own S3 service, with and without an endpoint, with several Orthancs; and the
+    // user's own PostgreSQL.
     for extra in [
-        vec!["--s3-endpoint", "https://s3.example.org"],
+        vec![
+            "--s3-endpoint",
+            "https://s3.example.org",
+            "--postgres-url",
+            "postgresql://orthanc@db.example.org/pacs",
+        ],
         vec![
             "--s3-region",
             "eu-west-1",
@@ -545,6 +551,103 @@ fn an_own_s3_bucket_replaces_minio_and_its_keys_stay_in_a_secret() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
         assert!(stderr.contains(says), "{bad:?}: {stderr}");
         assert!(!stderr.contains("k:s@"), "{stderr}");
+    }
+}
+
+// Issue 25: a PostgreSQL of one's own: no StatefulSet, no generated password; Orthanc is given a
+// libpq URI without a password (PGPASSWORD from a Secret), the CA mounted where the URI says;
+// the password never in `plan` without --show-secrets; and what libpq would refuse, refused.
+#[test]
+fn an_own_postgresql_replaces_the_statefulset() {
+    let mut sandbox = Sandbox::new();
+    sandbox.set("KORTHBOX_POSTGRES_PASSWORD", "the-teams-password");
+    let ca = sandbox.path("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let url = "postgresql://orthanc@db.example.org:6432/pacs?sslmode=verify-full";
+    let args = [
+        "--driver",
+        "kind",
+        "--postgres-url",
+        url,
+        "--postgres-ca",
+        ca.to_str().unwrap(),
+    ];
+    let (docs, text) = plan(&sandbox, &args);
+    assert!(!text.contains("the-teams-password"));
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "StatefulSet"),
+        "no PostgreSQL deployed"
+    );
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["metadata"]["name"] == "postgres-credentials")
+    );
+    let config = orthanc_config(&docs);
+    assert_eq!(
+        config["PostgreSQL"]["ConnectionUri"],
+        "postgresql://orthanc@db.example.org:6432/pacs?sslmode=verify-full&sslrootcert=/etc/korthbox/postgres/ca.pem"
+    );
+    let container = orthanc_container(&docs);
+    let env = container["env"].to_string();
+    assert!(
+        env.contains("PGPASSWORD") && env.contains("postgres-external"),
+        "{env}"
+    );
+    assert!(
+        container["volumeMounts"]
+            .to_string()
+            .contains("/etc/korthbox/postgres")
+    );
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "orthanc")
+        .unwrap();
+    let wait = deployment["spec"]["template"]["spec"]["initContainers"][0]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(
+        wait.contains("pg_isready -h db.example.org -p 6432 -U orthanc -d pacs"),
+        "{wait}"
+    );
+    let map = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "postgres-ca")
+        .unwrap();
+    assert!(
+        map["data"]["ca.pem"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let (_, shown) = plan(&sandbox, &[&args[..], &["--show-secrets"]].concat());
+    assert!(shown.contains("the-teams-password"));
+    for (bad, says) in [
+        (
+            vec!["--postgres-url", "postgresql://orthanc:hunter2@db/pacs"],
+            "KORTHBOX_POSTGRES_PASSWORD",
+        ),
+        (
+            vec![
+                "--postgres-url",
+                "postgresql://orthanc@db/pacs?sslmode=verify-full",
+            ],
+            "--postgres-ca",
+        ),
+        (
+            vec!["--postgres-ca", ca.to_str().unwrap()],
+            "--postgres-url",
+        ),
+    ] {
+        let out = sandbox.run(&[&["plan", "--only", "manifests"][..], &bad].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(stderr.contains(says), "{bad:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
     }
 }
 

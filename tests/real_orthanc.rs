@@ -302,3 +302,85 @@ fn three_orthancs_share_one_postgresql_without_losing_or_duplicating_anything() 
         sent + 1
     );
 }
+
+// Issue 25: a PostgreSQL of one's own (`--postgres-url … sslmode=verify-full --postgres-ca`):
+// the rendered Orthanc connects to a real PostgreSQL that refuses every connection without TLS,
+// checking its certificate against a CA the test made, stores a file and reads it back; the
+// same configuration with a wrong password does not start, and Orthanc's log says why.
+#[test]
+fn an_own_postgresql_is_reached_over_verified_tls_and_a_wrong_password_is_said() {
+    if !available() {
+        return;
+    }
+    let mut sandbox = Sandbox::new();
+    let dir = sandbox.path("own-pg");
+    let password = "the-teams-password";
+    let pg = Postgres::start_with(&dir.join("pg"), password, true);
+    // Without TLS the server refuses.
+    let plain = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "orthanc",
+            "-d",
+            "orthanc",
+            "-c",
+            "select 1",
+        ])
+        .env("PGPASSWORD", password)
+        .env("PGSSLMODE", "disable")
+        .output()
+        .unwrap();
+    assert!(
+        !plain.status.success(),
+        "the server must refuse connections without TLS"
+    );
+    let ca = pg.ca.clone().unwrap();
+    let url = format!(
+        "postgresql://orthanc@127.0.0.1:{}/orthanc?sslmode=verify-full",
+        pg.port
+    );
+    sandbox.set("KORTHBOX_POSTGRES_PASSWORD", password);
+    let flags = [
+        "--postgres-url",
+        &url,
+        "--postgres-ca",
+        ca.to_str().unwrap(),
+    ];
+    let rendered = support::orthanc::render_with(&sandbox, &flags);
+    let section = &rendered.config["PostgreSQL"];
+    assert_eq!(
+        section["ConnectionUri"],
+        format!("{url}&sslrootcert=/etc/korthbox/postgres/ca.pem")
+    );
+    assert!(
+        section["Password"].is_null() && section["Host"].is_null(),
+        "{section}"
+    );
+    assert_eq!(rendered.postgres_password, password);
+    for sub in ["orthanc", "wrong"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let orthanc = start_orthanc(&dir.join("orthanc"), &rendered, &pg);
+    let file = dicom_file(&dir, "own", "77");
+    upload_and_read_back(&orthanc, &file);
+    let tls = pg
+        .psql("orthanc", "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND usename = 'orthanc' AND application_name <> 'psql'")
+        .unwrap();
+    assert_ne!(tls, "0", "Orthanc's connections use TLS");
+    drop(orthanc);
+
+    let mut wrong = rendered.clone();
+    wrong.postgres_password = "not-the-password".into();
+    let log = match support::orthanc::try_orthanc(&dir.join("wrong"), &wrong, &pg) {
+        Ok(_) => panic!("Orthanc started with a wrong password"),
+        Err(log) => log,
+    };
+    assert!(
+        log.contains("password authentication failed for user \"orthanc\""),
+        "{log}"
+    );
+}

@@ -28,8 +28,32 @@ pub fn cluster_spec(args: &SpecArgs) -> Result<ClusterSpec> {
     })
 }
 
-pub fn choices(args: &StackArgs) -> Choices {
-    Choices {
+pub fn choices(args: &StackArgs) -> Result<Choices> {
+    let external_postgres = match &args.postgres_url {
+        None => None,
+        Some(pg) => {
+            let mut pg = pg.clone();
+            if let Some(file) = &args.postgres_ca {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    Error::usage(format!(
+                        "--postgres-ca {}: could not read it",
+                        file.display()
+                    ))
+                    .because(e)
+                })?;
+                if !text.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(Error::usage(format!(
+                        "--postgres-ca {}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)",
+                        file.display()
+                    )));
+                }
+                pg.ca = Some(text);
+            }
+            pg.check().map_err(Error::usage)?;
+            Some(pg)
+        }
+    };
+    Ok(Choices {
         namespace: args.ns.namespace.clone(),
         storage: args.storage,
         orthanc_storage: args.orthanc_storage,
@@ -58,7 +82,8 @@ pub fn choices(args: &StackArgs) -> Choices {
         postgres_image: args.postgres_image.clone(),
         minio_image: args.minio_image.clone(),
         registry_mirror: args.registry_mirror.clone(),
-    }
+        external_postgres,
+    })
 }
 
 /// The host ports, each different from the others.

@@ -26,6 +26,7 @@ use crate::sandbox::Context;
 use crate::ui::Ui;
 
 pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<ExitCode> {
+    let env = reach::postgres_password(&cli, env).await?;
     let ctx = Context::new(env, Steps::new(ui.clone())).with_args(args);
     let ui = ui.as_ref();
     match cli.command {

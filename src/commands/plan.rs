@@ -38,7 +38,7 @@ pub async fn run(args: PlanArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
             registry_mirror: args.stack.registry_mirror.clone(),
             ..cluster_spec(&args.spec)?
         },
-        stack: choices(&args.stack),
+        stack: choices(&args.stack)?,
         show_secrets: args.show_secrets,
         manifests_wanted: parts.manifests,
     };

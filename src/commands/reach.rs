@@ -154,3 +154,38 @@ async fn password(ctx: &Context, user: &str, url: &str) -> Result<Option<String>
         Err(e) => Err(Error::failure("could not read the password").because(e)),
     }
 }
+
+/// For a command that applies the stack with `--postgres-url` and no
+/// `KORTHBOX_POSTGRES_PASSWORD`: on a terminal, the password asked for (not echoed) and put
+/// into the environment the library reads; elsewhere the environment as it is (the library then
+/// says which variable to set).
+pub async fn postgres_password(
+    cli: &crate::cli::Cli,
+    env: crate::env::Env,
+) -> Result<crate::env::Env> {
+    use crate::cli::{Command, Lazy, StackCommand};
+    let var = crate::env::KORTHBOX_POSTGRES_PASSWORD;
+    let pg = match &cli.command {
+        Command::Up(Lazy(a)) | Command::Start(Lazy(a)) => a.stack.postgres_url.as_ref(),
+        Command::Reset(Lazy(a)) => a.up.stack.postgres_url.as_ref(),
+        Command::Stack(StackCommand::Apply(Lazy(a))) => a.stack.postgres_url.as_ref(),
+        _ => None,
+    };
+    let Some(pg) = pg else { return Ok(env) };
+    if env.var(var).is_some() || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal()
+    {
+        return Ok(env);
+    }
+    let prompt = format!("Password for {} at {}:{}: ", pg.user, pg.host, pg.port);
+    let read = tokio::task::spawn_blocking(move || {
+        let term = console::Term::stderr();
+        term.write_str(&prompt)?;
+        term.read_secure_line()
+    });
+    match read.await {
+        Ok(Ok(p)) if !p.is_empty() => Ok(env.with_var(var, p)),
+        Ok(Ok(_)) => Err(Error::usage(format!("no password given for {}", pg.user))),
+        Ok(Err(e)) => Err(Error::failure("could not read the password").because(e)),
+        Err(e) => Err(Error::failure("could not read the password").because(e)),
+    }
+}

@@ -8,8 +8,13 @@ use crate::sandbox::{Context, parts};
 use crate::ui::{Ui, render};
 
 pub async fn apply(args: StackApplyArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
-    let deployed =
-        parts::apply_stack(ctx, &wanted(&args.target), &choices(&args.stack), args.wait).await?;
+    let deployed = parts::apply_stack(
+        ctx,
+        &wanted(&args.target),
+        &choices(&args.stack)?,
+        args.wait,
+    )
+    .await?;
     let mut out = std::io::stdout().lock();
     if args.json {
         render::json(&mut out, &deployed.applied)?;

@@ -17,7 +17,7 @@ fn request(args: &UpArgs) -> Result<Request> {
             registry_mirror: args.stack.registry_mirror.clone(),
             ..cluster_spec(&args.spec)?
         },
-        stack: choices(&args.stack),
+        stack: choices(&args.stack)?,
         retain: args.retain,
         timeout: args.timeout,
         wait: args.wait,

@@ -26,7 +26,7 @@ async fn backend(
     instance: &str,
     config: &Value,
     timeout: Duration,
-) -> Result<Backend, Error> {
+) -> Result<Option<Backend>, Error> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let exec = |name: &str| Exec {
         pods: pods.clone(),
@@ -41,29 +41,35 @@ async fn backend(
         .is_some_and(|e| e.starts_with("http://minio:"));
     if section["BucketName"].is_string() && !minio {
         let s3 = crate::minio::own_bucket(client, namespace, section, timeout).await?;
-        return Ok(Backend::Bucket { s3, _tunnel: None });
+        return Ok(Some(Backend::Bucket { s3, _tunnel: None }));
     }
     if let Some(bucket) = config["AwsS3Storage"]["BucketName"].as_str() {
         let (s3, tunnel) =
             crate::minio::connect(client, namespace, instance, bucket, timeout).await?;
-        return Ok(Backend::Bucket {
+        return Ok(Some(Backend::Bucket {
             s3,
             _tunnel: Some(tunnel),
-        });
+        }));
+    }
+    // Files inside a PostgreSQL of the user's own: korthbox has no pod there to ask from.
+    if config["PostgreSQL"]["EnableStorage"] == true
+        && config["PostgreSQL"]["ConnectionUri"].is_string()
+    {
+        return Ok(None);
     }
     if config["PostgreSQL"]["EnableStorage"] == true {
-        return Ok(Backend::Database {
+        return Ok(Some(Backend::Database {
             exec: exec("postgres"),
-        });
+        }));
     }
     let dir = config["StorageDirectory"]
         .as_str()
         .unwrap_or("/var/lib/orthanc/db")
         .to_string();
-    Ok(Backend::Volume {
+    Ok(Some(Backend::Volume {
         exec: exec("orthanc"),
         dir,
-    })
+    }))
 }
 
 /// Proves sandbox `instance` in `namespace`.
@@ -87,7 +93,7 @@ pub async fn prove(
     }
     let target = Target {
         orthanc: reached.orthanc.clone(),
-        storage: Some(storage),
+        storage,
         instances,
     };
     let mut proof = super::run(&target, phase).await?;

@@ -111,6 +111,12 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
             false => Some(crate::stack::S3Keys::redacted()),
         };
     }
+    if spec.external_postgres.is_some() {
+        secrets.postgres_external = Some(match req.show_secrets {
+            true => steps::postgres_password(ctx)?,
+            false => crate::stack::secrets::REDACTED.to_string(),
+        });
+    }
     let manifests = stack::render(&spec, &secrets).map_err(Error::usage)?;
     // The nodes' own image first (what the driver pulls), then the stack's.
     let images = driver

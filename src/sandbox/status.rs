@@ -305,7 +305,12 @@ async fn components(client: &kube::Client, namespace: &str, report: &mut Report)
             .components
             .extend(workloads(client, namespace, &resource).await);
     }
+    // A PostgreSQL of the user's own (--postgres-url) is not deployed here.
+    let own_postgres = own_postgres(client, namespace).await;
     for wanted in ["postgres", "orthanc"] {
+        if wanted == "postgres" && own_postgres {
+            continue;
+        }
         if !report.components.iter().any(|c| c.name == wanted) {
             report
                 .problems
@@ -326,6 +331,18 @@ async fn components(client: &kube::Client, namespace: &str, report: &mut Report)
             c.kind, c.name, c.ready, c.wanted
         ));
     }
+}
+
+/// Whether Orthanc's configuration names a PostgreSQL of the user's own (a `ConnectionUri`).
+async fn own_postgres(client: &kube::Client, namespace: &str) -> bool {
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), namespace);
+    let Ok(Some(map)) = maps.get_opt("orthanc-config").await else {
+        return false;
+    };
+    let text = map.data.and_then(|d| d.get("orthanc.json").cloned());
+    text.and_then(|t| crate::orthanc::parse_config(&t).ok())
+        .is_some_and(|c| c["PostgreSQL"]["ConnectionUri"].is_string())
 }
 
 /// Each Orthanc and its node, when there are several.

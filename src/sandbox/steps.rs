@@ -173,6 +173,9 @@ pub async fn apply_stack(
         check_bucket(ctx, own, &keys, wait).await?;
         secrets.s3 = own.secret.is_none().then_some(keys);
     }
+    if spec.external_postgres.is_some() {
+        secrets.postgres_external = Some(postgres_password(ctx)?);
+    }
     let mut manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
     // Before the first write: install the provisioner, apply again the one korthbox made,
     // or use one that someone else installed as it is.
@@ -214,6 +217,16 @@ pub fn s3_keys(ctx: &Context) -> Result<S3Keys, Error> {
     S3Keys::from_vars(|name| ctx.env.var(name).map(String::from)).ok_or_else(|| {
         Error::usage("--s3-bucket needs the keys of your S3 service, and AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set")
             .hint("export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or name a Secret of the namespace that has them with --s3-secret")
+    })
+}
+
+/// The password of the user's own PostgreSQL, from the environment (on a terminal the command
+/// asked for it first and put it there).
+pub fn postgres_password(ctx: &Context) -> Result<String, Error> {
+    let var = crate::env::KORTHBOX_POSTGRES_PASSWORD;
+    ctx.env.var(var).map(String::from).ok_or_else(|| {
+        Error::usage(format!("--postgres-url needs the password of its user, and {var} is not set"))
+            .hint(format!("export {var}=… (korthbox asks for it only on a terminal, and never takes it from the URL)"))
     })
 }
 

@@ -36,12 +36,36 @@ pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, Stri
         &vars,
     )?);
     out.extend(storage::render(spec, &vars)?);
-    out.extend(docs(
-        Stage::Secrets,
-        include_str!("../../assets/secrets.yaml"),
-        &vars,
-    )?);
-    out.extend(postgres::render(&vars)?);
+    // With a PostgreSQL of the user's own, none is deployed and no password generated for it.
+    let own_postgres = spec.external_postgres.as_ref();
+    out.extend(
+        docs(
+            Stage::Secrets,
+            include_str!("../../assets/secrets.yaml"),
+            &vars,
+        )?
+        .into_iter()
+        .filter(|m| {
+            own_postgres.is_none() || m.object["metadata"]["name"] != "postgres-credentials"
+        }),
+    );
+    match own_postgres {
+        None => out.extend(postgres::render(&vars)?),
+        Some(pg) => {
+            out.extend(docs(
+                Stage::Config,
+                include_str!("../../assets/postgres-external.yaml"),
+                &vars,
+            )?);
+            if pg.ca.is_some() {
+                out.extend(docs(
+                    Stage::Config,
+                    include_str!("../../assets/postgres-ca.yaml"),
+                    &vars,
+                )?);
+            }
+        }
+    }
     if spec.storage == StorageLayer::Minio {
         out.extend(minio::render(&vars)?);
     }
@@ -112,6 +136,27 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         ("orthanc_password", json!(secrets.orthanc_password)),
         ("minio_password", json!(secrets.minio_password)),
         ("s3_secret", json!(spec::S3_SECRET)),
+    ]);
+    let pg = spec.external_postgres.as_ref();
+    vars.extend([
+        (
+            "postgres_host",
+            json!(pg.map_or("postgres", |p| p.host.as_str())),
+        ),
+        ("postgres_port", json!(pg.map_or(5432, |p| p.port))),
+        (
+            "postgres_user",
+            json!(pg.map_or("orthanc", |p| p.user.as_str())),
+        ),
+        (
+            "postgres_db",
+            json!(pg.map_or("orthanc", |p| p.database.as_str())),
+        ),
+        ("postgres_ca", json!(pg.and_then(|p| p.ca.clone()))),
+        (
+            "postgres_external_password",
+            json!(secrets.postgres_external),
+        ),
     ]);
     if let Some(keys) = &secrets.s3 {
         vars.extend([

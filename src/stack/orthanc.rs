@@ -47,6 +47,17 @@ pub fn config(spec: &StackSpec) -> Result<Value, String> {
     if let (Some(base), Some((section, settings))) = (config.as_object_mut(), viewer(spec.viewer)) {
         base.insert(section.into(), settings);
     }
+    if let Some(pg) = &spec.external_postgres {
+        // libpq's URI, without a password (PGPASSWORD in the container): TLS as sslmode says,
+        // the CA from --postgres-ca. The plugin takes ConnectionUri instead of Host, Port…
+        let enable_storage = config["PostgreSQL"]["EnableStorage"].clone();
+        config["PostgreSQL"] = json!({
+            "EnableIndex": true,
+            "EnableStorage": enable_storage,
+            "ConnectionUri": pg.uri(),
+            "Lock": false,
+        });
+    }
     if spec.orthanc_replicas > 1 {
         for (key, value) in several() {
             config[key] = value;
@@ -131,10 +142,15 @@ fn secret_env(name: &str, secret: &str, key: &str) -> Value {
 
 pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
     let config = config_text(spec)?;
-    let mut env = vec![
-        secret_env("ORTHANC_ADMIN_PASSWORD", "orthanc-credentials", "password"),
-        secret_env("POSTGRES_PASSWORD", "postgres-credentials", "password"),
-    ];
+    let mut env = vec![secret_env(
+        "ORTHANC_ADMIN_PASSWORD",
+        "orthanc-credentials",
+        "password",
+    )];
+    env.push(match spec.external_postgres {
+        None => secret_env("POSTGRES_PASSWORD", "postgres-credentials", "password"),
+        Some(_) => secret_env("PGPASSWORD", "postgres-external", "password"),
+    });
     if let Some(variable) = spec.viewer.variable() {
         env.push(json!({"name": variable, "value": "true"}));
     }
@@ -146,6 +162,15 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
     }
     let mut mounts = vec![json!({"name": "config", "mountPath": CONFIG_DIR, "readOnly": true})];
     let mut volumes = vec![json!({"name": "config", "configMap": {"name": "orthanc-config"}})];
+    if spec
+        .external_postgres
+        .as_ref()
+        .is_some_and(|pg| pg.ca.is_some())
+    {
+        let dir = crate::spec::ExternalPostgres::CA_PATH.trim_end_matches("/ca.pem");
+        mounts.push(json!({"name": "postgres-ca", "mountPath": dir, "readOnly": true}));
+        volumes.push(json!({"name": "postgres-ca", "configMap": {"name": "postgres-ca"}}));
+    }
     match spec.orthanc_storage {
         OrthancStorage::Pv => {
             mounts.push(json!({"name": "storage", "mountPath": STORAGE_DIR}));

@@ -11,6 +11,8 @@ pub struct Secrets {
     /// The keys of the user's own S3 service (`--s3-bucket` without `--s3-secret`), from the
     /// environment; not generated.
     pub s3: Option<S3Keys>,
+    /// The password of the user's own PostgreSQL (`--postgres-url`); not generated.
+    pub postgres_external: Option<String>,
 }
 
 /// An S3 access key, as the AWS tools name its parts.
@@ -55,6 +57,7 @@ impl Secrets {
             orthanc_password: random_hex(24)?,
             minio_password: random_hex(24)?,
             s3: None,
+            postgres_external: None,
         })
     }
 
@@ -64,6 +67,7 @@ impl Secrets {
             orthanc_password: REDACTED.into(),
             minio_password: REDACTED.into(),
             s3: None,
+            postgres_external: None,
         }
     }
 }

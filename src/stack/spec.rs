@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::images::{ImageRef, StackImages};
 use crate::spec::{
-    DicomService, OrthancStorage, Placement, SandboxName, StorageLayer, Viewer, VolumeSource,
+    DicomService, ExternalPostgres, OrthancStorage, Placement, SandboxName, StorageLayer, Viewer,
+    VolumeSource,
 };
 
 /// What the user chose for the stack (flags or korthbox.toml).
@@ -24,6 +25,8 @@ pub struct Choices {
     pub dicom_service: DicomService,
     /// The user's own S3 bucket instead of MinIO's.
     pub external_s3: Option<ExternalS3>,
+    /// The user's own PostgreSQL instead of the StatefulSet.
+    pub external_postgres: Option<ExternalPostgres>,
     pub orthanc_image: Option<String>,
     pub postgres_image: Option<String>,
     pub minio_image: Option<String>,
@@ -84,6 +87,7 @@ pub struct StackSpec {
     pub ingress: Option<Ingress>,
     pub dicom_service: DicomService,
     pub external_s3: Option<ExternalS3>,
+    pub external_postgres: Option<ExternalPostgres>,
     pub volumes: VolumeSource,
     /// The pinned images (tag and digest), with the registry mirror applied.
     pub images: StackImages,
@@ -126,6 +130,7 @@ impl StackSpec {
             ingress: choices.ingress.clone(),
             dicom_service: choices.dicom_service,
             external_s3: choices.external_s3.clone(),
+            external_postgres: choices.external_postgres.clone(),
             volumes: placement.volumes,
             images,
             side_loaded: placement.side_loaded,

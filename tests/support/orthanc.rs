@@ -81,10 +81,78 @@ pub struct Postgres {
     data: PathBuf,
     pub port: u16,
     password: String,
+    /// With TLS: the test CA's certificate, which signed the server's (for 127.0.0.1).
+    pub ca: Option<PathBuf>,
+}
+
+/// A CA made here, and a server certificate for 127.0.0.1 it signs, for PostgreSQL in `dir`
+/// (owned by the postgres user, as the server wants its key): the CA's path.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let ssl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(dir));
+    ssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=korthbox test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    ssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    for file in ["server.key", "server.pem"] {
+        run(Command::new("chown").args(["postgres", dir.join(file).to_str().unwrap()]));
+    }
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    dir.join("ca.pem")
 }
 
 impl Postgres {
     pub fn start(dir: &Path, password: &str) -> Postgres {
+        Self::start_with(dir, password, false)
+    }
+
+    /// With `tls`: SSL on with a certificate from a CA made here, and every TCP connection
+    /// without SSL refused (pg_hba `hostnossl … reject`).
+    pub fn start_with(dir: &Path, password: &str, tls: bool) -> Postgres {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let data = dir.join("data");
@@ -108,10 +176,24 @@ impl Postgres {
             "scram-sha-256",
             "--no-sync",
         ]));
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             dir.display()
         );
+        let ca = tls.then(|| {
+            let ca = make_certificates(dir);
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                dir.join("server.pem").display(),
+                dir.join("server.key").display()
+            ));
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .unwrap();
+            ca
+        });
         run(&mut as_postgres(&[
             &format!("{PG_BIN}/pg_ctl"),
             "-D",
@@ -129,6 +211,7 @@ impl Postgres {
             data,
             port,
             password: password.into(),
+            ca,
         };
         pg.psql("postgres", "CREATE DATABASE orthanc")
             .unwrap_or_else(|e| panic!("CREATE DATABASE: {e}"));
@@ -210,6 +293,7 @@ impl Orthanc {
 
 /// What `korthbox plan` renders: the Orthanc configuration, the Secret values, and the
 /// readiness probe's command.
+#[derive(Clone)]
 pub struct Rendered {
     pub config: Value,
     /// The `//` lines above the JSON in the ConfigMap, written again above it.
@@ -260,10 +344,17 @@ pub fn render_with(sandbox: &Sandbox, flags: &[&str]) -> Rendered {
         .collect();
     let config = serde_json::from_str(&text[comments.len()..]).unwrap();
     let secret = |name: &str| {
-        find("Secret", name)["stringData"]["password"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        // A PostgreSQL of one's own (--postgres-url): its password is in postgres-external.
+        let other = if name == "postgres-credentials" {
+            "postgres-external"
+        } else {
+            name
+        };
+        let doc = docs
+            .iter()
+            .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| find("Secret", other));
+        doc["stringData"]["password"].as_str().unwrap().to_string()
     };
     let probe = find("Deployment", "orthanc")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
         .as_array()
@@ -281,6 +372,12 @@ pub fn render_with(sandbox: &Sandbox, flags: &[&str]) -> Rendered {
 }
 
 pub fn start_orthanc(dir: &Path, rendered: &Rendered, pg: &Postgres) -> Orthanc {
+    try_orthanc(dir, rendered, pg).unwrap_or_else(|log| panic!("Orthanc did not start:\n{log}"))
+}
+
+/// Orthanc as [`start_orthanc`] starts it; `Err` with its log when it exits (or does not
+/// answer within 60 s) instead.
+pub fn try_orthanc(dir: &Path, rendered: &Rendered, pg: &Postgres) -> Result<Orthanc, String> {
     let (http, dicom) = (free_port(), free_port());
     let storage = dir.join("storage");
     let mut config = rendered.config.clone();
@@ -289,8 +386,23 @@ pub fn start_orthanc(dir: &Path, rendered: &Rendered, pg: &Postgres) -> Orthanc 
     config["DicomPort"] = json!(dicom);
     config["StorageDirectory"] = json!(storage);
     config["IndexDirectory"] = json!(dir.join("index"));
-    config["PostgreSQL"]["Host"] = json!("127.0.0.1");
-    config["PostgreSQL"]["Port"] = json!(pg.port);
+    // A PostgreSQL of one's own is named by a URI that already says where; its CA's path is the
+    // test's.
+    match config["PostgreSQL"]["ConnectionUri"].as_str() {
+        Some(uri) => {
+            let ca = pg
+                .ca
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let uri = uri.replace("/etc/korthbox/postgres/ca.pem", &ca);
+            config["PostgreSQL"]["ConnectionUri"] = json!(uri);
+        }
+        None => {
+            config["PostgreSQL"]["Host"] = json!("127.0.0.1");
+            config["PostgreSQL"]["Port"] = json!(pg.port);
+        }
+    }
     config["Plugins"] = json!(PLUGINS);
     let path = dir.join("orthanc.json");
     let text = rendered.comments.clone() + &serde_json::to_string_pretty(&config).unwrap();
@@ -300,6 +412,8 @@ pub fn start_orthanc(dir: &Path, rendered: &Rendered, pg: &Postgres) -> Orthanc 
         .arg(&path)
         .env("ORTHANC_ADMIN_PASSWORD", &rendered.orthanc_password)
         .env("POSTGRES_PASSWORD", &rendered.postgres_password)
+        // libpq's own variable, which a PostgreSQL of one's own is given through.
+        .env("PGPASSWORD", &rendered.postgres_password)
         // What the pod's name is in a cluster (several Orthancs' DatabaseServerIdentifier).
         .env("POD_NAME", dir.file_name().unwrap())
         .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
@@ -316,18 +430,17 @@ pub fn start_orthanc(dir: &Path, rendered: &Rendered, pg: &Postgres) -> Orthanc 
         storage,
         log,
     };
+    let mut orthanc = orthanc;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(r) = request("GET", http, "/system", ("admin", &orthanc.password), b"")
             && r.status == 200
         {
-            return orthanc;
+            return Ok(orthanc);
         }
-        assert!(
-            Instant::now() < deadline,
-            "Orthanc did not answer within 60s:\n{}",
-            orthanc.log()
-        );
+        if orthanc.child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
+            return Err(orthanc.log());
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
