@@ -515,10 +515,20 @@ fn container_cause(pod: &str, cs: &ContainerStatus) -> Option<(String, bool)> {
         );
         return Some((cause, pulling));
     }
-    let t = cs.last_state.clone().and_then(|s| s.terminated)?;
+    // Exited and not restarted (a Job's pod), or exited before its restart; with what it said
+    // last (its termination message) when it failed.
+    let t = state
+        .terminated
+        .filter(|t| t.exit_code != 0)
+        .or_else(|| cs.last_state.clone().and_then(|s| s.terminated))?;
+    let said = t
+        .message
+        .map(|m| format!(": {}", m.trim()))
+        .filter(|m| m.len() > 2)
+        .unwrap_or_default();
     Some((
         format!(
-            "pod {pod}: container {} last exited with code {}{}",
+            "pod {pod}: container {} last exited with code {}{}{said}",
             cs.name,
             t.exit_code,
             t.reason.map(|r| format!(" ({r})")).unwrap_or_default()
@@ -551,6 +561,26 @@ pub async fn default_storage_class(client: &Client) -> Result<Option<String>, Er
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_failed_job_pod_says_what_it_said_last() {
+        let cs: ContainerStatus = serde_json::from_value(json!({
+            "name": "check", "image": "postgres:17", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": 3, "reason": "Error",
+                "message": "korthbox: cannot connect to PostgreSQL as Orthanc will: FATAL: password authentication failed\n"}}}))
+        .unwrap();
+        let (cause, pulling) = container_cause("postgres-check-1a2b", &cs).unwrap();
+        assert!(!pulling);
+        assert_eq!(
+            cause,
+            "pod postgres-check-1a2b: container check last exited with code 3 (Error): korthbox: cannot connect to PostgreSQL as Orthanc will: FATAL: password authentication failed"
+        );
+        // A container that exited well is no cause.
+        let ok: ContainerStatus = serde_json::from_value(json!({
+            "name": "check", "image": "postgres:17", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0}}})).unwrap();
+        assert!(container_cause("p", &ok).is_none());
+    }
 
     #[test]
     fn a_deployment_is_ready_when_every_replica_is() {

@@ -373,6 +373,43 @@ fn an_own_postgresql_is_reached_over_verified_tls_and_a_wrong_password_is_said()
     assert_ne!(tls, "0", "Orthanc's connections use TLS");
     drop(orthanc);
 
+    // korthbox's check, as its Job runs it in the cluster (the CA's path the test's): passes;
+    // a wrong password says it cannot connect (exit 3); a user that may not create tables says
+    // so (exit 4).
+    let uri = section["ConnectionUri"]
+        .as_str()
+        .unwrap()
+        .replace("/etc/korthbox/postgres/ca.pem", ca.to_str().unwrap());
+    let check = |uri: &str, password: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-c", korthbox::stack::POSTGRES_CHECK])
+            .env("POSTGRES_URI", uri)
+            .env("PGPASSWORD", password)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, said) = check(&uri, password);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said) = check(&uri, "not-the-password");
+    assert_eq!(code, Some(3), "{said}");
+    assert!(
+        said.contains("cannot connect to PostgreSQL as Orthanc will")
+            && said.contains("password authentication failed"),
+        "{said}"
+    );
+    pg.psql("orthanc", "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'")
+        .unwrap();
+    let (code, said) = check(&uri.replace("orthanc@", "reader@"), "reader-pw");
+    assert_eq!(code, Some(4), "{said}");
+    assert!(
+        said.contains("may not create tables") && said.contains("permission denied"),
+        "{said}"
+    );
+
     let mut wrong = rendered.clone();
     wrong.postgres_password = "not-the-password".into();
     let log = match support::orthanc::try_orthanc(&dir.join("wrong"), &wrong, &pg) {

@@ -25,6 +25,26 @@ use crate::spec::{StorageLayer, VolumeSource};
 use crate::template::{self, Vars};
 use manifest::{docs, labels, selector};
 
+/// What the check of a PostgreSQL of the user's own runs (with `POSTGRES_URI` and `PGPASSWORD`
+/// set): exit 3 and why when it cannot connect as Orthanc will, exit 4 and why when the user
+/// may not create tables (Orthanc creates its schema at first start).
+pub const POSTGRES_CHECK: &str = r#"out=$(psql "$POSTGRES_URI" -v ON_ERROR_STOP=1 -qAtc 'SELECT 1' 2>&1) || { echo "korthbox: cannot connect to PostgreSQL as Orthanc will: $out"; exit 3; }
+out=$(psql "$POSTGRES_URI" -v ON_ERROR_STOP=1 -qc 'CREATE TABLE korthbox_check (id integer); DROP TABLE korthbox_check;' 2>&1) || { echo "korthbox: PostgreSQL's user may not create tables, which Orthanc does at its first start: $out"; exit 4; }
+echo "korthbox: PostgreSQL answers, and its user may create tables""#;
+
+/// The check Job's name: `postgres-check-` and 8 hex digits of a hash (FNV-1a) of what it
+/// checks and the image it runs.
+fn check_name(uri: &str, image: &str) -> String {
+    let hash = uri
+        .bytes()
+        .chain([0])
+        .chain(image.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("postgres-check-{:08x}", hash as u32)
+}
+
 /// Every object of the stack, in apply order.
 pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, String> {
     spec.check()?;
@@ -55,6 +75,11 @@ pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, Stri
             out.extend(docs(
                 Stage::Config,
                 include_str!("../../assets/postgres-external.yaml"),
+                &vars,
+            )?);
+            out.extend(docs(
+                Stage::Postgres,
+                include_str!("../../assets/postgres-check.yaml"),
                 &vars,
             )?);
             if pg.ca.is_some() {
@@ -156,6 +181,31 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         (
             "postgres_external_password",
             json!(secrets.postgres_external),
+        ),
+        ("postgres_uri", json!(pg.map(|p| p.uri()))),
+        ("postgres_check", json!(POSTGRES_CHECK)),
+        (
+            "postgres_check_name",
+            json!(pg.map(|p| check_name(&p.uri(), &images.postgres))),
+        ),
+        (
+            "labels_postgres_check",
+            labels(spec, "postgres-check", "database-check"),
+        ),
+    ]);
+    // The check mounts the CA certificates where the URI says, as Orthanc does.
+    let ca = pg.is_some_and(|p| p.ca.is_some());
+    let dir = crate::spec::ExternalPostgres::CA_PATH.trim_end_matches("/ca.pem");
+    let mounts = json!([{"name": "postgres-ca", "mountPath": dir, "readOnly": true}]);
+    let volumes = json!([{"name": "postgres-ca", "configMap": {"name": "postgres-ca"}}]);
+    vars.extend([
+        (
+            "postgres_check_mounts",
+            if ca { mounts } else { Value::Null },
+        ),
+        (
+            "postgres_check_volumes",
+            if ca { volumes } else { Value::Null },
         ),
     ]);
     if let Some(keys) = &secrets.s3 {
