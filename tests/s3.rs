@@ -154,3 +154,56 @@ fn a_bucket_is_checked_as_orthanc_will_use_it() {
         "{err}"
     );
 }
+
+// Issue 25: the proof's storage step on the user's own bucket: the keys are found through what
+// Orthanc runs with (its Deployment's AWS_ACCESS_KEY_ID names the Secret, read from the test
+// API server), and an object named as the S3 plugin names an attachment is found in moto's bucket.
+#[test]
+fn the_storage_step_finds_an_attachment_in_the_own_bucket_with_orthancs_keys() {
+    if !available() {
+        return;
+    }
+    use korthbox::proof::storage::Backend;
+    use serde_json::json;
+    let sandbox = Sandbox::new();
+    let moto = Moto::start(&sandbox.path(""), true);
+    let (id, secret) = moto.keys.clone().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let admin = client(&moto, "team-dicom", (&id, &secret));
+    runtime.block_on(admin.ensure_bucket()).unwrap();
+    let uuid = "4b02b7e7-c21d-4afd-974c-2b7d850e7fe5";
+    moto.put("team-dicom", &format!("{uuid}.dcm"), "DICM");
+
+    let api = support::kube_api::FakeApi::kind();
+    let kubeconfig = api.kubeconfig(&sandbox.path("home/.kube/config"), "kind-korthbox");
+    let b64 = |t: &str| support::http::base64(t.as_bytes());
+    api.put(
+        "/api/v1/namespaces/korthbox/secrets/team-s3",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "team-s3", "namespace": "korthbox"},
+               "data": {"AWS_ACCESS_KEY_ID": b64(&id), "AWS_SECRET_ACCESS_KEY": b64(&secret)}}),
+    );
+    api.put(
+        "/apis/apps/v1/namespaces/korthbox/deployments/orthanc",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "orthanc", "namespace": "korthbox"},
+               "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+                 "spec": {"containers": [{"name": "orthanc", "image": "x", "env": [
+                   {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "team-s3", "key": "AWS_ACCESS_KEY_ID"}}}]}]}}}}),
+    );
+    let env =
+        korthbox::env::Env::from_vars([("KUBECONFIG".to_string(), kubeconfig.into_os_string())]);
+    let section =
+        json!({"BucketName": "team-dicom", "Region": "us-east-1", "Endpoint": moto.endpoint()});
+    let found = runtime.block_on(async {
+        let client = korthbox::cluster::client(&env, "kind-korthbox")
+            .await
+            .unwrap();
+        let s3 =
+            korthbox::minio::own_bucket(&client, "korthbox", &section, Duration::from_secs(10))
+                .await
+                .unwrap();
+        let backend = Backend::Bucket { s3, _tunnel: None };
+        assert_eq!(backend.describe(), "S3 bucket team-dicom");
+        backend.find(&[uuid.to_string()]).await.unwrap()
+    });
+    assert_eq!(found, [format!("object {uuid}.dcm")]);
+}
