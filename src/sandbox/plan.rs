@@ -51,6 +51,35 @@ impl Plan {
     }
 }
 
+/// The values the Secrets show: fresh ones with `--show-secrets` (and the user's own, from the
+/// environment), else `<redacted…>`.
+fn secrets(ctx: &Context, req: &Request, spec: &StackSpec) -> Result<Secrets, Error> {
+    let mut secrets = if req.show_secrets {
+        Secrets::generate().map_err(|e| {
+            Error::failure("could not read random bytes for the passwords").because(e)
+        })?
+    } else {
+        Secrets::redacted()
+    };
+    if spec
+        .external_s3
+        .as_ref()
+        .is_some_and(|own| own.secret.is_none())
+    {
+        secrets.s3 = match req.show_secrets {
+            true => Some(steps::s3_keys(ctx)?),
+            false => Some(crate::stack::S3Keys::redacted()),
+        };
+    }
+    if spec.external_postgres.is_some() {
+        secrets.postgres_external = Some(match req.show_secrets {
+            true => steps::postgres_password(ctx)?,
+            false => crate::stack::secrets::REDACTED.to_string(),
+        });
+    }
+    Ok(secrets)
+}
+
 pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
     req.wanted.check()?;
     let (kind, provider) = settle(ctx, &req.wanted).await;
@@ -94,29 +123,7 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
         ctx.steps.note("note: the local-path-provisioner objects are skipped when the cluster already has a default StorageClass, or a local-path class korthbox did not create (which is then used as it is)");
     }
     let spec = StackSpec::new(&req.stack, &req.cluster.name, placement).map_err(Error::usage)?;
-    let mut secrets = if req.show_secrets {
-        Secrets::generate().map_err(|e| {
-            Error::failure("could not read random bytes for the passwords").because(e)
-        })?
-    } else {
-        Secrets::redacted()
-    };
-    if spec
-        .external_s3
-        .as_ref()
-        .is_some_and(|own| own.secret.is_none())
-    {
-        secrets.s3 = match req.show_secrets {
-            true => Some(steps::s3_keys(ctx)?),
-            false => Some(crate::stack::S3Keys::redacted()),
-        };
-    }
-    if spec.external_postgres.is_some() {
-        secrets.postgres_external = Some(match req.show_secrets {
-            true => steps::postgres_password(ctx)?,
-            false => crate::stack::secrets::REDACTED.to_string(),
-        });
-    }
+    let secrets = secrets(ctx, req, &spec)?;
     let manifests = stack::render(&spec, &secrets).map_err(Error::usage)?;
     // The nodes' own image first (what the driver pulls), then the stack's.
     let images = driver

@@ -118,19 +118,8 @@ pub async fn up(
         Some(pulls) => pulls.finish(ctx).await?,
         None => Vec::new(),
     };
-    // Only what korthbox has not loaded into this cluster already (a re-run loads nothing),
-    // and what its pods cannot pull: images the nodes lost.
-    let tagged: Vec<String> = images.iter().map(|p| p.tagged.clone()).collect();
-    let mut tagged = actions::not_loaded(&ctx.env, &target.name, &tagged);
-    if created.as_ref().is_some_and(|c| !c.created) {
-        let lost = repair::lost_images(ctx, target, &req.stack.namespace).await;
-        let ours = images.iter().map(|p| &p.tagged);
-        tagged.extend(
-            ours.filter(|i| lost.contains(i) && !tagged.contains(i))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-    }
+    let existed = created.as_ref().is_some_and(|c| !c.created);
+    let tagged = to_load(ctx, req, target, &images, existed).await;
     if !tagged.is_empty() {
         let title = format!("Loading {} images into the nodes", tagged.len());
         steps::load_images(ctx, title, target, &tagged, req.timeout).await?;
@@ -166,6 +155,29 @@ pub async fn up(
         samples,
         phases,
     })
+}
+
+/// The images to load into the nodes: what korthbox has not loaded into this cluster already
+/// (a re-run loads nothing), and, in a cluster that existed, what its pods cannot pull — images
+/// the nodes lost.
+async fn to_load(
+    ctx: &Context,
+    req: &Request,
+    target: &Target,
+    images: &[Pulled],
+    existed: bool,
+) -> Vec<String> {
+    let tagged: Vec<String> = images.iter().map(|p| p.tagged.clone()).collect();
+    let mut tagged = actions::not_loaded(&ctx.env, &target.name, &tagged);
+    if existed {
+        let lost = repair::lost_images(ctx, target, &req.stack.namespace).await;
+        for image in images.iter().map(|p| &p.tagged) {
+            if lost.contains(image) && !tagged.contains(image) {
+                tagged.push(image.clone());
+            }
+        }
+    }
+    tagged
 }
 
 /// The cluster created, for a driver that makes one; one that exists is reused, its stopped

@@ -124,6 +124,62 @@ pub fn to_yaml(manifests: &[Manifest]) -> String {
         .join("---\n")
 }
 
+/// Where Orthanc finds PostgreSQL — the StatefulSet's Service, or the user's own server with
+/// its password, CA certificates and the check Job.
+fn postgres_vars(
+    spec: &StackSpec,
+    secrets: &Secrets,
+    postgres_image: &str,
+) -> Vec<(&'static str, Value)> {
+    let pg = spec.external_postgres.as_ref();
+    let mut vars = vec![
+        (
+            "postgres_host",
+            json!(pg.map_or("postgres", |p| p.host.as_str())),
+        ),
+        ("postgres_port", json!(pg.map_or(5432, |p| p.port))),
+        (
+            "postgres_user",
+            json!(pg.map_or("orthanc", |p| p.user.as_str())),
+        ),
+        (
+            "postgres_db",
+            json!(pg.map_or("orthanc", |p| p.database.as_str())),
+        ),
+        ("postgres_ca", json!(pg.and_then(|p| p.ca.clone()))),
+        (
+            "postgres_external_password",
+            json!(secrets.postgres_external),
+        ),
+        ("postgres_uri", json!(pg.map(|p| p.uri()))),
+        ("postgres_check", json!(POSTGRES_CHECK)),
+        (
+            "postgres_check_name",
+            json!(pg.map(|p| check_name(&p.uri(), postgres_image))),
+        ),
+        (
+            "labels_postgres_check",
+            labels(spec, "postgres-check", "database-check"),
+        ),
+    ];
+    // The check mounts the CA certificates where the URI says, as Orthanc does.
+    let ca = pg.is_some_and(|p| p.ca.is_some());
+    let dir = crate::spec::ExternalPostgres::CA_PATH.trim_end_matches("/ca.pem");
+    let mounts = json!([{"name": "postgres-ca", "mountPath": dir, "readOnly": true}]);
+    let volumes = json!([{"name": "postgres-ca", "configMap": {"name": "postgres-ca"}}]);
+    vars.extend([
+        (
+            "postgres_check_mounts",
+            if ca { mounts } else { Value::Null },
+        ),
+        (
+            "postgres_check_volumes",
+            if ca { volumes } else { Value::Null },
+        ),
+    ]);
+    vars
+}
+
 fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
     let storage_class = match (&spec.storage_class, &spec.volumes) {
         (Some(class), _) => json!(class),
@@ -162,52 +218,7 @@ fn vars(spec: &StackSpec, secrets: &Secrets) -> Result<Vars, String> {
         ("minio_password", json!(secrets.minio_password)),
         ("s3_secret", json!(spec::S3_SECRET)),
     ]);
-    let pg = spec.external_postgres.as_ref();
-    vars.extend([
-        (
-            "postgres_host",
-            json!(pg.map_or("postgres", |p| p.host.as_str())),
-        ),
-        ("postgres_port", json!(pg.map_or(5432, |p| p.port))),
-        (
-            "postgres_user",
-            json!(pg.map_or("orthanc", |p| p.user.as_str())),
-        ),
-        (
-            "postgres_db",
-            json!(pg.map_or("orthanc", |p| p.database.as_str())),
-        ),
-        ("postgres_ca", json!(pg.and_then(|p| p.ca.clone()))),
-        (
-            "postgres_external_password",
-            json!(secrets.postgres_external),
-        ),
-        ("postgres_uri", json!(pg.map(|p| p.uri()))),
-        ("postgres_check", json!(POSTGRES_CHECK)),
-        (
-            "postgres_check_name",
-            json!(pg.map(|p| check_name(&p.uri(), &images.postgres))),
-        ),
-        (
-            "labels_postgres_check",
-            labels(spec, "postgres-check", "database-check"),
-        ),
-    ]);
-    // The check mounts the CA certificates where the URI says, as Orthanc does.
-    let ca = pg.is_some_and(|p| p.ca.is_some());
-    let dir = crate::spec::ExternalPostgres::CA_PATH.trim_end_matches("/ca.pem");
-    let mounts = json!([{"name": "postgres-ca", "mountPath": dir, "readOnly": true}]);
-    let volumes = json!([{"name": "postgres-ca", "configMap": {"name": "postgres-ca"}}]);
-    vars.extend([
-        (
-            "postgres_check_mounts",
-            if ca { mounts } else { Value::Null },
-        ),
-        (
-            "postgres_check_volumes",
-            if ca { volumes } else { Value::Null },
-        ),
-    ]);
+    vars.extend(postgres_vars(spec, secrets, &images.postgres));
     if let Some(keys) = &secrets.s3 {
         vars.extend([
             ("s3_access_key_id", json!(keys.access_key_id)),

@@ -140,8 +140,9 @@ fn secret_env(name: &str, secret: &str, key: &str) -> Value {
     json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
 }
 
-pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
-    let config = config_text(spec)?;
+/// Orthanc's environment: its password, the database's, the viewer's switch, its pod's name
+/// (several Orthancs), and the object store's keys.
+fn env(spec: &StackSpec) -> Vec<Value> {
     let mut env = vec![secret_env(
         "ORTHANC_ADMIN_PASSWORD",
         "orthanc-credentials",
@@ -160,51 +161,62 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
             json!({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
         );
     }
+    match (spec.orthanc_storage, &spec.external_s3) {
+        (OrthancStorage::S3, Some(own)) => {
+            let secret = own.secret_name();
+            for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+                env.push(secret_env(key, secret, key));
+            }
+            env.push(
+                json!({"name": "AWS_SESSION_TOKEN", "valueFrom": {"secretKeyRef":
+                {"name": secret, "key": "AWS_SESSION_TOKEN", "optional": true}}}),
+            );
+        }
+        (OrthancStorage::S3, None) => {
+            env.push(secret_env(
+                "MINIO_ROOT_USER",
+                "minio-credentials",
+                "root-user",
+            ));
+            env.push(secret_env(
+                "MINIO_ROOT_PASSWORD",
+                "minio-credentials",
+                "root-password",
+            ));
+        }
+        _ => {}
+    }
+    env
+}
+
+/// Orthanc's mounts and volumes: its configuration, the database's CA certificates, its files.
+fn mounts(spec: &StackSpec) -> (Vec<Value>, Vec<Value>) {
     let mut mounts = vec![json!({"name": "config", "mountPath": CONFIG_DIR, "readOnly": true})];
     let mut volumes = vec![json!({"name": "config", "configMap": {"name": "orthanc-config"}})];
-    if spec
+    let own_ca = spec
         .external_postgres
         .as_ref()
-        .is_some_and(|pg| pg.ca.is_some())
-    {
+        .is_some_and(|pg| pg.ca.is_some());
+    if own_ca {
         let dir = crate::spec::ExternalPostgres::CA_PATH.trim_end_matches("/ca.pem");
         mounts.push(json!({"name": "postgres-ca", "mountPath": dir, "readOnly": true}));
         volumes.push(json!({"name": "postgres-ca", "configMap": {"name": "postgres-ca"}}));
     }
-    match spec.orthanc_storage {
-        OrthancStorage::Pv => {
-            mounts.push(json!({"name": "storage", "mountPath": STORAGE_DIR}));
-            volumes.push(json!({"name": "storage", "persistentVolumeClaim": {"claimName": "orthanc-storage"}}));
-        }
-        OrthancStorage::S3 => match &spec.external_s3 {
-            Some(own) => {
-                let secret = own.secret_name();
-                for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-                    env.push(secret_env(key, secret, key));
-                }
-                env.push(
-                    json!({"name": "AWS_SESSION_TOKEN", "valueFrom": {"secretKeyRef":
-                    {"name": secret, "key": "AWS_SESSION_TOKEN", "optional": true}}}),
-                );
-            }
-            None => {
-                env.push(secret_env(
-                    "MINIO_ROOT_USER",
-                    "minio-credentials",
-                    "root-user",
-                ));
-                env.push(secret_env(
-                    "MINIO_ROOT_PASSWORD",
-                    "minio-credentials",
-                    "root-password",
-                ));
-            }
-        },
-        OrthancStorage::Postgres => {}
+    if spec.orthanc_storage == OrthancStorage::Pv {
+        mounts.push(json!({"name": "storage", "mountPath": STORAGE_DIR}));
+        volumes.push(
+            json!({"name": "storage", "persistentVolumeClaim": {"claimName": "orthanc-storage"}}),
+        );
     }
+    (mounts, volumes)
+}
+
+pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
+    let config = config_text(spec)?;
+    let (mounts, volumes) = mounts(spec);
     vars.extend([
         ("orthanc_json", json!(config)),
-        ("orthanc_env", Value::Array(env)),
+        ("orthanc_env", Value::Array(env(spec))),
         ("orthanc_probe", json!(["python3", "-c", PROBE])),
         ("orthanc_mounts", Value::Array(mounts)),
         ("orthanc_volumes", Value::Array(volumes)),
