@@ -134,6 +134,7 @@ pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
     let takes_value = value_taker(&words[at]);
     let mut out: Vec<OsString> = args[..=at].to_vec();
     let mut value_next = false;
+    let mut named = false;
     let mut rest = args[at + 1..].iter();
     for (arg, word) in rest.by_ref().zip(&words[at + 1..]) {
         if word == "--" {
@@ -146,7 +147,9 @@ pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
             // A neighbour's flag (`-p dev`) keeps its value, to be answered in our words.
             let theirs = FLAGS.iter().any(|(flag, _)| flag == word);
             value_next = !word.contains('=') && (theirs || takes_value(word));
-        } else {
+        } else if !named {
+            // The first word only: a second is clap's to refuse as the stray word it is.
+            named = true;
             out.push("--name".into());
         }
         out.push(arg.clone());
@@ -316,5 +319,9 @@ mod tests {
         assert_eq!(name_word(args("logs orthanc")), args("logs orthanc"));
         assert_eq!(name_word(args("status -- dev")), args("status -- dev"));
         assert_eq!(name_word(args("stop -p dev")), args("stop -p dev"));
+        assert_eq!(
+            name_word(args("stop dev extra")),
+            args("stop --name dev extra")
+        );
     }
 }
