@@ -116,11 +116,26 @@ where
     let mut done = Vec::new();
     for &stage in stages.iter().filter(|s| s.is_shared()) {
         let objects = of(stage);
-        let title = format!("Applying {}", stage.label());
+        // A check runs to its end before any component is applied.
+        let check = stage == Stage::Check;
+        let title = match check {
+            true => "Checking PostgreSQL from inside the cluster".to_string(),
+            false => format!("Applying {}", stage.label()),
+        };
         let applied = steps
             .run(
                 title,
-                async |phase| apply_objects(client, &objects, trust, phase).await,
+                async |phase| {
+                    if check {
+                        forget_failed(client, &objects, phase).await?;
+                    }
+                    let applied = apply_objects(client, &objects, trust, phase).await?;
+                    if check {
+                        let until = tokio::time::Instant::now() + wait;
+                        wait_workloads(client, &objects, (until, wait), phase).await?;
+                    }
+                    Ok::<_, Error>(applied)
+                },
                 |_| String::new(),
             )
             .await?;
@@ -130,7 +145,7 @@ where
     let branches = stages.iter().filter_map(|&stage| {
         let objects = of(stage);
         let shared = stage.is_shared();
-        if shared && !objects.iter().any(|m| is_workload(m)) {
+        if shared && (stage == Stage::Check || !objects.iter().any(|m| is_workload(m))) {
             return None;
         }
         let after = &after;
@@ -175,6 +190,51 @@ where
             err.caused_by(format!("also: {}", also.message))
         })),
     }
+}
+
+/// A check Job that failed before is deleted (its UID the precondition), so that applying it
+/// runs the check again — a Job does not run twice, and what it checks (a password in a
+/// Secret) may have been fixed since. One that passed is kept: it is not run again.
+async fn forget_failed(
+    client: &Client,
+    objects: &[&Manifest],
+    phase: &Phase<'_>,
+) -> Result<(), Error> {
+    use k8s_openapi::api::batch::v1::Job;
+    for m in objects.iter().filter(|m| m.kind() == "Job") {
+        let ns = m.object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default();
+        let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+        let Ok(Some(job)) = jobs.get_opt(m.name()).await else {
+            continue;
+        };
+        let failed = job
+            .status
+            .and_then(|s| s.conditions)
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "Failed" && c.status == "True");
+        if !failed {
+            continue;
+        }
+        let params = kube::api::DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            preconditions: Some(kube::api::Preconditions {
+                uid: job.metadata.uid,
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match jobs.delete(m.name(), &params).await {
+            Ok(_) => phase.output(&format!("{} failed before; running it again", m.describe())),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+            Err(e) => {
+                return Err(Error::failure(format!("could not delete {}", m.describe())).because(e));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every object applied, in order.

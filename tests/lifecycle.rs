@@ -1931,7 +1931,36 @@ fn up_with_an_own_postgresql_deploys_none_and_status_does_not_miss_it() {
     world
         .sandbox
         .set("KORTHBOX_POSTGRES_PASSWORD", "the-teams-password");
+    // The check fails (as its script says when the password is wrong): the error quotes it,
+    // and Orthanc is not even applied.
+    world.api.fail_jobs(3, "korthbox: cannot connect to PostgreSQL as Orthanc will: FATAL:  password authentication failed for user \"orthanc\"\n");
     let out = world.run("up", &["--postgres-url", url]);
+    let err = support::failed_with(
+        &out,
+        1,
+        &[
+            "password authentication failed for user",
+            "exited with code 3",
+        ],
+    );
+    assert!(
+        err.contains("failed: Checking PostgreSQL from inside the cluster"),
+        "{err}"
+    );
+    assert!(!err.contains("Applying Orthanc"), "{err}");
+    let orthanc = "/apis/apps/v1/namespaces/korthbox/deployments/orthanc";
+    assert!(world.api.get(orthanc).is_none());
+    // The password fixed: the failed check is run again (deleted first, as a Job runs once).
+    world.api.clear_failing_jobs();
+    let out = world.run("up", &["--postgres-url", url]);
+    let text = stderr(&out);
+    let checked = text
+        .find("done: Checking PostgreSQL from inside the cluster")
+        .expect(&text);
+    assert!(
+        checked < text.find("done: Applying Orthanc").expect(&text),
+        "{text}"
+    );
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(out.status.success(), "{said}");
     assert!(!said.contains("the-teams-password"));

@@ -158,7 +158,7 @@ fn combinations() -> Vec<Vec<&'static str>> {
             }
             // Several Orthancs wherever the files are where each reaches them; on a shared
             // cluster, with its class, an Ingress with TLS and DICOM on a LoadBalancer.
-            if orthanc != "pv" {
+            if orthanc != "pv" || driver == "existing" {
                 let mut several = args.clone();
                 several.extend(["--orthanc-replicas", "3"]);
                 if driver == "existing" {
@@ -725,9 +725,38 @@ fn several_orthancs_spread_roll_keep_one_serving_and_need_shared_files() {
     assert!(
         stderr.contains(
             "--orthanc-replicas 2 needs the DICOM files where every Orthanc reaches them"
-        ) && stderr.contains("add --orthanc-storage postgres"),
+        ) && stderr.contains("add --orthanc-storage postgres")
+            && stderr.contains("ReadWriteMany class"),
         "{stderr}"
     );
+    // On a ReadWriteMany class the user names, several Orthancs share one volume.
+    let (docs, _) = plan(
+        &sandbox,
+        &[
+            "--driver",
+            "kind",
+            "--orthanc-replicas",
+            "2",
+            "--storage-class",
+            "nfs-client",
+        ],
+    );
+    let claim = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "PersistentVolumeClaim" && d["metadata"]["name"] == "orthanc-storage"
+        })
+        .expect("the shared files volume");
+    assert_eq!(claim["spec"]["accessModes"][0], "ReadWriteMany");
+    assert_eq!(claim["spec"]["storageClassName"], "nfs-client");
+    let (docs, _) = plan(&sandbox, &["--driver", "kind"]);
+    let claim = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "PersistentVolumeClaim" && d["metadata"]["name"] == "orthanc-storage"
+        })
+        .unwrap();
+    assert_eq!(claim["spec"]["accessModes"][0], "ReadWriteOnce");
 }
 
 #[test]

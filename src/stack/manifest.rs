@@ -41,6 +41,8 @@ pub enum Stage {
     /// Created only when absent, never updated.
     Secrets,
     Config,
+    /// Checks that must pass before any component is applied (a PostgreSQL of the user's own).
+    Check,
     Postgres,
     Minio,
     Orthanc,
@@ -51,7 +53,7 @@ impl Stage {
     pub fn is_shared(self) -> bool {
         matches!(
             self,
-            Stage::Namespace | Stage::Storage | Stage::Secrets | Stage::Config
+            Stage::Namespace | Stage::Storage | Stage::Secrets | Stage::Config | Stage::Check
         )
     }
 
@@ -61,6 +63,7 @@ impl Stage {
             Stage::Storage => "storage",
             Stage::Secrets => "secrets",
             Stage::Config => "configuration",
+            Stage::Check => "the check of PostgreSQL",
             Stage::Postgres => "PostgreSQL",
             Stage::Minio => "MinIO",
             Stage::Orthanc => "Orthanc",

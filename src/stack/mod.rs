@@ -78,7 +78,7 @@ pub fn render(spec: &StackSpec, secrets: &Secrets) -> Result<Vec<Manifest>, Stri
                 &vars,
             )?);
             out.extend(docs(
-                Stage::Postgres,
+                Stage::Check,
                 include_str!("../../assets/postgres-check.yaml"),
                 &vars,
             )?);

@@ -233,6 +233,7 @@ pub fn add_vars(spec: &StackSpec, vars: &mut Vars) -> Result<(), String> {
         ("http_node_port", node_port(spec, HTTP_NODE_PORT)),
         ("dicom_node_port", node_port(spec, DICOM_NODE_PORT)),
         ("orthanc_replicas", json!(spec.orthanc_replicas)),
+        ("files_access", json!(spec.files_access())),
     ]);
     if let Some(ingress) = &spec.ingress {
         let tls = ingress

@@ -147,6 +147,15 @@ impl StackSpec {
         self.node_ports = placement.node_ports;
     }
 
+    /// How Orthanc's files volume is mounted: by one node, or — several Orthancs on the class
+    /// the user named — by every one.
+    pub fn files_access(&self) -> &'static str {
+        match self.orthanc_replicas > 1 {
+            true => "ReadWriteMany",
+            false => "ReadWriteOnce",
+        }
+    }
+
     /// Checks the combination of choices.
     pub fn check(&self) -> Result<(), String> {
         let own = self.external_s3.is_some();
@@ -160,9 +169,12 @@ impl StackSpec {
         if own && minio {
             return Err("--s3-bucket names your own S3 service and --storage minio deploys one for the sandbox; keep one of them".into());
         }
-        if self.orthanc_replicas > 1 && self.orthanc_storage == OrthancStorage::Pv {
+        if self.orthanc_replicas > 1
+            && self.orthanc_storage == OrthancStorage::Pv
+            && self.storage_class.is_none()
+        {
             return Err(format!(
-                "--orthanc-replicas {} needs the DICOM files where every Orthanc reaches them, and --orthanc-storage pv is a ReadWriteOnce volume one node mounts; add --orthanc-storage postgres (or s3 with --storage minio)",
+                "--orthanc-replicas {} needs the DICOM files where every Orthanc reaches them, and --orthanc-storage pv is a ReadWriteOnce volume one node mounts; add --orthanc-storage postgres (or s3), or name a ReadWriteMany class (NFS, EFS, Azure Files…) with --storage-class",
                 self.orthanc_replicas
             ));
         }

@@ -54,6 +54,8 @@ struct Store {
     /// Objects put into a namespace whenever it is created (again): what a cluster's own
     /// tooling would recreate there, e.g. Secrets a real process was started with.
     seeds: BTreeMap<String, Value>,
+    /// When set, every Job fails: its container's exit code and last words.
+    failing_job: Option<(i32, String)>,
 }
 
 /// Where the local-path-provisioner korthbox installs runs.
@@ -460,6 +462,16 @@ impl FakeApi {
         let mut store = self.store.lock().unwrap();
         store.seeds.insert(path.to_string(), object.clone());
         store.insert(path.to_string(), object);
+    }
+
+    /// Every Job applied from now on fails, its container exiting with `code` and `message`.
+    pub fn fail_jobs(&self, code: i32, message: &str) {
+        self.store.lock().unwrap().failing_job = Some((code, message.to_string()));
+    }
+
+    /// Jobs succeed again.
+    pub fn clear_failing_jobs(&self) {
+        self.store.lock().unwrap().failing_job = None;
     }
 
     /// A deleted namespace stays Terminating this long before it and its content are gone.
@@ -1172,7 +1184,29 @@ fn settle(store: &mut Store, object: &mut Value) {
                 );
             }
         }
-        Some("Job") => object["status"] = json!({"succeeded": 1}),
+        Some("Job") => match store.failing_job.clone() {
+            // What a Job whose container exits with an error looks like: Failed, and its pod
+            // terminated with the container's last words as its message.
+            Some((code, message)) => {
+                object["status"] = json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True",
+                    "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+                let ns = object["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string();
+                let job = object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("job")
+                    .to_string();
+                let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": format!("{job}-x1"), "namespace": ns, "labels": {"job-name": job}},
+                    "status": {"phase": "Failed", "containerStatuses": [{"name": "check", "image": "postgres",
+                        "imageID": "", "ready": false, "restartCount": 0,
+                        "state": {"terminated": {"exitCode": code, "reason": "Error", "message": message}}}]}});
+                store.insert(format!("/api/v1/namespaces/{ns}/pods/{job}-x1"), pod);
+            }
+            None => object["status"] = json!({"succeeded": 1}),
+        },
         Some("PersistentVolumeClaim") => {
             let ns = object["metadata"]["namespace"]
                 .as_str()
