@@ -115,31 +115,7 @@ where
     };
     let mut done = Vec::new();
     for &stage in stages.iter().filter(|s| s.is_shared()) {
-        let objects = of(stage);
-        // A check runs to its end before any component is applied.
-        let check = stage == Stage::Check;
-        let title = match check {
-            true => "Checking PostgreSQL from inside the cluster".to_string(),
-            false => format!("Applying {}", stage.label()),
-        };
-        let applied = steps
-            .run(
-                title,
-                async |phase| {
-                    if check {
-                        forget_failed(client, &objects, phase).await?;
-                    }
-                    let applied = apply_objects(client, &objects, trust, phase).await?;
-                    if check {
-                        let until = tokio::time::Instant::now() + wait;
-                        wait_workloads(client, &objects, (until, wait), phase).await?;
-                    }
-                    Ok::<_, Error>(applied)
-                },
-                |_| String::new(),
-            )
-            .await?;
-        done.extend(applied);
+        done.extend(apply_shared(client, &of(stage), stage, trust, (wait, steps)).await?);
     }
     let deadline = tokio::time::Instant::now() + wait;
     let branches = stages.iter().filter_map(|&stage| {
@@ -190,6 +166,34 @@ where
             err.caused_by(format!("also: {}", also.message))
         })),
     }
+}
+
+/// One of the stages the components need, applied as one quick phase; a check (a PostgreSQL
+/// of the user's own) runs to its end in it before any component is applied.
+async fn apply_shared(
+    client: &Client,
+    objects: &[&Manifest],
+    stage: Stage,
+    trust: &Trust,
+    (wait, steps): (Duration, &Steps),
+) -> Result<Vec<Applied>, Error> {
+    let check = stage == Stage::Check;
+    let title = match check {
+        true => "Checking PostgreSQL from inside the cluster".to_string(),
+        false => format!("Applying {}", stage.label()),
+    };
+    let work = async |phase: &Phase<'_>| {
+        if check {
+            forget_failed(client, objects, phase).await?;
+        }
+        let applied = apply_objects(client, objects, trust, phase).await?;
+        if check {
+            let until = tokio::time::Instant::now() + wait;
+            wait_workloads(client, objects, (until, wait), phase).await?;
+        }
+        Ok::<_, Error>(applied)
+    };
+    steps.run(title, work, |_| String::new()).await
 }
 
 /// A check Job that failed before is deleted (its UID the precondition), so that applying it
