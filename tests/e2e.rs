@@ -136,6 +136,8 @@ fn a_real_sandbox_comes_up_proves_itself_and_goes_away() {
         assert!(out.status.success(), "Orthanc through 127.0.0.1:18042");
     }
 
+    later_life(&driver, name);
+
     for _ in 0..2 {
         let out = korthbox(&["down", "--yes", "--driver", &driver, "--name", name]);
         assert!(out.status.success(), "down failed");
@@ -143,4 +145,79 @@ fn a_real_sandbox_comes_up_proves_itself_and_goes_away() {
     let out = korthbox(&["status", "--json", "--name", name]);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["state"], "absent");
+}
+
+/// Issues 24 and 25 on the real sandbox: stop keeps everything and start brings it back proven;
+/// a reset that keeps the cluster and the studies; then two Orthancs with their files in
+/// PostgreSQL, the proof reading the file back through each.
+fn later_life(driver: &str, name: &str) {
+    let target = ["--driver", driver, "--name", name];
+    let ports = [
+        "--http-port",
+        "18042",
+        "--dicom-port",
+        "14242",
+        "--api-server-port",
+        "16443",
+    ];
+    let out = korthbox(&[&["samples", "--studies", "1"][..], &target].concat());
+    assert!(out.status.success(), "samples failed");
+    let out = korthbox(&[&["stop"][..], &target].concat());
+    assert!(out.status.success(), "stop failed");
+    let out = korthbox(&[&["status", "--json"][..], &target].concat());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["state"], "stopped", "{status:#}");
+    let out = korthbox(&[&["start", "--json", "--wait", "900"][..], &target, &ports].concat());
+    assert!(out.status.success(), "start failed");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["proof"]["passed"], true, "{summary:#}");
+
+    let reset = [
+        "reset",
+        "--yes",
+        "--keep-cluster",
+        "--keep-studies",
+        "--json",
+        "--wait",
+        "900",
+    ];
+    let out = korthbox(&[&reset[..], &target, &ports].concat());
+    assert!(
+        out.status.success(),
+        "reset --keep-cluster --keep-studies failed"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("64 instances back in Orthanc"), "{err}");
+
+    let several = ["--orthanc-storage", "postgres", "--orthanc-replicas", "2"];
+    let out = korthbox(
+        &[
+            &reset[..3],
+            &["--json", "--wait", "900"],
+            &target,
+            &ports,
+            &several,
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "two Orthancs failed");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let read = summary["proof"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "read")
+        .unwrap()["detail"]
+        .to_string();
+    assert!(
+        read.contains("the same file through each Orthanc"),
+        "{read}"
+    );
+    let out = korthbox(&[&["status", "--json"][..], &target].concat());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["instances"].as_array().map(Vec::len),
+        Some(2),
+        "{status:#}"
+    );
 }
