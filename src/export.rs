@@ -220,7 +220,9 @@ pub async fn export(
 ) -> Result<Exported, Error> {
     let started = std::time::Instant::now();
     let listed = list(rest).await.map_err(|e| {
-        Error::failure(format!("could not list the instances of {}", rest.base())).caused_by(e)
+        Error::failure(format!("could not list the instances of {}", rest.base()))
+            .caused_by(e)
+            .hint("`korthbox prove` with the same targeting flags checks each of Orthanc's interfaces and says which one fails; nothing was written")
     })?;
     let total_items = listed.len() as u64;
     let total_bytes: u64 = listed.iter().map(|l| l.size).sum();

@@ -62,6 +62,15 @@ fn recorded_for(ns: &Namespace, instance: &str) -> bool {
         && annotation(meta, SANDBOX) == Some(instance)
 }
 
+/// Whether namespace `namespace` carries korthbox's record of creating it for sandbox
+/// `instance` (labels alone prove nothing); false when there is none.
+pub async fn recorded(client: &Client, namespace: &str, instance: &str) -> Result<bool, Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    Ok(read(&api, namespace)
+        .await?
+        .is_some_and(|ns| recorded_for(&ns, instance)))
+}
+
 /// How the sandbox's namespace stands before an apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {

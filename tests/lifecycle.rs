@@ -1981,3 +1981,33 @@ fn up_with_an_own_postgresql_deploys_none_and_status_does_not_miss_it() {
     let problems = doc["problems"].to_string();
     assert!(!problems.contains("postgres is not deployed"), "{doc:#}");
 }
+
+// Safety: `up` restarts stuck pods only in the namespace korthbox recorded creating for the
+// sandbox; in someone's namespace that merely carries korthbox's labels, their pod is left as
+// it is (and the claim on the namespace is refused, as before).
+#[test]
+fn stuck_pods_in_a_namespace_korthbox_did_not_make_are_left_alone() {
+    let Some(world) = World::new() else { return };
+    world.api.put_namespace("korthbox", Some("korthbox"));
+    let path = "/api/v1/namespaces/korthbox/pods/orthanc-0";
+    world.api.put(
+        path,
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "orthanc-0", "namespace": "korthbox",
+                            "labels": {"app.kubernetes.io/managed-by": "korthbox", "app.kubernetes.io/instance": "korthbox"}},
+               "status": {"phase": "Running", "containerStatuses": [{"name": "orthanc", "image": "x", "imageID": "",
+                   "ready": false, "restartCount": 9, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}),
+    );
+    let uid = world.api.get(path).unwrap()["metadata"]["uid"].clone();
+    let out = world.run(
+        "up",
+        &["--driver", "existing", "--context", "kind-korthbox"],
+    );
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Restarting"), "{}", stderr(&out));
+    assert_eq!(
+        world.api.get(path).unwrap()["metadata"]["uid"],
+        uid,
+        "their pod is untouched"
+    );
+}

@@ -135,17 +135,12 @@ fn a_bucket_is_checked_as_orthanc_will_use_it() {
     assert!(err.contains("SignatureDoesNotMatch"), "{err}");
 
     // A user that may list and read, not write.
-    let out = support::s3::boto3(
-        &moto.endpoint(),
+    let reader = moto.user(
         (&id, &secret),
-        "iam = client('iam')\n\
-         iam.create_user(UserName='reader')\n\
-         key = iam.create_access_key(UserName='reader')['AccessKey']\n\
-         iam.put_user_policy(UserName='reader', PolicyName='read', PolicyDocument='{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": [\"s3:ListBucket\", \"s3:GetObject\"], \"Resource\": \"*\"}]}')\n\
-         print(key['AccessKeyId'], key['SecretAccessKey'])",
+        "reader",
+        "[\"s3:ListBucket\", \"s3:GetObject\"]",
     );
-    let mut words = out.split_whitespace();
-    let reader = (words.next().unwrap(), words.next().unwrap());
+    let reader = (reader.0.as_str(), reader.1.as_str());
     let reader = client(&moto, "team-dicom", reader);
     let err = runtime.block_on(reader.check()).unwrap_err();
     assert!(

@@ -93,20 +93,29 @@ impl Http {
         self.send_body(request).await
     }
 
-    /// Sends `request`, whose body may be a stream, and reads the whole answer.
-    pub async fn send_body(&self, mut request: hyper::Request<Body>) -> Result<Response, String> {
+    /// Sends `request` through the environment's proxy (with its credentials): what it is, in
+    /// words for errors (the proxy named), and the answer's head with its body still to read —
+    /// or why there is none, a proxy's own refusal included.
+    fn open(
+        &self,
+        mut request: hyper::Request<Body>,
+    ) -> (
+        String,
+        impl std::future::Future<Output = Result<hyper::Response<hyper::body::Incoming>, String>>,
+    ) {
         super::proxy::authorize(&mut request);
         let via = super::proxy::via(request.uri());
         let what = match &via {
             Some(via) => format!("{} {} {via}", request.method(), request.uri()),
             None => format!("{} {}", request.method(), request.uri()),
         };
-        let exchange = async {
+        let named = what.clone();
+        let answer = async move {
             let response = self
                 .client
                 .request(request)
                 .await
-                .map_err(|e| format!("{what}: {}", super::words::words(&e)))?;
+                .map_err(|e| format!("{named}: {}", super::words::words(&e)))?;
             let status = response.status().as_u16();
             // What a proxy says for itself: credentials wanted, or the destination refused.
             if via.is_some() && (status == 407 || status == 403 && is_empty(&response)) {
@@ -116,8 +125,19 @@ impl Http {
                     }
                     _ => "the proxy refused this destination (403 Forbidden)",
                 };
-                return Err(format!("{what}: {why}"));
+                return Err(format!("{named}: {why}"));
             }
+            Ok(response)
+        };
+        (what, answer)
+    }
+
+    /// Sends `request`, whose body may be a stream, and reads the whole answer.
+    pub async fn send_body(&self, request: hyper::Request<Body>) -> Result<Response, String> {
+        let (what, answer) = self.open(request);
+        let exchange = async {
+            let response = answer.await?;
+            let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = response
                 .into_body()
@@ -140,6 +160,7 @@ impl Http {
                 ))
             })
     }
+
     /// Sends `request` and, when the answer is 200, writes its body to `file` as it arrives
     /// (memory does not grow with it), counting each piece in `written`; another status is an
     /// `Err` with the start of its body.
@@ -150,15 +171,10 @@ impl Http {
         written: &std::sync::atomic::AtomicU64,
     ) -> Result<u64, String> {
         use tokio::io::AsyncWriteExt;
-        let mut request = request.map(|body| body.map_err(|never| match never {}).boxed());
-        super::proxy::authorize(&mut request);
-        let what = format!("{} {}", request.method(), request.uri());
+        let request = request.map(|body| body.map_err(|never| match never {}).boxed());
+        let (what, answer) = self.open(request);
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| format!("{what}: {}", super::words::words(&e)))?;
+            let response = answer.await?;
             let status = response.status().as_u16();
             let mut body = response.into_body();
             if status != 200 {
@@ -167,9 +183,10 @@ impl Http {
                     .await
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
+                let headers = HeaderMap::new();
                 let answer = Response {
                     status,
-                    headers: HeaderMap::new(),
+                    headers,
                     body,
                 };
                 return Err(format!("{what} answered {status}: {}", answer.excerpt()));

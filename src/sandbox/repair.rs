@@ -177,6 +177,11 @@ pub async fn restart_stuck(
     namespace: &str,
     instance: &str,
 ) -> Result<Vec<String>, Error> {
+    // Only in the namespace korthbox recorded creating for this sandbox: a pod's labels alone
+    // do not make it korthbox's.
+    if !crate::ownership::recorded(client, namespace, instance).await? {
+        return Ok(Vec::new());
+    }
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let selector = crate::stack::manifest::selector_for(instance);
     let list = match api.list(&ListParams::default().labels(&selector)).await {

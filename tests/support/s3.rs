@@ -88,22 +88,34 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         if auth {
-            let out = boto3(
-                &moto.endpoint(),
-                ("unused", "unused"),
-                "iam = client('iam')\n\
-                 iam.create_user(UserName='korthbox')\n\
-                 key = iam.create_access_key(UserName='korthbox')['AccessKey']\n\
-                 iam.put_user_policy(UserName='korthbox', PolicyName='all', PolicyDocument='{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"}]}')\n\
-                 print(key['AccessKeyId'], key['SecretAccessKey'])",
-            );
-            let mut words = out.split_whitespace();
-            moto.keys = Some((
-                words.next().unwrap().to_string(),
-                words.next().unwrap().to_string(),
-            ));
+            // The first calls need no signature (INITIAL_NO_AUTH_ACTION_COUNT).
+            moto.keys = Some(moto.user(("unused", "unused"), "korthbox", "\"*\""));
         }
         moto
+    }
+
+    /// An IAM user allowed `actions` (a JSON string or list) on every resource, made with
+    /// `keys`: its access key id and secret.
+    pub fn user(&self, keys: (&str, &str), name: &str, actions: &str) -> (String, String) {
+        let policy = format!(
+            "{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Allow\", \"Action\": {actions}, \"Resource\": \"*\"}}]}}"
+        );
+        let out = boto3(
+            &self.endpoint(),
+            keys,
+            &format!(
+                "iam = client('iam')\n\
+                 iam.create_user(UserName='{name}')\n\
+                 key = iam.create_access_key(UserName='{name}')['AccessKey']\n\
+                 iam.put_user_policy(UserName='{name}', PolicyName='p', PolicyDocument='{policy}')\n\
+                 print(key['AccessKeyId'], key['SecretAccessKey'])"
+            ),
+        );
+        let mut words = out.split_whitespace();
+        (
+            words.next().unwrap().to_string(),
+            words.next().unwrap().to_string(),
+        )
     }
 
     pub fn endpoint(&self) -> String {
