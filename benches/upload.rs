@@ -27,7 +27,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// `count` files of a 512×512 16-bit image (0.5 MB each), every one its own instance.
 fn make_files(dir: &Path, count: usize) -> u64 {
     std::fs::create_dir_all(dir).unwrap();
-    let root = korthbox::dicom::UID_ROOT;
+    let root = korthbox::evaluate::dicom::UID_ROOT;
     let mut total = 0;
     for i in 0..count {
         let pixels: Vec<u8> = (0..512 * 512)

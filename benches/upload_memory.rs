@@ -20,7 +20,7 @@ use support::orthanc::{Postgres, available, render, start_orthanc};
 
 /// A 600 MB DICOM file: 3 frames of 10000×10000 16-bit pixels.
 fn big_dicom(path: &Path) -> u64 {
-    let root = korthbox::dicom::UID_ROOT;
+    let root = korthbox::evaluate::dicom::UID_ROOT;
     let (side, frames) = (10_000u16, 3u32);
     let pixels = vec![7u8; side as usize * side as usize * 2 * frames as usize];
     let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));

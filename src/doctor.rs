@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::env::Env;
+use crate::base::env::Env;
+use crate::base::spec::HostPorts;
 use crate::host::engines::{EndpointSource, Engine, EngineKind, EngineState};
 use crate::host::linux::{self, InotifyLimits};
 use crate::host::os::{HostOs, OsFamily, is_wsl2_kernel};
 use crate::host::tools::{Tool, ToolName};
 use crate::host::{self, HostFacts};
-use crate::spec::HostPorts;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// A VM given N GiB reports about 5% less as MemTotal (kernel reservations), so the limits

@@ -1,39 +1,17 @@
 //! korthbox: one command to a multi-node Kubernetes sandbox running PostgreSQL and Orthanc.
 //!
-//! Layers, each using only those below it: `commands` (with `cli`, `argv` and `config`) → `ui` →
-//! `sandbox` (the orchestration) → `doctor`, `proof`, `apply`, `pull`, `install`, `ownership` →
-//! `cluster`, `driver`, `stack`, `pod`, `minio` → `host`, `lock`, `dicom`, `s3`, `template` →
-//! `spec`, `env`, `error`, `report`.
+//! Each folder is a layer or a domain; layers use only those below them:
+//! `cli` (the command line: its grammar, `korthbox.toml`, the commands and the terminal) →
+//! `sandbox` (the orchestration of a sandbox's life) → `doctor`, `evaluate` (Orthanc, DICOM,
+//! the proof, samples, upload, export) → `kube` (the cluster, the stack, applying, ownership,
+//! pods) and `driver` (kind, k3d, minikube, an existing cluster) → `host` (the workstation:
+//! OS, engines, tools, HTTP, proxies, S3) → `base` (spec, environment, errors, reporting, pins).
 
-pub mod apply;
-pub mod argv;
+pub mod base;
 pub mod cli;
-pub mod cluster;
-pub mod commands;
-pub mod config;
-pub mod dicom;
 pub mod doctor;
 pub mod driver;
-pub mod env;
-pub mod error;
-pub mod export;
+pub mod evaluate;
 pub mod host;
-pub mod install;
-pub mod lock;
-pub mod minio;
-pub mod orthanc;
-pub mod ownership;
-pub mod pins;
-pub mod pod;
-pub mod proof;
-pub mod pull;
-pub mod report;
-pub mod s3;
-pub mod samples;
+pub mod kube;
 pub mod sandbox;
-pub mod spec;
-pub mod stack;
-pub mod template;
-pub mod ui;
-pub mod upgrade;
-pub mod upload;

@@ -4,15 +4,16 @@ use std::sync::Arc;
 
 use clap::FromArgMatches;
 
-use korthbox::cli::{Cli, Command};
-use korthbox::commands::{self, ExitCode};
-use korthbox::env::Env;
-use korthbox::ui::{Style, Ui};
+use korthbox::base::env::Env;
+use korthbox::cli::commands::{self, ExitCode};
+use korthbox::cli::grammar::{Cli, Command};
+use korthbox::cli::ui::{Style, Ui};
 
 fn main() -> std::process::ExitCode {
-    let args =
-        korthbox::argv::name_word(korthbox::argv::output_flag(std::env::args_os().collect()));
-    let json = korthbox::argv::wants_json(&args);
+    let args = korthbox::cli::argv::name_word(korthbox::cli::argv::output_flag(
+        std::env::args_os().collect(),
+    ));
+    let json = korthbox::cli::argv::wants_json(&args);
     let (config, matches) = match parse(&args, json) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -26,7 +27,7 @@ fn main() -> std::process::ExitCode {
     };
     let mut env = Env::from_process();
     if let Some(file) = &cli.kubeconfig {
-        env = env.with_var(korthbox::env::KUBECONFIG, file);
+        env = env.with_var(korthbox::base::env::KUBECONFIG, file);
     }
     let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
     if let Some(config) = &config {
@@ -57,7 +58,7 @@ fn main() -> std::process::ExitCode {
             tokio::select! {
                 result = &mut work => result,
                 _ = tokio::signal::ctrl_c() => {
-                    if !korthbox::report::shielded() {
+                    if !korthbox::base::report::shielded() {
                         ui.clear();
                         eprintln!("\n{}", ui.interrupted(hint));
                         return ExitCode::Interrupted;
@@ -109,12 +110,17 @@ fn interrupted_hint(command: &Command) -> Option<&'static str> {
 
 /// What the settings file did: which file (with -v), and, before anything is deleted, which of
 /// its settings chose the sandbox.
-fn config_notes(ui: &Ui, cli: &Cli, config: &korthbox::config::Config, matches: &clap::ArgMatches) {
+fn config_notes(
+    ui: &Ui,
+    cli: &Cli,
+    config: &korthbox::cli::config::Config,
+    matches: &clap::ArgMatches,
+) {
     if cli.verbose {
         ui.note(&format!("settings from {}", config.path.display()));
     }
     if let Command::Down(_) | Command::Reset(_) = &cli.command {
-        let chosen = korthbox::config::chose_target(config, matches);
+        let chosen = korthbox::cli::config::chose_target(config, matches);
         if !chosen.is_empty() {
             ui.note(&format!(
                 "{} chose the sandbox: {}",
@@ -127,13 +133,13 @@ fn config_notes(ui: &Ui, cli: &Cli, config: &korthbox::config::Config, matches: 
 
 /// The exit code of a command's result; an error is printed once (and as JSON on stdout when
 /// a script asked for JSON and the command's own document did not already say it).
-fn finish(ui: &Ui, json: bool, result: korthbox::error::Result<ExitCode>) -> ExitCode {
+fn finish(ui: &Ui, json: bool, result: korthbox::base::error::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
             ui.error(&e);
-            if json && e.kind != korthbox::error::ErrorKind::Silent && !e.reported_as_json {
-                let _ = korthbox::ui::render::error_json(
+            if json && e.kind != korthbox::base::error::ErrorKind::Silent && !e.reported_as_json {
+                let _ = korthbox::cli::ui::render::error_json(
                     &mut std::io::stdout().lock(),
                     &e,
                     ExitCode::from(&e) as u8,
@@ -150,9 +156,10 @@ fn finish(ui: &Ui, json: bool, result: korthbox::error::Result<ExitCode>) -> Exi
 fn parse(
     args: &[std::ffi::OsString],
     json: bool,
-) -> Result<(Option<korthbox::config::Config>, clap::ArgMatches), korthbox::error::Error> {
+) -> Result<(Option<korthbox::cli::config::Config>, clap::ArgMatches), korthbox::base::error::Error>
+{
     use clap::error::ErrorKind;
-    let bare = korthbox::config::command(None).try_get_matches_from(args);
+    let bare = korthbox::cli::config::command(None).try_get_matches_from(args);
     match &bare {
         Err(e)
             if matches!(
@@ -173,14 +180,14 @@ fn parse(
             return Ok((None, matches.clone()));
         }
         // A neighbour's word (kind's `delete`, minikube's `--profile`): korthbox's word for it.
-        Err(_) if let Some(e) = korthbox::argv::neighbours_words(args) => return Err(e),
+        Err(_) if let Some(e) = korthbox::cli::argv::neighbours_words(args) => return Err(e),
         _ => {}
     }
-    let config = korthbox::config::load(args)?;
+    let config = korthbox::cli::config::load(args)?;
     // Without a file the first parse is the answer; with one, its values are the defaults.
     let parsed = match &config {
         None => bare,
-        Some(file) => korthbox::config::command(Some(file)).try_get_matches_from(args),
+        Some(file) => korthbox::cli::config::command(Some(file)).try_get_matches_from(args),
     };
     match parsed {
         Ok(matches) => Ok((config, matches)),
@@ -189,7 +196,7 @@ fn parse(
         Err(e) if !json => {
             let code = e.exit_code();
             let text = e.render().to_string();
-            let text = korthbox::error::redact(&text);
+            let text = korthbox::base::error::redact(&text);
             match e.use_stderr() {
                 true => eprint!("{text}"),
                 false => print!("{text}"),
@@ -201,11 +208,11 @@ fn parse(
 }
 
 /// clap's error as korthbox's (for `--json`): its first line the message, its tips hints.
-fn usage_from_clap(e: &clap::Error) -> korthbox::error::Error {
+fn usage_from_clap(e: &clap::Error) -> korthbox::base::error::Error {
     let text = e.render().to_string();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or_default();
-    let mut err = korthbox::error::Error::usage(first.trim_start_matches("error: "));
+    let mut err = korthbox::base::error::Error::usage(first.trim_start_matches("error: "));
     for line in lines.map(str::trim) {
         err = match line.strip_prefix("tip: ") {
             Some(tip) => err.hint(tip),
@@ -219,10 +226,10 @@ fn usage_from_clap(e: &clap::Error) -> korthbox::error::Error {
 }
 
 /// Prints a failure as JSON on stdout when a script asked for JSON; the exit code.
-fn fail_json(json: bool, e: &korthbox::error::Error) -> std::process::ExitCode {
+fn fail_json(json: bool, e: &korthbox::base::error::Error) -> std::process::ExitCode {
     let code = ExitCode::from(e);
     if json {
-        let _ = korthbox::ui::render::error_json(&mut std::io::stdout().lock(), e, code as u8);
+        let _ = korthbox::cli::ui::render::error_json(&mut std::io::stdout().lock(), e, code as u8);
     }
     exit(code)
 }

@@ -188,7 +188,9 @@ fn no_file_imports_one_that_imports_it_back() {
 #[test]
 fn only_the_cli_edge_knows_terminals() {
     for (module, text) in modules() {
-        let edge = module == "main" || module.starts_with("ui") || module.starts_with("commands");
+        let edge = module == "main"
+            || module.starts_with("cli::ui")
+            || module.starts_with("cli::commands");
         if edge {
             continue;
         }
@@ -199,7 +201,7 @@ fn only_the_cli_edge_knows_terminals() {
             "print!(",
             "indicatif",
             "console::",
-            "crate::ui",
+            "crate::cli::ui",
             "std::io::stdin",
         ] {
             assert!(
@@ -213,7 +215,8 @@ fn only_the_cli_edge_knows_terminals() {
 #[test]
 fn only_commands_use_the_ui() {
     for (module, text) in modules() {
-        if module == "main" || module.starts_with("ui") || module.starts_with("commands") {
+        if module == "main" || module.starts_with("cli::ui") || module.starts_with("cli::commands")
+        {
             continue;
         }
         assert!(!text.contains("ui::"), "{module} uses ui");
@@ -291,7 +294,7 @@ fn pinned_references(text: &str) -> Vec<String> {
 }
 
 // Issue 23: every image comes from the pins. The manifests and cluster templates name images only
-// through placeholders; a digest appears only in src/pins.rs, and each pin there is
+// through placeholders; a digest appears only in src/base/pins.rs, and each pin there is
 // `name:tag@sha256:` and 64 hex digits.
 #[test]
 fn every_image_comes_from_the_pins() {
@@ -311,7 +314,7 @@ fn every_image_comes_from_the_pins() {
             }
         }
     }
-    const PIN_FILES: [&str; 1] = ["src/pins.rs"];
+    const PIN_FILES: [&str; 1] = ["src/base/pins.rs"];
     let mut pins = 0;
     for path in support::files_below(&root.join("src"), &[]) {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -349,4 +352,34 @@ fn every_image_comes_from_the_pins() {
         }
     }
     assert!(pins >= 9, "the pins were not found ({pins})");
+}
+
+// Issue 26: src/ shows the architecture at a glance — a folder per layer or domain, and few
+// entries beside them.
+#[test]
+fn src_shows_the_layers_at_a_glance() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut entries: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    entries.sort();
+    assert!(
+        entries.len() <= 12,
+        "src/ has {} entries: {entries:?}",
+        entries.len()
+    );
+    let files: Vec<&String> = entries.iter().filter(|e| e.ends_with(".rs")).collect();
+    assert!(
+        files.len() <= 3,
+        "files at src/'s top level belong in a layer's folder: {files:?}"
+    );
+    // lib.rs names each folder, in the order of the layers.
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    for entry in entries.iter().filter(|e| !e.ends_with(".rs")) {
+        assert!(
+            lib.contains(&format!("`{entry}`")),
+            "lib.rs does not describe {entry}/"
+        );
+    }
 }

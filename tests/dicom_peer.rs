@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use korthbox::dicom::{Peer, Synthetic};
+use korthbox::evaluate::dicom::{Peer, Synthetic};
 use support::Sandbox;
 use support::orthanc::free_port;
 
@@ -114,7 +114,8 @@ fn storescp_accepts_korthboxs_store_and_dcmdump_parses_what_it_received() {
             assert!(dump.contains(&needle), "{needle} not in:\n{dump}");
         }
         // The pixel data storescp wrote is korthbox's, byte for byte.
-        let back = korthbox::dicom::instance::read(&std::fs::read(&files[0]).unwrap()).unwrap();
+        let back =
+            korthbox::evaluate::dicom::instance::read(&std::fs::read(&files[0]).unwrap()).unwrap();
         assert!(back.differences(&instance).is_empty(), "{back:?}");
     }
 }

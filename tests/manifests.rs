@@ -322,7 +322,7 @@ fn orthanc_config(docs: &[Value]) -> Value {
         .iter()
         .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "orthanc-config")
         .unwrap();
-    korthbox::orthanc::parse_config(cm["data"]["orthanc.json"].as_str().unwrap()).unwrap()
+    korthbox::evaluate::orthanc::parse_config(cm["data"]["orthanc.json"].as_str().unwrap()).unwrap()
 }
 
 /// Every container of every workload (init containers too), with the workload's name.

@@ -9,15 +9,15 @@ use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use korthbox::env::Env;
-use korthbox::error::ErrorKind;
-use korthbox::report::{Answer, Asking, PhaseEnd, PhaseId, Progress, Reporter, Steps};
+use korthbox::base::env::Env;
+use korthbox::base::error::ErrorKind;
+use korthbox::base::report::{Answer, Asking, PhaseEnd, PhaseId, Progress, Reporter, Steps};
+use korthbox::base::spec::{ClusterSpec, DEFAULT_NAMESPACE, HostPorts, SandboxName};
+use korthbox::kube::stack::Choices;
 use korthbox::sandbox::Context;
 use korthbox::sandbox::down::{self, DownRequest, ResetRequest};
 use korthbox::sandbox::target::Wanted;
 use korthbox::sandbox::up::{self, Request};
-use korthbox::spec::{ClusterSpec, DEFAULT_NAMESPACE, HostPorts, SandboxName};
-use korthbox::stack::Choices;
 use support::world::World;
 
 /// What the library reported, one line per event; questions get `answer`.
@@ -220,7 +220,7 @@ async fn up_refuses_a_bad_combination_before_any_step() {
     let Some(world) = World::new() else { return };
     let recorder = Recorder::answering(Answer::NoTerminal);
     let mut req = request(&world);
-    req.stack.orthanc_storage = korthbox::spec::OrthancStorage::S3;
+    req.stack.orthanc_storage = korthbox::base::spec::OrthancStorage::S3;
     let err = up::up(&context(&world, &recorder), &req, None, None)
         .await
         .unwrap_err();

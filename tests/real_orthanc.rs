@@ -382,7 +382,7 @@ fn an_own_postgresql_is_reached_over_verified_tls_and_a_wrong_password_is_said()
         .replace("/etc/korthbox/postgres/ca.pem", ca.to_str().unwrap());
     let check = |uri: &str, password: &str| {
         let out = std::process::Command::new("sh")
-            .args(["-c", korthbox::stack::POSTGRES_CHECK])
+            .args(["-c", korthbox::kube::stack::POSTGRES_CHECK])
             .env("POSTGRES_URI", uri)
             .env("PGPASSWORD", password)
             .output()

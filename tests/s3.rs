@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use korthbox::s3::{Made, S3};
+use korthbox::host::s3::{Made, S3};
 use support::Sandbox;
 use support::s3::{Moto, available};
 
@@ -158,7 +158,7 @@ fn the_storage_step_finds_an_attachment_in_the_own_bucket_with_orthancs_keys() {
     if !available() {
         return;
     }
-    use korthbox::proof::storage::Backend;
+    use korthbox::evaluate::proof::storage::Backend;
     use serde_json::json;
     let sandbox = Sandbox::new();
     let moto = Moto::start(&sandbox.path(""), true);
@@ -184,18 +184,24 @@ fn the_storage_step_finds_an_attachment_in_the_own_bucket_with_orthancs_keys() {
                  "spec": {"containers": [{"name": "orthanc", "image": "x", "env": [
                    {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "team-s3", "key": "AWS_ACCESS_KEY_ID"}}}]}]}}}}),
     );
-    let env =
-        korthbox::env::Env::from_vars([("KUBECONFIG".to_string(), kubeconfig.into_os_string())]);
+    let env = korthbox::base::env::Env::from_vars([(
+        "KUBECONFIG".to_string(),
+        kubeconfig.into_os_string(),
+    )]);
     let section =
         json!({"BucketName": "team-dicom", "Region": "us-east-1", "Endpoint": moto.endpoint()});
     let found = runtime.block_on(async {
-        let client = korthbox::cluster::client(&env, "kind-korthbox")
+        let client = korthbox::kube::cluster::client(&env, "kind-korthbox")
             .await
             .unwrap();
-        let s3 =
-            korthbox::minio::own_bucket(&client, "korthbox", &section, Duration::from_secs(10))
-                .await
-                .unwrap();
+        let s3 = korthbox::kube::minio::own_bucket(
+            &client,
+            "korthbox",
+            &section,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
         let backend = Backend::Bucket { s3, _tunnel: None };
         assert_eq!(backend.describe(), "S3 bucket team-dicom");
         backend.find(&[uuid.to_string()]).await.unwrap()

@@ -119,7 +119,7 @@ fn a_deleted_clusters_context_goes_and_what_others_use_stays() {
     );
     std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o600)).unwrap();
     let list = format!("{}:{}", mine.display(), theirs.display());
-    let env = korthbox::env::Env::from_vars([("KUBECONFIG".to_string(), list.into())]);
+    let env = korthbox::base::env::Env::from_vars([("KUBECONFIG".to_string(), list.into())]);
     let changed = korthbox::host::kubeconfig::remove_context(&env, "kind-korthbox").unwrap();
     assert_eq!(changed, std::slice::from_ref(&mine));
     let doc: Value = serde_saphyr::from_str(&std::fs::read_to_string(&mine).unwrap()).unwrap();
@@ -1044,7 +1044,8 @@ fn a_linked_kubeconfig_stays_a_link_and_a_missing_ca_file_is_named() {
     let link = sandbox.path("home/.kube/config");
     std::fs::create_dir_all(link.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let env = korthbox::env::Env::from_vars([("KUBECONFIG".to_string(), link.clone().into())]);
+    let env =
+        korthbox::base::env::Env::from_vars([("KUBECONFIG".to_string(), link.clone().into())]);
     let changed = korthbox::host::kubeconfig::remove_context(&env, "kind-korthbox").unwrap();
     assert_eq!(changed, std::slice::from_ref(&link));
     assert!(

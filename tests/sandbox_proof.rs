@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use korthbox::proof::storage::Backend;
-use korthbox::s3::S3;
+use korthbox::evaluate::proof::storage::Backend;
+use korthbox::host::s3::S3;
 use serde_json::{Value, json};
 use support::s3::Moto;
 use support::world::World;

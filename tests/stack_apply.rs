@@ -635,7 +635,7 @@ fn an_own_s3_bucket_is_checked_first_and_no_minio_is_deployed() {
     let moto = Moto::start(&sandbox.path(""), true);
     let (id, secret) = moto.keys.clone().unwrap();
     let endpoint = moto.endpoint();
-    let admin = korthbox::s3::S3::new(
+    let admin = korthbox::host::s3::S3::new(
         &endpoint,
         "team-dicom",
         &id,

@@ -11,11 +11,11 @@ use super::api::{Definition, Driver, ImageSource, NodeProvider};
 use super::common;
 use super::owned;
 use super::run::{self, Outcome};
-use crate::env::Env;
-use crate::error::Error;
+use crate::base::env::Env;
+use crate::base::error::Error;
+use crate::base::report::{Phase, seconds};
+use crate::base::spec::{ClusterSpec, SandboxName};
 use crate::host::engines;
-use crate::report::{Phase, seconds};
-use crate::spec::{ClusterSpec, SandboxName};
 
 /// Names of the clusters the driver's tool has.
 pub async fn list(
@@ -80,8 +80,8 @@ pub fn proxy_env(env: &Env, driver: &dyn Driver) -> Vec<(String, String)> {
     }
     let list = entries.join(",");
     let mut out = proxies.both_cases();
-    out.push((crate::env::NO_PROXY.to_string(), list.clone()));
-    out.push((crate::env::NO_PROXY_LOWER.to_string(), list));
+    out.push((crate::base::env::NO_PROXY.to_string(), list.clone()));
+    out.push((crate::base::env::NO_PROXY_LOWER.to_string(), list));
     out
 }
 
@@ -185,8 +185,9 @@ fn keep_definition(
     definition: &Definition,
 ) -> Result<Option<PathBuf>, Error> {
     let dir = env.cache_dir().ok_or_else(|| {
-        Error::failure("korthbox has no cache directory to write the cluster definition in")
-            .hint(format!("set {} or HOME", crate::env::KORTHBOX_CACHE_DIR))
+        Error::failure("korthbox has no cache directory to write the cluster definition in").hint(
+            format!("set {} or HOME", crate::base::env::KORTHBOX_CACHE_DIR),
+        )
     })?;
     let (text, config) = match definition {
         Definition::File { yaml, .. } => (yaml.clone(), true),

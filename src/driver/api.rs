@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::cgroup::Cgroup;
 use super::common::shell_quote;
+use crate::base::spec::{ClusterSpec, Placement, SandboxName, VolumeSource};
 use crate::host::engines::{Api, EndpointSource, Engine, EngineKind};
 use crate::host::os::{HostOs, OsFamily};
 use crate::host::tools::{ToolName, Version};
-use crate::spec::{ClusterSpec, Placement, SandboxName, VolumeSource};
 
 /// Where the Docker CLI and SDKs look when nothing says otherwise.
 const DEFAULT_DOCKER_ENDPOINT: &str = "unix:///var/run/docker.sock";
@@ -178,7 +178,7 @@ impl NodeProvider {
     pub fn docker_host(&self) -> Vec<(String, String)> {
         match &self.endpoint {
             Some(uri) if self.point_tools_at_endpoint => {
-                vec![(crate::env::DOCKER_HOST.to_string(), uri.clone())]
+                vec![(crate::base::env::DOCKER_HOST.to_string(), uri.clone())]
             }
             _ => Vec::new(),
         }
@@ -247,7 +247,7 @@ pub enum ImageSource {
     Archive,
 }
 
-pub use crate::pins::{Checksums, Release};
+pub use crate::base::pins::{Checksums, Release};
 
 /// What korthbox knows of a cluster tool beyond its command lines.
 #[derive(Debug, Clone, PartialEq, Eq)]

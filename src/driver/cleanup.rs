@@ -10,9 +10,9 @@ use bollard::query_parameters::{
 };
 
 use super::api::{Driver, NodeProvider};
-use crate::error::Error;
+use crate::base::error::Error;
+use crate::base::spec::SandboxName;
 use crate::host::engines;
-use crate::spec::SandboxName;
 
 /// What was removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

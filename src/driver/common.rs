@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
-use crate::spec::{SandboxName, VolumeSource};
+use crate::base::error::Error;
+use crate::base::spec::{SandboxName, VolumeSource};
 
 /// Where korthbox keeps what it hands to a tool for cluster `name` (the definition, the output
 /// of a failed create), so that it can be read afterwards.
@@ -45,7 +45,7 @@ pub fn default_class_or_local_path(
 /// Writes a file of korthbox's cache (a definition, a tool's output): readable by its owner
 /// only, in directories only its owner can enter, and with no credential in a URL.
 pub fn write_definition(path: &Path, text: &str) -> Result<(), Error> {
-    crate::host::fs::write_private(path, crate::error::redact(text).as_bytes())
+    crate::host::fs::write_private(path, crate::base::error::redact(text).as_bytes())
         .map_err(|e| Error::failure(format!("could not write {}", path.display())).because(e))
 }
 

@@ -3,8 +3,8 @@
 
 use super::api::{Definition, Driver, DriverKind, NodeProvider};
 use super::common;
+use crate::base::spec::{ClusterSpec, SandboxName, VolumeSource};
 use crate::host::tools::ToolName;
-use crate::spec::{ClusterSpec, SandboxName, VolumeSource};
 
 pub struct Existing;
 

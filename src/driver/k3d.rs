@@ -8,16 +8,16 @@ use serde_json::json;
 use super::api::{Definition, Driver, DriverKind, InstallCommands, NodeProvider, ToolFacts, words};
 use super::cgroup::Need;
 use super::common::KubeVersion;
+use crate::base::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
+use crate::base::template::{self, Vars};
 use crate::host::tools::ToolName;
-use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
-use crate::stack::images::ImageRef;
-use crate::template::{self, Vars};
+use crate::kube::stack::images::ImageRef;
 
 const TEMPLATE: &str = include_str!("../../drivers/k3d.yaml");
 pub const FILE_NAME: &str = "k3d.yaml";
 
-use crate::pins::{DEFAULT_K3S_IMAGE, K3S_IMAGE};
-pub use crate::pins::{DEFAULT_K3S_VERSION, K3D_RELEASE as RELEASE};
+use crate::base::pins::{DEFAULT_K3S_IMAGE, K3S_IMAGE};
+pub use crate::base::pins::{DEFAULT_K3S_VERSION, K3D_RELEASE as RELEASE};
 
 const INSTALL: InstallCommands = InstallCommands {
     macos: "`brew install k3d`",

@@ -10,15 +10,15 @@ use super::api::{
 };
 use super::cgroup::{self, Cgroup, Need};
 use super::common::KubeVersion;
+use crate::base::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
+use crate::base::template::{self, Vars};
 use crate::host::tools::{ToolName, Version};
-use crate::spec::{ClusterSpec, DICOM_NODE_PORT, HTTP_NODE_PORT, SandboxName};
-use crate::stack::images::ImageRef;
-use crate::template::{self, Vars};
+use crate::kube::stack::images::ImageRef;
 
 const TEMPLATE: &str = include_str!("../../drivers/kind.yaml");
 pub const FILE_NAME: &str = "kind.yaml";
 
-pub use crate::pins::{
+pub use crate::base::pins::{
     KIND_NODE_IMAGES as NODE_IMAGES, KIND_NODE_IMAGES_RELEASE as NODE_IMAGES_RELEASE,
     KIND_RELEASE as RELEASE,
 };
@@ -269,7 +269,7 @@ impl Driver for Kind {
         match provider.kind {
             ProviderKind::Docker => provider.docker_host(),
             ProviderKind::Podman => vec![(
-                crate::env::KIND_EXPERIMENTAL_PROVIDER.to_string(),
+                crate::base::env::KIND_EXPERIMENTAL_PROVIDER.to_string(),
                 "podman".to_string(),
             )],
         }

@@ -10,14 +10,14 @@ use super::api::{
 };
 use super::cgroup::Need;
 use super::common::KubeVersion;
+use crate::base::spec::{ClusterSpec, ControlPlanes, SandboxName, VolumeSource};
+use crate::base::template::{self, Vars};
 use crate::host::tools::ToolName;
-use crate::spec::{ClusterSpec, ControlPlanes, SandboxName, VolumeSource};
-use crate::template::{self, Vars};
 
 const TEMPLATE: &str = include_str!("../../drivers/minikube.args");
 pub const FILE_NAME: &str = "minikube.args";
 
-pub use crate::pins::MINIKUBE_RELEASE as RELEASE;
+pub use crate::base::pins::MINIKUBE_RELEASE as RELEASE;
 
 /// The Kubernetes version used when none is asked for: the same release as kind's default
 /// node image, so that both kubeadm-based drivers run the same Kubernetes.

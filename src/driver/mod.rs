@@ -24,7 +24,7 @@ pub use api::{
     Invocation, NodeProvider, ProviderKind,
 };
 
-use crate::error::Error;
+use crate::base::error::Error;
 use crate::host::HostFacts;
 use crate::host::engines::EndpointSource;
 use crate::host::tools::{Tool, ToolName};

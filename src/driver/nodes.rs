@@ -12,9 +12,9 @@ use bollard::query_parameters::{
 };
 
 use super::api::{Driver, NodeProvider};
-use crate::error::Error;
+use crate::base::error::Error;
+use crate::base::spec::SandboxName;
 use crate::host::engines;
-use crate::spec::SandboxName;
 
 /// A node's place in the start order, from its role label's value.
 fn order(role: &str) -> u8 {

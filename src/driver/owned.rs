@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::api::Driver;
 use super::common::{CREATE_LOG, LOADED, cluster_dir, definition_path};
-use crate::spec::SandboxName;
+use crate::base::spec::SandboxName;
 
 /// Whether korthbox made cluster `name` with `driver`: the definition it wrote for the cluster
 /// before running the tool is in its cache directory. Readable with the cluster's API server

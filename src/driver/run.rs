@@ -9,10 +9,10 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::api::Invocation;
-use crate::env::Env;
-use crate::error::Error;
+use crate::base::env::Env;
+use crate::base::error::Error;
+use crate::base::report::{Phase, seconds};
 use crate::host::{process, tools};
-use crate::report::{Phase, seconds};
 
 /// How a finished command went, with everything it printed.
 #[derive(Debug, Clone, Default)]

@@ -13,7 +13,7 @@ use hyper::body::Bytes;
 use serde::Serialize;
 
 use super::os::{Arch, OsFamily};
-use crate::env::{self, Env};
+use crate::base::env::{self, Env};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -502,7 +502,7 @@ impl Engine {
         self.state = EngineState::NoAnswer;
         self.error = Some(format!(
             "did not answer within {}",
-            crate::report::seconds(timeout)
+            crate::base::report::seconds(timeout)
         ));
     }
 }

@@ -10,8 +10,8 @@ use hyper::header::HeaderMap;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::error::Error;
-use crate::report::seconds;
+use crate::base::error::Error;
+use crate::base::report::seconds;
 
 /// Direct, or through the environment's proxy (see [`super::proxy`]).
 pub type Connector = super::proxy::ProxyConnector;

@@ -9,8 +9,8 @@ use kube::config::Kubeconfig;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::env::{self, Env};
-use crate::error::Error;
+use crate::base::env::{self, Env};
+use crate::base::error::Error;
 
 /// The context name Docker Desktop gives its built-in cluster, in both its modes.
 pub const DOCKER_DESKTOP_CONTEXT: &str = "docker-desktop";
@@ -67,7 +67,7 @@ pub struct Merged {
 /// An error's first line, with its source chain: what a parser said, without the excerpt of
 /// the file it draws beneath.
 fn first_line(e: &dyn std::error::Error) -> String {
-    let text = crate::error::one_line(e);
+    let text = crate::base::error::one_line(e);
     text.lines().next().unwrap_or_default().trim().to_string()
 }
 
@@ -221,7 +221,7 @@ pub fn remove_context(env: &Env, context: &str) -> Result<Vec<PathBuf>, Error> {
         if !gone {
             continue;
         }
-        let text = crate::template::to_yaml(&doc);
+        let text = crate::base::template::to_yaml(&doc);
         crate::host::fs::replace(&path, text.as_bytes()).map_err(|e| {
             Error::failure(format!("could not rewrite {}; it is unchanged", path.display()))
                 .because(e)

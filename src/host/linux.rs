@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::env::Env;
+use crate::base::env::Env;
 
 /// kind's documented fix for "too many open files" on multi-node clusters.
 pub const MIN_INOTIFY_WATCHES: u64 = 524_288;

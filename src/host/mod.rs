@@ -9,6 +9,7 @@ pub mod linux;
 pub mod os;
 pub mod process;
 pub mod proxy;
+pub mod s3;
 pub mod tls;
 pub mod tools;
 pub mod words;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::env::Env;
+use crate::base::env::Env;
 use engines::{Api, Asked, Endpoint, Engine, EngineKind};
 use kubeconfig::KubeContexts;
 use os::HostOs;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::env::Env;
+use crate::base::env::Env;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -21,7 +21,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::TokioIo;
 
-use crate::env::{self, Env};
+use crate::base::env::{self, Env};
 
 type Direct = hyper_rustls::HttpsConnector<HttpConnector>;
 type Inner = hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
@@ -96,7 +96,7 @@ impl ProxyEnv {
 
 /// Refuses a proxy korthbox cannot talk to (SOCKS, or an `https://` proxy), naming it
 /// without its credentials (`what`: where it was found) — before a connection is tried.
-pub fn supported(url: &str, what: &str) -> Result<(), crate::error::Error> {
+pub fn supported(url: &str, what: &str) -> Result<(), crate::base::error::Error> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     let why = match scheme.as_deref() {
         None | Some("http") => return Ok(()),
@@ -104,7 +104,7 @@ pub fn supported(url: &str, what: &str) -> Result<(), crate::error::Error> {
         Some(_) => "only http:// proxies are supported",
     };
     Err(
-        crate::error::Error::usage(format!("{what} is {}: {why}", mask(url))).hint(
+        crate::base::error::Error::usage(format!("{what} is {}: {why}", mask(url))).hint(
             "use an HTTP proxy (http://host:port) in HTTPS_PROXY/HTTP_PROXY/ALL_PROXY or the kubeconfig's proxy-url, or add the destination to NO_PROXY",
         ),
     )

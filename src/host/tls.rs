@@ -2,7 +2,7 @@
 //! `SSL_CERT_FILE` and `SSL_CERT_DIR` name. A leaf of `host`: the HTTP client and the proxy
 //! tunnels both build their TLS from it.
 
-use crate::error::Error;
+use crate::base::error::Error;
 
 /// The fix for a certificate this machine does not trust: a network that re-signs TLS with a
 /// private authority needs that authority's certificate.
@@ -23,7 +23,7 @@ const SYSTEM_BUNDLES: [&str; 4] = [
 pub fn config() -> Result<rustls::ClientConfig, Error> {
     static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
         std::sync::OnceLock::new();
-    check_named(&crate::env::Env::from_process())?;
+    check_named(&crate::base::env::Env::from_process())?;
     CONFIG
         .get_or_init(build)
         .clone()
@@ -36,10 +36,10 @@ pub fn config() -> Result<rustls::ClientConfig, Error> {
 
 /// A misspelt or unreadable `SSL_CERT_FILE` or `SSL_CERT_DIR` is an error that names it —
 /// not a certificate that is untrusted later for no visible reason.
-fn check_named(env: &crate::env::Env) -> Result<(), Error> {
+fn check_named(env: &crate::base::env::Env) -> Result<(), Error> {
     for (name, dir) in [
-        (crate::env::SSL_CERT_FILE, false),
-        (crate::env::SSL_CERT_DIR, true),
+        (crate::base::env::SSL_CERT_FILE, false),
+        (crate::base::env::SSL_CERT_DIR, true),
     ] {
         let Some(value) = env.var(name).filter(|v| !v.is_empty()) else {
             continue;
@@ -73,15 +73,18 @@ fn check_named(env: &crate::env::Env) -> Result<(), Error> {
 fn build() -> Result<rustls::ClientConfig, String> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
-    let env = crate::env::Env::from_process();
+    let env = crate::base::env::Env::from_process();
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for cert in native.certs {
         let _ = roots.add(cert);
     }
-    let chosen = [crate::env::SSL_CERT_FILE, crate::env::SSL_CERT_DIR]
-        .iter()
-        .any(|v| env.var(v).is_some());
+    let chosen = [
+        crate::base::env::SSL_CERT_FILE,
+        crate::base::env::SSL_CERT_DIR,
+    ]
+    .iter()
+    .any(|v| env.var(v).is_some());
     if chosen {
         let system = SYSTEM_BUNDLES
             .iter()

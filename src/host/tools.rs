@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 use tokio::task::JoinSet;
 
-use crate::env::{self, Env};
+use crate::base::env::{self, Env};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -358,7 +358,7 @@ async fn run(
         Err(_) => {
             return Err(format!(
                 "`{shown}` did not finish within {}",
-                crate::report::seconds(timeout)
+                crate::base::report::seconds(timeout)
             ));
         }
         Ok(Err(e)) => return Err(format!("could not run `{shown}`: {e}")),

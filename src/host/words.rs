@@ -34,5 +34,5 @@ pub fn words(e: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    crate::error::one_line(e).replace("client error (Connect): ", "")
+    crate::base::error::one_line(e).replace("client error (Connect): ", "")
 }

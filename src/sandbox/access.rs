@@ -11,11 +11,11 @@ use tokio::net::TcpListener;
 use super::Context;
 use super::steps;
 use super::target::{self, Target, Wanted};
-use crate::error::Error;
-use crate::orthanc::sandbox::Reached;
-use crate::pod::{self, Route};
-use crate::proof::Proof;
-use crate::spec::{ORTHANC_AET, Viewer};
+use crate::base::error::Error;
+use crate::base::spec::{ORTHANC_AET, Viewer};
+use crate::evaluate::orthanc::sandbox::Reached;
+use crate::evaluate::proof::Proof;
+use crate::kube::pod::{self, Route};
 
 /// The sandbox, which must exist.
 async fn find(ctx: &Context, wanted: &Wanted) -> Result<Target, Error> {
@@ -28,8 +28,8 @@ async fn find(ctx: &Context, wanted: &Wanted) -> Result<Target, Error> {
 /// The sandbox, which must exist, and a client for its cluster.
 async fn connect(ctx: &Context, wanted: &Wanted) -> Result<(Target, kube::Client), Error> {
     let found = find(ctx, wanted).await?;
-    let client = crate::cluster::client(&ctx.env, &found.context).await?;
-    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
+    let client = crate::kube::cluster::client(&ctx.env, &found.context).await?;
+    crate::kube::cluster::reachable(&ctx.env, &client, &found.context).await?;
     Ok((found, client))
 }
 
@@ -41,13 +41,13 @@ pub async fn reach(
     timeout: Duration,
 ) -> Result<Reached, Error> {
     let (found, client) = connect(ctx, wanted).await?;
-    crate::orthanc::sandbox::reach(&client, namespace, found.name.as_str(), timeout).await
+    crate::evaluate::orthanc::sandbox::reach(&client, namespace, found.name.as_str(), timeout).await
 }
 
 /// Orthanc's admin password.
 pub async fn password(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<String, Error> {
     let (_, client) = connect(ctx, wanted).await?;
-    crate::orthanc::sandbox::admin_password(&client, namespace)
+    crate::evaluate::orthanc::sandbox::admin_password(&client, namespace)
         .await
         .map_err(|e| Error::failure(e).hint("`korthbox up` creates the sandbox and its password"))
 }
@@ -71,8 +71,8 @@ pub async fn logs(
     tail: Option<i64>,
 ) -> Result<Log, Error> {
     let found = find(ctx, wanted).await?;
-    let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
-    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
+    let client = crate::kube::cluster::stream_client(&ctx.env, &found.context).await?;
+    crate::kube::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let pods: Api<Pod> = Api::namespaced(client, namespace);
     let selector = pod::selector(component, found.name.as_str());
     let list = pods
@@ -138,8 +138,8 @@ pub async fn forward(
     dicom_port: u16,
 ) -> Result<(), Error> {
     let found = find(ctx, wanted).await?;
-    let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
-    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
+    let client = crate::kube::cluster::stream_client(&ctx.env, &found.context).await?;
+    crate::kube::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let pods: Api<Pod> = Api::namespaced(client, namespace);
     let selector = pod::selector("orthanc", found.name.as_str());
     let http = bind(http_port).await?;
@@ -181,8 +181,8 @@ pub async fn web(
     http_port: u16,
 ) -> Result<Web, Error> {
     let found = find(ctx, wanted).await?;
-    let client = crate::cluster::stream_client(&ctx.env, &found.context).await?;
-    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
+    let client = crate::kube::cluster::stream_client(&ctx.env, &found.context).await?;
+    crate::kube::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let path = match viewer {
         false => EXPLORER.to_string(),
         true => viewer_path(&client, namespace).await?,

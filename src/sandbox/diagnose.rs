@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use kube::api::{Api, ListParams, LogParams};
 use serde::Serialize;
 
-use crate::cluster::NodeFacts;
+use crate::kube::cluster::NodeFacts;
 
 /// One reason, as a script reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -183,7 +183,7 @@ async fn last_lines(api: &Api<Pod>, pod: &str, container: &str) -> Vec<String> {
             return text
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| crate::error::redact(l.trim()))
+                .map(|l| crate::base::error::redact(l.trim()))
                 .collect();
         }
     }

@@ -11,12 +11,12 @@ use super::steps::{self, deleted_detail};
 use super::studies;
 use super::target::{self, Target, Wanted};
 use super::up::{self, Summary};
+use crate::base::error::Error;
+use crate::base::report::{Answer, Phase};
 use crate::driver::actions::{self, Deleted};
 use crate::driver::{cleanup, owned, run};
-use crate::error::Error;
-use crate::lock;
-use crate::ownership;
-use crate::report::{Answer, Phase};
+use crate::kube::ownership;
+use crate::sandbox::lock;
 
 /// Asks "are you sure?"; with `yes` it does not ask, and with no one to ask it is a usage
 /// error saying to add `--yes`.
@@ -115,8 +115,8 @@ async fn delete_owned(
     namespace: &str,
     wait: Duration,
 ) -> Result<Deleted, Error> {
-    let client = crate::cluster::client(&ctx.env, &found.context).await?;
-    crate::cluster::reachable(&ctx.env, &client, &found.context).await?;
+    let client = crate::kube::cluster::client(&ctx.env, &found.context).await?;
+    crate::kube::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let removed = ownership::delete_sandbox(&client, namespace, &found.name, wait).await?;
     if let Some(kept) = &removed.kept_provisioner {
         ctx.steps.note(kept);
@@ -226,8 +226,8 @@ async fn ask(
             return Ok(Wipe::Nothing);
         };
         check_ours(ctx, &found, req.force, "reset")?;
-        let client = crate::cluster::client(&ctx.env, &found.context).await?;
-        crate::cluster::reachable(&ctx.env, &client, &found.context)
+        let client = crate::kube::cluster::client(&ctx.env, &found.context).await?;
+        crate::kube::cluster::reachable(&ctx.env, &client, &found.context)
             .await
             .map_err(|e| {
                 e.hint("--keep-cluster needs a cluster that answers; `korthbox reset` without it deletes the cluster and makes it again")
@@ -304,7 +304,7 @@ async fn carry_out(ctx: &Context, req: &ResetRequest, what: &Wipe) -> Result<(),
 async fn delete_stack(
     client: &kube::Client,
     namespace: &str,
-    instance: &crate::spec::SandboxName,
+    instance: &crate::base::spec::SandboxName,
 ) -> Result<String, Error> {
     if !ownership::delete_namespace(client, namespace, instance).await? {
         return Ok("there was none".to_string());
@@ -323,10 +323,10 @@ async fn delete_stack(
 /// Whether the sandbox's API server answers within a few seconds.
 async fn answers(ctx: &Context, found: &Target) -> bool {
     let probe = async {
-        let client = crate::cluster::client(&ctx.env, &found.context)
+        let client = crate::kube::cluster::client(&ctx.env, &found.context)
             .await
             .ok()?;
-        crate::cluster::reachable(&ctx.env, &client, &found.context)
+        crate::kube::cluster::reachable(&ctx.env, &client, &found.context)
             .await
             .ok()
     };

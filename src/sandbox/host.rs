@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use super::Context;
 use super::target::{self, Target, Wanted};
+use crate::base::error::Error;
+use crate::base::report::{Answer, Phase};
+use crate::base::spec::HostPorts;
 use crate::doctor::{self, Check, CheckId, LocalFacts, Status};
 use crate::driver::{self, AUTO_ORDER, Driver, NodeProvider, ProviderKind};
-use crate::error::Error;
 use crate::host::HostFacts;
-use crate::report::{Answer, Phase};
-use crate::spec::HostPorts;
 
 /// The host, with the sandbox's place on it settled.
 pub struct Host {
@@ -174,7 +174,7 @@ pub async fn install(
     driver: &dyn Driver,
     facts: &HostFacts,
     timeout: Duration,
-) -> Result<crate::install::Installed, Error> {
+) -> Result<crate::sandbox::install::Installed, Error> {
     let version = driver
         .release()
         .map(|r| format!(" {}", r.version))
@@ -183,7 +183,8 @@ pub async fn install(
         .run(
             format!("Installing {}{version}", driver.kind().label()),
             async |phase| {
-                crate::install::install(&ctx.env, driver, &facts.host, timeout, phase).await
+                crate::sandbox::install::install(&ctx.env, driver, &facts.host, timeout, phase)
+                    .await
             },
             |done| {
                 format!(

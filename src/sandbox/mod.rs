@@ -7,23 +7,27 @@ pub mod access;
 pub mod diagnose;
 pub mod down;
 pub mod host;
+pub mod install;
+pub mod lock;
 pub mod parts;
 pub mod pause;
 pub mod plan;
+pub mod pull;
 pub mod repair;
 pub mod status;
 pub mod steps;
 pub mod studies;
 pub mod target;
 pub mod up;
+pub mod upgrade;
 
 use std::time::Duration;
 
+use crate::base::env::{self, Env};
+use crate::base::report::Steps;
 use crate::driver::ProviderKind;
 use crate::driver::common::shell_quote;
-use crate::env::{self, Env};
 use crate::host::{self as host_facts, HostFacts, Scope};
-use crate::report::Steps;
 
 /// What every step runs with: the environment, where its phases go, and the command line
 /// (for hints that repeat it).
@@ -107,7 +111,7 @@ impl Context {
     pub fn note_unused(
         &self,
         driver: &dyn crate::driver::Driver,
-        stack: &crate::stack::spec::Choices,
+        stack: &crate::kube::stack::spec::Choices,
     ) {
         for (flag, why) in driver.unused_flags() {
             if self.typed(flag) {
@@ -118,21 +122,21 @@ impl Context {
             }
         }
         if self.typed("--storage")
-            && stack.storage == crate::spec::StorageLayer::Minio
-            && stack.orthanc_storage != crate::spec::OrthancStorage::S3
+            && stack.storage == crate::base::spec::StorageLayer::Minio
+            && stack.orthanc_storage != crate::base::spec::OrthancStorage::S3
         {
             let (place, flag) = match stack.orthanc_storage {
-                crate::spec::OrthancStorage::Postgres => ("in PostgreSQL", "postgres"),
+                crate::base::spec::OrthancStorage::Postgres => ("in PostgreSQL", "postgres"),
                 _ => ("on a persistent volume", "pv"),
             };
             self.steps.note(&format!(
                 "note: --storage minio installs MinIO, but Orthanc keeps its files {place} (--orthanc-storage {flag}); --orthanc-storage s3 puts them in MinIO"
             ));
         }
-        if stack.storage == crate::spec::StorageLayer::Minio {
-            self.steps.note(crate::stack::images::MINIO_NOTE);
+        if stack.storage == crate::base::spec::StorageLayer::Minio {
+            self.steps.note(crate::kube::stack::images::MINIO_NOTE);
         }
-        if stack.dicom_service == crate::spec::DicomService::Loadbalancer {
+        if stack.dicom_service == crate::base::spec::DicomService::Loadbalancer {
             self.steps.note("warning: --dicom-service loadbalancer puts Orthanc's DICOM port on an address outside the cluster, and Orthanc accepts stores from any modality: anyone who reaches that address can store in it (and find, with DicomAlwaysAllowFind)");
         }
     }

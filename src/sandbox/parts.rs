@@ -6,13 +6,13 @@ use std::time::Duration;
 use super::Context;
 use super::steps::{self, Deployed};
 use super::target::{self, Target, Wanted};
-use crate::cluster::ClusterReport;
+use crate::base::error::Error;
+use crate::base::spec::{ClusterSpec, SandboxName};
 use crate::driver::actions::{self, Deleted};
 use crate::driver::{self, ClusterEntry, DriverKind, NodeProvider, ProviderKind};
-use crate::error::Error;
-use crate::lock::{self, Lock};
-use crate::spec::{ClusterSpec, SandboxName};
-use crate::stack::{Choices, StackSpec};
+use crate::kube::cluster::ClusterReport;
+use crate::kube::stack::{Choices, StackSpec};
+use crate::sandbox::lock::{self, Lock};
 
 /// How long the commands without a --lock-wait flag wait for another korthbox on the sandbox.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -125,7 +125,7 @@ pub async fn load(
         return Err(target::absent(&wanted.name));
     }
     if let Some(uri) = &target.provider.endpoint {
-        let missing = crate::pull::missing(uri, images).await?;
+        let missing = crate::sandbox::pull::missing(uri, images).await?;
         if !missing.is_empty() {
             let (engine, cli) = match target.provider.kind {
                 ProviderKind::Docker => ("Docker", "docker"),

@@ -9,8 +9,8 @@ use super::Context;
 use super::repair;
 use super::target::{self, Target, Wanted};
 use super::up::{self, Summary};
-use crate::error::Error;
-use crate::lock;
+use crate::base::error::Error;
+use crate::sandbox::lock;
 
 /// What `stop` is asked.
 #[derive(Debug, Clone)]

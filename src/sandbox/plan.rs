@@ -5,12 +5,12 @@
 use super::Context;
 use super::steps;
 use super::target::Wanted;
+use crate::base::error::Error;
+use crate::base::spec::ClusterSpec;
 use crate::driver::{
     self, AUTO_ORDER, Definition, Driver, DriverKind, NodeProvider, ProviderKind, minikube,
 };
-use crate::error::Error;
-use crate::spec::ClusterSpec;
-use crate::stack::{self, Choices, Secrets, StackSpec};
+use crate::kube::stack::{self, Choices, Secrets, StackSpec};
 
 /// What `plan` is asked.
 #[derive(Debug, Clone)]
@@ -68,13 +68,13 @@ fn secrets(ctx: &Context, req: &Request, spec: &StackSpec) -> Result<Secrets, Er
     {
         secrets.s3 = match req.show_secrets {
             true => Some(steps::s3_keys(ctx)?),
-            false => Some(crate::stack::S3Keys::redacted()),
+            false => Some(crate::kube::stack::S3Keys::redacted()),
         };
     }
     if spec.external_postgres.is_some() {
         secrets.postgres_external = Some(match req.show_secrets {
             true => steps::postgres_password(ctx)?,
-            false => crate::stack::secrets::REDACTED.to_string(),
+            false => crate::kube::stack::secrets::REDACTED.to_string(),
         });
     }
     Ok(secrets)

@@ -12,9 +12,9 @@ use kube::api::{Api, DeleteParams, ListParams};
 use super::Context;
 use super::diagnose;
 use super::target::Target;
+use crate::base::error::Error;
+use crate::base::report::Phase;
 use crate::driver::{nodes, run};
-use crate::error::Error;
-use crate::report::Phase;
 
 /// Starts the nodes of the sandbox's cluster that are stopped, as `korthbox start` does.
 pub async fn wake(ctx: &Context, target: &Target, timeout: Duration) -> Result<(), Error> {
@@ -83,8 +83,8 @@ pub async fn not_coming_back(ctx: &Context, target: &Target, err: Error) -> Erro
     let Some((total, running)) = counted.filter(|(_, running)| *running > 0) else {
         return err;
     };
-    let answers = match crate::cluster::client(&ctx.env, &target.context).await {
-        Ok(client) => crate::cluster::reachable(&ctx.env, &client, &target.context)
+    let answers = match crate::kube::cluster::client(&ctx.env, &target.context).await {
+        Ok(client) => crate::kube::cluster::reachable(&ctx.env, &client, &target.context)
             .await
             .is_ok(),
         Err(_) => false,
@@ -113,11 +113,11 @@ pub async fn not_coming_back(ctx: &Context, target: &Target, err: Error) -> Erro
 /// record still calls loaded. Best effort and quick: nothing when the cluster does not answer.
 pub async fn lost_images(ctx: &Context, target: &Target, namespace: &str) -> Vec<String> {
     let look = async {
-        let client = crate::cluster::client(&ctx.env, &target.context)
+        let client = crate::kube::cluster::client(&ctx.env, &target.context)
             .await
             .ok()?;
         let api: Api<Pod> = Api::namespaced(client, namespace);
-        let selector = crate::stack::manifest::selector_for(target.name.as_str());
+        let selector = crate::kube::stack::manifest::selector_for(target.name.as_str());
         api.list(&ListParams::default().labels(&selector))
             .await
             .ok()
@@ -179,11 +179,11 @@ pub async fn restart_stuck(
 ) -> Result<Vec<String>, Error> {
     // Only in the namespace korthbox recorded creating for this sandbox: a pod's labels alone
     // do not make it korthbox's.
-    if !crate::ownership::recorded(client, namespace, instance).await? {
+    if !crate::kube::ownership::recorded(client, namespace, instance).await? {
         return Ok(Vec::new());
     }
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let selector = crate::stack::manifest::selector_for(instance);
+    let selector = crate::kube::stack::manifest::selector_for(instance);
     let list = match api.list(&ListParams::default().labels(&selector)).await {
         Ok(list) => list,
         // No namespace yet: nothing to restart.

@@ -9,12 +9,12 @@ use serde::Serialize;
 use super::Context;
 use super::diagnose::{self, Diagnosis, Reason};
 use super::target::{self, Target, Wanted};
-use crate::cluster::{self, NodeFacts};
+use crate::base::error::Error;
+use crate::base::spec::{ORTHANC_AET, Viewer};
 use crate::driver::DriverKind;
-use crate::error::Error;
-use crate::proof::{self, LastProof, Outcome};
-use crate::spec::{ORTHANC_AET, Viewer};
-use crate::stack::manifest::{KORTHBOX, MANAGED_BY};
+use crate::evaluate::proof::{self, LastProof, Outcome};
+use crate::kube::cluster::{self, NodeFacts};
+use crate::kube::stack::manifest::{KORTHBOX, MANAGED_BY};
 
 /// How the sandbox is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -125,7 +125,7 @@ pub async fn status(ctx: &Context, wanted: &Wanted, namespace: &str) -> Result<R
         viewer: None,
         last_proof: None,
         upgrades: Vec::new(),
-        busy: crate::lock::holder(&ctx.env, &wanted.name).map(|h| h.describe()),
+        busy: crate::sandbox::lock::holder(&ctx.env, &wanted.name).map(|h| h.describe()),
     };
     if let Some(context) = &wanted.context {
         // A context that is not there is a usage error, not a degraded sandbox.
@@ -341,7 +341,7 @@ async fn own_postgres(client: &kube::Client, namespace: &str) -> bool {
         return false;
     };
     let text = map.data.and_then(|d| d.get("orthanc.json").cloned());
-    text.and_then(|t| crate::orthanc::parse_config(&t).ok())
+    text.and_then(|t| crate::evaluate::orthanc::parse_config(&t).ok())
         .is_some_and(|c| c["PostgreSQL"]["ConnectionUri"].is_string())
 }
 
@@ -355,7 +355,7 @@ async fn instances(client: &kube::Client, namespace: &str, instance: &str, repor
         return;
     }
     let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), namespace);
-    let selector = crate::pod::selector("orthanc", instance);
+    let selector = crate::kube::pod::selector("orthanc", instance);
     let Ok(list) = api.list(&ListParams::default().labels(&selector)).await else {
         return;
     };
@@ -369,7 +369,7 @@ async fn instances(client: &kube::Client, namespace: &str, instance: &str, repor
                 .as_ref()
                 .and_then(|s| s.node_name.clone())
                 .unwrap_or_default(),
-            ready: crate::pod::is_ready(p),
+            ready: crate::kube::pod::is_ready(p),
         })
         .collect();
     found.sort_by(|a, b| a.pod.cmp(&b.pod));
@@ -383,20 +383,20 @@ fn upgrades(report: &mut Report) {
         let component = report.components.iter().find(|c| c.name == name)?;
         component.images.first().cloned()
     };
-    let running = crate::upgrade::Running {
+    let running = crate::sandbox::upgrade::Running {
         postgres: image("postgres"),
         orthanc: image("orthanc"),
     };
-    let pins = crate::stack::images::StackImages::default();
+    let pins = crate::kube::stack::images::StackImages::default();
     // The pin, unless the component runs it already (by tag alone, when side-loaded).
-    let tagged = |i: &str| crate::stack::images::ImageRef::parse(i).tagged();
+    let tagged = |i: &str| crate::kube::stack::images::ImageRef::parse(i).tagged();
     let target = |now: &Option<String>, pin: &str| match now {
         Some(now) if tagged(now) == tagged(pin) => now.clone(),
         _ => pin.to_string(),
     };
     let postgres = target(&running.postgres, &pins.postgres);
     let orthanc = target(&running.orthanc, &pins.orthanc);
-    match crate::upgrade::changes(&running, &postgres, &orthanc) {
+    match crate::sandbox::upgrade::changes(&running, &postgres, &orthanc) {
         Ok(said) => report.upgrades = said,
         Err(e) => report
             .problems

@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use super::Context;
 use super::target::Target;
-use crate::apply::{self, Applied};
-use crate::cluster::{self, ClusterReport};
+use crate::base::error::Error;
+use crate::base::spec::{BUCKET, ClusterSpec, StorageLayer, VolumeSource};
 use crate::driver::actions::{self, Created, Deleted};
-use crate::error::Error;
-use crate::ownership::{self, Provisioner, Trust};
-use crate::proof::{self, Proof};
-use crate::s3::Made;
-use crate::spec::{BUCKET, ClusterSpec, StorageLayer, VolumeSource};
-use crate::stack::spec::ExternalS3;
-use crate::stack::{LOCAL_PATH_CLASS, S3Keys, Secrets, StackSpec, Stage};
+use crate::evaluate::proof::{self, Proof};
+use crate::host::s3::Made;
+use crate::kube::apply::{self, Applied};
+use crate::kube::cluster::{self, ClusterReport};
+use crate::kube::ownership::{self, Provisioner, Trust};
+use crate::kube::stack::spec::ExternalS3;
+use crate::kube::stack::{LOCAL_PATH_CLASS, S3Keys, Secrets, StackSpec, Stage};
 
 /// What the proof did, in the words of `up`'s summary.
 pub const PROOF_DETAIL: &str = "DICOM echo, store and find; REST read-back; DICOMweb QIDO, WADO and STOW; files found in storage; cleaned up";
@@ -176,7 +176,7 @@ pub async fn apply_stack(
     if spec.external_postgres.is_some() {
         secrets.postgres_external = Some(postgres_password(ctx)?);
     }
-    let mut manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
+    let mut manifests = crate::kube::stack::render(&spec, &secrets).map_err(Error::usage)?;
     // Before the first write: install the provisioner, apply again the one korthbox made,
     // or use one that someone else installed as it is.
     let storage: Vec<_> = manifests
@@ -193,7 +193,7 @@ pub async fn apply_stack(
             "using the cluster's StorageClass {LOCAL_PATH_CLASS} as it is: korthbox did not install it, and neither changes nor deletes it"
         ));
         spec.volumes = VolumeSource::ExistingLocalPath;
-        manifests = crate::stack::render(&spec, &secrets).map_err(Error::usage)?;
+        manifests = crate::kube::stack::render(&spec, &secrets).map_err(Error::usage)?;
     }
     let trust = Trust::new(spec.instance.clone(), spec.namespace.clone(), &provisioner);
     // MinIO's bucket is made through the S3 API as soon as MinIO is ready.
@@ -223,7 +223,7 @@ pub fn s3_keys(ctx: &Context) -> Result<S3Keys, Error> {
 /// The password of the user's own PostgreSQL, from the environment (on a terminal the command
 /// asked for it first and put it there).
 pub fn postgres_password(ctx: &Context) -> Result<String, Error> {
-    let var = crate::env::KORTHBOX_POSTGRES_PASSWORD;
+    let var = crate::base::env::KORTHBOX_POSTGRES_PASSWORD;
     ctx.env.var(var).map(String::from).ok_or_else(|| {
         Error::usage(format!("--postgres-url needs the password of its user, and {var} is not set"))
             .hint(format!("export {var}=… (korthbox asks for it only on a terminal, and never takes it from the URL)"))
@@ -232,7 +232,7 @@ pub fn postgres_password(ctx: &Context) -> Result<String, Error> {
 
 /// The keys in Secret `name` of `namespace` (`--s3-secret`).
 async fn s3_keys_in(client: &kube::Client, namespace: &str, name: &str) -> Result<S3Keys, Error> {
-    crate::minio::keys_in(client, namespace, name)
+    crate::kube::minio::keys_in(client, namespace, name)
         .await?
         .ok_or_else(|| {
             Error::usage(format!(
@@ -251,7 +251,7 @@ async fn check_bucket(
     keys: &S3Keys,
     wait: Duration,
 ) -> Result<(), Error> {
-    let place = crate::s3::Place {
+    let place = crate::host::s3::Place {
         endpoint: own.endpoint.as_deref(),
         bucket: &own.bucket,
         region: &own.region,
@@ -260,9 +260,9 @@ async fn check_bucket(
         session_token: keys.session_token.as_deref(),
     };
     let title = format!("Checking S3 {}", own.describe());
-    let check = async |_: &crate::report::Phase<'_>| {
-        let s3 =
-            crate::s3::S3::at(&place, wait.min(Duration::from_secs(30))).map_err(Error::failure)?;
+    let check = async |_: &crate::base::report::Phase<'_>| {
+        let s3 = crate::host::s3::S3::at(&place, wait.min(Duration::from_secs(30)))
+            .map_err(Error::failure)?;
         s3.check().await.map_err(|e| {
             Error::failure(format!("Orthanc could not use S3 {}", own.describe()))
                 .caused_by(e)
@@ -279,9 +279,9 @@ async fn check_bucket(
 /// What applying the stack changes in the sandbox as it runs now, said before anything is
 /// written — or the refusal, when the data would not survive it.
 async fn say_upgrades(ctx: &Context, client: &kube::Client, spec: &StackSpec) -> Result<(), Error> {
-    let running = crate::upgrade::running(client, &spec.namespace).await?;
+    let running = crate::sandbox::upgrade::running(client, &spec.namespace).await?;
     let images = spec.manifest_images();
-    for change in crate::upgrade::changes(&running, &images.postgres, &images.orthanc)? {
+    for change in crate::sandbox::upgrade::changes(&running, &images.postgres, &images.orthanc)? {
         ctx.steps.note(&format!("upgrading: {change}"));
     }
     Ok(())
@@ -300,7 +300,9 @@ async fn make_bucket(
     ctx.steps
         .run(
             title,
-            async |_| crate::minio::ensure_bucket(client, ns, instance, BUCKET, timeout).await,
+            async |_| {
+                crate::kube::minio::ensure_bucket(client, ns, instance, BUCKET, timeout).await
+            },
             |made| match made {
                 Made::Created => "created".to_string(),
                 Made::Existed => "already there".to_string(),
@@ -318,14 +320,23 @@ pub async fn load_samples(
     instance: &str,
     studies: u32,
 ) -> Result<String, Error> {
-    let timeout = crate::proof::sandbox::STEP_TIMEOUT;
-    let reached = crate::orthanc::sandbox::reach(client, namespace, instance, timeout).await?;
+    let timeout = crate::evaluate::proof::sandbox::STEP_TIMEOUT;
+    let reached =
+        crate::evaluate::orthanc::sandbox::reach(client, namespace, instance, timeout).await?;
     let peer = &reached.orthanc.dicom;
     let sent = ctx
         .steps
         .run(
             "Loading the sample studies",
-            async |phase| crate::samples::send(peer, studies, crate::samples::WORKERS, phase).await,
+            async |phase| {
+                crate::evaluate::samples::send(
+                    peer,
+                    studies,
+                    crate::evaluate::samples::WORKERS,
+                    phase,
+                )
+                .await
+            },
             |sent| sent.describe(),
         )
         .await?;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::Context;
 use super::access;
 use super::target::Wanted;
-use crate::error::Error;
-use crate::{export, upload};
+use crate::base::error::Error;
+use crate::evaluate::{export, upload};
 
 /// How long one file may take to be fetched or sent.
 const FILE_TIMEOUT: Duration = Duration::from_secs(120);

@@ -3,11 +3,11 @@
 //! the truth.
 
 use super::Context;
+use crate::base::env::Env;
+use crate::base::error::Error;
+use crate::base::spec::SandboxName;
 use crate::driver::{self, DriverKind, NodeProvider, ProviderKind, actions, common, owned};
-use crate::env::Env;
-use crate::error::Error;
 use crate::host::HostFacts;
-use crate::spec::SandboxName;
 
 /// What the user asked for: a name, and perhaps a driver, a kube context and an engine.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct Target {
 impl Target {
     /// Orthanc's base URL on this host, when the driver maps its port (read back from the
     /// definition korthbox handed to the driver): `http://127.0.0.1:8042`.
-    pub fn orthanc_base(&self, env: &crate::env::Env) -> Option<(String, u16)> {
+    pub fn orthanc_base(&self, env: &crate::base::env::Env) -> Option<(String, u16)> {
         let driver = self.driver();
         if !driver.maps_host_ports() {
             return None;
@@ -49,8 +49,8 @@ impl Target {
             .cache_dir()
             .and_then(|d| driver.mapped_ports(&crate::driver::common::cluster_dir(&d, &self.name)))
             .unwrap_or((
-                crate::spec::DEFAULT_HTTP_PORT,
-                crate::spec::DEFAULT_DICOM_PORT,
+                crate::base::spec::DEFAULT_HTTP_PORT,
+                crate::base::spec::DEFAULT_DICOM_PORT,
             ));
         Some((format!("http://127.0.0.1:{http}"), dicom))
     }

@@ -12,16 +12,16 @@ use super::host::{self, Host};
 use super::repair;
 use super::steps;
 use super::target::{Target, Wanted};
+use crate::base::error::Error;
+use crate::base::report::{Phase, PhaseTiming, Timing};
+use crate::base::spec::{ClusterSpec, DEFAULT_NAME, ORTHANC_AET, SandboxName};
 use crate::driver::actions;
 use crate::driver::{AUTO_ORDER, DriverKind};
-use crate::error::Error;
+use crate::evaluate::proof::Proof;
 use crate::host::HostFacts;
-use crate::lock::{self, Lock};
-use crate::proof::Proof;
-use crate::pull::{self, Pulled};
-use crate::report::{Phase, PhaseTiming, Timing};
-use crate::spec::{ClusterSpec, DEFAULT_NAME, ORTHANC_AET, SandboxName};
-use crate::stack::{Choices, StackSpec};
+use crate::kube::stack::{Choices, StackSpec};
+use crate::sandbox::lock::{self, Lock};
+use crate::sandbox::pull::{self, Pulled};
 
 /// Everything `up` (and `reset`) is asked to do.
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ pub async fn up(
     let deployed = steps::apply_stack(ctx, target, stack, req.wait).await?;
     let namespace = deployed.spec.namespace.clone();
     let instance = target.name.as_str();
-    let step_timeout = crate::proof::sandbox::STEP_TIMEOUT;
+    let step_timeout = crate::evaluate::proof::sandbox::STEP_TIMEOUT;
     let proof = steps::prove(ctx, &deployed.client, &namespace, instance, step_timeout).await?;
     if !proof.passed {
         return Err(proof.error("the sandbox is up but the proof").hint(format!(
@@ -204,7 +204,7 @@ async fn check_and_unstick(ctx: &Context, req: &Request, target: &Target) -> Res
     if let Err(e) = steps::check_cluster(ctx, &target.context, req.wait).await {
         return Err(repair::not_coming_back(ctx, target, e).await);
     }
-    let client = crate::cluster::client(&ctx.env, &target.context).await?;
+    let client = crate::kube::cluster::client(&ctx.env, &target.context).await?;
     let (namespace, instance) = (&req.stack.namespace, target.name.as_str());
     let stuck = repair::restart_stuck(&client, namespace, instance).await?;
     if !stuck.is_empty() {
@@ -229,7 +229,7 @@ fn start_pulls(ctx: &Context, req: &Request, host: &Host, stack: &StackSpec) -> 
     let mut stack = stack.clone();
     stack.place(driver.placement(None));
     let images = stack.images_used();
-    let reporter: Arc<dyn crate::report::Reporter> = ctx.steps.shared_reporter();
+    let reporter: Arc<dyn crate::base::report::Reporter> = ctx.steps.shared_reporter();
     let (provider, timeout) = (host.target.provider.clone(), req.timeout);
     let started = Instant::now();
     let task = tokio::spawn(async move {
