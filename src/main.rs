@@ -10,9 +10,17 @@ use korthbox::cli::grammar::{Cli, Command};
 use korthbox::cli::ui::{Style, Ui};
 
 fn main() -> std::process::ExitCode {
-    let args = korthbox::cli::argv::name_word(korthbox::cli::argv::output_flag(
-        std::env::args_os().collect(),
-    ));
+    let (args, output) = match korthbox::cli::argv::output_flag(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit(ExitCode::from(&e));
+        }
+    };
+    if output == korthbox::cli::argv::Output::Yaml {
+        korthbox::cli::ui::render::write_yaml();
+    }
+    let (args, renamed) = korthbox::cli::argv::old_spellings(korthbox::cli::argv::name_word(args));
     let json = korthbox::cli::argv::wants_json(&args);
     let (config, matches) = match parse(&args, json) {
         Ok(parsed) => parsed,
@@ -30,6 +38,9 @@ fn main() -> std::process::ExitCode {
         env = env.with_var(korthbox::base::env::KUBECONFIG, file);
     }
     let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
+    for notice in &renamed {
+        ui.note(notice);
+    }
     if let Some(config) = &config {
         config_notes(&ui, &cli, config, &matches);
     }
@@ -58,6 +69,11 @@ fn main() -> std::process::ExitCode {
             tokio::select! {
                 result = &mut work => result,
                 _ = tokio::signal::ctrl_c() => {
+                    if ui.asking() {
+                        // Ctrl-C at a question is an answer: nothing was changed.
+                        eprintln!("\nInterrupted at the question: nothing was changed.");
+                        return ExitCode::Interrupted;
+                    }
                     if !korthbox::base::report::shielded() {
                         ui.clear();
                         eprintln!("\n{}", ui.interrupted(hint));
@@ -118,6 +134,9 @@ fn config_notes(
 ) {
     if cli.verbose {
         ui.note(&format!("settings from {}", config.path.display()));
+    }
+    for renamed in &config.renamed {
+        ui.note(&format!("note: {renamed}"));
     }
     if let Command::Down(_) | Command::Reset(_) = &cli.command {
         let chosen = korthbox::cli::config::chose_target(config, matches);

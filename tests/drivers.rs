@@ -98,7 +98,7 @@ fn kind_on_docker_creates_lists_and_deletes_with_exact_command_lines() {
     needs_shared!();
     let world = World::docker();
     ok(&world.run(&["cluster", "create", "--driver", "kind", "--wait", "5"]));
-    ok(&world.run(&["cluster", "delete", "--driver", "kind"]));
+    ok(&world.run(&["cluster", "delete", "--driver", "kind", "--yes"]));
     let calls = world.calls();
     let config = config_path(&world, "kind.yaml");
     assert_eq!(
@@ -200,7 +200,9 @@ fn k3d_on_docker_and_on_podman() {
         "dev",
         "postgres:17.6",
     ]));
-    ok(&world.run(&["cluster", "delete", "--driver", "k3d", "--name", "dev"]));
+    ok(&world.run(&[
+        "cluster", "delete", "--driver", "k3d", "--name", "dev", "--yes",
+    ]));
     let config = world
         .sandbox
         .path("home/.cache/korthbox/clusters/dev/k3d.yaml")
@@ -248,7 +250,7 @@ fn minikube_on_docker_and_on_podman() {
         "5",
     ]));
     ok(&world.run(&["cluster", "load", "--driver", "minikube", "postgres:17.6"]));
-    ok(&world.run(&["cluster", "delete", "--driver", "minikube"]));
+    ok(&world.run(&["cluster", "delete", "--driver", "minikube", "--yes"]));
     assert_eq!(
         lines(&world.calls()),
         [
@@ -279,6 +281,23 @@ fn minikube_on_docker_and_on_podman() {
     );
     // minikube drives the podman CLI itself; it is not pointed at the socket.
     assert_eq!(create.env("DOCKER_HOST"), "<unset>");
+}
+
+// Issue 26: no registry reachable — the error names the proxy, doctor's check and the mirror,
+// and claims no clean-up of a cluster that was never made.
+#[test]
+fn a_create_that_cannot_pull_points_at_the_proxy_and_the_mirror() {
+    needs_shared!();
+    let mut world = World::docker();
+    world.sandbox.set("STANDIN_FAIL", "pull");
+    let stderr = failed(&world.run(&["cluster", "create", "--driver", "kind"]), 1);
+    assert!(stderr.contains("no such host"), "{stderr}");
+    assert!(stderr.contains("HTTPS_PROXY"), "{stderr}");
+    assert!(stderr.contains("`korthbox doctor`"), "{stderr}");
+    assert!(stderr.contains("--registry-mirror"), "{stderr}");
+    assert!(!stderr.contains("half-made"), "{stderr}");
+    assert!(!stderr.contains("--retain"), "{stderr}");
+    assert!(!lines(&world.calls()).iter().any(|l| l.contains("delete")));
 }
 
 #[test]
@@ -333,7 +352,7 @@ fn deleting_a_cluster_that_does_not_exist_is_not_an_error() {
     needs_shared!();
     let world = World::docker();
     for driver in ["kind", "k3d", "minikube"] {
-        let stderr = ok(&world.run(&["cluster", "delete", "--driver", driver]));
+        let stderr = ok(&world.run(&["cluster", "delete", "--driver", driver, "--yes"]));
         assert!(stderr.contains("there was no such cluster"), "{stderr}");
     }
     // Only the listings ran: k3d would exit 1 on a missing cluster.

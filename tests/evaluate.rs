@@ -540,7 +540,20 @@ mod sandbox {
                 .contains("`korthbox password` prints the password")
         );
         ok(&world.run("open", &["--viewer"]));
+        // --viewer takes up's values: the one the sandbox serves opens, another is refused.
+        let out = world.run("open", &["--viewer", "ohif", "--print"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("the sandbox's Orthanc serves Stone Web Viewer, not OHIF"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let base = format!("http://127.0.0.1:{}", world.ports[0]);
+        assert_eq!(
+            ok(&world.run("open", &["--viewer", "stone", "--print"])).trim(),
+            format!("{base}/stone-webviewer/index.html")
+        );
         assert_eq!(
             opened(&log, 2),
             [

@@ -232,6 +232,10 @@ fn a_server_that_is_down_says_so() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("error: could not download http://127.0.0.1:{port}/minikube/v1.39.0/minikube-linux-amd64.sha256")), "{stderr}");
     assert!(stderr.contains("KORTHBOX_DOWNLOAD_BASE"), "{stderr}");
+    // No dead end (issue 26): the proxy, doctor's proxy check, and installing it by hand.
+    assert!(stderr.contains("HTTPS_PROXY"), "{stderr}");
+    assert!(stderr.contains("`korthbox doctor`"), "{stderr}");
+    assert!(stderr.contains("korthbox uses the one on PATH"), "{stderr}");
     assert!(installed(&sandbox).is_empty());
 }
 

@@ -259,12 +259,17 @@ async fn down_asks_first_and_deletes_only_on_yes() {
     assert!(err.hints()[0].contains("--yes"), "{err}");
     assert_eq!(nobody.events(), [question]);
 
-    // "no": nothing deleted.
+    // "no": nothing deleted, and not an error: what was kept, no hint.
     let no = Recorder::answering(Answer::No);
     let err = down::down(&context(&world, &no), &down_request(false))
         .await
         .unwrap_err();
-    assert_eq!(err.message, "nothing was deleted");
+    assert_eq!(err.kind, ErrorKind::Declined);
+    assert_eq!(
+        err.to_string(),
+        "Kept the kind cluster korthbox and all data in it: nothing was deleted."
+    );
+    assert!(err.hints().is_empty());
     assert!(!world.calls().iter().any(|c| c.line().contains("delete")));
 
     // "yes": the one delete phase, and the stand-in asked to delete.

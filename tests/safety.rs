@@ -580,9 +580,11 @@ fn at_terminal(sandbox: &Sandbox, args: &str, prompt: &str, keys: &[u8]) -> Opti
     Some((status.code().unwrap_or(-1), shown()))
 }
 
-// Ctrl-C at a prompt stops korthbox (130); the end of input means "no".
+// Ctrl-C at a prompt stops korthbox (130) saying nothing was changed; "n", Enter and the end
+// of input mean "no", which is not an error: exit 1, what was kept, no `error:` and no hint
+// pushing `--yes`.
 #[test]
-fn ctrl_c_and_end_of_input_at_a_prompt() {
+fn ctrl_c_and_no_at_a_prompt() {
     needs_shared!();
     let sandbox = stand_ins::with_docker_engine();
     add_korthbox_cluster(&sandbox, "kind", "korthbox");
@@ -591,14 +593,46 @@ fn ctrl_c_and_end_of_input_at_a_prompt() {
         return;
     };
     assert_eq!(code, 130, "{shown}");
-    assert!(shown.contains("interrupted"), "{shown}");
-    let Some((code, shown)) = at_terminal(&sandbox, "down", prompt, b"\x04") else {
+    assert!(shown.contains("nothing was changed"), "{shown}");
+    assert!(!shown.contains("reset"), "{shown}");
+    for keys in [&b"\x04"[..], b"n\n", b"\n"] {
+        let Some((code, shown)) = at_terminal(&sandbox, "down", prompt, keys) else {
+            return;
+        };
+        assert_eq!(code, 1, "{keys:?}: {shown}");
+        assert!(
+            shown.contains("Kept the kind cluster korthbox"),
+            "{keys:?}: {shown}"
+        );
+        assert!(shown.contains("nothing was deleted"), "{keys:?}: {shown}");
+        assert!(!shown.contains("error:"), "{keys:?}: {shown}");
+        assert!(!shown.contains("--yes"), "{keys:?}: {shown}");
+    }
+    assert!(deletes(&sandbox).is_empty());
+    assert!(sandbox.path("standin/state/kind/korthbox").exists());
+}
+
+// Issue 26: `cluster delete` deletes like `down`: it asks, or needs --yes.
+#[test]
+fn cluster_delete_asks_first() {
+    needs_shared!();
+    let sandbox = stand_ins::with_docker_engine();
+    add_korthbox_cluster(&sandbox, "kind", "dev");
+    let out = sandbox.run(&["cluster", "delete", "dev"]);
+    let stderr = failed_with(&out, 2, &["there is no terminal to ask on"]);
+    assert!(
+        stderr.contains("`korthbox cluster delete --name dev --yes`"),
+        "{stderr}"
+    );
+    assert!(deletes(&sandbox).is_empty());
+    let Some((code, shown)) = at_terminal(&sandbox, "cluster delete dev", "[y/N]", b"n\n") else {
         return;
     };
     assert_eq!(code, 1, "{shown}");
-    assert!(shown.contains("nothing was deleted"), "{shown}");
+    assert!(shown.contains("Kept the kind cluster dev"), "{shown}");
     assert!(deletes(&sandbox).is_empty());
-    assert!(sandbox.path("standin/state/kind/korthbox").exists());
+    ok(&sandbox.run(&["cluster", "delete", "dev", "--yes"]));
+    assert_eq!(deletes(&sandbox).len(), 1);
 }
 
 // A tool that times out is killed with everything it started.

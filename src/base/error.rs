@@ -12,6 +12,9 @@ pub enum ErrorKind {
     Usage,
     /// The user stopped korthbox (Ctrl-C at a prompt).
     Interrupted,
+    /// The user answered no: not a failure, so no `error:` and no hint; the message says what
+    /// was kept. Exit code 1, so that a script sees the work was not done.
+    Declined,
     /// Nothing left to say: the reader of the output went away (`korthbox doctor | head`).
     Silent,
 }
@@ -69,6 +72,11 @@ impl Error {
 
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Interrupted, message)
+    }
+
+    /// The user said no at a question; `message` says what was kept.
+    pub fn declined(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Declined, message)
     }
 
     /// Adds a cause in words.
@@ -141,6 +149,9 @@ pub fn one_line(e: &dyn std::error::Error) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == ErrorKind::Declined {
+            return f.write_str(&redact(&self.message));
+        }
         let mut text = format!("error: {}", self.message);
         for cause in self.cause_lines() {
             text.push_str(&format!("\n  caused by: {cause}"));

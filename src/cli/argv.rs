@@ -53,7 +53,6 @@ const FLAGS: [(&str, &str); 2] = [
     ("-p", "--name"),
 ];
 
-/// kubectl's `-o json`/`--output json`/`-ojson`/`--output=json`, as korthbox's `--json`.
 /// The rest of a neighbour's command line as korthbox's command `ours` takes it: `--profile`
 /// and `-p` are `--name`, and so is a bare word that is no flag's value (`k3d cluster delete
 /// dev`), since korthbox's commands take the sandbox's name as a flag.
@@ -84,18 +83,26 @@ fn in_our_words(ours: &str, rest: &[&str]) -> Vec<String> {
 
 /// Whether a flag of korthbox's command `ours` takes a value (so the word after it is that
 /// value, not a name).
-fn value_taker(ours: &str) -> impl Fn(&str) -> bool {
+fn value_taker(ours: &str) -> impl Fn(&str) -> bool + use<> {
     use clap::CommandFactory;
     let cli = crate::cli::grammar::Cli::command();
-    // Only this command is built (its flags are deferred, see `cli::Lazy`); the global flags
-    // are the top level's own.
     let command = cli.find_subcommand(ours).cloned().map(|mut c| {
         c.build();
         c
     });
+    flags_taking_values(&cli, command.as_ref())
+}
+
+/// Whether a flag of `command` (or a global one of `cli`) takes a value.
+fn flags_taking_values(
+    cli: &clap::Command,
+    command: Option<&clap::Command>,
+) -> impl Fn(&str) -> bool + use<> {
+    // Only this command is built (its flags are deferred, see `cli::Lazy`); the global flags
+    // are the top level's own.
     let arguments: Vec<(Option<String>, Option<char>)> = cli
         .get_arguments()
-        .chain(command.iter().flat_map(|c| c.get_arguments()))
+        .chain(command.into_iter().flat_map(|c| c.get_arguments()))
         .filter(|a| a.get_action().takes_values())
         .map(|a| (a.get_long().map(String::from), a.get_short()))
         .collect();
@@ -109,13 +116,32 @@ fn value_taker(ours: &str) -> impl Fn(&str) -> bool {
     }
 }
 
-/// The commands that take the sandbox's name as a word: `korthbox stop dev`.
-pub const NAMED: [&str; 6] = ["up", "status", "down", "stop", "start", "reset"];
+/// The command `words` name (`stop`, or `cluster delete`), built, with how many words its
+/// name takes, when it takes the sandbox's name as a word (it has [`NameWord`]'s argument).
+///
+/// [`NameWord`]: crate::cli::grammar::NameWord
+fn named_command(words: &[String]) -> Option<(usize, clap::Command)> {
+    use clap::CommandFactory;
+    let cli = crate::cli::grammar::Cli::command();
+    let mut command = cli.find_subcommand(&words[0])?.clone();
+    let mut used = 1;
+    if command.has_subcommands() {
+        let at = words[1..].iter().position(|w| !w.starts_with('-'))? + 1;
+        command = command.find_subcommand(&words[at])?.clone();
+        used = at + 1;
+    }
+    command.build();
+    let named = command.get_arguments().any(|a| a.get_id() == "word");
+    named.then_some((used, command))
+}
 
-/// `korthbox stop dev` as `korthbox stop --name dev`, for the commands in [`NAMED`]: the
-/// name then reaches every message that repeats the command's targeting flags. Other words
-/// are left to clap, which refuses a second name (`stop dev --name x`) in its own words.
+/// `korthbox stop dev` as `korthbox stop --name dev`, for every command that takes the
+/// sandbox's name as a word (those with `--name` and no other word of their own: not
+/// `upload PATH…`, `export DIR`, `cluster load IMAGE…` or `logs COMPONENT`): the name then
+/// reaches every message that repeats the command's targeting flags. Other words are left to
+/// clap, which refuses a second name (`stop dev --name x`) in its own words.
 pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
+    use clap::CommandFactory;
     let words: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().to_string())
@@ -128,10 +154,11 @@ pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
     else {
         return args;
     };
-    if !NAMED.contains(&words[at].as_str()) {
+    let Some((used, command)) = named_command(&words[at..]) else {
         return args;
-    }
-    let takes_value = value_taker(&words[at]);
+    };
+    let takes_value = flags_taking_values(&crate::cli::grammar::Cli::command(), Some(&command));
+    let at = at + used - 1;
     let mut out: Vec<OsString> = args[..=at].to_vec();
     let mut value_next = false;
     let mut named = false;
@@ -158,8 +185,96 @@ pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
-pub fn output_flag(args: Vec<OsString>) -> Vec<OsString> {
+/// `--timeout` before 0.2 limited six different things; each command's limit now has the name
+/// of what it limits. The old spelling is read for a release, with a notice.
+const TIMEOUTS: [(&str, &str); 13] = [
+    ("up", "--create-timeout"),
+    ("reset", "--create-timeout"),
+    ("start", "--create-timeout"),
+    ("cluster create", "--create-timeout"),
+    ("down", "--delete-timeout"),
+    ("cluster delete", "--delete-timeout"),
+    ("stop", "--stop-timeout"),
+    ("cluster load", "--load-timeout"),
+    ("samples", "--exchange-timeout"),
+    ("upload", "--file-timeout"),
+    ("export", "--file-timeout"),
+    ("install", "--download-timeout"),
+    ("doctor", "--probe-timeout"),
+];
+
+/// The old `--timeout` as the command's own time limit, and a one-line notice for each.
+pub fn old_spellings(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let words: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    let Some((name, _)) = command_named(&words) else {
+        return (args, Vec::new());
+    };
+    let Some((_, new)) = TIMEOUTS.iter().find(|(command, _)| *command == name) else {
+        return (args, Vec::new());
+    };
+    let mut notices = Vec::new();
     let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter();
+    for arg in iter.by_ref() {
+        let text = arg.to_string_lossy().to_string();
+        if text == "--" {
+            out.push(arg);
+            break;
+        }
+        let renamed = match text.strip_prefix("--timeout") {
+            Some("") => new.to_string(),
+            Some(value) if value.starts_with('=') => format!("{new}{value}"),
+            _ => {
+                out.push(arg);
+                continue;
+            }
+        };
+        notices.push(format!(
+            "note: `korthbox {name} --timeout` is now `{new}`; the old spelling works until the next release"
+        ));
+        out.push(renamed.into());
+    }
+    out.extend(iter);
+    (out, notices)
+}
+
+/// What `-o`/`--output` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Nothing: korthbox's own output for people.
+    Text,
+    Json,
+    /// The same document as JSON, written as YAML.
+    Yaml,
+}
+
+/// The command `words` name (`password`, `cluster list`), built, with its name as typed.
+fn command_named(words: &[String]) -> Option<(String, clap::Command)> {
+    use clap::CommandFactory;
+    let cli = crate::cli::grammar::Cli::command();
+    let at = words.iter().position(|w| !w.starts_with('-'))?;
+    let mut command = cli.find_subcommand(&words[at])?.clone();
+    let mut name = words[at].clone();
+    if command.has_subcommands() {
+        let next = words[at + 1..].iter().position(|w| !w.starts_with('-'))? + at + 1;
+        command = command.find_subcommand(&words[next])?.clone();
+        name = format!("{name} {}", words[next]);
+    }
+    command.build();
+    Some((name, command))
+}
+
+/// kubectl's `-o json|yaml` (`--output json`, `-ojson`, `--output=yaml`) as korthbox's
+/// `--json` and the format asked for. `-o` on a command that prints no document, or a format
+/// other than json and yaml, is a usage error in korthbox's words (not clap's about a
+/// `--json` the user never typed).
+pub fn output_flag(args: Vec<OsString>) -> Result<(Vec<OsString>, Output), Error> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut asked = None;
     let mut iter = args.into_iter().peekable();
     while let Some(arg) = iter.next() {
         let text = arg.to_string_lossy().to_string();
@@ -168,19 +283,55 @@ pub fn output_flag(args: Vec<OsString>) -> Vec<OsString> {
             out.extend(iter);
             break;
         }
-        let joined = matches!(text.as_str(), "-ojson" | "--output=json" | "-o=json");
-        let split = matches!(text.as_str(), "-o" | "--output")
-            && iter.peek().is_some_and(|next| next == "json");
-        if joined {
-            out.push("--json".into());
-        } else if split {
-            iter.next();
-            out.push("--json".into());
-        } else {
-            out.push(arg);
+        let value = match text.as_str() {
+            "-o" | "--output" => Some(
+                iter.next()
+                    .map_or_else(String::new, |v| v.to_string_lossy().to_string()),
+            ),
+            t if t.starts_with("--output=") => Some(t["--output=".len()..].to_string()),
+            t if t.starts_with("-o") && t.len() > 2 => {
+                Some(t[2..].trim_start_matches('=').to_string())
+            }
+            _ => None,
+        };
+        match value {
+            // `--json` where `-o` was, so that it stays before a `--`.
+            Some(v) => {
+                asked = Some(v);
+                out.push("--json".into());
+            }
+            None => out.push(arg),
         }
     }
-    out
+    let Some(format) = asked else {
+        return Ok((out, Output::Text));
+    };
+    let output = match format.as_str() {
+        "json" => Output::Json,
+        "yaml" => Output::Yaml,
+        other => {
+            return Err(Error::usage(format!(
+                "-o {other}: korthbox writes its documents as json or yaml"
+            ))
+            .hint("`-o json` or `-o yaml`"));
+        }
+    };
+    let words: Vec<String> = out
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    if let Some((name, command)) = command_named(&words)
+        && !command.get_arguments().any(|a| a.get_id() == "json")
+    {
+        return Err(Error::usage(format!(
+            "`korthbox {name}` prints no document, so there is nothing for `-o {format}` to write"
+        ))
+        .hint(format!(
+            "leave -o out: `korthbox {name} --help` says what it prints"
+        )));
+    }
+    Ok((out, output))
 }
 
 /// Whether the command line asks for JSON (`--json`, after [`output_flag`]): then a failure
@@ -271,20 +422,72 @@ mod tests {
     }
 
     #[test]
-    fn kubectls_output_flag_is_json() {
+    fn the_old_timeout_is_the_commands_own_limit_with_a_notice() {
+        for (line, renamed) in [
+            ("up --timeout 10m", "up --create-timeout 10m"),
+            (
+                "cluster delete dev --timeout=30",
+                "cluster delete dev --delete-timeout=30",
+            ),
+            (
+                "doctor --timeout 0.5 --json",
+                "doctor --probe-timeout 0.5 --json",
+            ),
+            ("upload x --timeout 5", "upload x --file-timeout 5"),
+        ] {
+            let (args, notices) = old_spellings(args(line));
+            assert_eq!(args, self::args(renamed), "{line}");
+            assert_eq!(notices.len(), 1, "{line}");
+            assert!(notices[0].contains("is now `--"), "{}", notices[0]);
+        }
+        // New spellings, commands without a limit and words after `--` are left alone.
+        for line in [
+            "up --create-timeout 1",
+            "prove --step-timeout 5",
+            "upload -- --timeout",
+        ] {
+            assert_eq!(
+                old_spellings(args(line)),
+                (args(line), Vec::new()),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn kubectls_output_flag_is_json_or_yaml() {
+        let ok = |line: &str| output_flag(args(line)).unwrap();
         for line in [
             "status -o json",
             "status --output json",
             "status -ojson",
             "status --output=json",
+            "status -o=json",
         ] {
-            assert_eq!(output_flag(args(line)), args("status --json"), "{line}");
+            assert_eq!(ok(line), (args("status --json"), Output::Json), "{line}");
         }
-        assert_eq!(output_flag(args("status -o yaml")), args("status -o yaml"));
+        assert_eq!(ok("status -o yaml"), (args("status --json"), Output::Yaml));
         assert_eq!(
-            output_flag(args("upload -- -o json")),
-            args("upload -- -o json")
+            ok("cluster list --output=yaml"),
+            (args("cluster list --json"), Output::Yaml)
         );
+        assert_eq!(
+            ok("upload -- -o json"),
+            (args("upload -- -o json"), Output::Text)
+        );
+        // A command without a document says so in its own words, not clap's about --json.
+        let err = output_flag(args("password -o json")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "`korthbox password` prints no document, so there is nothing for `-o json` to write"
+        );
+        let err = output_flag(args("cluster delete -o yaml")).unwrap_err();
+        assert!(
+            err.message.starts_with("`korthbox cluster delete`"),
+            "{err}"
+        );
+        let err = output_flag(args("status -o wide")).unwrap_err();
+        assert!(err.message.contains("json or yaml"), "{err}");
     }
 
     #[test]
@@ -323,5 +526,19 @@ mod tests {
             name_word(args("stop dev extra")),
             args("stop --name dev extra")
         );
+        // Under a command group too, and wherever --name is taken without a word of its own.
+        assert_eq!(
+            name_word(args("cluster delete dev --yes")),
+            args("cluster delete --name dev --yes")
+        );
+        assert_eq!(
+            name_word(args("cluster load x:1")),
+            args("cluster load x:1")
+        );
+        assert_eq!(
+            name_word(args("forward --http-port 18042 dev")),
+            args("forward --http-port 18042 --name dev")
+        );
+        assert_eq!(name_word(args("open dev")), args("open --name dev"));
     }
 }

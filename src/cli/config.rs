@@ -46,7 +46,7 @@ pub const KEYS: [&str; 35] = [
     "postgres-image",
     "minio-image",
     "registry-mirror",
-    "timeout",
+    "create-timeout",
     "wait",
     "lock-wait",
 ];
@@ -56,6 +56,8 @@ pub const KEYS: [&str; 35] = [
 pub struct Config {
     pub path: PathBuf,
     pub settings: Vec<Setting>,
+    /// Old spellings the file used, each as a one-line notice naming the new one.
+    pub renamed: Vec<String>,
 }
 
 /// One key of the file.
@@ -158,6 +160,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         .hint("it is not valid TOML there: one `key = value` per line, text in double quotes (`driver = \"k3d\"`), numbers bare (`workers = 3`)")
     })?;
     let mut settings = Vec::new();
+    let mut renamed = Vec::new();
     let mut flat: Vec<(Option<&str>, &str, &toml::Value)> = Vec::new();
     for (key, value) in &table {
         match (key.as_str(), value) {
@@ -172,6 +175,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         let id = match (section, key) {
             (Some("images"), "registry") => "registry_mirror".to_string(),
             (None, k) if KEYS.contains(&k) => k.replace('-', "_"),
+            // Renamed in 0.2 (time limits are named for what they limit); read for a release.
+            (None, "timeout") => {
+                renamed.push(format!(
+                    "{}: `timeout` is now `create-timeout`; the old key is read until the next release",
+                    at(line)
+                ));
+                "create_timeout".to_string()
+            }
             _ => {
                 let shown = section.map_or(key.to_string(), |s| format!("{s}.{key}"));
                 let mut err = Error::usage(format!(
@@ -207,6 +218,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
     Ok(Config {
         path: path.to_path_buf(),
         settings,
+        renamed,
     })
 }
 
@@ -313,12 +325,10 @@ pub fn command(config: Option<&Config>) -> clap::Command {
 }
 
 /// Whether key `id` of the file applies to the command at `path` (`up`, `cluster create`).
-/// `timeout` is how long the driver may take to create the cluster: doctor's per-probe
-/// `--timeout`, install's download limit and delete's are other things; `wait` and
-/// `lock-wait` likewise apply only where the flags mean the same.
+/// `wait` (how long the nodes and components may take to be ready) and `lock-wait` apply only
+/// where the flags mean the same; every other time limit has a name of its own.
 fn applies(id: &str, path: &str) -> bool {
     match id {
-        "timeout" => matches!(path, "up" | "reset" | "cluster create"),
         "wait" => matches!(
             path,
             "up" | "reset" | "cluster create" | "cluster check" | "stack apply"

@@ -57,7 +57,8 @@ pub enum Command {
     /// Start a stopped sandbox, then check, repair and prove it as `up` does.
     #[command(after_help = "Examples:\n  korthbox start\n  korthbox start dev --json")]
     Start(Lazy<UpArgs>),
-    /// Delete the sandbox whatever state it is in, clean up what it left, and bring it up again.
+    /// Delete the sandbox whatever state it is in (asks first; --yes does not), clean up what it
+    /// left, and bring it up again.
     #[command(
         after_help = "Examples:\n  korthbox reset --yes\n  korthbox reset --keep-cluster --yes\n  korthbox reset --keep-studies\n  korthbox reset dev --workers 1"
     )]
@@ -190,7 +191,7 @@ impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
 #[derive(Debug, Args, Clone)]
 pub struct NamespaceArg {
     /// The namespace of the stack.
-    #[arg(long, default_value = DEFAULT_NAMESPACE, value_parser = parse_namespace)]
+    #[arg(short = 'n', long, default_value = DEFAULT_NAMESPACE, value_parser = parse_namespace)]
     pub namespace: String,
 }
 
@@ -289,8 +290,10 @@ pub struct StackArgs {
     #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     pub minio_image: Option<String>,
 
-    /// Pull every image from this registry instead (a mirror or a corporate proxy), e.g.
-    /// `registry.example.com:5000`; the repository, tag and digest stay the same.
+    /// Pull the stack's images, and kind's and k3d's node images, from this registry instead (a
+    /// mirror or a corporate proxy), e.g. `registry.example.com:5000`; the repository, tag and
+    /// digest stay the same. minikube gets it for Kubernetes' own images; its node image is
+    /// minikube's choice.
     #[arg(long, value_name = "HOST[:PORT][/PATH]", value_parser = parse_registry)]
     pub registry_mirror: Option<String>,
 }
@@ -306,6 +309,9 @@ pub enum StackCommand {
 
 #[derive(Debug, Args)]
 pub struct StackApplyArgs {
+    #[command(flatten)]
+    pub word: NameWord,
+
     #[command(flatten)]
     pub target: TargetArgs,
 
@@ -421,6 +427,9 @@ pub enum PlanPart {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub spec: SpecArgs,
 
     #[command(flatten)]
@@ -453,8 +462,11 @@ pub enum ClusterCommand {
     /// List the clusters of every installed driver.
     #[command(after_help = "Examples:\n  korthbox cluster list\n  korthbox cluster list --json")]
     List(Lazy<ListArgs>),
-    /// Delete the cluster; deleting one that does not exist is not an error.
-    #[command(after_help = "Examples:\n  korthbox cluster delete --name dev")]
+    /// Delete the cluster (asks first; --yes does not); deleting one that does not exist is not
+    /// an error.
+    #[command(
+        after_help = "Examples:\n  korthbox cluster delete dev\n  korthbox cluster delete --name dev --yes"
+    )]
     Delete(Lazy<DeleteArgs>),
     /// Load images from the engine into every node.
     #[command(
@@ -466,6 +478,9 @@ pub enum ClusterCommand {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub spec: SpecArgs,
 
     /// Keep a cluster whose creation failed, for inspection, instead of deleting it.
@@ -474,7 +489,7 @@ pub struct CreateArgs {
 
     /// How long the driver may take to create the cluster.
     #[arg(long, value_name = "DURATION", default_value = "900", value_parser = parse_long_timeout)]
-    pub timeout: std::time::Duration,
+    pub create_timeout: std::time::Duration,
 
     /// How long to wait for every node to be Ready.
     #[arg(long, value_name = "DURATION", default_value = "180", value_parser = parse_long_timeout)]
@@ -487,6 +502,9 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    #[command(flatten)]
+    pub word: NameWord,
+
     #[command(flatten)]
     pub target: TargetArgs,
 
@@ -517,15 +535,22 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub target: TargetArgs,
 
     /// Delete a cluster of that name even though korthbox did not make it.
     #[arg(long)]
     pub force: bool,
 
+    /// Do not ask before deleting.
+    #[arg(short, long)]
+    pub yes: bool,
+
     /// How long the driver may take.
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
-    pub timeout: std::time::Duration,
+    pub delete_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -535,7 +560,7 @@ pub struct LoadArgs {
 
     /// How long loading may take.
     #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
-    pub timeout: std::time::Duration,
+    pub load_timeout: std::time::Duration,
 
     /// Images already in the engine, e.g. `orthancteam/orthanc:25.1.1`.
     #[arg(required = true, value_name = "IMAGE")]
@@ -559,7 +584,7 @@ pub struct UpArgs {
 
     /// How long the driver may take to create the cluster.
     #[arg(long, value_name = "DURATION", default_value = "900", value_parser = parse_long_timeout)]
-    pub timeout: std::time::Duration,
+    pub create_timeout: std::time::Duration,
 
     /// How long to wait for the nodes, and for each component, to be ready.
     #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
@@ -621,7 +646,7 @@ pub struct DownArgs {
     /// How long the driver may take to delete the cluster; on an existing cluster, how long
     /// the sandbox's volumes are waited for before a provisioner korthbox installed goes.
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
-    pub timeout: std::time::Duration,
+    pub delete_timeout: std::time::Duration,
 
     /// How long another korthbox working on the same sandbox is waited for.
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_wait)]
@@ -638,7 +663,7 @@ pub struct StopArgs {
 
     /// How long the driver may take to stop the cluster.
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_long_timeout)]
-    pub timeout: std::time::Duration,
+    pub stop_timeout: std::time::Duration,
 
     /// How long another korthbox working on the same sandbox is waited for.
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_wait)]
@@ -673,6 +698,9 @@ pub struct ResetArgs {
 #[derive(Debug, Args)]
 pub struct ForwardArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub target: TargetArgs,
 
     #[command(flatten)]
@@ -690,6 +718,9 @@ pub struct ForwardArgs {
 #[derive(Debug, Args)]
 pub struct PasswordArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub target: TargetArgs,
 
     #[command(flatten)]
@@ -705,13 +736,13 @@ pub struct OrthancArgs {
     #[command(flatten)]
     pub ns: NamespaceArg,
 
-    /// Any Orthanc instead of the sandbox: its base URL, e.g. http://127.0.0.1:8042 (needs
-    /// --dicom). The password comes from KORTHBOX_ORTHANC_PASSWORD (empty: no
+    /// Any Orthanc instead of the sandbox: its base URL, e.g. http://127.0.0.1:8042 (prove and
+    /// samples, which speak DICOM, also need --dicom). The password comes from KORTHBOX_ORTHANC_PASSWORD (empty: no
     /// authentication) or, on a terminal, a prompt.
-    #[arg(long, value_name = "URL", requires = "dicom", conflicts_with_all = ["name", "context", "driver", "provider", "namespace"])]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["name", "context", "driver", "provider", "namespace"])]
     pub url: Option<String>,
 
-    /// With --url: Orthanc's DICOM port.
+    /// With --url, for the commands that speak DICOM (prove, samples): Orthanc's DICOM address.
     #[arg(long, value_name = "HOST:PORT", requires = "url", value_parser = parse_host_port)]
     pub dicom: Option<String>,
 
@@ -731,6 +762,9 @@ pub struct OrthancArgs {
 #[derive(Debug, Args)]
 pub struct ProveArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub orthanc: OrthancArgs,
 
     /// How long each step may take.
@@ -744,6 +778,9 @@ pub struct ProveArgs {
 
 #[derive(Debug, Args)]
 pub struct SamplesArgs {
+    #[command(flatten)]
+    pub word: NameWord,
+
     #[command(flatten)]
     pub orthanc: OrthancArgs,
 
@@ -762,7 +799,7 @@ pub struct SamplesArgs {
 
     /// How long one exchange may take.
     #[arg(long, value_name = "DURATION", default_value = "60", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    pub exchange_timeout: std::time::Duration,
 
     /// Print what was sent as JSON.
     #[arg(long)]
@@ -784,7 +821,7 @@ pub struct UploadArgs {
 
     /// How long one file may take.
     #[arg(long, value_name = "DURATION", default_value = "120", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    pub file_timeout: std::time::Duration,
 
     /// Print the summary as JSON.
     #[arg(long)]
@@ -806,7 +843,7 @@ pub struct ExportArgs {
 
     /// How long one file may take.
     #[arg(long, value_name = "DURATION", default_value = "120", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    pub file_timeout: std::time::Duration,
 
     /// Print the summary as JSON.
     #[arg(long)]
@@ -816,14 +853,18 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct OpenArgs {
     #[command(flatten)]
+    pub word: NameWord,
+
+    #[command(flatten)]
     pub target: TargetArgs,
 
     #[command(flatten)]
     pub ns: NamespaceArg,
 
-    /// Open the viewer instead of Orthanc Explorer 2.
-    #[arg(long)]
-    pub viewer: bool,
+    /// Open the viewer instead of Orthanc Explorer 2: the one the sandbox serves, or the one
+    /// named (which it must serve; `up --viewer` chooses it).
+    #[arg(long, value_enum, value_name = "VIEWER", num_args = 0..=1)]
+    pub viewer: Option<Option<Viewer>>,
 
     /// Print the URL instead of opening a browser.
     #[arg(long)]
@@ -843,7 +884,7 @@ pub struct InstallArgs {
 
     /// How long the download may take.
     #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
-    pub timeout: std::time::Duration,
+    pub download_timeout: std::time::Duration,
 }
 
 /// The drivers `korthbox install` can download.
@@ -1079,19 +1120,15 @@ pub struct DoctorArgs {
     /// How long each probe (an engine, a tool) may take, in seconds. Two seconds is enough for
     /// a cold `minikube version` and short enough that a hung engine cannot hold doctor up.
     #[arg(long, value_name = "DURATION", env = crate::base::env::KORTHBOX_PROBE_TIMEOUT, default_value = "2", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    pub probe_timeout: std::time::Duration,
 
     #[command(flatten)]
     pub ports: PortArgs,
 }
 
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    crate::base::env::parse_seconds(text).ok_or_else(|| {
-        format!(
-            "{text:?} is not a number of seconds between 0 and 3600 (set by --timeout or {})",
-            crate::base::env::KORTHBOX_PROBE_TIMEOUT
-        )
-    })
+    crate::base::env::parse_seconds(text)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds between 0 and 3600"))
 }
 
 #[cfg(test)]

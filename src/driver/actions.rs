@@ -216,7 +216,12 @@ fn create_failed(
         driver.kind().label(),
         spec.name
     );
-    let err = run::failed(&what, inv, outcome);
+    let mut err = run::failed(&what, inv, outcome);
+    if crate::host::proxy::looks_offline(&outcome.lines) {
+        err = err.hint(crate::host::proxy::OFFLINE_HINT).hint(
+            "or pull from a registry mirror: --registry-mirror HOST[:PORT][/PATH] (the stack's images, and kind's and k3d's node images)",
+        );
+    }
     let log = env
         .cache_dir()
         .map(|d| common::definition_path(&d, &spec.name, common::CREATE_LOG));
@@ -249,9 +254,11 @@ async fn clean_up(
     }
     // The half-made cluster is korthbox's: it wrote the definition before running the tool.
     match delete(env, name, driver, provider, false, DELETE_TIMEOUT, None).await {
-        Ok(_) => failure
+        Ok(Deleted::Deleted) => failure
             .caused_by("the half-made cluster was deleted")
             .hint("run again with --retain to keep a failed cluster for inspection"),
+        // The tool made nothing (it stopped before its first node): nothing to delete or keep.
+        Ok(_) => failure,
         Err(e) => failure
             .caused_by(format!(
                 "deleting the half-made cluster failed too: {}",

@@ -136,7 +136,25 @@ fn timed_out(inv: &Invocation, timeout: Duration, outcome: &Outcome) -> Error {
     if !outcome.lines.is_empty() {
         err = err.caused_by(format!("its last output:\n{}", outcome.tail(15)));
     }
-    err.hint("raise the limit with --timeout, or run the command by hand to see where it stops")
+    err.hint(format!(
+        "raise the limit with {}, or run the command by hand to see where it stops",
+        limit_flag(inv)
+    ))
+}
+
+/// The flag that limits what `inv` does: korthbox's time limits are named for what they limit.
+fn limit_flag(inv: &Invocation) -> &'static str {
+    let has = |word: &str| inv.args.iter().any(|a| a == word);
+    if has("delete") {
+        "--delete-timeout"
+    } else if has("stop") {
+        "--stop-timeout"
+    } else if has("load") || has("import") {
+        "--load-timeout"
+    } else {
+        // create, and start (minikube starts a new profile; `korthbox start` takes up's flags)
+        "--create-timeout"
+    }
 }
 
 /// An error for a tool that exited unsuccessfully, carrying the command and its last output.

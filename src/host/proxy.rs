@@ -136,6 +136,24 @@ pub fn is_loopback(uri: &Uri) -> bool {
     }
 }
 
+/// The first fix when korthbox, or a tool it runs, cannot reach the internet: the proxy.
+pub const OFFLINE_HINT: &str = "behind a proxy? export HTTPS_PROXY (and NO_PROXY for the hosts reached directly); `korthbox doctor` shows the proxy korthbox and the engine each use (check host.proxy)";
+
+/// Whether a tool's output says it could not reach a server (a registry, a download host).
+pub fn looks_offline(lines: &[String]) -> bool {
+    const WORDS: [&str; 8] = [
+        "dial tcp",
+        "no such host",
+        "i/o timeout",
+        "network is unreachable",
+        "connection refused",
+        "TLS handshake timeout",
+        "Temporary failure in name resolution",
+        "failed to pull image",
+    ];
+    lines.iter().any(|l| WORDS.iter().any(|w| l.contains(w)))
+}
+
 /// "through proxy http://***@proxy:3128 (NO_PROXY: …)" when a request to `uri` goes through
 /// one, for messages; the process's proxy settings, read once like the rules.
 pub fn via(uri: &Uri) -> Option<String> {

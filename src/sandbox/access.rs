@@ -171,21 +171,22 @@ pub struct Web {
     forward: Option<(TcpListener, Route)>,
 }
 
-/// Orthanc Explorer 2's URL, or with `viewer` the viewer's; where the driver maps no port,
-/// a listener on 127.0.0.1:`http_port` for [`Web::serve`] to forward.
+/// Orthanc Explorer 2's URL, or with `viewer` the viewer's (`Some(None)`: whichever the
+/// sandbox serves; `Some(Some(v))`: that one, which it must serve); where the driver maps no
+/// port, a listener on 127.0.0.1:`http_port` for [`Web::serve`] to forward.
 pub async fn web(
     ctx: &Context,
     wanted: &Wanted,
     namespace: &str,
-    viewer: bool,
+    viewer: Option<Option<Viewer>>,
     http_port: u16,
 ) -> Result<Web, Error> {
     let found = find(ctx, wanted).await?;
     let client = crate::kube::cluster::stream_client(&ctx.env, &found.context).await?;
     crate::kube::cluster::reachable(&ctx.env, &client, &found.context).await?;
     let path = match viewer {
-        false => EXPLORER.to_string(),
-        true => viewer_path(&client, namespace).await?,
+        None => EXPLORER.to_string(),
+        Some(asked) => viewer_path(&client, namespace, asked).await?,
     };
     if let Some((base, _)) = found.orthanc_base(&ctx.env) {
         return Ok(Web {
@@ -209,8 +210,12 @@ pub async fn web(
 /// Orthanc Explorer 2, the orthancteam/orthanc image's web UI.
 const EXPLORER: &str = "/ui/app/";
 
-/// The viewer's path, from what Orthanc's Deployment loads.
-async fn viewer_path(client: &kube::Client, namespace: &str) -> Result<String, Error> {
+/// The viewer's path, from what Orthanc's Deployment loads; `asked`, if any, must be it.
+async fn viewer_path(
+    client: &kube::Client,
+    namespace: &str,
+    asked: Option<Viewer>,
+) -> Result<String, Error> {
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(client.clone(), namespace);
     let deployment = deployments
@@ -225,6 +230,19 @@ async fn viewer_path(client: &kube::Client, namespace: &str) -> Result<String, E
         .flat_map(|c| c.env.unwrap_or_default())
         .filter(|e| e.value.as_deref() == Some("true"))
         .find_map(|e| Viewer::from_variable(&e.name));
+    if let Some(asked) = asked.filter(|a| Some(*a) != viewer && *a != Viewer::None) {
+        use clap::ValueEnum;
+        let serves = viewer.map_or("no viewer", Viewer::label);
+        let value = asked.to_possible_value().map(|v| v.get_name().to_string());
+        return Err(Error::failure(format!(
+            "the sandbox's Orthanc serves {serves}, not {}",
+            asked.label()
+        ))
+        .hint(format!(
+            "`korthbox open --viewer` opens the one it serves; `korthbox up --viewer {}` switches it",
+            value.unwrap_or_default()
+        )));
+    }
     viewer
         .and_then(Viewer::path)
         .map(String::from)

@@ -19,8 +19,14 @@ use crate::kube::ownership;
 use crate::sandbox::lock;
 
 /// Asks "are you sure?"; with `yes` it does not ask, and with no one to ask it is a usage
-/// error saying to add `--yes`.
-pub async fn confirm(ctx: &Context, question: &str, yes: bool, command: &str) -> Result<(), Error> {
+/// error saying to add `--yes`. A no is not an error: the answer says that `kept` was kept.
+pub async fn confirm(
+    ctx: &Context,
+    question: &str,
+    yes: bool,
+    command: &str,
+    kept: &str,
+) -> Result<(), Error> {
     if yes {
         return Ok(());
     }
@@ -33,9 +39,8 @@ pub async fn confirm(ctx: &Context, question: &str, yes: bool, command: &str) ->
             "add --yes: `{}`",
             ctx.command_with(command, &["--yes"])
         ))),
-        Answer::No => Err(Error::failure("nothing was deleted").hint(format!(
-            "`{}` does not ask",
-            ctx.command_with(command, &["--yes"])
+        Answer::No => Err(Error::declined(format!(
+            "Kept {kept}: nothing was deleted."
         ))),
     }
 }
@@ -53,7 +58,7 @@ pub struct DownRequest {
 }
 
 /// Refuses a cluster korthbox did not make, unless `force`.
-fn check_ours(ctx: &Context, found: &Target, force: bool, command: &str) -> Result<(), Error> {
+pub fn check_ours(ctx: &Context, found: &Target, force: bool, command: &str) -> Result<(), Error> {
     if force || !found.driver().makes_cluster() || found.made_by_korthbox(&ctx.env) {
         return Ok(());
     }
@@ -93,7 +98,7 @@ pub async fn down(ctx: &Context, req: &DownRequest) -> Result<Option<Deleted>, E
     };
     check_ours(ctx, &found, req.force, "down")?;
     let what = what(&found, &req.namespace);
-    confirm(ctx, &format!("Delete {what}?"), req.yes, "down").await?;
+    confirm(ctx, &format!("Delete {what}?"), req.yes, "down", &what).await?;
     let title = format!("Deleting {what}");
     let deleted = if found.driver().makes_cluster() {
         let how = (req.force, "down");
@@ -236,7 +241,8 @@ async fn ask(
             "reset --keep-cluster deletes namespace {} of sandbox {} — the database and every DICOM file — then applies the stack again; the cluster, its nodes and their images stay{keeps}",
             req.up.stack.namespace, found.name
         ));
-        confirm(ctx, "Reset it?", req.yes, "reset").await?;
+        let kept = format!("sandbox {} and its data", found.name);
+        confirm(ctx, "Reset it?", req.yes, "reset", &kept).await?;
         return Ok(Wipe::Stack(Box::new(found), client));
     }
     let Some(found) = target::locate(&ctx.env, facts, wanted).await? else {
@@ -270,7 +276,8 @@ async fn ask(
             ctx.command_with("reset", &["--keep-cluster"])
         ));
     }
-    confirm(ctx, "Reset it?", req.yes, "reset").await?;
+    let kept = format!("sandbox {} and its data", found.name);
+    confirm(ctx, "Reset it?", req.yes, "reset", &kept).await?;
     Ok(Wipe::Sandbox(Box::new(found)))
 }
 

@@ -213,10 +213,12 @@ async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, Error>
             if words.contains("certificate") {
                 err = err.hint(crate::host::tls::HINT);
             }
-            err.hint(format!(
-                "is the network up, and the server (or the proxy) reachable? Set {} to download from a mirror; NO_PROXY lists the hosts reached without the proxy",
-                env::KORTHBOX_DOWNLOAD_BASE
-            ))
+            err.hint(crate::host::proxy::OFFLINE_HINT)
+                .hint(format!(
+                    "a mirror of the releases: set {} to its https:// address",
+                    env::KORTHBOX_DOWNLOAD_BASE
+                ))
+                .hint("or install kind, k3d or minikube yourself: korthbox uses the one on PATH")
         })?;
         let status = response.status();
         if status == hyper::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
@@ -315,7 +317,7 @@ pub async fn install(
             release.binary_url,
             seconds(timeout)
         ))
-        .hint("raise the limit with --timeout")),
+        .hint("raise the limit with --download-timeout")),
     }
 }
 

@@ -143,7 +143,7 @@ impl Context {
 
     /// How long host probes may take when a command (not doctor) gathers host facts.
     /// A value that is not a duration is said, and the default used (doctor, which takes it as
-    /// its `--timeout`, refuses it with exit 2).
+    /// its `--probe-timeout`, refuses it with exit 2).
     pub fn probe_timeout(&self) -> Duration {
         const DEFAULT: Duration = Duration::from_secs(2);
         let Some(text) = self.env.var(env::KORTHBOX_PROBE_TIMEOUT) else {

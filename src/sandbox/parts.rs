@@ -101,11 +101,28 @@ pub async fn list(
 pub async fn delete(
     ctx: &Context,
     wanted: &Wanted,
-    force: bool,
+    (force, yes): (bool, bool),
     timeout: Duration,
 ) -> Result<Deleted, Error> {
     let target = resolve(ctx, wanted).await?;
     let _lock = lock(ctx, &wanted.name, "cluster delete").await?;
+    // Asked like `down`, but only about a cluster that is there to delete (with --yes there is
+    // nothing to ask, and the delete lists the clusters itself).
+    if !yes {
+        let driver = target.driver();
+        let clusters =
+            actions::list(&ctx.env, driver, &target.provider, actions::LIST_TIMEOUT).await?;
+        if clusters.iter().any(|c| c == target.name.as_str()) {
+            let what = format!(
+                "the {} cluster {} and all data in it",
+                target.driver.label(),
+                target.name
+            );
+            crate::sandbox::down::check_ours(ctx, &target, force, "cluster delete")?;
+            let question = format!("Delete {what}?");
+            crate::sandbox::down::confirm(ctx, &question, yes, "cluster delete", &what).await?;
+        }
+    }
     let title = format!("Deleting {} cluster {}", target.driver.label(), target.name);
     steps::delete_cluster(ctx, title, &target, (force, "cluster delete"), timeout).await
 }

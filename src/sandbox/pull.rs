@@ -200,6 +200,8 @@ pub async fn pull_all(
             "pulling the images did not finish within {}",
             seconds(timeout)
         ))
-        .hint("a slow registry: raise --timeout, or use a nearer one with --registry-mirror")),
+        .hint(
+            "a slow registry: raise --create-timeout, or use a nearer one with --registry-mirror",
+        )),
     }
 }

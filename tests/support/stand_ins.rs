@@ -99,6 +99,13 @@ case "$1 $2" in
       echo "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"$name\"" >&2; exit 1
     fi
     echo "Creating cluster \"$name\" ..." >&2
+    if [ "$STANDIN_FAIL" = pull ]; then
+      # kind's words when the engine cannot reach the registry: nothing is made yet.
+      echo " ✗ Ensuring node image (kindest/node:v1.36.4) 🖼" >&2
+      echo "ERROR: failed to create cluster: failed to pull image \"kindest/node:v1.36.4\": command \"docker pull kindest/node:v1.36.4\" failed with error: exit status 1" >&2
+      echo "Command Output: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 127.0.0.53:53: no such host" >&2
+      exit 1
+    fi
     echo " ✓ Ensuring node image (kindest/node:v1.36.4) 🖼" >&2
     touch "$state/$name"
     echo " ✓ Preparing nodes 📦 📦 📦" >&2

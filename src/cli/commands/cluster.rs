@@ -11,7 +11,15 @@ use crate::sandbox::{Context, parts};
 pub async fn create(args: CreateArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     let spec = cluster_spec(&args.spec)?;
     let target = wanted(&args.spec.target);
-    let report = parts::create(ctx, &target, &spec, args.retain, args.timeout, args.wait).await?;
+    let report = parts::create(
+        ctx,
+        &target,
+        &spec,
+        args.retain,
+        args.create_timeout,
+        args.wait,
+    )
+    .await?;
     show(ui, &report, args.json)
 }
 
@@ -44,11 +52,17 @@ pub async fn list(args: ListArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
 }
 
 pub async fn delete(args: DeleteArgs, ctx: &Context) -> Result<ExitCode> {
-    parts::delete(ctx, &wanted(&args.target), args.force, args.timeout).await?;
+    parts::delete(
+        ctx,
+        &wanted(&args.target),
+        (args.force, args.yes),
+        args.delete_timeout,
+    )
+    .await?;
     Ok(ExitCode::Success)
 }
 
 pub async fn load(args: LoadArgs, ctx: &Context) -> Result<ExitCode> {
-    parts::load(ctx, &wanted(&args.target), &args.images, args.timeout).await?;
+    parts::load(ctx, &wanted(&args.target), &args.images, args.load_timeout).await?;
     Ok(ExitCode::Success)
 }

@@ -16,7 +16,7 @@ pub async fn run(args: DoctorArgs, env: &Env, ui: &Ui) -> Result<ExitCode> {
         true => host::Scope::Everything,
         false => host::Scope::Listed,
     };
-    let facts = host::gather(env, args.timeout, scope).await;
+    let facts = host::gather(env, args.probe_timeout, scope).await;
     let local = LocalFacts::read(env, &facts, host_ports(&args.ports)?);
     let checks = doctor::checks(&facts, &local);
     let mut out = std::io::stdout().lock();

@@ -40,7 +40,7 @@ pub async fn samples(args: SamplesArgs, ctx: &Context) -> Result<ExitCode> {
         println!("{} DICOM files under {}", written.written, dir.display());
         return Ok(ExitCode::Success);
     }
-    let reached = reach(&args.orthanc, ctx, args.timeout).await?;
+    let reached = reach(&args.orthanc, ctx, args.exchange_timeout, Some("samples")).await?;
     let title = format!(
         "Sending {} sample studies to {}",
         args.studies,
@@ -70,7 +70,7 @@ pub async fn samples(args: SamplesArgs, ctx: &Context) -> Result<ExitCode> {
 
 pub async fn upload(args: UploadArgs, ctx: &Context) -> Result<ExitCode> {
     let files = upload::files(&args.paths)?;
-    let reached = reach(&args.orthanc, ctx, args.timeout).await?;
+    let reached = reach(&args.orthanc, ctx, args.file_timeout, None).await?;
     let rest = reached.orthanc().rest()?;
     let title = format!(
         "Uploading {} files to {}",
@@ -130,7 +130,7 @@ fn stop_on_ctrl_c() -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
 }
 
 pub async fn export(args: ExportArgs, ctx: &Context) -> Result<ExitCode> {
-    let reached = reach(&args.orthanc, ctx, args.timeout).await?;
+    let reached = reach(&args.orthanc, ctx, args.file_timeout, None).await?;
     let rest = reached.orthanc().rest()?;
     let title = format!(
         "Exporting {} to {}",

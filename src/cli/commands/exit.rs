@@ -17,7 +17,7 @@ pub enum ExitCode {
 impl From<&Error> for ExitCode {
     fn from(err: &Error) -> Self {
         match err.kind {
-            ErrorKind::Failure | ErrorKind::Silent => ExitCode::Failure,
+            ErrorKind::Failure | ErrorKind::Silent | ErrorKind::Declined => ExitCode::Failure,
             ErrorKind::Usage => ExitCode::Usage,
             ErrorKind::Interrupted => ExitCode::Interrupted,
         }

@@ -8,7 +8,7 @@ use crate::sandbox::{Context, host};
 
 pub async fn run(args: InstallArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     let facts = ctx.gather().await;
-    host::install(ctx, args.tool.driver(), &facts, args.timeout).await?;
+    host::install(ctx, args.tool.driver(), &facts, args.download_timeout).await?;
     if let Some(dir) = ctx.env.bin_dir() {
         ui.note(&format!(
             "korthbox finds it there; to run it yourself, add {} to PATH",

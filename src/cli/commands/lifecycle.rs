@@ -35,7 +35,7 @@ pub async fn down(mut args: DownArgs, ctx: &Context) -> Result<ExitCode> {
         namespace: args.ns.namespace.clone(),
         yes: args.yes,
         force: args.force,
-        timeout: args.timeout,
+        timeout: args.delete_timeout,
         lock_wait: args.lock_wait,
     };
     down::down(ctx, &req).await?;
@@ -46,7 +46,7 @@ pub async fn stop(mut args: crate::cli::grammar::StopArgs, ctx: &Context) -> Res
     args.word.clone().into(&mut args.target);
     let req = crate::sandbox::pause::StopRequest {
         wanted: wanted(&args.target),
-        timeout: args.timeout,
+        timeout: args.stop_timeout,
         lock_wait: args.lock_wait,
     };
     crate::sandbox::pause::stop(ctx, &req).await?;

@@ -36,26 +36,56 @@ pub async fn run(cli: Cli, env: Env, ui: Arc<Ui>, args: Vec<String>) -> Result<E
         Command::Down(Lazy(args)) => lifecycle::down(args, &ctx).await,
         Command::Stop(Lazy(args)) => lifecycle::stop(args, &ctx).await,
         Command::Start(Lazy(args)) => up::start(args, &ctx, ui).await,
-        Command::Forward(Lazy(args)) => lifecycle::forward(args, &ctx).await,
-        Command::Password(Lazy(args)) => lifecycle::password(args, &ctx).await,
-        Command::Prove(Lazy(args)) => prove::run(args, &ctx).await,
-        Command::Samples(Lazy(args)) => evaluate::samples(args, &ctx).await,
+        Command::Forward(Lazy(mut args)) => {
+            args.word.clone().into(&mut args.target);
+            lifecycle::forward(args, &ctx).await
+        }
+        Command::Password(Lazy(mut args)) => {
+            args.word.clone().into(&mut args.target);
+            lifecycle::password(args, &ctx).await
+        }
+        Command::Prove(Lazy(mut args)) => {
+            args.word.clone().into(&mut args.orthanc.target);
+            prove::run(args, &ctx).await
+        }
+        Command::Samples(Lazy(mut args)) => {
+            args.word.clone().into(&mut args.orthanc.target);
+            evaluate::samples(args, &ctx).await
+        }
         Command::Upload(Lazy(args)) => evaluate::upload(args, &ctx).await,
         Command::Export(Lazy(args)) => evaluate::export(args, &ctx).await,
-        Command::Open(Lazy(args)) => evaluate::open(args, &ctx, ui).await,
+        Command::Open(Lazy(mut args)) => {
+            args.word.clone().into(&mut args.target);
+            evaluate::open(args, &ctx, ui).await
+        }
         Command::Logs(Lazy(args)) => lifecycle::logs(args, &ctx, ui).await,
         Command::Version(Lazy(args)) => lifecycle::version(args),
         Command::Completions(Lazy(args)) => lifecycle::completions(args),
         Command::Install(Lazy(args)) => install::run(args, &ctx, ui).await,
         Command::Doctor(Lazy(args)) => doctor::run(args, &ctx.env, ui).await,
-        Command::Plan(Lazy(args)) => plan::run(args, &ctx, ui).await,
+        Command::Plan(Lazy(mut args)) => {
+            args.word.clone().into(&mut args.spec.target);
+            plan::run(args, &ctx, ui).await
+        }
         Command::Cluster(command) => match command {
-            ClusterCommand::Create(Lazy(args)) => cluster::create(args, &ctx, ui).await,
-            ClusterCommand::Check(Lazy(args)) => cluster::check(args, &ctx, ui).await,
+            ClusterCommand::Create(Lazy(mut args)) => {
+                args.word.clone().into(&mut args.spec.target);
+                cluster::create(args, &ctx, ui).await
+            }
+            ClusterCommand::Check(Lazy(mut args)) => {
+                args.word.clone().into(&mut args.target);
+                cluster::check(args, &ctx, ui).await
+            }
             ClusterCommand::List(Lazy(args)) => cluster::list(args, &ctx, ui).await,
-            ClusterCommand::Delete(Lazy(args)) => cluster::delete(args, &ctx).await,
+            ClusterCommand::Delete(Lazy(mut args)) => {
+                args.word.clone().into(&mut args.target);
+                cluster::delete(args, &ctx).await
+            }
             ClusterCommand::Load(Lazy(args)) => cluster::load(args, &ctx).await,
         },
-        Command::Stack(StackCommand::Apply(Lazy(args))) => stack::apply(args, &ctx, ui).await,
+        Command::Stack(StackCommand::Apply(Lazy(mut args))) => {
+            args.word.clone().into(&mut args.target);
+            stack::apply(args, &ctx, ui).await
+        }
     }
 }

@@ -42,7 +42,7 @@ pub async fn run(args: ProveArgs, ctx: &Context) -> Result<ExitCode> {
 
 /// The proof of the Orthanc at `--url` and `--dicom`.
 async fn any(args: &ProveArgs, ctx: &Context) -> Result<Proof> {
-    let reached = reach(&args.orthanc, ctx, args.step_timeout).await?;
+    let reached = reach(&args.orthanc, ctx, args.step_timeout, Some("prove")).await?;
     let target = Target {
         orthanc: reached.orthanc().clone(),
         storage: None,

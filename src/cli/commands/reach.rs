@@ -36,10 +36,25 @@ impl Reach {
     }
 }
 
-/// The Orthanc `args` name; each exchange may take `timeout`.
-pub async fn reach(args: &OrthancArgs, ctx: &Context, timeout: Duration) -> Result<Reach> {
+/// The Orthanc `args` name; each exchange may take `timeout`. `dicom_for` names the command
+/// when it speaks DICOM: with `--url` it then needs `--dicom`; upload and export use the REST
+/// API alone and do not ask for it.
+pub async fn reach(
+    args: &OrthancArgs,
+    ctx: &Context,
+    timeout: Duration,
+    dicom_for: Option<&str>,
+) -> Result<Reach> {
     match (&args.url, &args.dicom) {
         (Some(url), Some(dicom)) => Ok(Reach::Any(any(args, ctx, url, dicom, timeout).await?)),
+        (Some(_), None) if let Some(command) = dicom_for => Err(Error::usage(format!(
+            "`korthbox {command} --url` needs Orthanc's DICOM address too: {command} speaks DICOM to it"
+        ))
+        .hint(format!(
+            "add --dicom HOST:PORT, e.g. `korthbox {command} --url http://127.0.0.1:8042 --dicom 127.0.0.1:4242`"
+        ))),
+        // No DICOM used: the peer is never called.
+        (Some(url), None) => Ok(Reach::Any(any(args, ctx, url, "", timeout).await?)),
         _ => {
             let target = wanted(&args.target);
             let reached = access::reach(ctx, &target, &args.ns.namespace, timeout).await?;

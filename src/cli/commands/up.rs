@@ -19,7 +19,7 @@ fn request(args: &UpArgs) -> Result<Request> {
         },
         stack: choices(&args.stack)?,
         retain: args.retain,
-        timeout: args.timeout,
+        timeout: args.create_timeout,
         wait: args.wait,
         lock_wait: args.lock_wait,
         offer_install: !args.json,

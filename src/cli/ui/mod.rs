@@ -84,6 +84,8 @@ pub struct Ui {
     running: Mutex<Vec<(PhaseId, String)>>,
     /// Off a terminal: when each phase started, and the last tenth of its progress printed.
     progress_lines: Mutex<HashMap<PhaseId, (std::time::Instant, u64)>>,
+    /// A question is waiting for its answer: Ctrl-C now changes nothing.
+    asking: std::sync::atomic::AtomicBool,
 }
 
 impl Ui {
@@ -97,7 +99,13 @@ impl Ui {
             tasks: Mutex::default(),
             running: Mutex::default(),
             progress_lines: Mutex::default(),
+            asking: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether a question is waiting for its answer.
+    pub fn asking(&self) -> bool {
+        self.asking.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn spinner(&self, template: &str, prefix: &str) -> ProgressBar {
@@ -335,6 +343,7 @@ impl Reporter for Ui {
             self.multi.set_draw_target(ProgressDrawTarget::hidden());
             let choices = if default { "[Y/n]" } else { "[y/N]" };
             eprint!("{question} {choices} ");
+            self.asking.store(true, std::sync::atomic::Ordering::SeqCst);
             // Read off the async threads, so that Ctrl-C is still heard while it waits.
             let read = tokio::task::spawn_blocking(|| {
                 let mut answer = String::new();
@@ -351,6 +360,8 @@ impl Reporter for Ui {
                     _ => Answer::No,
                 },
             };
+            self.asking
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             self.multi.set_draw_target(ProgressDrawTarget::stderr());
             answer
         })

@@ -22,10 +22,23 @@ use crate::sandbox::up;
 pub fn json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
     // One write: stdout is line-buffered, and a document of a few hundred lines would
     // otherwise cost a system call per line.
+    let text = match YAML.load(std::sync::atomic::Ordering::Relaxed) {
+        // The JSON value written as YAML, so that both carry the same fields.
+        true => {
+            serde_saphyr::to_string(&serde_json::to_value(value)?).map_err(std::io::Error::other)?
+        }
+        false => serde_json::to_string_pretty(value)? + "\n",
+    };
     // No credential in a URL leaves korthbox, whatever the document carries.
-    let mut text = crate::base::error::redact(&serde_json::to_string_pretty(value)?);
-    text.push('\n');
-    out.write_all(text.as_bytes())
+    out.write_all(crate::base::error::redact(&text).as_bytes())
+}
+
+/// `-o yaml`: every document (`json`) is written as YAML from now on.
+static YAML: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`json`] write YAML: the command line said `-o yaml`.
+pub fn write_yaml() {
+    YAML.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A failure as JSON, for `--json` runs: `{"error", "causes", "hints", "exit"}`.
