@@ -728,12 +728,13 @@ fn tool_checks(facts: &HostFacts) -> Vec<Check> {
         .filter(|t| t.usable())
         .map(|t| {
             format!(
-                "{} {}",
+                "{} {}{}",
                 t.name.executable(),
                 t.version
                     .as_ref()
                     .map(|v| v.to_string())
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                passed_over(t)
             )
         })
         .collect();
@@ -761,15 +762,36 @@ fn tool_checks(facts: &HostFacts) -> Vec<Check> {
     out
 }
 
-/// kubectl against the Kubernetes version `up` creates by default: kubectl is supported within
-/// one minor version of the API server, older or newer.
+/// Which copy of a tool is used when there are two (one on PATH, one `korthbox install` put in
+/// korthbox's bin directory): the newer, and where the other is.
+fn passed_over(tool: &Tool) -> String {
+    let (Some(used), Some(other)) = (&tool.path, &tool.other) else {
+        return String::new();
+    };
+    let version = other
+        .version
+        .as_ref()
+        .map_or("of unknown version".to_string(), |v| v.to_string());
+    format!(
+        " (used: {}; {version} at {} is not)",
+        used.display(),
+        other.path.display()
+    )
+}
+
+/// kubectl against the Kubernetes version `up` would create on this host (kind's is older on a
+/// cgroup v1 engine): kubectl is supported within one minor version of the API server, older
+/// or newer.
 fn kubectl_skew(kubectl: &Tool, facts: &HostFacts) -> Check {
     let id = CheckId::Tool(ToolName::Kubectl);
     let Some(version) = &kubectl.version else {
         return old_tool(kubectl, &facts.host);
     };
     let driver = crate::driver::pick(None, facts).unwrap_or(crate::driver::DriverKind::Kind);
-    let cluster = driver.driver().default_kubernetes_version();
+    let cluster = match crate::driver::provider(facts, None) {
+        Some(provider) => driver.driver().kubernetes_version_on(&provider),
+        None => driver.driver().default_kubernetes_version(),
+    };
     let cluster_minor = cluster
         .trim_start_matches('v')
         .split('.')

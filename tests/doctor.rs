@@ -472,3 +472,84 @@ fn tool_versions_are_cached_until_the_executable_changes() {
     assert_eq!(tool(&doc, "kind")["version"], "v0.31.0");
     assert_eq!(runs(), 2);
 }
+
+// Issue 26: an old kind first on PATH does not hide the one `korthbox install` put in korthbox's
+// bin directory: the newer is used (by doctor and by the commands alike), and doctor says where
+// the other is — so its "upgrade it" hint cannot come back forever.
+#[test]
+fn a_newer_installed_driver_wins_over_an_older_one_on_path() {
+    let mut s = Sandbox::new();
+    s.stand_in(
+        "kind",
+        "[ \"$1\" = version ] && echo 'kind v0.19.0 go1.20.4 linux/amd64' && exit 0\ntouch \"$0.ran\"",
+    );
+    let installed = s.path("installed");
+    std::fs::create_dir_all(&installed).unwrap();
+    let kind = installed.join("kind");
+    std::fs::write(
+        &kind,
+        "#!/bin/sh\nPATH=/usr/bin:/bin\n[ \"$1\" = version ] && echo 'kind v0.33.0 go1.25.4 linux/amd64' && exit 0\n[ \"$1 $2\" = 'get clusters' ] && touch \"$0.ran\"\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&kind, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    s.set("KORTHBOX_BIN_DIR", installed.to_str().unwrap());
+    let (doc, _) = s.doctor_json(&[]);
+    assert_eq!(tool(&doc, "kind")["version"], "v0.33.0");
+    assert_eq!(tool(&doc, "kind")["path"], kind.to_str().unwrap());
+    assert_eq!(tool(&doc, "kind")["other"]["version"], "v0.19.0");
+    let driver = check(&doc, "tools.driver");
+    assert_eq!(driver["status"], "ok");
+    assert_eq!(
+        driver["detail"],
+        format!(
+            "kind v0.33.0 (used: {}; v0.19.0 at {} is not)",
+            kind.display(),
+            s.bin().join("kind").display()
+        )
+    );
+    assert!(
+        !doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "tools.kind"),
+        "no upgrade warning for the copy not used: {doc:#}"
+    );
+    // The commands run the same copy.
+    let out = s.run(&["cluster", "list", "--driver", "kind"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(installed.join("kind.ran").exists());
+    assert!(!s.bin().join("kind.ran").exists());
+}
+
+// Issue 26: on a cgroup v1 engine kind's sandbox is Kubernetes 1.34, and kubectl's skew is
+// measured against that, not against the 1.36 `up` creates elsewhere.
+#[test]
+fn kubectl_skew_is_against_what_up_creates_on_this_host() {
+    needs_shared!();
+    let mut s = Sandbox::new();
+    let mut info = fixture_json("docker-engine-linux-fedora-info.json");
+    info["CgroupVersion"] = "1".into();
+    let _engine = s.serve_docker_host("sock/engine.sock", info);
+    s.stand_in("kind", "echo 'kind v0.33.0 go1.25.4 linux/amd64'");
+    s.stand_in(
+        "kubectl",
+        r#"printf '{"clientVersion": {"major": "1", "minor": "36", "gitVersion": "v1.36.1"}}\n'"#,
+    );
+    let (doc, _) = s.doctor_json(&[]);
+    let kubectl = check(&doc, "tools.kubectl");
+    assert_eq!(kubectl["status"], "warn", "{kubectl}");
+    assert!(
+        kubectl["detail"]
+            .as_str()
+            .unwrap()
+            .contains("from Kubernetes v1.34.11, what `up` creates with kind"),
+        "{kubectl}"
+    );
+    s.stand_in(
+        "kubectl",
+        r#"printf '{"clientVersion": {"major": "1", "minor": "34", "gitVersion": "v1.34.2"}}\n'"#,
+    );
+    let (doc, _) = s.doctor_json(&[]);
+    assert_eq!(check(&doc, "tools.kubectl")["status"], "ok");
+}

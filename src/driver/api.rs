@@ -280,6 +280,13 @@ pub trait Driver: Sync {
     /// The Kubernetes version used when the user names none.
     fn default_kubernetes_version(&self) -> &'static str;
 
+    /// The Kubernetes version `up` creates on `provider` when the user names none (kind picks
+    /// an older one on a cgroup v1 engine).
+    fn kubernetes_version_on(&self, provider: &NodeProvider) -> &'static str {
+        let _ = provider;
+        self.default_kubernetes_version()
+    }
+
     /// The cluster definition for `spec`, as it would be handed to the tool.
     fn render(&self, spec: &ClusterSpec, provider: &NodeProvider) -> Result<Definition, String>;
 

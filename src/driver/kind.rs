@@ -105,6 +105,12 @@ impl Driver for Kind {
         NODE_IMAGES[0].0
     }
 
+    fn kubernetes_version_on(&self, provider: &NodeProvider) -> &'static str {
+        choice(&ClusterSpec::default(), provider)
+            .map(|c| c.version)
+            .unwrap_or(NODE_IMAGES[0].0)
+    }
+
     fn pinned_images(&self) -> Vec<&'static str> {
         NODE_IMAGES.iter().map(|(_, image)| *image).collect()
     }

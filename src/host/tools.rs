@@ -138,12 +138,23 @@ impl Serialize for Version {
 #[derive(Debug, Clone, Serialize)]
 pub struct Tool {
     pub name: ToolName,
-    /// Where it was found on PATH; `None` when it is not installed.
+    /// The copy korthbox runs ([`find`]); `None` when it is not installed.
     pub path: Option<PathBuf>,
     pub version: Option<Version>,
     /// Why the version could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Another copy passed over: an older one in korthbox's bin directory, or one on PATH older
+    /// than korthbox's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<Other>,
+}
+
+/// A copy of a tool that is not the one used.
+#[derive(Debug, Clone, Serialize)]
+pub struct Other {
+    pub path: PathBuf,
+    pub version: Option<Version>,
 }
 
 impl Tool {
@@ -159,7 +170,8 @@ impl Tool {
     }
 }
 
-/// Finds every tool on PATH and reads their versions at once, each within `timeout`.
+/// Finds every tool (on PATH, and in korthbox's bin directory) and reads their versions at once,
+/// each within `timeout`; where both places have one, [`find`]'s rule picks it.
 ///
 /// A tool's version is remembered in the cache directory against the executable's size,
 /// modification time and inode, so a later run reads it without starting the tool (a Go
@@ -171,55 +183,86 @@ pub async fn probe_all(env: &Env, timeout: Duration) -> Vec<Tool> {
         .map(VersionCache::load)
         .unwrap_or_default();
     let mut tasks = JoinSet::new();
-    let mut tools: Vec<Tool> = Vec::new();
-    for (i, name) in ToolName::ALL.into_iter().enumerate() {
-        let path = find(env, name);
-        let mut tool = Tool {
-            name,
-            path: path.clone(),
-            version: None,
-            error: None,
-        };
-        if let Some(path) = path {
+    // Every candidate: its tool, path, and version or why it has none.
+    let mut found: Vec<(ToolName, PathBuf, Result<Version, String>)> = Vec::new();
+    for name in ToolName::ALL {
+        let (on_path, installed) = candidates(env, name);
+        for path in on_path.into_iter().chain(installed) {
             let print = fingerprint(&path);
             match print.as_ref().and_then(|p| cache.get(&path, p)) {
-                Some(version) => tool.version = Some(version),
+                Some(version) => found.push((name, path, Ok(version))),
                 None => {
                     let env = env.clone();
                     tasks.spawn(async move {
-                        (
-                            i,
-                            path.clone(),
-                            print,
-                            read_version(&env, name, &path, timeout).await,
-                        )
+                        let version = read_version(&env, name, &path, timeout).await;
+                        (name, path, print, version)
                     });
                 }
             }
         }
-        tools.push(tool);
     }
     let mut changed = false;
     while let Some(joined) = tasks.join_next().await {
-        let Ok((i, path, print, result)) = joined else {
+        let Ok((name, path, print, result)) = joined else {
             continue;
         };
-        match result {
-            Ok(version) => {
-                if let Some(print) = print {
-                    cache.put(path, print, &version);
-                    changed = true;
-                }
-                tools[i].version = Some(version);
-            }
-            Err(e) => tools[i].error = Some(e),
+        if let (Ok(version), Some(print)) = (&result, print) {
+            cache.put(path.clone(), print, version);
+            changed = true;
         }
+        found.push((name, path, result));
     }
     if changed && let Some(file) = &cache_file {
         // Best effort: a read-only cache only costs the next run a few milliseconds.
         let _ = cache.save(file);
     }
-    tools
+    ToolName::ALL
+        .into_iter()
+        .map(|name| chosen(env, name, &found))
+        .collect()
+}
+
+/// The tool [`find`] runs, with the other copy (if any) it passed over.
+fn chosen(env: &Env, name: ToolName, found: &[(ToolName, PathBuf, Result<Version, String>)]) -> Tool {
+    let path = find(env, name);
+    let of = |p: &PathBuf| found.iter().find(|(n, q, _)| *n == name && q == p);
+    let mut tool = Tool {
+        name,
+        path: path.clone(),
+        version: None,
+        error: None,
+        other: None,
+    };
+    if let Some((_, _, result)) = path.as_ref().and_then(of) {
+        match result {
+            Ok(v) => tool.version = Some(v.clone()),
+            Err(e) => tool.error = Some(e.clone()),
+        }
+    }
+    let (on_path, installed) = candidates(env, name);
+    tool.other = on_path
+        .into_iter()
+        .chain(installed)
+        .find(|p| Some(p) != path.as_ref())
+        .map(|p| Other {
+            version: of(&p).and_then(|(_, _, r)| r.clone().ok()),
+            path: p,
+        });
+    tool
+}
+
+/// Where `name` is: first on PATH, and in korthbox's bin directory (where `korthbox install`
+/// puts drivers) when that is another file.
+fn candidates(env: &Env, name: ToolName) -> (Option<PathBuf>, Option<PathBuf>) {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let on_path = env
+        .var_os(env::PATH)
+        .and_then(|p| which::which_in(name.executable(), Some(p), &cwd).ok());
+    let installed = env
+        .bin_dir()
+        .and_then(|d| which::which_in(name.executable(), Some(d), &cwd).ok())
+        .filter(|i| Some(i) != on_path.as_ref());
+    (on_path, installed)
 }
 
 const CACHE_FILE: &str = "tool-versions.json";
@@ -288,18 +331,24 @@ fn fingerprint(path: &std::path::Path) -> Option<String> {
     Some(format!("{}:{modified}:{inode}", meta.len()))
 }
 
-/// The executable's path on the environment's PATH.
-/// The executable's path on the environment's PATH, or in korthbox's own bin directory
-/// (where `korthbox install` puts drivers).
+/// The executable korthbox runs for `name`: the one on PATH, unless korthbox's bin directory
+/// has a newer one (`korthbox install` put it there; an old kind first on PATH would otherwise
+/// hide it, and the hint to install it would come back forever). Versions come from the cache
+/// [`probe_all`] keeps; a version not known yet leaves PATH's first.
 pub fn find(env: &Env, name: ToolName) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = env
-        .var_os(env::PATH)
-        .map(|p| std::env::split_paths(p).collect())
+    let (on_path, installed) = candidates(env, name);
+    let (Some(on_path), Some(installed)) = (&on_path, &installed) else {
+        return on_path.or(installed);
+    };
+    let cache = env
+        .cache_dir()
+        .map(|d| VersionCache::load(&d.join(CACHE_FILE)))
         .unwrap_or_default();
-    dirs.extend(env.bin_dir());
-    let search = std::env::join_paths(dirs).ok()?;
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    which::which_in(name.executable(), Some(search), cwd).ok()
+    let version = |p: &PathBuf| fingerprint(p).and_then(|f| cache.get(p, &f));
+    match (version(on_path), version(installed)) {
+        (Some(old), Some(new)) if new > old => Some(installed.clone()),
+        _ => Some(on_path.clone()),
+    }
 }
 
 async fn read_version(
