@@ -881,17 +881,26 @@ fn kube_checks(facts: &HostFacts) -> Vec<Check> {
         .iter()
         .map(|e| format!("kubeconfig not readable: {e}"))
         .collect();
-    problems.extend(kube.missing.iter().map(|p| {
-        format!(
-            "KUBECONFIG names {}, which does not exist (kubectl skips it too)",
-            p.display()
-        )
-    }));
     if !problems.is_empty() {
+        problems.extend(kube.missing.iter().map(|p| {
+            format!("KUBECONFIG names {}, which does not exist yet", p.display())
+        }));
         out.push(Check::warn(
             CheckId::KubeConfig,
             problems.join("; "),
             "fix or remove that file (kubectl reads it too), or leave it out of KUBECONFIG",
+        ));
+    }
+    // A file KUBECONFIG names that is not there yet is not a problem: the first one is where
+    // the driver writes the sandbox's context.
+    if problems.is_empty() && !kube.missing.is_empty() {
+        let missing: Vec<String> = kube.missing.iter().map(|p| p.display().to_string()).collect();
+        out.push(Check::ok(
+            CheckId::KubeConfig,
+            format!(
+                "KUBECONFIG names {}, which does not exist yet: it will be created when a cluster is (kind, k3d and minikube write their context there)",
+                missing.join(", ")
+            ),
         ));
     }
     if let Some(dd) = kube.docker_desktop() {

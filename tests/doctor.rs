@@ -553,3 +553,45 @@ fn kubectl_skew_is_against_what_up_creates_on_this_host() {
     let (doc, _) = s.doctor_json(&[]);
     assert_eq!(check(&doc, "tools.kubectl")["status"], "ok");
 }
+
+// Issue 26: doctor at 80 columns — the blocking problems first, wrapped lines indented under
+// their check, a command never broken (a long one on a line of its own), and a KUBECONFIG that
+// does not exist yet "will be created".
+#[test]
+fn doctor_reads_well_at_80_columns() {
+    needs_shared!();
+    let mut s = Sandbox::new();
+    let mut info = fixture_json("docker-engine-linux-fedora-info.json");
+    info["CgroupVersion"] = "1".into();
+    info["NCPU"] = 2.into();
+    let _engine = s.serve_docker_host("sock/engine.sock", info);
+    s.write(
+        "root/etc/os-release",
+        "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+    );
+    s.stand_in(
+        "kubectl",
+        r#"printf '{"clientVersion": {"major": "1", "minor": "36", "gitVersion": "v1.36.1"}}\n'"#,
+    );
+    let kubeconfig = s.path("home/.kube/new-config");
+    s.set("KUBECONFIG", kubeconfig.to_str().unwrap());
+    s.set("COLUMNS", "80");
+    // Ports nothing else on a test machine uses.
+    let out = s.run(&["doctor", "--http-port", "1", "--dicom-port", "2", "--api-server-port", "3"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let checks = text.split("\n\n").nth(1).unwrap_or_default().to_string();
+    let root = s.dir.path().to_str().unwrap().to_string();
+    let checks = checks.replace(&root, "<sandbox>");
+    // No line of a check is wider than 80 columns unless it is one command alone.
+    for line in checks.lines() {
+        let width = line.chars().count();
+        let alone = line.trim_start().trim_start_matches("fix: ");
+        assert!(
+            width <= 80 || (alone.starts_with('`') && alone.trim_end_matches([';', ',', '.']).ends_with('`')),
+            "{width} columns: {line}"
+        );
+    }
+    assert!(checks.starts_with("fail  tools.driver"), "{checks}");
+    assert!(checks.contains("will be created"), "{checks}");
+    insta::assert_snapshot!("doctor_at_80_columns", checks);
+}

@@ -41,6 +41,8 @@ pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
 /// The terminal's type; `dumb` gets plain lines and no escape codes, as in every other tool.
 pub const TERM: &str = "TERM";
+/// The terminal's width, as shells set it: long lines (doctor's) are wrapped to it.
+pub const COLUMNS: &str = "COLUMNS";
 /// Disables colour when set to anything (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Prefix for every absolute host path korthbox reads (`/etc/os-release`, `/proc/sys/…`,

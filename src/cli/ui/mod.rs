@@ -28,6 +28,8 @@ pub struct Style {
     pub quiet: bool,
     /// stderr is a terminal: progress gets spinners and ✓/✗; plain lines otherwise.
     pub progress_terminal: bool,
+    /// How wide long lines may be (COLUMNS, or the terminal's width); `None`: not wrapped.
+    pub columns: Option<usize>,
 }
 
 impl Style {
@@ -42,6 +44,14 @@ impl Style {
             verbose,
             quiet,
             progress_terminal: std::io::stderr().is_terminal() && !dumb,
+            columns: env
+                .var(env::COLUMNS)
+                .and_then(|c| c.trim().parse().ok())
+                .or_else(|| {
+                    let term = console::Term::stdout();
+                    terminal.then(|| term.size_checked()).flatten().map(|(_, c)| c as usize)
+                })
+                .filter(|c| *c >= 40),
         }
     }
 
@@ -53,6 +63,7 @@ impl Style {
             verbose: false,
             quiet: false,
             progress_terminal: false,
+            columns: None,
         }
     }
 

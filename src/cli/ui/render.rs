@@ -128,21 +128,38 @@ pub fn doctor(
         .map(|c| c.id.as_str().len())
         .max()
         .unwrap_or(0);
-    for check in checks {
+    // The blocking problems first, then warnings, then the rest, each in doctor's order.
+    let mut ordered: Vec<&Check> = checks.iter().collect();
+    ordered.sort_by_key(|c| match c.status {
+        Status::Fail => 0,
+        Status::Warn => 1,
+        Status::Ok => 2,
+        Status::Skip => 3,
+    });
+    let indent = if style.terminal { 10 } else { 8 } + width;
+    let room = |used: usize| style.columns.map(|c| c.saturating_sub(used).max(20));
+    for check in ordered {
         if style.quiet && matches!(check.status, Status::Ok | Status::Skip) {
             continue;
         }
         let mark = status_mark(style, check.status);
+        let detail = wrap(&check.detail, room(indent));
         writeln!(
             out,
             "{mark}  {:<width$}  {}",
             check.id.as_str(),
-            check.detail
+            detail[0]
         )?;
+        for line in &detail[1..] {
+            writeln!(out, "{:indent$}{line}", "")?;
+        }
         if let Some(fix) = &check.fix {
-            let indent = if style.terminal { 10 } else { 8 } + width;
             let label = style.paint(Paint::new().bold(), "fix:");
-            writeln!(out, "{:indent$}{label} {fix}", "")?;
+            let fix = wrap(fix, room(indent + 5));
+            writeln!(out, "{:indent$}{label} {}", "", fix[0])?;
+            for line in &fix[1..] {
+                writeln!(out, "{:w$}{line}", "", w = indent + 5)?;
+            }
         }
     }
     let s = Summary::of(checks);
@@ -153,6 +170,44 @@ pub fn doctor(
     )
 }
 
+/// `text` in lines of at most `width` columns (`None`: one line). A command — a span between
+/// backticks — is never broken: one longer than a line gets a line of its own, so that it can
+/// be copied whole.
+pub fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
+    let Some(width) = width else {
+        return vec![text.to_string()];
+    };
+    // Words, with every `…` span kept as one.
+    let mut tokens: Vec<String> = Vec::new();
+    let mut in_code = false;
+    for word in text.split(' ') {
+        match (in_code, tokens.last_mut()) {
+            (true, Some(last)) => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => tokens.push(word.to_string()),
+        }
+        if word.matches('`').count() % 2 == 1 {
+            in_code = !in_code;
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for token in tokens {
+        let len = |s: &str| s.chars().count();
+        if !line.is_empty() && len(&line) + 1 + len(&token) > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&token);
+    }
+    lines.push(line);
+    lines
+}
+
 /// doctor's header: the host, its engines, tools and kube contexts.
 fn host_facts(out: &mut impl Write, style: Style, facts: &HostFacts) -> std::io::Result<()> {
     let host = &facts.host;
@@ -161,7 +216,18 @@ fn host_facts(out: &mut impl Write, style: Style, facts: &HostFacts) -> std::io:
         .as_ref()
         .map(|k| format!(" (kernel {k})"))
         .unwrap_or_default();
-    writeln!(out, "Host      {}{kernel}", host.summary())?;
+    // Each fact wrapped under its own column when the terminal is narrow.
+    let fact = |out: &mut dyn Write, head: &str, text: &str| -> std::io::Result<()> {
+        let indent = head.chars().count();
+        let room = style.columns.map(|c| c.saturating_sub(indent).max(20));
+        let lines = wrap(text, room);
+        writeln!(out, "{head}{}", lines[0])?;
+        for line in &lines[1..] {
+            writeln!(out, "{:indent$}{line}", "")?;
+        }
+        Ok(())
+    };
+    fact(out, "Host      ", &format!("{}{kernel}", host.summary()))?;
     if facts.engines.is_empty() {
         writeln!(out, "Engines   none found")?;
     }
@@ -171,7 +237,7 @@ fn host_facts(out: &mut impl Write, style: Style, facts: &HostFacts) -> std::io:
             .selected_engine()
             .is_some_and(|s| std::ptr::eq(s, engine));
         let mark = if chosen { "*" } else { " " };
-        writeln!(out, "{label:<9} {mark} {}", engine_line(engine))?;
+        fact(out, &format!("{label:<9} {mark} "), &engine_line(engine))?;
         if style.verbose {
             writeln!(out, "{:<11} found through {}", "", engine.source.label())?;
         }
@@ -185,7 +251,7 @@ fn host_facts(out: &mut impl Write, style: Style, facts: &HostFacts) -> std::io:
             (None, false) => format!("{} -", t.name.executable()),
         })
         .collect();
-    writeln!(out, "Tools     {}", tools.join(", "))?;
+    fact(out, "Tools     ", &tools.join(", "))?;
     let contexts: Vec<String> = facts
         .kubeconfig
         .contexts
@@ -203,7 +269,8 @@ fn host_facts(out: &mut impl Write, style: Style, facts: &HostFacts) -> std::io:
     } else {
         contexts.join(", ")
     };
-    writeln!(out, "Contexts  {contexts}\n")
+    fact(out, "Contexts  ", &contexts)?;
+    writeln!(out)
 }
 
 /// The nodes of a cluster that passed the checks.
