@@ -882,9 +882,11 @@ fn kube_checks(facts: &HostFacts) -> Vec<Check> {
         .map(|e| format!("kubeconfig not readable: {e}"))
         .collect();
     if !problems.is_empty() {
-        problems.extend(kube.missing.iter().map(|p| {
-            format!("KUBECONFIG names {}, which does not exist yet", p.display())
-        }));
+        problems.extend(
+            kube.missing
+                .iter()
+                .map(|p| format!("KUBECONFIG names {}, which does not exist yet", p.display())),
+        );
         out.push(Check::warn(
             CheckId::KubeConfig,
             problems.join("; "),
@@ -894,7 +896,11 @@ fn kube_checks(facts: &HostFacts) -> Vec<Check> {
     // A file KUBECONFIG names that is not there yet is not a problem: the first one is where
     // the driver writes the sandbox's context.
     if problems.is_empty() && !kube.missing.is_empty() {
-        let missing: Vec<String> = kube.missing.iter().map(|p| p.display().to_string()).collect();
+        let missing: Vec<String> = kube
+            .missing
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         out.push(Check::ok(
             CheckId::KubeConfig,
             format!(

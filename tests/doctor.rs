@@ -517,7 +517,11 @@ fn a_newer_installed_driver_wins_over_an_older_one_on_path() {
     );
     // The commands run the same copy.
     let out = s.run(&["cluster", "list", "--driver", "kind"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(installed.join("kind.ran").exists());
     assert!(!s.bin().join("kind.ran").exists());
 }
@@ -577,7 +581,15 @@ fn doctor_reads_well_at_80_columns() {
     s.set("KUBECONFIG", kubeconfig.to_str().unwrap());
     s.set("COLUMNS", "80");
     // Ports nothing else on a test machine uses.
-    let out = s.run(&["doctor", "--http-port", "1", "--dicom-port", "2", "--api-server-port", "3"]);
+    let out = s.run(&[
+        "doctor",
+        "--http-port",
+        "1",
+        "--dicom-port",
+        "2",
+        "--api-server-port",
+        "3",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let checks = text.split("\n\n").nth(1).unwrap_or_default().to_string();
     let root = s.dir.path().to_str().unwrap().to_string();
@@ -587,7 +599,9 @@ fn doctor_reads_well_at_80_columns() {
         let width = line.chars().count();
         let alone = line.trim_start().trim_start_matches("fix: ");
         assert!(
-            width <= 80 || (alone.starts_with('`') && alone.trim_end_matches([';', ',', '.']).ends_with('`')),
+            width <= 80
+                || (alone.starts_with('`')
+                    && alone.trim_end_matches([';', ',', '.']).ends_with('`')),
             "{width} columns: {line}"
         );
     }

@@ -298,6 +298,18 @@ fn a_create_that_cannot_pull_points_at_the_proxy_and_the_mirror() {
     assert!(!stderr.contains("half-made"), "{stderr}");
     assert!(!stderr.contains("--retain"), "{stderr}");
     assert!(!lines(&world.calls()).iter().any(|l| l.contains("delete")));
+    // `up --timings` shows the phases that ran, the failed one marked, also on failure.
+    let stderr = failed(&world.run(&["up", "--driver", "kind", "--timings"]), 1);
+    let table = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("PHASE"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        table.contains("Creating kind cluster korthbox (failed)"),
+        "{stderr}"
+    );
+    assert!(table.contains("total"), "{stderr}");
 }
 
 #[test]

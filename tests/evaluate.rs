@@ -69,8 +69,10 @@ fn samples_fill_orthanc_once() {
     assert_eq!(local.count("CountInstances"), 128);
     // One more study sends only that one.
     let out = local.run("samples", &["--studies", "3"]);
-    let (stdout, _) = text(&out);
-    assert!(stdout.starts_with("1 studies, 64 instances"), "{stdout}");
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.starts_with("1 study, 64 instances"), "{stdout}");
+    // Said once (issue 26): on stdout, not again in the phase's line.
+    assert!(!stderr.contains("64 instances"), "{stderr}");
     assert!(stdout.contains("2 already there"), "{stdout}");
     assert_eq!(local.count("CountInstances"), 192);
     // What Orthanc holds is what korthbox made: synthetic studies of synthetic patients.

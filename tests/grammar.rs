@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use clap::CommandFactory;
+use clap::{CommandFactory, Parser};
 use korthbox::cli::argv::{self, Output};
 use korthbox::cli::grammar::Cli;
 use support::Sandbox;
@@ -225,5 +225,53 @@ fn dicom_is_required_only_where_dicom_is_used() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("--dicom"), "{args:?}: {stderr}");
         assert_ne!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// The examples a command's help ends with, each as the words a shell would pass.
+fn examples(command: &clap::Command) -> Vec<String> {
+    let help = command
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    help.lines()
+        .skip_while(|l| !l.starts_with("Examples:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  korthbox"))
+        // A comment column after two spaces, a pipe to another program: the command alone.
+        .map(|l| {
+            l.trim()
+                .split("  ")
+                .next()
+                .unwrap()
+                .split(" | ")
+                .next()
+                .unwrap()
+                .split(" >")
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+// Every command's help ends with examples, and every example is a command line korthbox
+// parses (through the same argv steps as main).
+#[test]
+fn every_command_has_examples_that_parse() {
+    let mut all = examples(&Cli::command());
+    assert!(all.len() >= 5, "the top-level help has examples: {all:?}");
+    for (path, command) in commands() {
+        let own = examples(&command);
+        assert!(!own.is_empty(), "`korthbox {path}` has no examples");
+        all.extend(own);
+    }
+    for example in all.iter().filter(|e| !e.contains(" / ")) {
+        let line = example.strip_prefix("korthbox ").unwrap();
+        let (args, _) = argv::output_flag(words(line)).unwrap_or_else(|e| panic!("{example}: {e}"));
+        let args = argv::name_word(args);
+        if let Err(e) = Cli::try_parse_from(&args) {
+            panic!("`{example}` does not parse: {e}");
+        }
     }
 }

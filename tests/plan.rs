@@ -353,6 +353,15 @@ fn cgroup_v1_engines_get_definitions_whose_kubelets_start() {
         stderr.contains("note: the engine runs cgroup v1: korthbox picks Kubernetes v1.34.11"),
         "{stderr}"
     );
+    // A note about the cluster only when the cluster is shown (issue 26).
+    let out = v1.run(&["plan", "--driver", "kind", "--only", "images"]);
+    let images = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && images.contains("orthanc"),
+        "{images}{stderr}"
+    );
+    assert!(!stderr.contains("cgroup"), "{stderr}");
     // An asked-for 1.35+ is respected, with the kubelet setting.
     let (text, stderr) = plan(&v1, &["--driver", "kind", "--kubernetes-version", "v1.36"]);
     let doc = yaml(&text);

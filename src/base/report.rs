@@ -161,7 +161,7 @@ impl<'r> Phase<'r> {
         self.reporter
     }
 
-    /// Ends the phase; a successful one is recorded in the timings.
+    /// Ends the phase, recorded in the timings (a failed one too: `--timings` shows what ran).
     pub fn finish(self, ok: bool, detail: &str) -> Duration {
         let took = self.started.elapsed();
         self.reporter.phase_finished(
@@ -173,11 +173,12 @@ impl<'r> Phase<'r> {
                 took,
             },
         );
-        if ok && let Some(timings) = self.timings {
+        if let Some(timings) = self.timings {
             timings.record(Timing {
                 phase: self.title,
                 start: self.started,
                 took,
+                failed: !ok,
             });
         }
         took
@@ -251,6 +252,7 @@ pub struct Timing {
     pub phase: String,
     pub start: Instant,
     pub took: Duration,
+    pub failed: bool,
 }
 
 /// The phases of one command, in the order they ended; shared by concurrent steps.
@@ -263,6 +265,8 @@ pub struct PhaseTiming {
     pub phase: String,
     pub start: f64,
     pub seconds: f64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 impl Timings {
@@ -292,6 +296,7 @@ impl Timings {
                 phase: t.phase.clone(),
                 start: tenths(t.start.duration_since(first)),
                 seconds: tenths(t.took),
+                failed: t.failed,
             })
             .collect();
         (phases, tenths(last.duration_since(first)))
@@ -331,11 +336,13 @@ mod tests {
             phase: "a".into(),
             start: now,
             took: Duration::from_secs(5),
+            failed: false,
         });
         t.record(Timing {
             phase: "b".into(),
             start: now + Duration::from_secs(1),
             took: Duration::from_secs(2),
+            failed: false,
         });
         let (phases, total) = t.relative();
         assert_eq!(phases[1].start, 1.0);

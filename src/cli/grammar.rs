@@ -15,7 +15,13 @@ const GLOBAL: &str = "Global options";
 
 /// A multi-node Kubernetes sandbox with PostgreSQL and Orthanc, in one command.
 #[derive(Debug, Parser)]
-#[command(name = "korthbox", version, about, propagate_version = true)]
+#[command(
+    name = "korthbox",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Examples:\n  korthbox doctor                 can this machine host a sandbox?\n  korthbox up                     create the sandbox and prove it works\n  korthbox open                   Orthanc Explorer 2 in the browser (`korthbox password` to log in)\n  korthbox status                 is it running, and where is everything\n  korthbox stop / korthbox start  pause it, and bring it back\n  korthbox reset --keep-studies   a clean sandbox, with the studies carried over\n  korthbox down                   delete it (asks first)\n\nMore: `korthbox COMMAND --help`, and docs/ in korthbox's repository."
+)]
 pub struct Cli {
     /// Say more about what korthbox finds and does.
     #[arg(short, long, global = true, conflicts_with = "quiet", help_heading = GLOBAL)]
@@ -189,6 +195,7 @@ impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
 
 /// The namespace the stack is in.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Stack")]
 pub struct NamespaceArg {
     /// The namespace of the stack.
     #[arg(short = 'n', long, default_value = DEFAULT_NAMESPACE, value_parser = parse_namespace)]
@@ -197,6 +204,7 @@ pub struct NamespaceArg {
 
 /// What goes into the cluster: the flags `plan`, `stack apply` and `up` share.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Stack")]
 pub struct StackArgs {
     #[command(flatten)]
     pub ns: NamespaceArg,
@@ -279,22 +287,22 @@ pub struct StackArgs {
     pub postgres_ca: Option<std::path::PathBuf>,
 
     /// The Orthanc image, instead of the pinned one.
-    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image, help_heading = "Images")]
     pub orthanc_image: Option<String>,
 
     /// The PostgreSQL image, instead of the pinned one.
-    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image, help_heading = "Images")]
     pub postgres_image: Option<String>,
 
     /// The MinIO image, instead of the pinned one (MinIO no longer publishes to Docker Hub).
-    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image, help_heading = "Images")]
     pub minio_image: Option<String>,
 
     /// Pull the stack's images, and kind's and k3d's node images, from this registry instead (a
     /// mirror or a corporate proxy), e.g. `registry.example.com:5000`; the repository, tag and
     /// digest stay the same. minikube gets it for Kubernetes' own images; its node image is
     /// minikube's choice.
-    #[arg(long, value_name = "HOST[:PORT][/PATH]", value_parser = parse_registry)]
+    #[arg(long, value_name = "HOST[:PORT][/PATH]", value_parser = parse_registry, help_heading = "Images")]
     pub registry_mirror: Option<String>,
 }
 
@@ -329,6 +337,7 @@ pub struct StackApplyArgs {
 
 /// What the sandbox is: the flags `plan`, `cluster create` (and later `up`) share.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cluster")]
 pub struct SpecArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -360,6 +369,7 @@ pub struct SpecArgs {
 
 /// The host ports a sandbox binds on 127.0.0.1.
 #[derive(Debug, Args, Clone, Copy)]
+#[command(next_help_heading = "Ports")]
 pub struct PortArgs {
     /// Host port (on 127.0.0.1) for Orthanc's HTTP API.
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT, value_parser = port())]
@@ -376,6 +386,7 @@ pub struct PortArgs {
 
 /// Which sandbox, through which driver, on which engine.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cluster")]
 pub struct TargetArgs {
     /// The cluster driver; `auto` takes the first installed of kind, k3d, minikube.
     #[arg(long, value_enum, default_value_t = DriverChoice::AUTO)]
@@ -579,32 +590,32 @@ pub struct UpArgs {
     pub stack: StackArgs,
 
     /// Keep a cluster whose creation failed, for inspection, instead of deleting it.
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub retain: bool,
 
     /// How long the driver may take to create the cluster.
-    #[arg(long, value_name = "DURATION", default_value = "900", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "900", value_parser = parse_long_timeout, help_heading = "Time limits")]
     pub create_timeout: std::time::Duration,
 
     /// How long to wait for the nodes, and for each component, to be ready.
-    #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "600", value_parser = parse_long_timeout, help_heading = "Time limits")]
     pub wait: std::time::Duration,
 
     /// How long another korthbox working on the same sandbox is waited for.
-    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_wait)]
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = parse_wait, help_heading = "Time limits")]
     pub lock_wait: std::time::Duration,
 
     /// Print a JSON summary at the end instead of the human one.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
 
     /// Print how long each phase took.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub timings: bool,
 
     /// After the proof, load korthbox's sample studies (synthetic CT and MR phantoms), as
     /// `korthbox samples` does.
-    #[arg(long)]
+    #[arg(long, help_heading = "Stack")]
     pub samples: bool,
 }
 

@@ -149,11 +149,12 @@ pub async fn create(
     let definition = driver.render(spec, provider).map_err(Error::usage)?;
     // A new cluster has none of the images an earlier one of the same name was given.
     owned::record_loaded(env.cache_dir().as_deref(), &spec.name, &[], true);
-    if let Some(note) = driver.cgroup_note(spec, provider) {
-        phase.item(&note);
-    }
-    if let Some(note) = driver.mirror_note(spec) {
-        phase.item(&note);
+    // Notes, not items: they say what korthbox chose, not a step that finished.
+    for note in [driver.cgroup_note(spec, provider), driver.mirror_note(spec)]
+        .into_iter()
+        .flatten()
+    {
+        phase.reporter().note(&format!("note: {note}"));
     }
     let path = keep_definition(env, driver, spec, &definition)?;
     let mut inv = driver

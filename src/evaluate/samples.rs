@@ -42,8 +42,13 @@ impl Sent {
             };
         }
         let sent = format!(
-            "{} studies, {} instances ({:.1} MiB) stored in {:.1}s",
+            "{} {}, {} instances ({:.1} MiB) stored in {:.1}s",
             self.studies_sent,
+            if self.studies_sent == 1 {
+                "study"
+            } else {
+                "studies"
+            },
             self.instances,
             self.bytes as f64 / (1024.0 * 1024.0),
             self.seconds

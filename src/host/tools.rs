@@ -223,7 +223,11 @@ pub async fn probe_all(env: &Env, timeout: Duration) -> Vec<Tool> {
 }
 
 /// The tool [`find`] runs, with the other copy (if any) it passed over.
-fn chosen(env: &Env, name: ToolName, found: &[(ToolName, PathBuf, Result<Version, String>)]) -> Tool {
+fn chosen(
+    env: &Env,
+    name: ToolName,
+    found: &[(ToolName, PathBuf, Result<Version, String>)],
+) -> Tool {
     let path = find(env, name);
     let of = |p: &PathBuf| found.iter().find(|(n, q, _)| *n == name && q == p);
     let mut tool = Tool {

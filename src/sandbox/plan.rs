@@ -21,6 +21,8 @@ pub struct Request {
     pub show_secrets: bool,
     /// Whether the manifests will be shown (notes about them are said only then).
     pub manifests_wanted: bool,
+    /// Whether the cluster's definition will be shown (notes about it are said only then).
+    pub cluster_wanted: bool,
 }
 
 /// The driver's part of the plan.
@@ -91,10 +93,15 @@ pub async fn plan(ctx: &Context, req: &Request) -> Result<Plan, Error> {
             driver.default_kubernetes_version()
         ))
     })?;
-    if let Some(note) = driver.mirror_note(&req.cluster) {
-        ctx.steps.note(&format!("note: {note}"));
-    }
-    if let Some(note) = driver.cgroup_note(&req.cluster, &provider) {
+    let cluster_notes = [
+        driver.mirror_note(&req.cluster),
+        driver.cgroup_note(&req.cluster, &provider),
+    ];
+    for note in cluster_notes
+        .iter()
+        .flatten()
+        .filter(|_| req.cluster_wanted)
+    {
         ctx.steps.note(&format!("note: {note}"));
     }
     ctx.note_unused(driver, &req.stack);

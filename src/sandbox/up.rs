@@ -266,6 +266,7 @@ impl Pulls {
             phase: "Pulling images (during cluster creation)".into(),
             start: self.started,
             took: finished.duration_since(self.started),
+            failed: false,
         });
         Ok(pulled)
     }

@@ -25,10 +25,8 @@ pub async fn samples(args: SamplesArgs, ctx: &Context) -> Result<ExitCode> {
             .run(
                 title,
                 async |_| crate::evaluate::samples::write(args.studies, dir),
-                |w| match w.kept.len() {
-                    0 => format!("{} files", w.written),
-                    n => format!("{} files; {n} already there, left as they are", w.written),
-                },
+                // The result is said once, on stdout.
+                |_| String::new(),
             )
             .await?;
         for kept in &written.kept {
@@ -54,7 +52,8 @@ pub async fn samples(args: SamplesArgs, ctx: &Context) -> Result<ExitCode> {
             async |phase| {
                 crate::evaluate::samples::send(peer, args.studies, args.workers, phase).await
             },
-            |sent| sent.describe(),
+            // The result is said once, on stdout.
+            |_| String::new(),
         )
         .await?;
     let mut out = std::io::stdout().lock();

@@ -41,6 +41,7 @@ pub async fn run(args: PlanArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
         stack: choices(&args.stack)?,
         show_secrets: args.show_secrets,
         manifests_wanted: parts.manifests,
+        cluster_wanted: parts.cluster,
     };
     let plan = plan::plan(ctx, &req).await?;
     if parts.cluster && plan.cluster.is_none() {

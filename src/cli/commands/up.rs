@@ -39,15 +39,15 @@ fn named(mut args: UpArgs) -> UpArgs {
 
 pub async fn up(args: UpArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     let args = named(args);
-    let summary = sandbox_up::up(ctx, &request(&args)?, None, None).await?;
-    show(&args, ctx, ui, &summary)
+    let summary = sandbox_up::up(ctx, &request(&args)?, None, None).await;
+    show(&args, ctx, ui, &failed_timings(&args, ctx, summary)?)
 }
 
 /// `start`: the nodes back, then `up`'s checks, repairs and proof.
 pub async fn start(args: UpArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
     let args = named(args);
-    let summary = crate::sandbox::pause::start(ctx, &request(&args)?).await?;
-    show(&args, ctx, ui, &summary)
+    let summary = crate::sandbox::pause::start(ctx, &request(&args)?).await;
+    show(&args, ctx, ui, &failed_timings(&args, ctx, summary)?)
 }
 
 pub async fn reset(mut args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCode> {
@@ -59,8 +59,17 @@ pub async fn reset(mut args: ResetArgs, ctx: &Context, ui: &Ui) -> Result<ExitCo
         keep_cluster: args.keep_cluster,
         keep_studies: args.keep_studies,
     };
-    let summary = down::reset(ctx, &req).await?;
-    show(&args.up, ctx, ui, &summary)
+    let summary = down::reset(ctx, &req).await;
+    show(&args.up, ctx, ui, &failed_timings(&args.up, ctx, summary)?)
+}
+
+/// With `--timings`, a failure too shows how long each phase that ran took.
+fn failed_timings(args: &UpArgs, ctx: &Context, result: Result<Summary>) -> Result<Summary> {
+    if args.timings && result.is_err() {
+        let (phases, total) = ctx.steps.timings().relative();
+        render::timings(&mut std::io::stderr().lock(), &phases, total)?;
+    }
+    result
 }
 
 fn show(args: &UpArgs, ctx: &Context, ui: &Ui, summary: &Summary) -> Result<ExitCode> {

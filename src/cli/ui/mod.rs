@@ -49,7 +49,10 @@ impl Style {
                 .and_then(|c| c.trim().parse().ok())
                 .or_else(|| {
                     let term = console::Term::stdout();
-                    terminal.then(|| term.size_checked()).flatten().map(|(_, c)| c as usize)
+                    terminal
+                        .then(|| term.size_checked())
+                        .flatten()
+                        .map(|(_, c)| c as usize)
                 })
                 .filter(|c| *c >= 40),
         }

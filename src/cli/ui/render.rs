@@ -144,12 +144,7 @@ pub fn doctor(
         }
         let mark = status_mark(style, check.status);
         let detail = wrap(&check.detail, room(indent));
-        writeln!(
-            out,
-            "{mark}  {:<width$}  {}",
-            check.id.as_str(),
-            detail[0]
-        )?;
+        writeln!(out, "{mark}  {:<width$}  {}", check.id.as_str(), detail[0])?;
         for line in &detail[1..] {
             writeln!(out, "{:indent$}{line}", "")?;
         }
@@ -441,7 +436,10 @@ pub fn timings(out: &mut impl Write, phases: &[PhaseTiming], total: f64) -> std:
         .iter()
         .map(|p| {
             [
-                p.phase.clone(),
+                match p.failed {
+                    true => format!("{} (failed)", p.phase),
+                    false => p.phase.clone(),
+                },
                 format!("{:.1}s", p.start),
                 format!("{:.1}s", p.seconds),
             ]

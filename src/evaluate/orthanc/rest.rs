@@ -167,7 +167,51 @@ impl Rest {
             401 => {
                 format!("{what} answered 401 Unauthorized: Orthanc refused the user and password")
             }
-            status => format!("{what} answered {status}: {}", r.excerpt()),
+            status => format!("{what} answered {status}: {}", said(&r)),
         })
+    }
+}
+
+/// What Orthanc's answer says, in one line: an error document (`{"HttpError", "Message",
+/// "Details", …}`, nine lines) reduced to its message and details; any other body's excerpt
+/// on one line.
+pub fn said(r: &Response) -> String {
+    let document: Option<Value> = serde_json::from_slice(&r.body).ok();
+    let field = |name: &str| {
+        document
+            .as_ref()
+            .and_then(|d| d.get(name)?.as_str().map(str::to_string))
+            .filter(|s| !s.is_empty())
+    };
+    match (field("Message"), field("Details")) {
+        (Some(message), Some(details)) => format!("{message} ({details})"),
+        (Some(message), None) => message,
+        _ => r.excerpt().split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> Response {
+        Response {
+            status: 404,
+            headers: Default::default(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn an_orthanc_error_document_is_reduced_to_its_message() {
+        // Orthanc 1.10's answer to GET /studies/nope, as it prints it.
+        let body = "{\n   \"HttpError\" : \"Not Found\",\n   \"HttpStatus\" : 404,\n   \"Message\" : \"Unknown resource\",\n   \"Method\" : \"GET\",\n   \"OrthancError\" : \"Unknown resource\",\n   \"OrthancStatus\" : 17,\n   \"Uri\" : \"/studies/nope\"\n}\n";
+        assert_eq!(said(&answer(body)), "Unknown resource");
+        let with_details = r#"{"Message": "Bad file format", "Details": "Cannot parse an invalid DICOM file (size: 5 bytes)"}"#;
+        assert_eq!(
+            said(&answer(with_details)),
+            "Bad file format (Cannot parse an invalid DICOM file (size: 5 bytes))"
+        );
+        assert_eq!(said(&answer("not\n  found\n")), "not found");
     }
 }
