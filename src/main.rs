@@ -10,17 +10,13 @@ use korthbox::cli::grammar::{Cli, Command};
 use korthbox::cli::ui::{Style, Ui};
 
 fn main() -> std::process::ExitCode {
-    let (args, output) = match korthbox::cli::argv::output_flag(std::env::args_os().collect()) {
-        Ok(parsed) => parsed,
+    let (args, renamed) = match command_line() {
+        Ok(line) => line,
         Err(e) => {
             eprintln!("{e}");
             return exit(ExitCode::from(&e));
         }
     };
-    if output == korthbox::cli::argv::Output::Yaml {
-        korthbox::cli::ui::render::write_yaml();
-    }
-    let (args, renamed) = korthbox::cli::argv::old_spellings(korthbox::cli::argv::name_word(args));
     let json = korthbox::cli::argv::wants_json(&args);
     let (config, matches) = match parse(&args, json) {
         Ok(parsed) => parsed,
@@ -33,11 +29,7 @@ fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let mut env = Env::from_process();
-    if let Some(file) = &cli.kubeconfig {
-        env = env.with_var(korthbox::base::env::KUBECONFIG, file);
-    }
-    let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
+    let (env, ui) = environment(&cli);
     for notice in &renamed {
         ui.note(notice);
     }
@@ -98,6 +90,29 @@ fn main() -> std::process::ExitCode {
     // Probes that timed out may still hold a socket; do not wait for them.
     runtime.shutdown_background();
     exit(code)
+}
+
+/// The process's environment (with `--kubeconfig` as KUBECONFIG) and the terminal's Ui.
+fn environment(cli: &Cli) -> (Env, Arc<Ui>) {
+    let mut env = Env::from_process();
+    if let Some(file) = &cli.kubeconfig {
+        env = env.with_var(korthbox::base::env::KUBECONFIG, file);
+    }
+    let ui = Arc::new(Ui::new(Style::detect(&env, cli.verbose, cli.quiet)));
+    (env, ui)
+}
+
+/// The command line in korthbox's own flags: `-o json|yaml` as `--json` (YAML then chosen for
+/// every document), each old `--timeout` as the command's named limit (with the notices to
+/// say), and the sandbox's name as a word as `--name`.
+fn command_line() -> Result<(Vec<std::ffi::OsString>, Vec<String>), korthbox::base::error::Error> {
+    use korthbox::cli::argv;
+    let (args, output) = argv::output_flag(std::env::args_os().collect())?;
+    if output == argv::Output::Yaml {
+        korthbox::cli::ui::render::write_yaml();
+    }
+    let (args, renamed) = argv::old_spellings(args);
+    Ok((argv::name_word(args), renamed))
 }
 
 /// `forward`, `open` (when it forwards) and `logs -f` end with Ctrl-C by design, and `upload`

@@ -316,10 +316,27 @@ fn kubectls_spellings_and_durations_are_understood() {
     let out = sandbox.run(&["version"]);
     assert!(ok(&out).starts_with(&format!("korthbox {}", env!("CARGO_PKG_VERSION"))));
     // Durations: accepted with units, refused without sense.
-    let out = sandbox.run(&["down", "--name", "nothere", "--yes", "--timeout", "1m30s"]);
+    let out = sandbox.run(&[
+        "down",
+        "--name",
+        "nothere",
+        "--yes",
+        "--delete-timeout",
+        "1m30s",
+    ]);
     ok(&out);
     assert!(
         stderr(&out).contains("nothing to delete"),
+        "{}",
+        stderr(&out)
+    );
+    // The old spelling still works for a release, with a notice naming the new one (issue 26).
+    let out = sandbox.run(&["down", "nothere", "--yes", "--timeout", "1m30s"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains(
+            "note: `korthbox down --timeout` is now `--delete-timeout`; the old spelling works until the next release"
+        ),
         "{}",
         stderr(&out)
     );
@@ -357,7 +374,7 @@ fn a_failure_with_json_prints_json_too() {
             "json",
             "--url",
             "http://127.0.0.1:1",
-            "--timeout",
+            "--step-timeout",
             "1",
         ],
     ] {

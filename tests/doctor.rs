@@ -117,7 +117,7 @@ fn a_tool_that_hangs_is_given_up_on() {
     let s = Sandbox::new();
     s.stand_in("minikube", "sleep 30");
     let started = std::time::Instant::now();
-    let (doc, _) = s.doctor_json(&["--timeout", "0.5"]);
+    let (doc, _) = s.doctor_json(&["--probe-timeout", "0.5"]);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let m = tool(&doc, "minikube");
     assert!(m["version"].is_null());
@@ -426,7 +426,7 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
 
-    let out = s.run(&["doctor", "--timeout", "soon"]);
+    let out = s.run(&["doctor", "--probe-timeout", "soon"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a number of seconds"));
 

@@ -243,7 +243,7 @@ fn a_hanging_engine_beside_a_working_one_is_a_warning() {
     let hung = HangingSocket::listen(&s.path("home/.rd/docker.sock"));
     let info = docker_text::info_json(&fixture("orbstack-info.txt"));
     let _orb = s.serve_engine("home/.orbstack/run/docker.sock", info);
-    let (doc, _) = s.doctor_json(&["--timeout", "0.5"]);
+    let (doc, _) = s.doctor_json(&["--probe-timeout", "0.5"]);
     assert_eq!(check(&doc, "engine.reachable")["status"], "ok");
     let warn = check(&doc, "engine.unreachable");
     assert_eq!(warn["status"], "warn");

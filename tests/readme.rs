@@ -1,8 +1,10 @@
-//! The README says what the binary does. Every `$ korthbox …` line in an example block names
-//! only commands and flags the binary has (checked against its `--help`); the commands that need
-//! no cluster (`plan`, `doctor`, `version`) are run and their output compared with the README's;
-//! and the examples of `up` and `status`, which need a cluster, are compared with the snapshots
-//! the lifecycle tests take of the real binary against a fake cluster.
+//! The README, CONTRIBUTING.md and docs/ say what the binary does. Every `$ korthbox …` line in
+//! an example block, and every `korthbox …` in backticks, names only commands and flags the
+//! binary has (checked against its `--help`); docs/commands.md's flag reference is the binary's
+//! own, defaults included; every link resolves; the commands that need no cluster (`plan`,
+//! `doctor`) are run and their output compared with the docs'; and the examples of `up` and
+//! `status`, which need a cluster, are compared with the snapshots the lifecycle tests take of
+//! the real binary against a fake cluster.
 
 mod support;
 
@@ -10,9 +12,11 @@ use std::collections::BTreeSet;
 
 use support::Sandbox;
 
-/// One `$ korthbox …` line of the README and the output shown under it.
+/// One `$ korthbox …` line of the docs and the output shown under it.
 #[derive(Debug)]
 struct Example {
+    /// `README.md`, `docs/commands.md`, … and the line there.
+    file: String,
     line: usize,
     words: Vec<String>,
     output: Vec<String>,
@@ -20,12 +24,41 @@ struct Example {
     synopsis: bool,
 }
 
-fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+fn root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Every document a user or a contributor reads: README.md, CONTRIBUTING.md and docs/*.md, each
+/// with its path from the repository's root.
+fn documents() -> Vec<(String, String)> {
+    let mut names = vec!["README.md".to_string(), "CONTRIBUTING.md".to_string()];
+    let mut docs: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .expect("a docs/ folder")
+        .map(|e| format!("docs/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|n| n.ends_with(".md"))
+        .collect();
+    docs.sort();
+    assert!(docs.len() >= 8, "{docs:?}");
+    names.extend(docs);
+    names
+        .into_iter()
+        .map(|n| (read(&n), n))
+        .map(|(t, n)| (n, t))
+        .collect()
 }
 
 fn examples() -> Vec<Example> {
-    let text = readme();
+    documents()
+        .iter()
+        .flat_map(|(file, text)| examples_in(file, text))
+        .collect()
+}
+
+fn examples_in(file: &str, text: &str) -> Vec<Example> {
     let mut out: Vec<Example> = Vec::new();
     let mut fence: Option<usize> = None; // the indentation of the open block
     for (i, raw) in text.lines().enumerate() {
@@ -34,6 +67,7 @@ fn examples() -> Vec<Example> {
         if line.starts_with("```") {
             // Output ends with its block: a later block without a `$` line is not its output.
             out.push(Example {
+                file: file.to_string(),
                 line: i + 1,
                 words: Vec::new(),
                 output: Vec::new(),
@@ -59,6 +93,7 @@ fn examples() -> Vec<Example> {
                     .split_whitespace()
                     .any(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()));
             out.push(Example {
+                file: file.to_string(),
                 line: i + 1,
                 words: command.split_whitespace().map(String::from).collect(),
                 output: Vec::new(),
@@ -67,6 +102,7 @@ fn examples() -> Vec<Example> {
         } else if line.starts_with('$') {
             // Another program's command line ends the previous example's output.
             out.push(Example {
+                file: file.to_string(),
                 line: i + 1,
                 words: Vec::new(),
                 output: Vec::new(),
@@ -115,7 +151,8 @@ fn every_example_names_commands_and_flags_the_binary_has() {
         let (path, help) = help_of(&sandbox, &example.words);
         assert!(
             !path.is_empty(),
-            "README line {}: `korthbox {}` is not a command",
+            "{} line {}: `korthbox {}` is not a command",
+            example.file,
             example.line,
             example.words.join(" ")
         );
@@ -134,7 +171,8 @@ fn every_example_names_commands_and_flags_the_binary_has() {
                 });
                 assert!(
                     listed,
-                    "README line {}: `korthbox {}` has no flag {flag}",
+                    "{} line {}: `korthbox {}` has no flag {flag}",
+                    example.file,
                     example.line,
                     path.join(" ")
                 );
@@ -158,7 +196,12 @@ fn plan_examples_print_what_the_readme_shows() {
     for example in plans {
         let args: Vec<&str> = example.words.iter().map(String::as_str).collect();
         let out = sandbox.run(&args);
-        assert!(out.status.success(), "README line {}", example.line);
+        assert!(
+            out.status.success(),
+            "{} line {}",
+            example.file,
+            example.line
+        );
         let actual: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(String::from)
@@ -166,7 +209,8 @@ fn plan_examples_print_what_the_readme_shows() {
         assert_eq!(
             example.output,
             actual,
-            "README line {}: `korthbox {}`",
+            "{} line {}: `korthbox {}`",
+            example.file,
             example.line,
             args.join(" ")
         );
@@ -203,8 +247,8 @@ fn the_doctor_example_has_the_shape_of_doctors_output() {
     }
     let example = examples()
         .into_iter()
-        .find(|e| e.words == ["doctor"])
-        .expect("the README shows `korthbox doctor`");
+        .find(|e| e.words == ["doctor"] && !e.output.is_empty())
+        .expect("the docs show `korthbox doctor`");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_korthbox"))
         .arg("doctor")
         .env("NO_COLOR", "1")
@@ -231,7 +275,7 @@ fn the_up_example_has_the_phases_up_runs() {
     let example = examples()
         .into_iter()
         .find(|e| e.words.first().is_some_and(|w| w == "up") && !e.output.is_empty())
-        .expect("the README shows `korthbox up`");
+        .expect("the docs show `korthbox up`");
     let snapshot = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/snapshots/lifecycle__up_stderr.snap"
@@ -260,7 +304,8 @@ fn the_up_example_has_the_phases_up_runs() {
     assert_eq!(
         sorted(shown.clone()),
         sorted(ran.clone()),
-        "README line {}",
+        "{} line {}",
+        example.file,
         example.line
     );
     let sequential = |v: &[String]| -> Vec<String> {
@@ -272,7 +317,8 @@ fn the_up_example_has_the_phases_up_runs() {
     assert_eq!(
         sequential(&shown),
         sequential(&ran),
-        "README line {}",
+        "{} line {}",
+        example.file,
         example.line
     );
 
@@ -305,7 +351,8 @@ fn the_up_example_has_the_phases_up_runs() {
     assert_eq!(
         labels(shown_summary),
         expected,
-        "README line {}",
+        "{} line {}",
+        example.file,
         example.line
     );
 }
@@ -317,8 +364,8 @@ fn the_up_example_has_the_phases_up_runs() {
 fn the_status_example_has_the_shape_of_status() {
     let example = examples()
         .into_iter()
-        .find(|e| e.words == ["status"])
-        .expect("the README shows `korthbox status`");
+        .find(|e| e.words == ["status"] && !e.output.is_empty())
+        .expect("the docs show `korthbox status`");
     let snapshot = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/snapshots/lifecycle__status_healthy.snap"
@@ -351,22 +398,24 @@ fn the_status_example_has_the_shape_of_status() {
     assert_eq!(
         shapes(&example.output),
         shapes(&body),
-        "README line {}",
+        "{} line {}",
+        example.file,
         example.line
     );
     let digests = |lines: &[String]| lines.iter().any(|l| l.contains("@sha256"));
     assert_eq!(
         digests(&example.output),
         digests(&body),
-        "README line {}: images with or without digests as status prints them",
+        "{} line {}: images with or without digests as status prints them",
+        example.file,
         example.line
     );
 }
 
-/// Every source file is named in the README's Layout section.
+/// Every source file is named in CONTRIBUTING.md's Layout section.
 #[test]
 fn the_layout_names_every_source_file() {
-    let text = readme();
+    let text = read("CONTRIBUTING.md");
     let layout = &text[text.find("## Layout").expect("a Layout section")..];
     let layout = &layout[..layout.find("\nAdding a driver").unwrap_or(layout.len())];
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -380,13 +429,18 @@ fn the_layout_names_every_source_file() {
         })
         .filter(|rel| {
             let named = match rel.split_once('/') {
-                // A directory's mod.rs is the directory's entry.
-                Some((dir, "mod.rs")) => layout.contains(&format!("\nsrc/{dir}/")),
-                // src/dir/file.rs: in the `src/dir/` entry (up to the next `src/` line).
-                Some((dir, file)) => layout
+                // src/dir/…: in the `src/dir/` entry (up to the next `src/` line), which names
+                // each folder below it (`commands/`) and each file but a folder's mod.rs.
+                Some((dir, below)) => layout
                     .split(&format!("\nsrc/{dir}/"))
                     .nth(1)
-                    .is_some_and(|entry| entry.split("\nsrc/").next().unwrap().contains(file)),
+                    .map(|entry| entry.split("\nsrc/").next().unwrap())
+                    .is_some_and(|entry| {
+                        let parts: Vec<&str> = below.split('/').collect();
+                        let (file, folders) = parts.split_last().unwrap();
+                        folders.iter().all(|f| entry.contains(&format!("{f}/")))
+                            && (*file == "mod.rs" || entry.contains(file))
+                    }),
                 None => layout.contains(&format!("src/{rel}")),
             };
             !named
@@ -394,6 +448,302 @@ fn the_layout_names_every_source_file() {
         .collect();
     assert!(
         missing.is_empty(),
-        "the README's Layout does not name {missing:?}"
+        "CONTRIBUTING.md's Layout does not name {missing:?}"
+    );
+}
+
+// Issue 26: a README a newcomer reads in five minutes, starting with the two set-up commands.
+#[test]
+fn the_readme_is_short_and_starts_with_the_two_setup_commands() {
+    let text = read("README.md");
+    let lines = text.lines().count();
+    assert!(
+        lines <= 200,
+        "README.md has {lines} lines; the rest belongs in docs/"
+    );
+    let first_block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("```"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    assert_eq!(first_block, ["cargo run --release -- up", "cargo test"]);
+    // It says how to put korthbox on PATH, before the examples that use it.
+    let install = text
+        .find("cargo install --path .")
+        .expect("the install command");
+    let first_example = text.find("$ korthbox").unwrap();
+    assert!(install < first_example);
+}
+
+/// Every flag korthbox's commands take, by the command's path (`cluster delete`), with their
+/// globals.
+fn flags_by_command() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    use clap::CommandFactory;
+    fn walk(
+        prefix: &str,
+        command: &clap::Command,
+        globals: &BTreeSet<String>,
+        out: &mut std::collections::BTreeMap<String, BTreeSet<String>>,
+    ) {
+        for sub in command.get_subcommands() {
+            let path = format!("{prefix} {}", sub.get_name()).trim().to_string();
+            let mut built = sub.clone();
+            built.build();
+            let mut flags = globals.clone();
+            for arg in built.get_arguments() {
+                flags.extend(arg.get_long().map(|l| format!("--{l}")));
+                flags.extend(arg.get_short().map(|c| format!("-{c}")));
+            }
+            flags.extend([
+                "-o".to_string(),
+                "--output".to_string(),
+                "--help".to_string(),
+            ]);
+            out.insert(path.clone(), flags);
+            walk(&path, &built, globals, out);
+        }
+    }
+    let cli = korthbox::cli::grammar::Cli::command();
+    let globals: BTreeSet<String> = cli
+        .get_arguments()
+        .flat_map(|a| {
+            let long = a.get_long().map(|l| format!("--{l}"));
+            let short = a.get_short().map(|c| format!("-{c}"));
+            long.into_iter().chain(short)
+        })
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    walk("", &cli, &globals, &mut out);
+    out
+}
+
+// Every `korthbox …` in backticks in the docs names a command the binary has, and only flags
+// that command takes.
+#[test]
+fn every_inline_command_names_commands_and_flags_the_binary_has() {
+    let commands = flags_by_command();
+    let mut checked = 0;
+    for (file, text) in documents() {
+        for (at, span) in text.split('`').enumerate().filter(|(i, _)| i % 2 == 1) {
+            let Some(rest) = span.strip_prefix("korthbox ") else {
+                continue;
+            };
+            // The command's path: its first words that are commands.
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let mut path = String::new();
+            for word in &words {
+                let trial = format!("{path} {word}").trim().to_string();
+                if commands.contains_key(&trial) {
+                    path = trial;
+                } else {
+                    break;
+                }
+            }
+            if path.is_empty() {
+                // `korthbox COMMAND --help`, a placeholder; anything else is a wrong name.
+                let first = words.first().copied().unwrap_or_default();
+                // The neighbours' verbs, which korthbox answers with its own word.
+                const NEIGHBOURS: [&str; 10] = [
+                    "delete", "destroy", "remove", "rm", "teardown", "create", "run", "deploy",
+                    "get", "describe",
+                ];
+                if NEIGHBOURS.contains(&first) {
+                    continue;
+                }
+                assert!(
+                    !first.chars().all(|c| c.is_ascii_lowercase()) || first.is_empty(),
+                    "{file} (span {at}): `korthbox {rest}` is not a command"
+                );
+                continue;
+            }
+            for word in &words {
+                let flag = word
+                    .trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | '…'))
+                    .split('=')
+                    .next()
+                    .unwrap();
+                let is_flag = flag.starts_with("--") || (flag.starts_with('-') && flag.len() == 2);
+                if is_flag
+                    && flag
+                        .chars()
+                        .nth(1)
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '-')
+                {
+                    assert!(
+                        commands[&path].contains(flag),
+                        "{file}: `korthbox {rest}`: `korthbox {path}` has no flag {flag}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+// Every link to a file of the repository, or to a heading, resolves.
+#[test]
+fn every_link_resolves() {
+    let anchor = |heading: &str| -> String {
+        heading
+            .trim_start_matches('#')
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' | '-' => Some('-'),
+                c if c.is_alphanumeric() || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect()
+    };
+    let headings = |rel: &str| -> Vec<String> {
+        let mut fence = false;
+        read(rel)
+            .lines()
+            .filter(|l| {
+                if l.starts_with("```") {
+                    fence = !fence;
+                }
+                !fence && l.starts_with('#')
+            })
+            .map(anchor)
+            .collect()
+    };
+    for (file, text) in documents() {
+        let dir = std::path::Path::new(&file).parent().unwrap().to_path_buf();
+        for (at, _) in text.match_indices("](") {
+            let target = &text[at + 2..];
+            let target = &target[..target.find(')').unwrap()];
+            if target.starts_with("http") {
+                continue;
+            }
+            let (path, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let rel = match path {
+                "" => file.clone(),
+                p => {
+                    let joined = dir.join(p);
+                    let mut parts: Vec<String> = Vec::new();
+                    for c in joined.components() {
+                        match c.as_os_str().to_str().unwrap() {
+                            ".." => {
+                                parts.pop();
+                            }
+                            "." => {}
+                            other => parts.push(other.to_string()),
+                        }
+                    }
+                    parts.join("/")
+                }
+            };
+            assert!(
+                root().join(&rel).exists(),
+                "{file}: link to {target}: no {rel}"
+            );
+            if !fragment.is_empty() {
+                assert!(
+                    headings(&rel).contains(&fragment.to_string()),
+                    "{file}: link to {target}: {rel} has no heading #{fragment}"
+                );
+            }
+        }
+    }
+}
+
+/// docs/commands.md's reference: every command with each flag and its default, as clap has
+/// them.
+fn reference() -> String {
+    use clap::CommandFactory;
+    fn walk(prefix: &str, command: &clap::Command, out: &mut String) {
+        for sub in command.get_subcommands() {
+            let path = format!("{prefix} {}", sub.get_name()).trim().to_string();
+            let mut built = sub.clone();
+            built.build();
+            if built.has_subcommands() {
+                walk(&path, &built, out);
+                continue;
+            }
+            out.push_str(&format!("### `korthbox {path}`\n\n"));
+            let about = built.get_about().map(|a| a.to_string()).unwrap_or_default();
+            out.push_str(&format!("{about}\n\n| flag | default |\n|---|---|\n"));
+            for arg in built.get_arguments() {
+                if arg.is_global_set()
+                    || arg.is_hide_set()
+                    || ["help", "version"].contains(&arg.get_id().as_str())
+                {
+                    continue;
+                }
+                let value = arg
+                    .get_value_names()
+                    .map(|v| {
+                        v.iter()
+                            .map(|s| s.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
+                let takes = arg.get_action().takes_values();
+                let choices: Vec<String> = arg
+                    .get_possible_values()
+                    .iter()
+                    .filter(|v| !v.is_hide_set())
+                    .map(|v| v.get_name().to_string())
+                    .collect();
+                let value = match choices.is_empty() {
+                    true => value,
+                    false => choices.join("\\|"),
+                };
+                let name = match (arg.get_long(), arg.get_short()) {
+                    (Some(l), Some(s)) if takes => format!("`-{s}, --{l} {value}`"),
+                    (Some(l), Some(s)) => format!("`-{s}, --{l}`"),
+                    (Some(l), None) if takes => format!("`--{l} {value}`"),
+                    (Some(l), None) => format!("`--{l}`"),
+                    _ => format!("`{value}`"),
+                };
+                let default: Vec<String> = arg
+                    .get_default_values()
+                    .iter()
+                    .map(|d| d.to_string_lossy().to_string())
+                    .collect();
+                let default = match default.is_empty() || !takes {
+                    true => "–".to_string(),
+                    false => format!("`{}`", default.join(",")),
+                };
+                out.push_str(&format!("| {name} | {default} |\n"));
+            }
+            out.push('\n');
+        }
+    }
+    let mut out = String::new();
+    walk("", &korthbox::cli::grammar::Cli::command(), &mut out);
+    out
+}
+
+// docs/commands.md lists every flag of every command with the binary's default. With
+// KORTHBOX_BLESS=1 the reference is written from the binary.
+#[test]
+fn the_flag_reference_is_the_binarys() {
+    const BEGIN: &str = "<!-- reference: generated from the binary by tests/readme.rs -->\n";
+    const END: &str = "<!-- end of reference -->";
+    let path = root().join("docs/commands.md");
+    let text = read("docs/commands.md");
+    let start = text
+        .find(BEGIN)
+        .expect("docs/commands.md has the reference")
+        + BEGIN.len();
+    let end = text.find(END).expect("the reference's end");
+    let expected = reference();
+    if std::env::var_os("KORTHBOX_BLESS").is_some() {
+        std::fs::write(
+            &path,
+            format!("{}{expected}{}", &text[..start], &text[end..]),
+        )
+        .unwrap();
+        return;
+    }
+    assert!(
+        text[start..end] == expected,
+        "docs/commands.md's flag reference is not the binary's; run `KORTHBOX_BLESS=1 cargo test --test readme the_flag_reference_is_the_binarys` and review the diff"
     );
 }

@@ -24,7 +24,7 @@ fn doctor_engine(socket: &str) -> serde_json::Value {
     let mut s = Sandbox::new();
     s.set("DOCKER_HOST", &format!("unix://{socket}"));
     s.set("KORTHBOX_HOST_ROOT", "/");
-    let (doc, _) = s.doctor_json(&["--timeout", "10"]);
+    let (doc, _) = s.doctor_json(&["--probe-timeout", "10"]);
     engine(&doc, &format!("unix://{socket}")).clone()
 }
 
@@ -109,7 +109,7 @@ fn real_engines_are_both_found_without_docker_host() {
     }
     let mut s = Sandbox::new();
     s.set("KORTHBOX_HOST_ROOT", "/");
-    let (doc, _) = s.doctor_json(&["--timeout", "10"]);
+    let (doc, _) = s.doctor_json(&["--probe-timeout", "10"]);
     let kinds = support::engine_kinds(&doc);
     assert!(
         kinds.contains(&"docker-engine") && kinds.contains(&"podman"),

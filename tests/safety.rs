@@ -643,8 +643,20 @@ fn a_timed_out_tool_is_killed_with_its_children() {
     sandbox.set("STANDIN_SLEEP", "30");
     sandbox.set("STANDIN_CHILD", "1");
     let started = Instant::now();
-    let out = sandbox.run(&["cluster", "create", "--driver", "kind", "--timeout", "2"]);
-    failed_with(&out, 1, &["did not finish within 2s"]);
+    let out = sandbox.run(&[
+        "cluster",
+        "create",
+        "--driver",
+        "kind",
+        "--create-timeout",
+        "2",
+    ]);
+    let stderr = failed_with(&out, 1, &["did not finish within 2s"]);
+    // The hint names the flag that limits this (issue 26).
+    assert!(
+        stderr.contains("raise the limit with --create-timeout"),
+        "{stderr}"
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
     let pid = std::fs::read_to_string(sandbox.path("standin/child.pid")).unwrap();
     let pid = pid.trim();
@@ -697,6 +709,11 @@ fn korthbox_toml_keys_apply_where_they_mean_the_same() {
     let stderr = ok(&out);
     assert!(
         stderr.contains("korthbox.toml chose the sandbox: name = \"dev\""),
+        "{stderr}"
+    );
+    // The old key is read as `create-timeout`, with a notice (issue 26).
+    assert!(
+        stderr.contains("line 1: `timeout` is now `create-timeout`"),
         "{stderr}"
     );
 }

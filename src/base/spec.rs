@@ -149,7 +149,8 @@ pub struct ClusterSpec {
     /// CPUs and memory per node, for drivers that size their nodes (minikube).
     pub node_cpus: u8,
     pub node_memory_mib: u32,
-    /// The registry every image comes from instead (`--registry-mirror`): the node images too.
+    /// The registry the stack's images, and kind's and k3d's node images, come from instead
+    /// (`--registry-mirror`); minikube gets it for Kubernetes' own images.
     pub registry_mirror: Option<String>,
 }
 

@@ -795,7 +795,7 @@ pub struct SamplesArgs {
     #[command(flatten)]
     pub orthanc: OrthancArgs,
 
-    /// How many studies (each a 40-slice CT and a 24-slice MR of a phantom, 8.4 MiB), for
+    /// How many studies (each a 40-slice CT and a 24-slice MR of a phantom, 8.1 MiB), for
     /// three synthetic patients in turn.
     #[arg(long, value_name = "N", default_value_t = crate::evaluate::dicom::phantom::DEFAULT_STUDIES, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub studies: u32,
