@@ -61,15 +61,8 @@ fn main() -> std::process::ExitCode {
             tokio::select! {
                 result = &mut work => result,
                 _ = tokio::signal::ctrl_c() => {
-                    if ui.asking() {
-                        // Ctrl-C at a question is an answer: nothing was changed.
-                        eprintln!("\nInterrupted at the question: nothing was changed.");
-                        return ExitCode::Interrupted;
-                    }
-                    if !korthbox::base::report::shielded() {
-                        ui.clear();
-                        eprintln!("\n{}", ui.interrupted(hint));
-                        return ExitCode::Interrupted;
+                    if let Some(code) = stop_now(&ui, hint) {
+                        return code;
                     }
                     // The work heard it too and is cleaning up (the proof deletes its
                     // study); a second Ctrl-C stops at once.
@@ -90,6 +83,21 @@ fn main() -> std::process::ExitCode {
     // Probes that timed out may still hold a socket; do not wait for them.
     runtime.shutdown_background();
     exit(code)
+}
+
+/// What the first Ctrl-C does: at a question it is an answer (nothing was changed); while work
+/// runs unshielded it stops korthbox; `None` when the work is cleaning up and is waited for.
+fn stop_now(ui: &Ui, hint: Option<&str>) -> Option<ExitCode> {
+    if ui.asking() {
+        eprintln!("\nInterrupted at the question: nothing was changed.");
+        return Some(ExitCode::Interrupted);
+    }
+    if korthbox::base::report::shielded() {
+        return None;
+    }
+    ui.clear();
+    eprintln!("\n{}", ui.interrupted(hint));
+    Some(ExitCode::Interrupted)
 }
 
 /// The process's environment (with `--kubeconfig` as KUBECONFIG) and the terminal's Ui.
