@@ -261,6 +261,11 @@ fn without_the_dicomweb_plugin_the_dicomweb_step_fails_and_cleanup_still_runs() 
         detail.contains("QIDO-RS") && detail.contains("404"),
         "{detail}"
     );
+    // Orthanc's error document reduced to its message, on the step's one line (issue 26).
+    assert!(
+        !detail.contains('\n') && !detail.contains("HttpError") && !detail.contains('{'),
+        "{detail}"
+    );
     assert!(
         stderr(&out).contains("is the DICOMweb plugin loaded"),
         "{}",
