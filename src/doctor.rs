@@ -267,7 +267,7 @@ fn proxy_check(engine: Option<&Engine>, shell: &crate::host::proxy::Settings) ->
                 EngineKind::DockerDesktop => "set the same proxy in Docker Desktop: Settings ▸ Resources ▸ Proxies ▸ Manual proxy configuration, then Apply & restart".to_string(),
                 EngineKind::Podman => "give the Podman service the proxy: `http_proxy`/`https_proxy`/`no_proxy` in the environment of `podman system service` (or `[engine] env` in containers.conf), then restart it".to_string(),
                 _ => format!(
-                    "give Docker Engine the proxy: in /etc/docker/daemon.json {{\"proxies\": {{\"https-proxy\": \"…\", \"http-proxy\": \"…\", \"no-proxy\": \"{}\"}}}} (or a systemd drop-in with Environment=HTTPS_PROXY=…), then `sudo systemctl restart docker`",
+                    "give Docker Engine the proxy: in /etc/docker/daemon.json `{{\"proxies\": {{\"https-proxy\": \"…\", \"http-proxy\": \"…\", \"no-proxy\": \"{}\"}}}}` (or a systemd drop-in with `Environment=HTTPS_PROXY=…`), then `sudo systemctl restart docker`",
                     shell.no_proxy.as_deref().unwrap_or("localhost,127.0.0.1")
                 ),
             };
