@@ -275,3 +275,35 @@ fn every_command_has_examples_that_parse() {
         }
     }
 }
+
+// `up --help` is grouped by topic (issue 26), and so are the commands that share its flags.
+#[test]
+fn up_help_is_grouped_by_topic() {
+    let mut up = Cli::command().find_subcommand("up").unwrap().clone();
+    up.build();
+    let help = up.render_long_help().to_string();
+    let headings: Vec<&str> = help
+        .lines()
+        .filter(|l| !l.starts_with(' ') && l.ends_with(':'))
+        .collect();
+    for topic in [
+        "Cluster:",
+        "Ports:",
+        "Stack:",
+        "Images:",
+        "Time limits:",
+        "Output:",
+    ] {
+        assert!(headings.contains(&topic), "{headings:?}");
+    }
+    // Only help and version are left ungrouped.
+    let options = help
+        .split("\nOptions:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .filter(|l| l.trim_start().starts_with('-'))
+        .count();
+    assert!(options <= 2, "{help}");
+}
