@@ -656,7 +656,7 @@ fn every_link_resolves() {
 fn reference() -> String {
     use clap::CommandFactory;
     fn walk(prefix: &str, command: &clap::Command, out: &mut String) {
-        for sub in command.get_subcommands() {
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
             let path = format!("{prefix} {}", sub.get_name()).trim().to_string();
             let mut built = sub.clone();
             built.build();
