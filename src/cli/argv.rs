@@ -116,25 +116,6 @@ fn flags_taking_values(
     }
 }
 
-/// The command `words` name (`stop`, or `cluster delete`), built, with how many words its
-/// name takes, when it takes the sandbox's name as a word (it has [`NameWord`]'s argument).
-///
-/// [`NameWord`]: crate::cli::grammar::NameWord
-fn named_command(words: &[String]) -> Option<(usize, clap::Command)> {
-    use clap::CommandFactory;
-    let cli = crate::cli::grammar::Cli::command();
-    let mut command = cli.find_subcommand(&words[0])?.clone();
-    let mut used = 1;
-    if command.has_subcommands() {
-        let at = words[1..].iter().position(|w| !w.starts_with('-'))? + 1;
-        command = command.find_subcommand(&words[at])?.clone();
-        used = at + 1;
-    }
-    command.build();
-    let named = command.get_arguments().any(|a| a.get_id() == "word");
-    named.then_some((used, command))
-}
-
 /// `korthbox stop dev` as `korthbox stop --name dev`, for every command that takes the
 /// sandbox's name as a word (those with `--name` and no other word of their own: not
 /// `upload PATH…`, `export DIR`, `cluster load IMAGE…` or `logs COMPONENT`): the name then
@@ -146,19 +127,17 @@ pub fn name_word(args: Vec<OsString>) -> Vec<OsString> {
         .iter()
         .map(|a| a.to_string_lossy().to_string())
         .collect();
-    let Some(at) = words
-        .iter()
-        .skip(1)
-        .position(|w| !w.starts_with('-'))
-        .map(|i| i + 1)
+    // Only a command with [`NameWord`]'s argument takes the name as a word.
+    //
+    // [`NameWord`]: crate::cli::grammar::NameWord
+    let Some((_, end, command)) = command_named(&words[1..])
+        .filter(|(_, _, c)| c.get_arguments().any(|a| a.get_id() == "word"))
     else {
         return args;
     };
-    let Some((used, command)) = named_command(&words[at..]) else {
-        return args;
-    };
     let takes_value = flags_taking_values(&crate::cli::grammar::Cli::command(), Some(&command));
-    let at = at + used - 1;
+    // The command's last word, counting the program's name.
+    let at = end;
     let mut out: Vec<OsString> = args[..=at].to_vec();
     let mut value_next = false;
     let mut named = false;
@@ -210,7 +189,7 @@ pub fn old_spellings(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
         .skip(1)
         .map(|a| a.to_string_lossy().to_string())
         .collect();
-    let Some((name, _)) = command_named(&words) else {
+    let Some((name, _, _)) = command_named(&words) else {
         return (args, Vec::new());
     };
     let Some((_, new)) = TIMEOUTS.iter().find(|(command, _)| *command == name) else {
@@ -252,20 +231,22 @@ pub enum Output {
     Yaml,
 }
 
-/// The command `words` name (`password`, `cluster list`), built, with its name as typed.
-fn command_named(words: &[String]) -> Option<(String, clap::Command)> {
+/// The command `words` (the arguments after the program's name) name — `password`, or
+/// `cluster list` — built, with its name as typed and the index just after its last word.
+fn command_named(words: &[String]) -> Option<(String, usize, clap::Command)> {
     use clap::CommandFactory;
     let cli = crate::cli::grammar::Cli::command();
-    let at = words.iter().position(|w| !w.starts_with('-'))?;
+    let bare = |from: usize| Some(words[from..].iter().position(|w| !w.starts_with('-'))? + from);
+    let mut at = bare(0)?;
     let mut command = cli.find_subcommand(&words[at])?.clone();
     let mut name = words[at].clone();
     if command.has_subcommands() {
-        let next = words[at + 1..].iter().position(|w| !w.starts_with('-'))? + at + 1;
-        command = command.find_subcommand(&words[next])?.clone();
-        name = format!("{name} {}", words[next]);
+        at = bare(at + 1)?;
+        command = command.find_subcommand(&words[at])?.clone();
+        name = format!("{name} {}", words[at]);
     }
     command.build();
-    Some((name, command))
+    Some((name, at + 1, command))
 }
 
 /// kubectl's `-o json|yaml` (`--output json`, `-ojson`, `--output=yaml`) as korthbox's
@@ -321,7 +302,7 @@ pub fn output_flag(args: Vec<OsString>) -> Result<(Vec<OsString>, Output), Error
         .skip(1)
         .map(|a| a.to_string_lossy().to_string())
         .collect();
-    if let Some((name, command)) = command_named(&words)
+    if let Some((name, _, command)) = command_named(&words)
         && !command.get_arguments().any(|a| a.get_id() == "json")
     {
         return Err(Error::usage(format!(

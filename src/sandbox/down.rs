@@ -67,7 +67,7 @@ pub fn check_ours(ctx: &Context, found: &Target, force: bool, command: &str) -> 
 }
 
 /// What `down` deletes, in words.
-fn what(found: &Target, namespace: &str) -> String {
+pub fn what(found: &Target, namespace: &str) -> String {
     if found.driver().makes_cluster() {
         format!(
             "the {} cluster {} and all data in it",

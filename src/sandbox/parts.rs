@@ -113,11 +113,8 @@ pub async fn delete(
         let clusters =
             actions::list(&ctx.env, driver, &target.provider, actions::LIST_TIMEOUT).await?;
         if clusters.iter().any(|c| c == target.name.as_str()) {
-            let what = format!(
-                "the {} cluster {} and all data in it",
-                target.driver.label(),
-                target.name
-            );
+            // A driver's own cluster: the namespace does not enter the words.
+            let what = crate::sandbox::down::what(&target, "");
             crate::sandbox::down::check_ours(ctx, &target, force, "cluster delete")?;
             let question = format!("Delete {what}?");
             crate::sandbox::down::confirm(ctx, &question, yes, "cluster delete", &what).await?;

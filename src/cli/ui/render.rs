@@ -168,7 +168,7 @@ pub fn doctor(
 /// `text` in lines of at most `width` columns (`None`: one line). A command — a span between
 /// backticks — is never broken: one longer than a line gets a line of its own, so that it can
 /// be copied whole.
-pub fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
+fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
     let Some(width) = width else {
         return vec![text.to_string()];
     };
